@@ -1,0 +1,106 @@
+//! `Agency`: a state body, the tenant. Created by the operator's SREs.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{LocalizedName, bin_schema, conditions_schema, date_schema};
+
+/// A state body (development initiator, 000 p.24) that develops platform software
+/// products. It owns one namespace, where it creates its products.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "akp.egov.kz",
+    doc = "A state body (agency), the tenant: it develops platform software products in its own namespace.",
+    version = "v1alpha1",
+    kind = "Agency",
+    plural = "agencies",
+    singular = "agency",
+    shortname = "agency",
+    category = "akp",
+    status = "AgencyStatus",
+    printcolumn = r#"{"name":"BIN","type":"string","jsonPath":".spec.bin"}"#,
+    printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
+    printcolumn = r#"{"name":"Head","type":"string","jsonPath":".spec.digitalizationHead.user"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(oldSelf.__namespace__) || self.__namespace__ == oldSelf.__namespace__",
+        "fieldPath": ".namespace",
+        "reason": "FieldValueForbidden",
+        "message": "spec.namespace is immutable: the agency's products and environments live there (R-LC-08); create a new Agency instead"
+    }
+]))]
+pub struct AgencySpec {
+    /// The agency's name in Kazakh and Russian (and English, optionally).
+    pub display_name: LocalizedName,
+    /// The agency's business identification number (BIN), 12 digits.
+    #[schemars(schema_with = "bin_schema")]
+    pub bin: String,
+    /// The agency's own namespace: it creates its platform software products there.
+    /// Immutable.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub namespace: String,
+    /// The agency's digitalization head, who administers its products (000 p.25.1, R-LC-08).
+    pub digitalization_head: DigitalizationHead,
+    /// The group that agency users belong to (in their client certificate or OIDC
+    /// token). Defaults to `agency-<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub group: Option<String>,
+    /// Contracts with the platform operator. The earliest signing date starts the free
+    /// period of non-production environments (R-ENV-04).
+    #[serde(default)]
+    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
+    pub contracts: Vec<Contract>,
+}
+
+/// The agency's digitalization head (цифрландыру басшысы, 000 p.25.1).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct DigitalizationHead {
+    /// The user name as it authenticates to the platform (certificate CN or OIDC subject).
+    #[schemars(length(min = 1, max = 253))]
+    pub user: String,
+}
+
+/// A contract between the agency and the platform operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contract {
+    /// The contract number, as written on it.
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+    /// The date the contract was signed.
+    #[schemars(schema_with = "date_schema")]
+    pub signed_on: jiff::civil::Date,
+}
+
+/// What the operator observed of the agency.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgencyStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The namespace the operator prepared for the agency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Ready: the namespace and its RBAC are in place.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}
+
+impl Agency {
+    /// The group whose members act for this agency.
+    pub fn group(&self) -> String {
+        match &self.spec.group {
+            Some(group) => group.clone(),
+            None => format!("agency-{}", kube::ResourceExt::name_any(self)),
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! `PlatformSoftwareProduct` (ПБӨ): the product record of 000 Appendix 2, the resources
+//! requested per environment, the stage and the acts that open the stage gates.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    Contour, EnvironmentName, Stage, bin_schema, conditions_schema, date_schema,
+    non_negative_quantity,
+};
+
+/// A platform software product (ПБӨ) developed by an agency on the e-government
+/// platform. Created by the agency in its own namespace; the operator gives it the
+/// environments of its stage.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "akp.egov.kz",
+    doc = "A platform software product (PBO) of an agency, with its stage, requested resources and acts.",
+    version = "v1alpha1",
+    kind = "PlatformSoftwareProduct",
+    plural = "platformsoftwareproducts",
+    singular = "platformsoftwareproduct",
+    shortname = "pbo",
+    shortname = "pbos",
+    category = "akp",
+    namespaced,
+    status = "PlatformSoftwareProductStatus",
+    printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".spec.stage"}"#,
+    printcolumn = r#"{"name":"Class","type":"integer","jsonPath":".spec.class"}"#,
+    printcolumn = r#"{"name":"Contour","type":"string","jsonPath":".spec.contour"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Trial-Deadline","type":"date","priority":1,"jsonPath":".status.trial.deadline"}"#,
+    printcolumn = r#"{"name":"Warranty-Until","type":"string","priority":1,"jsonPath":".status.production.warrantyUntil"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!self.internetFacing || self.contour == 'external'",
+        "fieldPath": ".contour",
+        "reason": "FieldValueForbidden",
+        "message": "a product with internetFacing: true must be placed in a dedicated segment of the external contour (R-SEG-02): set contour: external, or internetFacing: false"
+    },
+    {
+        "rule": "!(self.stage in ['trialOperation', 'production']) || (self.acts.exists(a, a.type == 'preliminaryTestProtocol') && self.acts.exists(a, a.type == 'trialTransferAct'))",
+        "fieldPath": ".stage",
+        "reason": "FieldValueForbidden",
+        "messageExpression": "'stage ' + self.stage + ' needs the signed preliminary test protocol and the act of transfer to trial operation (R-LC-02, 000 p.33.5-6); missing: ' + ['preliminaryTestProtocol', 'trialTransferAct'].filter(t, !self.acts.exists(a, a.type == t)).join(', ') + '. Add them to spec.acts with number, date and sha256'"
+    },
+    {
+        "rule": "self.stage != 'production' || ['trialCompletionAct', 'infoSecTestProtocol', 'commissioningOrder', 'resourceConfirmation'].all(t, self.acts.exists(a, a.type == t))",
+        "fieldPath": ".stage",
+        "reason": "FieldValueForbidden",
+        "messageExpression": "'stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: ' + ['trialCompletionAct', 'infoSecTestProtocol', 'commissioningOrder', 'resourceConfirmation'].filter(t, !self.acts.exists(a, a.type == t)).join(', ') + '. Add them to spec.acts with number, date and sha256'"
+    },
+    {
+        "rule": "self.stage != 'production' || has(self.environments.production)",
+        "fieldPath": ".environments.production",
+        "reason": "FieldValueRequired",
+        "message": "stage production needs the confirmed production resources (R-LC-04, 000 p.38): set spec.environments.production"
+    },
+    {
+        "rule": "self.stage == oldSelf.stage || (oldSelf.stage == 'development' && self.stage == 'preliminaryTesting') || (oldSelf.stage == 'preliminaryTesting' && self.stage in ['development', 'trialOperation']) || (oldSelf.stage == 'trialOperation' && self.stage in ['development', 'preliminaryTesting', 'production']) || (oldSelf.stage == 'production' && self.stage == 'decommissioned')",
+        "fieldPath": ".stage",
+        "reason": "FieldValueForbidden",
+        "messageExpression": "'stage may not change from ' + oldSelf.stage + ' to ' + self.stage + ' (R-LC-01): stages go development, preliminaryTesting, trialOperation, production, decommissioned one at a time; before production a product may go back to development or preliminaryTesting for rework; decommissioned is final'"
+    }
+]))]
+pub struct PlatformSoftwareProductSpec {
+    /// The product's name as published.
+    #[schemars(length(min = 1, max = 512))]
+    pub display_name: String,
+    /// The ICT project code on the architecture portal (000 App.2).
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"))]
+    pub ict_project_code: String,
+    /// The object this product is part of, if it is not standalone (000 App.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub part_of: Option<String>,
+    /// What the product is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub purpose: Option<String>,
+    /// The developer (supplier) that builds the product (000 p.3.7). Recorded; gets no
+    /// access by default.
+    pub developer: Organization,
+    /// The service integrator, if there is one (000 p.3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_integrator: Option<Organization>,
+    /// The class of the object: 1, 2 or 3 (000 App.2 p.6.5). It sets the availability
+    /// scheme (R-PLC-02) and the cryptographic protection level (class 1 → level 3).
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self >= 1 && self <= 3",
+        "message": "class must be 1, 2 or 3 (000 App.2 p.6.5, R-PLC-02)",
+        "messageExpression": "'class ' + string(self) + ' does not exist (000 App.2 p.6.5, R-PLC-02): write 1, 2 or 3'"
+    }]))]
+    pub class: i32,
+    /// The category of the information the product processes (000 App.2).
+    pub information_category: InformationCategory,
+    /// The product's scale (000 App.2); it weighs in the cost estimate (R-EST-01).
+    pub scale: Scale,
+    /// Capacity at peak: concurrent users and/or transactions per hour (000 App.2).
+    pub capacity: Capacity,
+    /// Channel bandwidth the product needs (000 App.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<Bandwidth>,
+    /// The operating mode, for example "24x7" or "working hours" (000 App.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub operating_mode: Option<String>,
+    /// The architecture type (000 App.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
+    /// The contour of the platform's local network the product is placed in (R-SEG-01).
+    pub contour: Contour,
+    /// Whether the product talks to the Internet. Such a product is placed in a
+    /// dedicated segment of the external contour (R-SEG-02).
+    #[serde(default)]
+    pub internet_facing: bool,
+    /// Other objects the product talks to, and how (R-SEG-02).
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    pub integrations: Vec<Integration>,
+    /// Service-level indicators the product promises (000 App.2, R-MON-01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<Sla>,
+    /// The lifecycle stage (R-LC-01). Forward one stage at a time, each gate opened by
+    /// its acts; back to development or preliminaryTesting for rework.
+    #[serde(default)]
+    pub stage: Stage,
+    /// Resources requested per environment (R-ENV-01, R-LC-05).
+    #[serde(default)]
+    pub environments: EnvironmentRequests,
+    /// Documents that open the stage gates (R-LC-02, R-LC-04).
+    #[serde(default)]
+    #[schemars(length(max = 32))]
+    pub acts: Vec<Act>,
+}
+
+/// An organization with its business identification number.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct Organization {
+    /// The organization's name.
+    #[schemars(length(min = 1, max = 512))]
+    pub name: String,
+    /// Its business identification number (BIN), 12 digits.
+    #[schemars(schema_with = "bin_schema")]
+    pub bin: String,
+}
+
+/// Category of information (000 App.2).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum InformationCategory {
+    /// Publicly available information.
+    Public,
+    /// Confidential information.
+    Confidential,
+    /// Personal data of restricted access.
+    RestrictedPersonalData,
+}
+
+/// Scale of the object (000 App.2; App.3 uses it in K-coefficients).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Scale {
+    /// Object level.
+    Object,
+    /// Local.
+    Local,
+    /// Departmental.
+    Departmental,
+    /// Interdepartmental.
+    Interdepartmental,
+    /// Republican.
+    Republican,
+}
+
+/// Architecture type (000 App.2).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Architecture {
+    /// A monolith.
+    Monolith,
+    /// Service-oriented architecture.
+    Soa,
+    /// Event-driven architecture.
+    EventDriven,
+    /// Microservices.
+    Microservice,
+    /// Client-server.
+    ClientServer,
+}
+
+/// Capacity at peak load (000 App.2).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.concurrentUsers) || has(self.peakTransactionsPerHour)",
+    "reason": "FieldValueRequired",
+    "message": "capacity needs concurrentUsers and/or peakTransactionsPerHour (000 App.2): give at least one"
+}]))]
+pub struct Capacity {
+    /// Concurrent users at peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100_000_000))]
+    pub concurrent_users: Option<i64>,
+    /// Transactions per hour at peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1_000_000_000_000i64))]
+    pub peak_transactions_per_hour: Option<i64>,
+    /// Required response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3_600_000))]
+    pub response_time_ms: Option<i64>,
+}
+
+/// Channel bandwidth, in megabits per second (000 App.2).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Bandwidth {
+    /// To the Internet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1_000_000))]
+    pub internet_mbps: Option<i64>,
+    /// Over the state bodies' unified transport network (ЕТС ГО).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1_000_000))]
+    pub unified_transport_network_mbps: Option<i64>,
+    /// Over the local network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1_000_000))]
+    pub local_network_mbps: Option<i64>,
+}
+
+/// A link to another object (000 App.2), and the path the traffic takes (R-SEG-02).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Integration {
+    /// The other object, as `<namespace>/<product>` for a product on the platform, or
+    /// its name in the e-government architecture portal.
+    #[schemars(length(min = 1, max = 253))]
+    pub target: String,
+    /// How the traffic goes: through the e-government gateway (ЭҮІШ) or a screened
+    /// subnet (R-SEG-02).
+    pub via: IntegrationPath,
+}
+
+/// The path between contours (R-SEG-02).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IntegrationPath {
+    /// The e-government gateway (ЭҮІШ).
+    Gateway,
+    /// A screened subnet (DMZ).
+    ScreenedSubnet,
+}
+
+/// Service-level indicators (000 App.2, R-MON-01).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sla {
+    /// Availability target in percent, a decimal string such as "99.9".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^(100(\\\\.0+)?|[0-9]{1,2}(\\\\.[0-9]{1,4})?)$')",
+        "message": "availabilityPercent must be a decimal from 0 to 100 with at most 4 decimals, such as \"99.9\" (R-MON-01)"
+    }]), length(max = 16))]
+    pub availability_percent: Option<String>,
+    /// Recovery time objective, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 525_600))]
+    pub recovery_time_minutes: Option<i64>,
+    /// Recovery point objective, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 525_600))]
+    pub recovery_point_minutes: Option<i64>,
+}
+
+/// Resources requested for each environment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct EnvironmentRequests {
+    /// The development environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub development: Option<ResourceRequest>,
+    /// The testing environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testing: Option<ResourceRequest>,
+    /// The trial-operation environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<ResourceRequest>,
+    /// The production environment; its presence is the confirmation of production
+    /// resources (R-LC-04, 000 p.38).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<ResourceRequest>,
+}
+
+impl EnvironmentRequests {
+    /// The request for one environment.
+    pub fn get(&self, env: EnvironmentName) -> Option<&ResourceRequest> {
+        match env {
+            EnvironmentName::Development => self.development.as_ref(),
+            EnvironmentName::Testing => self.testing.as_ref(),
+            EnvironmentName::Trial => self.trial.as_ref(),
+            EnvironmentName::Production => self.production.as_ref(),
+        }
+    }
+}
+
+/// The compute, storage, telecom and software resources requested for an environment.
+/// They become the environment's ResourceQuota; the bill counts what is used (R-BIL-01).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct ResourceRequest {
+    /// CPU cores, for example "4" or "500m".
+    #[schemars(schema_with = "non_negative_quantity")]
+    pub cpu: Quantity,
+    /// Memory, for example "8Gi".
+    #[schemars(schema_with = "non_negative_quantity")]
+    pub memory: Quantity,
+    /// Persistent storage, for example "50Gi".
+    #[schemars(schema_with = "non_negative_quantity")]
+    pub storage: Quantity,
+    /// Outbound traffic per month, for example "20Gi".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "non_negative_quantity")]
+    pub egress: Option<Quantity>,
+    /// Catalog software the environment runs (R-SW-01).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub software: Vec<SoftwareRequest>,
+}
+
+/// Catalog software requested for an environment.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct SoftwareRequest {
+    /// The SoftwareCatalogItem's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub item: String,
+    /// How many instances.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 10_000))]
+    pub instances: i32,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// A signed document that opens a stage gate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Act {
+    /// What the document is.
+    #[serde(rename = "type")]
+    pub type_: ActType,
+    /// The document's number.
+    #[schemars(length(min = 1, max = 64))]
+    pub number: String,
+    /// The document's date.
+    #[schemars(schema_with = "date_schema")]
+    pub date: jiff::civil::Date,
+    /// SHA-256 of the signed document, 64 lowercase hex digits; `kubectl pbo promote`
+    /// computes it from the file.
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^[0-9a-f]{64}$')",
+        "message": "sha256 must be the SHA-256 of the signed document, 64 lowercase hex digits (R-LC-02, R-LC-04): compute it with sha256sum or kubectl pbo promote",
+        "messageExpression": "'\"' + self + '\" is not a SHA-256 (R-LC-02, R-LC-04): write the 64 lowercase hex digits of the signed document, as sha256sum prints them, or let kubectl pbo promote compute them'"
+    }]), length(max = 128))]
+    pub sha256: String,
+    /// Where the document is kept, for example a link in the document system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub uri: Option<String>,
+}
+
+/// The documents that open stage gates.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ActType {
+    /// The signed preliminary test protocol (000 p.33.5, R-LC-02).
+    PreliminaryTestProtocol,
+    /// The act of transfer to trial operation (000 p.33.6, R-LC-02).
+    TrialTransferAct,
+    /// The act of completion of trial operation (000 p.34.4, R-LC-04).
+    TrialCompletionAct,
+    /// A positive information-security test protocol (000 p.35-36, R-LC-04).
+    InfoSecTestProtocol,
+    /// The head's order on commissioning (000 p.37.1, R-LC-04).
+    CommissioningOrder,
+    /// The confirmed resources for production (000 p.38, R-LC-04).
+    ResourceConfirmation,
+}
+
+/// What the operator observed of the product.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformSoftwareProductStatus {
+    /// The stage the environments were last reconciled for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Placed, Segmented, TrialWithinLimit, ProvisionedWithinSla, ...
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The environments the product has now.
+    #[serde(default)]
+    pub environments: Vec<EnvironmentStatus>,
+    /// The trial-operation clock (R-LC-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialStatus>,
+    /// Production operation and warranty (R-LC-06).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<ProductionStatus>,
+}
+
+/// One environment of the product.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentStatus {
+    /// Which environment.
+    pub name: EnvironmentName,
+    /// Its namespace, `<agency>-<product>-<environment>`.
+    pub namespace: String,
+    /// The sites it is placed on.
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// Whether it is fully provisioned.
+    #[serde(default)]
+    pub ready: bool,
+    /// When it was requested (R-ENV-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Time>,
+    /// When it became ready (R-ENV-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<Time>,
+}
+
+/// The trial-operation clock (R-LC-03).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialStatus {
+    /// When trial operation started.
+    pub started_at: Time,
+    /// One calendar month later (R-LC-03).
+    pub deadline: Time,
+}
+
+/// Production operation (R-LC-06).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductionStatus {
+    /// When production operation started.
+    pub since: Time,
+    /// The end of the warranty, at least one year after commissioning (R-LC-06).
+    #[schemars(schema_with = "date_schema")]
+    pub warranty_until: jiff::civil::Date,
+}

@@ -1,0 +1,113 @@
+//! Locating the control-plane binaries that `tools/build.sh` builds.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The repository root (the workspace that holds this crate).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Where the CustomResourceDefinitions of the project live: `<repo>/crds/yaml`.
+pub fn crds_dir() -> PathBuf {
+    repo_root().join("crds").join("yaml")
+}
+
+/// Paths of the control-plane binaries, as built by `tools/build.sh`.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    /// `etcd`.
+    pub etcd: PathBuf,
+    /// `kube-apiserver`.
+    pub kube_apiserver: PathBuf,
+    /// `kube-controller-manager`.
+    pub kube_controller_manager: PathBuf,
+    /// `kube-scheduler`.
+    pub kube_scheduler: PathBuf,
+    /// `kwok`.
+    pub kwok: PathBuf,
+}
+
+impl Binaries {
+    /// Reads `tools/versions.env` and returns the paths under the binary cache
+    /// (`$AKP_BIN_DIR`, default `<repo>/.cache/bin`), keyed by version. Does not check
+    /// that they exist; see [`Binaries::require`].
+    pub fn locate() -> Result<Self> {
+        let root = repo_root();
+        let versions_file = root.join("tools").join("versions.env");
+        let text = std::fs::read_to_string(&versions_file)
+            .with_context(|| format!("reading {}", versions_file.display()))?;
+        let versions = parse_env(&text);
+        let version = |key: &str| {
+            versions
+                .get(key)
+                .cloned()
+                .with_context(|| format!("{key} missing in {}", versions_file.display()))
+        };
+        let bin_root = match std::env::var_os("AKP_BIN_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => root.join(".cache").join("bin"),
+        };
+        let kube = bin_root.join(format!("kube-{}", version("KUBE_VERSION")?));
+        Ok(Self {
+            etcd: bin_root
+                .join(format!("etcd-{}", version("ETCD_VERSION")?))
+                .join("etcd"),
+            kube_apiserver: kube.join("kube-apiserver"),
+            kube_controller_manager: kube.join("kube-controller-manager"),
+            kube_scheduler: kube.join("kube-scheduler"),
+            kwok: bin_root
+                .join(format!("kwok-{}", version("KWOK_VERSION")?))
+                .join("kwok"),
+        })
+    }
+
+    /// Fails with a hint to run `tools/build.sh` if `path` is not an executable file.
+    pub fn require(path: &Path) -> Result<&Path> {
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "control-plane binary {} is missing: run `{}/tools/build.sh` to build it \
+             (the cache root can be overridden with AKP_BIN_DIR)",
+            path.display(),
+            repo_root().display()
+        )
+    }
+}
+
+/// `KEY=VALUE` lines; comments, blank lines and surrounding quotes ignored.
+fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim().trim_matches('"').trim_matches('\'');
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions_env() {
+        let env = parse_env("# c\nKUBE_VERSION=v1.36.3\nexport ETCD_VERSION=\"v3.6.16\"\n\n");
+        assert_eq!(env["KUBE_VERSION"], "v1.36.3");
+        assert_eq!(env["ETCD_VERSION"], "v3.6.16");
+    }
+
+    #[test]
+    fn locates_under_cache() -> Result<()> {
+        let bins = Binaries::locate()?;
+        assert!(bins.kube_apiserver.ends_with("kube-apiserver"));
+        assert!(bins.etcd.to_string_lossy().contains("etcd-v"));
+        Ok(())
+    }
+}
