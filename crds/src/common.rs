@@ -108,7 +108,7 @@ pub fn non_negative_quantity(_: &mut SchemaGenerator) -> Schema {
         "x-kubernetes-int-or-string": true,
         "anyOf": [{"type": "integer"}, {"type": "string"}],
         "x-kubernetes-validations": [{
-            "rule": "isQuantity(string(self)) && quantity(string(self)).sign() >= 0",
+            "rule": "isQuantity(string(self)) && !quantity(string(self)).isLessThan(quantity('0'))",
             "message": "must be a non-negative Kubernetes quantity such as \"4\", \"500m\", \"8Gi\" (R-ENV-01): fix the value",
             "messageExpression": "'\"' + string(self) + '\" is not a non-negative Kubernetes quantity (R-ENV-01): write a number with an optional suffix, such as \"4\", \"500m\", \"8Gi\" or \"1Ti\"'"
         }]

@@ -48,13 +48,13 @@ use crate::common::{
         "rule": "!(self.stage in ['trialOperation', 'production']) || (self.acts.exists(a, a.type == 'preliminaryTestProtocol') && self.acts.exists(a, a.type == 'trialTransferAct'))",
         "fieldPath": ".stage",
         "reason": "FieldValueForbidden",
-        "messageExpression": "'stage ' + self.stage + ' needs the signed preliminary test protocol and the act of transfer to trial operation (R-LC-02, 000 p.33.5-6); missing: ' + ['preliminaryTestProtocol', 'trialTransferAct'].filter(t, !self.acts.exists(a, a.type == t)).join(', ') + '. Add them to spec.acts with number, date and sha256'"
+        "messageExpression": "'stage ' + self.stage + ' needs the signed preliminary test protocol and the act of transfer to trial operation (R-LC-02, 000 p.33.5-6); missing:' + (self.acts.exists(a, a.type == 'preliminaryTestProtocol') ? '' : ' preliminaryTestProtocol') + (self.acts.exists(a, a.type == 'trialTransferAct') ? '' : ' trialTransferAct') + '. Add them to spec.acts with number, date and sha256'"
     },
     {
         "rule": "self.stage != 'production' || ['trialCompletionAct', 'infoSecTestProtocol', 'commissioningOrder', 'resourceConfirmation'].all(t, self.acts.exists(a, a.type == t))",
         "fieldPath": ".stage",
         "reason": "FieldValueForbidden",
-        "messageExpression": "'stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: ' + ['trialCompletionAct', 'infoSecTestProtocol', 'commissioningOrder', 'resourceConfirmation'].filter(t, !self.acts.exists(a, a.type == t)).join(', ') + '. Add them to spec.acts with number, date and sha256'"
+        "messageExpression": "'stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing:' + (self.acts.exists(a, a.type == 'trialCompletionAct') ? '' : ' trialCompletionAct') + (self.acts.exists(a, a.type == 'infoSecTestProtocol') ? '' : ' infoSecTestProtocol') + (self.acts.exists(a, a.type == 'commissioningOrder') ? '' : ' commissioningOrder') + (self.acts.exists(a, a.type == 'resourceConfirmation') ? '' : ' resourceConfirmation') + '. Add them to spec.acts with number, date and sha256'"
     },
     {
         "rule": "self.stage != 'production' || has(self.environments.production)",
@@ -94,9 +94,8 @@ pub struct PlatformSoftwareProductSpec {
     /// scheme (R-PLC-02) and the cryptographic protection level (class 1 → level 3).
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self >= 1 && self <= 3",
-        "message": "class must be 1, 2 or 3 (000 App.2 p.6.5, R-PLC-02)",
-        "messageExpression": "'class ' + string(self) + ' does not exist (000 App.2 p.6.5, R-PLC-02): write 1, 2 or 3'"
-    }]))]
+        "message": "class must be 1, 2 or 3 (000 App.2 p.6.5, R-PLC-02): write 1, 2 or 3"
+    }]), range(min = 1, max = 3))]
     pub class: i32,
     /// The category of the information the product processes (000 App.2).
     pub information_category: InformationCategory,

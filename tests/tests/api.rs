@@ -1,0 +1,318 @@
+//! The API of akp.egov.kz/v1alpha1 against a real kube-apiserver: the CRDs install and
+//! are served, every example is accepted as written (strict field validation, so a
+//! misspelt field fails), and every object of the bad-input corpus in
+//! `examples/invalid/` is refused with the message it names, with nothing persisted.
+
+use std::path::{Path, PathBuf};
+
+use akp_crds::{
+    Agency, BillingReport, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Tariff,
+};
+use akp_test_support::{ControlPlane, Options, TestNamespace, repo_root};
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use kube::discovery::Discovery;
+use kube::{Client, Resource};
+use serde_json::Value;
+
+const MANAGER: &str = "akp-api-tests";
+
+fn control_plane() -> &'static ControlPlane {
+    ControlPlane::shared(Options { crds: true, ..Options::default() })
+        .expect("control plane starts (run tools/build.sh first)")
+}
+
+/// A YAML file's documents as JSON values.
+fn documents(path: &Path) -> Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+        .map_err(|e| anyhow!("parsing {}: {e}", path.display()))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The API resource of one of our kinds, and whether it is namespaced.
+fn api_resource(kind: &str) -> Result<(ApiResource, bool)> {
+    fn of<K: Resource<DynamicType = ()>>() -> ApiResource {
+        ApiResource::erase::<K>(&())
+    }
+    Ok(match kind {
+        "Agency" => (of::<Agency>(), false),
+        "Site" => (of::<Site>(), false),
+        "PlatformSoftwareProduct" => (of::<PlatformSoftwareProduct>(), true),
+        "SoftwareCatalogItem" => (of::<SoftwareCatalogItem>(), false),
+        "Tariff" => (of::<Tariff>(), false),
+        "BillingReport" => (of::<BillingReport>(), false),
+        other => bail!("unknown kind {other}"),
+    })
+}
+
+fn dynamic_api(client: &Client, doc: &Value, namespace: Option<&str>) -> Result<(Api<DynamicObject>, String)> {
+    let kind = doc["kind"].as_str().context("document has no kind")?;
+    let name = doc["metadata"]["name"].as_str().context("document has no name")?.to_owned();
+    let (ar, namespaced) = api_resource(kind)?;
+    let api = if namespaced {
+        let ns = namespace
+            .or_else(|| doc["metadata"]["namespace"].as_str())
+            .context("namespaced document without a namespace")?;
+        Api::namespaced_with(client.clone(), ns, &ar)
+    } else {
+        Api::all_with(client.clone(), &ar)
+    };
+    Ok((api, name))
+}
+
+/// Namespaced documents of the corpus carry no namespace: they go into the test's own.
+fn with_namespace(mut doc: Value, namespace: Option<&str>) -> Value {
+    let namespaced = api_resource(doc["kind"].as_str().unwrap_or_default()).is_ok_and(|(_, n)| n);
+    if let (Some(ns), true) = (namespace, namespaced) {
+        doc["metadata"]["namespace"] = ns.into();
+    }
+    doc
+}
+
+/// Server-side apply with strict field validation: unknown or duplicate fields fail.
+async fn apply(client: &Client, doc: &Value, namespace: Option<&str>) -> Result<DynamicObject, kube::Error> {
+    let doc = with_namespace(doc.clone(), namespace);
+    let (api, name) = dynamic_api(client, &doc, namespace).map_err(|e| kube::Error::Service(e.into()))?;
+    api.patch(&name, &PatchParams::apply(MANAGER).validation_strict(), &Patch::Apply(&doc)).await
+}
+
+async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
+    match Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tokio::test]
+async fn the_six_crds_are_served_with_their_short_names() -> Result<()> {
+    let client = control_plane().admin_client().await?;
+    let discovery = Discovery::new(client).filter(&["akp.egov.kz"]).run().await?;
+    let group = discovery.get("akp.egov.kz").context("group akp.egov.kz is served")?;
+    let mut kinds: Vec<String> = group.recommended_resources().into_iter().map(|(ar, _)| ar.kind).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["Agency", "BillingReport", "PlatformSoftwareProduct", "Site", "SoftwareCatalogItem", "Tariff"]
+    );
+    let (pbo, caps) = group
+        .recommended_resources()
+        .into_iter()
+        .find(|(ar, _)| ar.kind == "PlatformSoftwareProduct")
+        .context("pbo served")?;
+    assert_eq!(pbo.version, "v1alpha1");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    Ok(())
+}
+
+/// Every example is accepted as written, and reads back into the Rust types.
+#[tokio::test]
+async fn every_example_is_accepted_by_the_api_server() -> Result<()> {
+    let client = control_plane().admin_client().await?;
+    let dir = repo_root().join("examples");
+    let mut files = yaml_files(&dir)?;
+    files.extend(yaml_files(&dir.join("products"))?);
+    let mut applied = 0;
+    for file in &files {
+        for doc in documents(file)? {
+            if doc["kind"] == "Agency" {
+                ensure_namespace(&client, doc["spec"]["namespace"].as_str().context("agency namespace")?).await?;
+            }
+            if let Some(ns) = doc["metadata"]["namespace"].as_str() {
+                ensure_namespace(&client, ns).await?;
+            }
+            let stored = apply(&client, &doc, None)
+                .await
+                .with_context(|| format!("{} ({}) was refused", file.display(), doc["metadata"]["name"]))?;
+            let stored = serde_json::to_value(&stored)?;
+            // What was written is what is stored (defaults may add, never change).
+            assert!(
+                written_is_kept(&doc["spec"], &stored["spec"]),
+                "{}: the stored spec differs from the written one:\n{:#}",
+                file.display(),
+                stored["spec"]
+            );
+            match doc["kind"].as_str() {
+                Some("Agency") => drop(serde_json::from_value::<Agency>(stored)?),
+                Some("Site") => drop(serde_json::from_value::<Site>(stored)?),
+                Some("PlatformSoftwareProduct") => drop(serde_json::from_value::<PlatformSoftwareProduct>(stored)?),
+                Some("SoftwareCatalogItem") => drop(serde_json::from_value::<SoftwareCatalogItem>(stored)?),
+                Some("Tariff") => drop(serde_json::from_value::<Tariff>(stored)?),
+                Some("BillingReport") => drop(serde_json::from_value::<BillingReport>(stored)?),
+                other => bail!("unexpected kind {other:?}"),
+            }
+            applied += 1;
+        }
+    }
+    assert!(applied >= 19, "expected the whole example set, applied {applied}");
+    Ok(())
+}
+
+/// Every value written is stored unchanged; the API server may only add defaults.
+fn written_is_kept(written: &Value, stored: &Value) -> bool {
+    match (written, stored) {
+        (Value::Object(w), Value::Object(s)) => w.iter().all(|(k, v)| s.get(k).is_some_and(|sv| written_is_kept(v, sv))),
+        (Value::Array(w), Value::Array(s)) => w.len() == s.len() && w.iter().zip(s).all(|(a, b)| written_is_kept(a, b)),
+        _ => written == stored,
+    }
+}
+
+/// A file of the bad-input corpus: the lines `# refused-with: <text>` name what the
+/// refusal must say; one document is refused on create, two documents mean the first
+/// is accepted and the second, an update, is refused.
+struct BadInput {
+    file: PathBuf,
+    expected: Vec<String>,
+    docs: Vec<Value>,
+}
+
+fn bad_inputs() -> Result<Vec<BadInput>> {
+    yaml_files(&repo_root().join("examples/invalid"))?
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file)?;
+            let expected: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("# refused-with:"))
+                .map(|s| s.trim().to_owned())
+                .collect();
+            let docs = documents(&file)?;
+            if expected.is_empty() || docs.is_empty() || docs.len() > 2 {
+                bail!("{}: needs refused-with lines and one or two documents", file.display());
+            }
+            Ok(BadInput { file, expected, docs })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_bad_input_is_refused_with_its_message_and_nothing_is_written() -> Result<()> {
+    let client = control_plane().admin_client().await?;
+    let ns = TestNamespace::new(&client, "bad-input").await?;
+    let cases = bad_inputs()?;
+    assert!(cases.len() >= 20, "the corpus has {} files", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (bad, before) = match case.docs.as_slice() {
+            [bad] => (bad, None),
+            [good, bad] => {
+                let stored = apply(&client, good, Some(ns.name()))
+                    .await
+                    .with_context(|| format!("{}: the first document must be accepted", case.file.display()))?;
+                (bad, Some(stored))
+            }
+            _ => unreachable!("checked in bad_inputs"),
+        };
+        let name = case.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        match apply(&client, bad, Some(ns.name())).await {
+            Ok(_) => failures.push(format!("{name}: accepted")),
+            Err(kube::Error::Api(status)) => {
+                for want in &case.expected {
+                    if !status.message.contains(want.as_str()) {
+                        failures.push(format!("{name}: message lacks {want:?}: {}", status.message));
+                    }
+                }
+                assert_eq!(status.code, 422, "{name}: {}", status.message);
+            }
+            Err(other) => failures.push(format!("{name}: unexpected error {other}")),
+        }
+        // Nothing persisted: no object after a refused create, the old one after a refused update.
+        let (api, obj_name) = dynamic_api(&client, bad, Some(ns.name()))?;
+        let now = api.get_opt(&obj_name).await?;
+        match (&before, now) {
+            (None, None) => {}
+            (None, Some(_)) => failures.push(format!("{name}: a refused create left an object")),
+            (Some(b), Some(n)) => {
+                if b.metadata.resource_version != n.metadata.resource_version {
+                    failures.push(format!("{name}: a refused update changed the object"));
+                }
+            }
+            (Some(_), None) => failures.push(format!("{name}: the accepted object disappeared")),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} bad inputs misbehaved:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    Ok(())
+}
+
+fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
+    const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
+    let acts: Vec<Value> = acts
+        .iter()
+        .map(|t| serde_json::json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
+        .collect();
+    serde_json::json!({
+        "apiVersion": "akp.egov.kz/v1alpha1",
+        "kind": "PlatformSoftwareProduct",
+        "metadata": {"name": name},
+        "spec": {
+            "displayName": "Stage walk", "ictProjectCode": "AKT-2026-0001",
+            "developer": {"name": "Dev", "bin": "180940012345"},
+            "class": 2, "informationCategory": "public", "scale": "local",
+            "capacity": {"concurrentUsers": 5}, "contour": "internal",
+            "stage": stage, "acts": acts,
+            "environments": {"production": {"cpu": "1", "memory": "1Gi", "storage": "1Gi"}}
+        }
+    })
+}
+
+/// R-LC-01: forward one stage at a time with the acts of each gate, back for rework
+/// before production, and decommissioned is final.
+#[tokio::test]
+async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()> {
+    let client = control_plane().admin_client().await?;
+    let ns = TestNamespace::new(&client, "stages").await?;
+    let on = Some(ns.name());
+    let gate2 = ["preliminaryTestProtocol", "trialTransferAct"];
+    let all = [
+        "preliminaryTestProtocol",
+        "trialTransferAct",
+        "trialCompletionAct",
+        "infoSecTestProtocol",
+        "commissioningOrder",
+        "resourceConfirmation",
+    ];
+    let walk = [
+        ("development", &[][..]),
+        ("preliminaryTesting", &[][..]),
+        ("trialOperation", &gate2[..]),
+        ("development", &gate2[..]), // R-LC-01: rework after a failed trial
+        ("preliminaryTesting", &gate2[..]),
+        ("trialOperation", &gate2[..]),
+        ("production", &all[..]),
+        ("decommissioned", &all[..]),
+    ];
+    for (stage, acts) in walk {
+        apply(&client, &product("walker", stage, acts), on)
+            .await
+            .with_context(|| format!("moving to {stage} must be allowed"))?;
+    }
+    let refused = apply(&client, &product("walker", "production", &all), on).await;
+    match refused {
+        Err(kube::Error::Api(s)) => {
+            assert!(s.message.contains("may not change from decommissioned to production"), "{}", s.message)
+        }
+        other => panic!("decommissioned must be final, got {other:?}"),
+    }
+    // Production cannot go back to rework either.
+    apply(&client, &product("runner", "production", &all), on).await?;
+    match apply(&client, &product("runner", "development", &all), on).await {
+        Err(kube::Error::Api(s)) => assert!(s.message.contains("R-LC-01"), "{}", s.message),
+        other => panic!("production must not go back to development, got {other:?}"),
+    }
+    ns.delete().await?;
+    Ok(())
+}
