@@ -1,0 +1,104 @@
+//! The legal clocks of a product (R-LC-03, R-LC-06, R-ENV-03, R-ENV-04).
+//!
+//! Civil dates are read in Kazakhstan time: the whole country is on UTC+5 since
+//! 2024-03-01, so a fixed offset needs no time-zone database.
+
+use jiff::civil::Date;
+use jiff::tz::{Offset, TimeZone};
+use jiff::{Timestamp, ToSpan, Zoned};
+
+use super::calendar::Calendar;
+
+/// The legal time zone of Kazakhstan (UTC+5).
+pub fn kazakhstan() -> TimeZone {
+    TimeZone::fixed(Offset::constant(5))
+}
+
+/// The civil date of an instant in Kazakhstan.
+pub fn civil_date(at: Timestamp) -> Date {
+    at.to_zoned(kazakhstan()).date()
+}
+
+/// R-LC-03: trial operation lasts at most one calendar month (000 p.34): the deadline is
+/// the same time one calendar month later (the 31st becomes the month's last day).
+pub fn trial_deadline(started: Timestamp) -> Timestamp {
+    let zoned: Zoned = started.to_zoned(kazakhstan());
+    zoned.checked_add(1.month()).map(|z| z.timestamp()).unwrap_or(started)
+}
+
+/// R-LC-03: whether a trial that started at `started` is overdue at `now`.
+pub fn trial_overdue(started: Timestamp, now: Timestamp) -> bool {
+    now > trial_deadline(started)
+}
+
+/// R-LC-06: the warranty lasts at least one year from commissioning (000 p.41; 003
+/// p.16.9): its last day is one year after the production start date.
+pub fn warranty_until(production_since: Timestamp) -> Date {
+    let start = civil_date(production_since);
+    start.checked_add(1.year()).unwrap_or(start)
+}
+
+/// The provisioning deadline (R-ENV-03; 003 p.12, p.13): the end of the 10th working
+/// day after the day of the request.
+pub const PROVISIONING_WORKING_DAYS: u32 = 10;
+
+/// R-ENV-03: the last civil date on which an environment requested at `requested` may
+/// become ready.
+pub fn provisioning_deadline(calendar: &Calendar, requested: Timestamp) -> Date {
+    calendar.add_working_days(civil_date(requested), PROVISIONING_WORKING_DAYS)
+}
+
+/// R-ENV-03: whether provisioning requested at `requested` is within the SLA, given
+/// when it became ready (or, while not ready, the current time).
+pub fn provisioned_within_sla(calendar: &Calendar, requested: Timestamp, ready_or_now: Timestamp) -> bool {
+    civil_date(ready_or_now) <= provisioning_deadline(calendar, requested)
+}
+
+/// R-ENV-04: non-production environments are free for `free_months` from the earliest
+/// contract date (003 p.12: at most 3). Returns the first day that is no longer free.
+pub fn free_period_end(earliest_contract: Date, free_months: i32) -> Date {
+    earliest_contract.checked_add(free_months.months()).unwrap_or(earliest_contract)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn r_lc_03_trial_deadline_is_one_calendar_month() {
+        assert_eq!(trial_deadline(at("2026-09-03T10:00:00+05:00")), at("2026-10-03T10:00:00+05:00"));
+        // The 31st of January ends on the last day of February.
+        assert_eq!(trial_deadline(at("2027-01-31T09:00:00+05:00")), at("2027-02-28T09:00:00+05:00"));
+        assert!(!trial_overdue(at("2026-09-03T10:00:00+05:00"), at("2026-10-03T10:00:00+05:00")));
+        assert!(trial_overdue(at("2026-09-03T10:00:00+05:00"), at("2026-10-03T10:00:01+05:00")));
+    }
+
+    #[test]
+    fn r_lc_06_warranty_is_one_year_from_commissioning() {
+        assert_eq!(warranty_until(at("2026-03-27T12:00:00+05:00")), date(2027, 3, 27));
+        // Late evening UTC is already the next day in Kazakhstan.
+        assert_eq!(warranty_until(at("2026-03-27T20:30:00Z")), date(2027, 3, 28));
+    }
+
+    #[test]
+    fn r_env_03_sla_breach_across_a_public_holiday() {
+        let cal = Calendar::kazakhstan(2026..=2026);
+        let requested = at("2026-03-13T16:00:00+05:00");
+        assert_eq!(provisioning_deadline(&cal, requested), date(2026, 4, 1));
+        assert!(provisioned_within_sla(&cal, requested, at("2026-04-01T23:59:00+05:00")));
+        // Counting calendar days would say 2026-03-27; Nauryz and the carried days off
+        // push the deadline, and one more day breaches it.
+        assert!(!provisioned_within_sla(&cal, requested, at("2026-04-02T09:00:00+05:00")));
+    }
+
+    #[test]
+    fn r_env_04_free_period_is_three_months_from_the_contract() {
+        assert_eq!(free_period_end(date(2026, 3, 2), 3), date(2026, 6, 2));
+        assert_eq!(free_period_end(date(2025, 11, 30), 3), date(2026, 2, 28));
+    }
+}

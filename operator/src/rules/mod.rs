@@ -1,0 +1,7 @@
+//! Pure domain rules: no client, no I/O. The controllers and webhooks call them; each
+//! rule names its id from `spec/requirements.md`.
+
+pub mod calendar;
+pub mod clocks;
+pub mod naming;
+pub mod stages;
