@@ -28,7 +28,7 @@ build() {
 kube_dir="$bin_root/kube-$KUBE_VERSION"
 minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
 kube_ld="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build kube "$kube_dir" "k8s.io/kubernetes/cmd/$c" "$c" "$kube_ld"
 done
 etcd_dir="$bin_root/etcd-$ETCD_VERSION"

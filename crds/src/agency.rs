@@ -43,7 +43,10 @@ pub struct AgencySpec {
     pub bin: String,
     /// The agency's own namespace: it creates its platform software products there.
     /// Immutable.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub namespace: String,
     /// The agency's digitalization head, who administers its products (000 p.25.1, R-LC-08).
     pub digitalization_head: DigitalizationHead,

@@ -25,7 +25,20 @@ pub struct LocalizedName {
 }
 
 /// The lifecycle stage of a platform software product (R-LC-01).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Stage {
     /// Development in the platform's development environment (000 p.29-30).
@@ -42,7 +55,9 @@ pub enum Stage {
 }
 
 /// The environments the platform provides to a product (R-ENV-01).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum EnvironmentName {
     /// The development environment.
@@ -140,9 +155,13 @@ pub fn date_schema(_: &mut SchemaGenerator) -> Schema {
 
 /// Conditions in the usual Kubernetes shape, merged by type.
 pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
-    let mut schema = <Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>::json_schema(generator);
+    let mut schema =
+        <Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>::json_schema(generator);
     schema.insert("x-kubernetes-list-type".into(), "map".into());
-    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
     schema.insert(
         "description".into(),
         "The latest observations of the object's state, one per type.".into(),

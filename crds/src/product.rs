@@ -74,7 +74,10 @@ pub struct PlatformSoftwareProductSpec {
     #[schemars(length(min = 1, max = 512))]
     pub display_name: String,
     /// The ICT project code on the architecture portal (000 App.2).
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    )]
     pub ict_project_code: String,
     /// The object this product is part of, if it is not standalone (000 App.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -114,7 +114,10 @@ pub struct NonProductionPolicy {
 
 impl Default for NonProductionPolicy {
     fn default() -> Self {
-        Self { free_months_from_contract: 3, afterwards: AfterFreePeriod::default() }
+        Self {
+            free_months_from_contract: 3,
+            afterwards: AfterFreePeriod::default(),
+        }
     }
 }
 

@@ -24,7 +24,11 @@ fn every_field_has_a_description() {
                 if path.is_empty() && matches!(name.as_str(), "metadata" | "apiVersion" | "kind") {
                     continue;
                 }
-                if sub.get("description").and_then(|d| d.as_str()).is_none_or(str::is_empty) {
+                if sub
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .is_none_or(str::is_empty)
+                {
                     missing.push(here.clone());
                 }
                 walk(&here, sub, missing);
@@ -39,14 +43,20 @@ fn every_field_has_a_description() {
         let crd = serde_json::to_value(&crd).expect("CRD serializes");
         let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         walk("", schema, &mut missing);
-        let kind = crd["spec"]["names"]["kind"].as_str().unwrap_or_default().to_owned();
+        let kind = crd["spec"]["names"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         missing.iter_mut().for_each(|m| {
             if !m.contains(':') {
                 *m = format!("{kind}:{m}");
             }
         });
     }
-    assert!(missing.is_empty(), "fields without a description: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:#?}"
+    );
 }
 
 #[test]
@@ -55,7 +65,13 @@ fn kinds_short_names_and_scopes_follow_the_api_contract() {
         .into_iter()
         .map(|(_, crd)| {
             let v = serde_json::to_value(&crd).expect("CRD serializes");
-            (v["spec"]["names"]["kind"].as_str().unwrap_or_default().to_owned(), v)
+            (
+                v["spec"]["names"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                v,
+            )
         })
         .collect();
     let expect = [
@@ -76,6 +92,9 @@ fn kinds_short_names_and_scopes_follow_the_api_contract() {
             .unwrap_or_default();
         assert_eq!(got, short, "{kind} short names");
         assert_eq!(crd["spec"]["versions"][0]["name"], "v1alpha1");
-        assert!(crd["spec"]["versions"][0]["subresources"]["status"].is_object(), "{kind} has a status subresource");
+        assert!(
+            crd["spec"]["versions"][0]["subresources"]["status"].is_object(),
+            "{kind} has a status subresource"
+        );
     }
 }

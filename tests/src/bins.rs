@@ -104,6 +104,19 @@ mod tests {
     }
 
     #[test]
+    fn missing_binary_says_how_to_build_it() {
+        let err = Binaries::require(Path::new("/nonexistent/kube-apiserver"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("/nonexistent/kube-apiserver is missing"),
+            "{err}"
+        );
+        assert!(err.contains("tools/build.sh"), "{err}");
+    }
+
+    #[test]
     fn locates_under_cache() -> Result<()> {
         let bins = Binaries::locate()?;
         assert!(bins.kube_apiserver.ends_with("kube-apiserver"));

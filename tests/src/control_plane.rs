@@ -193,7 +193,8 @@ impl ControlPlane {
         let admin = pki.client_cert(ADMIN_USER, &[MASTERS])?;
         let apiserver_port = free_port()?;
         let apiserver_url = format!("https://127.0.0.1:{apiserver_port}");
-        let admin_kubeconfig = kubeconfig_json(&apiserver_url, &pki.ca_cert_pem, ADMIN_USER, &admin);
+        let admin_kubeconfig =
+            kubeconfig_json(&apiserver_url, &pki.ca_cert_pem, ADMIN_USER, &admin);
         let kubeconfig_path = root.join("admin.kubeconfig");
         write_json(&kubeconfig_path, &admin_kubeconfig)?;
 
@@ -218,13 +219,14 @@ impl ControlPlane {
             "etcd",
             &bins.etcd,
             &[
-                "--name=default".into(),
-                format!("--data-dir={}", mkdir(&root, "etcd")?.display()),
+                "--name=akp".into(),
+                // etcd creates it itself, with the 0700 it insists on.
+                format!("--data-dir={}", root.join("etcd").display()),
                 format!("--listen-client-urls={client_url}"),
                 format!("--advertise-client-urls={client_url}"),
                 format!("--listen-peer-urls={peer_url}"),
                 format!("--initial-advertise-peer-urls={peer_url}"),
-                format!("--initial-cluster=default={peer_url}"),
+                format!("--initial-cluster=akp={peer_url}"),
                 // Throwaway data: durability buys nothing and fsync costs seconds.
                 "--unsafe-no-fsync=true".into(),
                 "--log-level=warn".into(),
@@ -288,8 +290,6 @@ impl ControlPlane {
             let port = free_port()?;
             let mut args = vec![
                 format!("--kubeconfig={}", kubeconfig.display()),
-                format!("--authentication-kubeconfig={}", kubeconfig.display()),
-                format!("--authorization-kubeconfig={}", kubeconfig.display()),
                 "--leader-elect=false".into(),
                 format!("--service-account-private-key-file={}", sa_key.display()),
                 format!("--root-ca-file={}", ca_crt.display()),
@@ -313,8 +313,6 @@ impl ControlPlane {
             let port = free_port()?;
             let mut args = vec![
                 format!("--kubeconfig={}", kubeconfig.display()),
-                format!("--authentication-kubeconfig={}", kubeconfig.display()),
-                format!("--authorization-kubeconfig={}", kubeconfig.display()),
                 "--leader-elect=false".into(),
                 "--profiling=false".into(),
             ];
@@ -351,9 +349,13 @@ impl ControlPlane {
         }
         for (idx, port, path) in pending {
             let url = format!("https://127.0.0.1:{port}");
-            let client =
-                client_from_json(kubeconfig_json(&url, &cp.pki.ca_cert_pem, ADMIN_USER, &admin))
-                    .await?;
+            let client = client_from_json(kubeconfig_json(
+                &url,
+                &cp.pki.ca_cert_pem,
+                ADMIN_USER,
+                &admin,
+            ))
+            .await?;
             cp.wait_ready(idx, timeout, || get_text(&client, path))
                 .await?;
         }
@@ -457,7 +459,11 @@ impl ControlPlane {
 
     /// A serving certificate signed by the CA, for example for a webhook server on
     /// 127.0.0.1. Returns `(cert_pem, key_pem)`.
-    pub fn sign_serving_cert(&self, dns_names: &[&str], ips: &[IpAddr]) -> Result<(String, String)> {
+    pub fn sign_serving_cert(
+        &self,
+        dns_names: &[&str],
+        ips: &[IpAddr],
+    ) -> Result<(String, String)> {
         let pair = self.pki.serving_cert(dns_names, ips)?;
         Ok((pair.cert_pem, pair.key_pem))
     }
@@ -611,7 +617,10 @@ async fn etcd_healthy(port: u16) -> Result<()> {
     if response.contains(r#""health":"true""#) {
         Ok(())
     } else {
-        bail!("etcd /health: {}", response.lines().last().unwrap_or_default())
+        bail!(
+            "etcd /health: {}",
+            response.lines().last().unwrap_or_default()
+        )
     }
 }
 

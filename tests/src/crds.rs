@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::wait::{await_condition, conditions};
-use kube::Client;
 
 use crate::control_plane::FIELD_MANAGER;
 
@@ -27,8 +27,8 @@ pub async fn install_crds(client: &Client, dir: &Path) -> Result<Vec<String>> {
     files.sort();
     let mut crds = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let docs: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&text)
             .with_context(|| format!("parsing {} as CustomResourceDefinition", file.display()))?;
         crds.extend(docs);

@@ -28,5 +28,7 @@ mod process;
 pub use bins::{Binaries, crds_dir, repo_root};
 pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
 pub use crds::install_crds;
-pub use helpers::{TEST_NAMESPACE_LABEL, TestNamespace, delete_test_namespaces, kwok_node, wait_for};
+pub use helpers::{
+    TEST_NAMESPACE_LABEL, TestNamespace, delete_test_namespaces, kwok_node, wait_for,
+};
 pub use process::{pid_alive, wait_pids_gone};

@@ -204,7 +204,11 @@ fn random_serial() -> Vec<u8> {
     let mut serial = Vec::with_capacity(16);
     for _ in 0..2 {
         let mut h = RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map_or(0, |d| d.as_nanos()),
+        );
         serial.extend(h.finish().to_be_bytes());
     }
     serial[0] = (serial[0] & 0x7f) | 0x40;

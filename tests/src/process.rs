@@ -4,7 +4,9 @@
 //! kills it when its parent goes away. The "parent" for PR_SET_PDEATHSIG is the
 //! *thread* that forked, so all children are forked by one long-lived thread that
 //! lives until the process exits. This covers the `'static` shared control plane,
-//! which is never dropped, and test binaries that panic or are killed.
+//! which is never dropped, and test binaries that panic or are killed. (One gap: a
+//! child forked in the last milliseconds before the test process dies may set its
+//! death signal after its parent is gone, and survive; nothing spawns that late here.)
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -100,7 +102,9 @@ impl Proc {
         if streaming {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         } else {
-            let err = file.try_clone().context("duplicating the log file handle")?;
+            let err = file
+                .try_clone()
+                .context("duplicating the log file handle")?;
             command.stdout(file.try_clone()?).stderr(err);
         }
         let (reply, answer) = mpsc::channel();

@@ -5,9 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use akp_crds::{
-    Agency, BillingReport, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Tariff,
-};
+use akp_crds::{Agency, BillingReport, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Tariff};
 use akp_test_support::{ControlPlane, Options, TestNamespace, repo_root};
 use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::Namespace;
@@ -20,13 +18,17 @@ use serde_json::Value;
 const MANAGER: &str = "akp-api-tests";
 
 fn control_plane() -> &'static ControlPlane {
-    ControlPlane::shared(Options { crds: true, ..Options::default() })
-        .expect("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options {
+        crds: true,
+        ..Options::default()
+    })
+    .expect("control plane starts (run tools/build.sh first)")
 }
 
 /// A YAML file's documents as JSON values.
 fn documents(path: &Path) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
         .map_err(|e| anyhow!("parsing {}: {e}", path.display()))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
@@ -58,9 +60,16 @@ fn api_resource(kind: &str) -> Result<(ApiResource, bool)> {
     })
 }
 
-fn dynamic_api(client: &Client, doc: &Value, namespace: Option<&str>) -> Result<(Api<DynamicObject>, String)> {
+fn dynamic_api(
+    client: &Client,
+    doc: &Value,
+    namespace: Option<&str>,
+) -> Result<(Api<DynamicObject>, String)> {
     let kind = doc["kind"].as_str().context("document has no kind")?;
-    let name = doc["metadata"]["name"].as_str().context("document has no name")?.to_owned();
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .context("document has no name")?
+        .to_owned();
     let (ar, namespaced) = api_resource(kind)?;
     let api = if namespaced {
         let ns = namespace
@@ -83,15 +92,28 @@ fn with_namespace(mut doc: Value, namespace: Option<&str>) -> Value {
 }
 
 /// Server-side apply with strict field validation: unknown or duplicate fields fail.
-async fn apply(client: &Client, doc: &Value, namespace: Option<&str>) -> Result<DynamicObject, kube::Error> {
+async fn apply(
+    client: &Client,
+    doc: &Value,
+    namespace: Option<&str>,
+) -> Result<DynamicObject, kube::Error> {
     let doc = with_namespace(doc.clone(), namespace);
-    let (api, name) = dynamic_api(client, &doc, namespace).map_err(|e| kube::Error::Service(e.into()))?;
-    api.patch(&name, &PatchParams::apply(MANAGER).validation_strict(), &Patch::Apply(&doc)).await
+    let (api, name) =
+        dynamic_api(client, &doc, namespace).map_err(|e| kube::Error::Service(e.into()))?;
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).validation_strict(),
+        &Patch::Apply(&doc),
+    )
+    .await
 }
 
 async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
-    match Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await {
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
@@ -101,13 +123,29 @@ async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
 #[tokio::test]
 async fn the_six_crds_are_served_with_their_short_names() -> Result<()> {
     let client = control_plane().admin_client().await?;
-    let discovery = Discovery::new(client).filter(&["akp.egov.kz"]).run().await?;
-    let group = discovery.get("akp.egov.kz").context("group akp.egov.kz is served")?;
-    let mut kinds: Vec<String> = group.recommended_resources().into_iter().map(|(ar, _)| ar.kind).collect();
+    let discovery = Discovery::new(client)
+        .filter(&["akp.egov.kz"])
+        .run()
+        .await?;
+    let group = discovery
+        .get("akp.egov.kz")
+        .context("group akp.egov.kz is served")?;
+    let mut kinds: Vec<String> = group
+        .recommended_resources()
+        .into_iter()
+        .map(|(ar, _)| ar.kind)
+        .collect();
     kinds.sort();
     assert_eq!(
         kinds,
-        ["Agency", "BillingReport", "PlatformSoftwareProduct", "Site", "SoftwareCatalogItem", "Tariff"]
+        [
+            "Agency",
+            "BillingReport",
+            "PlatformSoftwareProduct",
+            "Site",
+            "SoftwareCatalogItem",
+            "Tariff"
+        ]
     );
     let (pbo, caps) = group
         .recommended_resources()
@@ -130,14 +168,24 @@ async fn every_example_is_accepted_by_the_api_server() -> Result<()> {
     for file in &files {
         for doc in documents(file)? {
             if doc["kind"] == "Agency" {
-                ensure_namespace(&client, doc["spec"]["namespace"].as_str().context("agency namespace")?).await?;
+                ensure_namespace(
+                    &client,
+                    doc["spec"]["namespace"]
+                        .as_str()
+                        .context("agency namespace")?,
+                )
+                .await?;
             }
             if let Some(ns) = doc["metadata"]["namespace"].as_str() {
                 ensure_namespace(&client, ns).await?;
             }
-            let stored = apply(&client, &doc, None)
-                .await
-                .with_context(|| format!("{} ({}) was refused", file.display(), doc["metadata"]["name"]))?;
+            let stored = apply(&client, &doc, None).await.with_context(|| {
+                format!(
+                    "{} ({}) was refused",
+                    file.display(),
+                    doc["metadata"]["name"]
+                )
+            })?;
             let stored = serde_json::to_value(&stored)?;
             // What was written is what is stored (defaults may add, never change).
             assert!(
@@ -149,8 +197,12 @@ async fn every_example_is_accepted_by_the_api_server() -> Result<()> {
             match doc["kind"].as_str() {
                 Some("Agency") => drop(serde_json::from_value::<Agency>(stored)?),
                 Some("Site") => drop(serde_json::from_value::<Site>(stored)?),
-                Some("PlatformSoftwareProduct") => drop(serde_json::from_value::<PlatformSoftwareProduct>(stored)?),
-                Some("SoftwareCatalogItem") => drop(serde_json::from_value::<SoftwareCatalogItem>(stored)?),
+                Some("PlatformSoftwareProduct") => {
+                    drop(serde_json::from_value::<PlatformSoftwareProduct>(stored)?)
+                }
+                Some("SoftwareCatalogItem") => {
+                    drop(serde_json::from_value::<SoftwareCatalogItem>(stored)?)
+                }
                 Some("Tariff") => drop(serde_json::from_value::<Tariff>(stored)?),
                 Some("BillingReport") => drop(serde_json::from_value::<BillingReport>(stored)?),
                 other => bail!("unexpected kind {other:?}"),
@@ -158,15 +210,22 @@ async fn every_example_is_accepted_by_the_api_server() -> Result<()> {
             applied += 1;
         }
     }
-    assert!(applied >= 19, "expected the whole example set, applied {applied}");
+    assert!(
+        applied >= 19,
+        "expected the whole example set, applied {applied}"
+    );
     Ok(())
 }
 
 /// Every value written is stored unchanged; the API server may only add defaults.
 fn written_is_kept(written: &Value, stored: &Value) -> bool {
     match (written, stored) {
-        (Value::Object(w), Value::Object(s)) => w.iter().all(|(k, v)| s.get(k).is_some_and(|sv| written_is_kept(v, sv))),
-        (Value::Array(w), Value::Array(s)) => w.len() == s.len() && w.iter().zip(s).all(|(a, b)| written_is_kept(a, b)),
+        (Value::Object(w), Value::Object(s)) => w
+            .iter()
+            .all(|(k, v)| s.get(k).is_some_and(|sv| written_is_kept(v, sv))),
+        (Value::Array(w), Value::Array(s)) => {
+            w.len() == s.len() && w.iter().zip(s).all(|(a, b)| written_is_kept(a, b))
+        }
         _ => written == stored,
     }
 }
@@ -192,9 +251,16 @@ fn bad_inputs() -> Result<Vec<BadInput>> {
                 .collect();
             let docs = documents(&file)?;
             if expected.is_empty() || docs.is_empty() || docs.len() > 2 {
-                bail!("{}: needs refused-with lines and one or two documents", file.display());
+                bail!(
+                    "{}: needs refused-with lines and one or two documents",
+                    file.display()
+                );
             }
-            Ok(BadInput { file, expected, docs })
+            Ok(BadInput {
+                file,
+                expected,
+                docs,
+            })
         })
         .collect()
 }
@@ -212,18 +278,30 @@ async fn every_bad_input_is_refused_with_its_message_and_nothing_is_written() ->
             [good, bad] => {
                 let stored = apply(&client, good, Some(ns.name()))
                     .await
-                    .with_context(|| format!("{}: the first document must be accepted", case.file.display()))?;
+                    .with_context(|| {
+                        format!(
+                            "{}: the first document must be accepted",
+                            case.file.display()
+                        )
+                    })?;
                 (bad, Some(stored))
             }
             _ => unreachable!("checked in bad_inputs"),
         };
-        let name = case.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = case
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match apply(&client, bad, Some(ns.name())).await {
             Ok(_) => failures.push(format!("{name}: accepted")),
             Err(kube::Error::Api(status)) => {
                 for want in &case.expected {
                     if !status.message.contains(want.as_str()) {
-                        failures.push(format!("{name}: message lacks {want:?}: {}", status.message));
+                        failures.push(format!(
+                            "{name}: message lacks {want:?}: {}",
+                            status.message
+                        ));
                     }
                 }
                 assert_eq!(status.code, 422, "{name}: {}", status.message);
@@ -244,7 +322,13 @@ async fn every_bad_input_is_refused_with_its_message_and_nothing_is_written() ->
             (Some(_), None) => failures.push(format!("{name}: the accepted object disappeared")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} bad inputs misbehaved:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs misbehaved:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     Ok(())
 }
 
@@ -303,7 +387,12 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
     let refused = apply(&client, &product("walker", "production", &all), on).await;
     match refused {
         Err(kube::Error::Api(s)) => {
-            assert!(s.message.contains("may not change from decommissioned to production"), "{}", s.message)
+            assert!(
+                s.message
+                    .contains("may not change from decommissioned to production"),
+                "{}",
+                s.message
+            )
         }
         other => panic!("decommissioned must be final, got {other:?}"),
     }

@@ -32,7 +32,9 @@ fn main() -> ExitCode {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
                 drift.push(path.display().to_string());
             }
-        } else if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, yaml)) {
+        } else if let Err(e) =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, yaml))
+        {
             eprintln!("crdgen: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }

@@ -60,10 +60,16 @@ impl Calendar {
         let religious: BTreeSet<Date> = holidays
             .iter()
             .copied()
-            .filter(|d| (d.month(), d.day()) == (1, 7) || KURBAN_AIT.iter().any(|&(y, m, dd)| date(y, m, dd) == *d))
+            .filter(|d| {
+                (d.month(), d.day()) == (1, 7)
+                    || KURBAN_AIT.iter().any(|&(y, m, dd)| date(y, m, dd) == *d)
+            })
             .collect();
         let mut carried = BTreeSet::new();
-        for day in holidays.iter().filter(|d| is_weekend(**d) && !religious.contains(d)) {
+        for day in holidays
+            .iter()
+            .filter(|d| is_weekend(**d) && !religious.contains(d))
+        {
             let mut next = *day;
             loop {
                 next = next.tomorrow().unwrap_or(next);
@@ -74,7 +80,10 @@ impl Calendar {
             carried.insert(next);
         }
         holidays.extend(carried);
-        Self { holidays, working_days: BTreeSet::new() }
+        Self {
+            holidays,
+            working_days: BTreeSet::new(),
+        }
     }
 
     /// Adds days off (for example a government transfer decree or a movable holiday).
@@ -169,12 +178,17 @@ mod tests {
         // Requested Friday 2026-03-13. Working days after it: 16,17,18,19,20 (5),
         // 23,24,25 off (Nauryz and carried), 26,27 (7), 30,31 (9), 1 April (10).
         assert_eq!(c.add_working_days(date(2026, 3, 13), 10), date(2026, 4, 1));
-        assert_eq!(c.working_days_between(date(2026, 3, 13), date(2026, 4, 1)), 10);
+        assert_eq!(
+            c.working_days_between(date(2026, 3, 13), date(2026, 4, 1)),
+            10
+        );
     }
 
     #[test]
     fn r_env_03_transfer_decrees_are_configurable() {
-        let c = cal().with_holidays([date(2026, 1, 5)]).with_working_days([date(2026, 1, 3)]);
+        let c = cal()
+            .with_holidays([date(2026, 1, 5)])
+            .with_working_days([date(2026, 1, 3)]);
         assert!(!c.is_working_day(date(2026, 1, 5)));
         assert!(c.is_working_day(date(2026, 1, 3)));
     }

@@ -23,7 +23,10 @@ pub fn civil_date(at: Timestamp) -> Date {
 /// the same time one calendar month later (the 31st becomes the month's last day).
 pub fn trial_deadline(started: Timestamp) -> Timestamp {
     let zoned: Zoned = started.to_zoned(kazakhstan());
-    zoned.checked_add(1.month()).map(|z| z.timestamp()).unwrap_or(started)
+    zoned
+        .checked_add(1.month())
+        .map(|z| z.timestamp())
+        .unwrap_or(started)
 }
 
 /// R-LC-03: whether a trial that started at `started` is overdue at `now`.
@@ -50,14 +53,20 @@ pub fn provisioning_deadline(calendar: &Calendar, requested: Timestamp) -> Date 
 
 /// R-ENV-03: whether provisioning requested at `requested` is within the SLA, given
 /// when it became ready (or, while not ready, the current time).
-pub fn provisioned_within_sla(calendar: &Calendar, requested: Timestamp, ready_or_now: Timestamp) -> bool {
+pub fn provisioned_within_sla(
+    calendar: &Calendar,
+    requested: Timestamp,
+    ready_or_now: Timestamp,
+) -> bool {
     civil_date(ready_or_now) <= provisioning_deadline(calendar, requested)
 }
 
 /// R-ENV-04: non-production environments are free for `free_months` from the earliest
 /// contract date (003 p.12: at most 3). Returns the first day that is no longer free.
 pub fn free_period_end(earliest_contract: Date, free_months: i32) -> Date {
-    earliest_contract.checked_add(free_months.months()).unwrap_or(earliest_contract)
+    earliest_contract
+        .checked_add(free_months.months())
+        .unwrap_or(earliest_contract)
 }
 
 #[cfg(test)]
@@ -71,18 +80,36 @@ mod tests {
 
     #[test]
     fn r_lc_03_trial_deadline_is_one_calendar_month() {
-        assert_eq!(trial_deadline(at("2026-09-03T10:00:00+05:00")), at("2026-10-03T10:00:00+05:00"));
+        assert_eq!(
+            trial_deadline(at("2026-09-03T10:00:00+05:00")),
+            at("2026-10-03T10:00:00+05:00")
+        );
         // The 31st of January ends on the last day of February.
-        assert_eq!(trial_deadline(at("2027-01-31T09:00:00+05:00")), at("2027-02-28T09:00:00+05:00"));
-        assert!(!trial_overdue(at("2026-09-03T10:00:00+05:00"), at("2026-10-03T10:00:00+05:00")));
-        assert!(trial_overdue(at("2026-09-03T10:00:00+05:00"), at("2026-10-03T10:00:01+05:00")));
+        assert_eq!(
+            trial_deadline(at("2027-01-31T09:00:00+05:00")),
+            at("2027-02-28T09:00:00+05:00")
+        );
+        assert!(!trial_overdue(
+            at("2026-09-03T10:00:00+05:00"),
+            at("2026-10-03T10:00:00+05:00")
+        ));
+        assert!(trial_overdue(
+            at("2026-09-03T10:00:00+05:00"),
+            at("2026-10-03T10:00:01+05:00")
+        ));
     }
 
     #[test]
     fn r_lc_06_warranty_is_one_year_from_commissioning() {
-        assert_eq!(warranty_until(at("2026-03-27T12:00:00+05:00")), date(2027, 3, 27));
+        assert_eq!(
+            warranty_until(at("2026-03-27T12:00:00+05:00")),
+            date(2027, 3, 27)
+        );
         // Late evening UTC is already the next day in Kazakhstan.
-        assert_eq!(warranty_until(at("2026-03-27T20:30:00Z")), date(2027, 3, 28));
+        assert_eq!(
+            warranty_until(at("2026-03-27T20:30:00Z")),
+            date(2027, 3, 28)
+        );
     }
 
     #[test]
@@ -90,10 +117,18 @@ mod tests {
         let cal = Calendar::kazakhstan(2026..=2026);
         let requested = at("2026-03-13T16:00:00+05:00");
         assert_eq!(provisioning_deadline(&cal, requested), date(2026, 4, 1));
-        assert!(provisioned_within_sla(&cal, requested, at("2026-04-01T23:59:00+05:00")));
+        assert!(provisioned_within_sla(
+            &cal,
+            requested,
+            at("2026-04-01T23:59:00+05:00")
+        ));
         // Counting calendar days would say 2026-03-27; Nauryz and the carried days off
         // push the deadline, and one more day breaches it.
-        assert!(!provisioned_within_sla(&cal, requested, at("2026-04-02T09:00:00+05:00")));
+        assert!(!provisioned_within_sla(
+            &cal,
+            requested,
+            at("2026-04-02T09:00:00+05:00")
+        ));
     }
 
     #[test]

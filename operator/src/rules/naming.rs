@@ -41,8 +41,14 @@ mod tests {
 
     #[test]
     fn environment_namespaces_fit_a_dns_label() {
-        assert_eq!(environment_namespace("mon", "e-license", EnvironmentName::Trial), "mon-e-license-trial");
+        assert_eq!(
+            environment_namespace("mon", "e-license", EnvironmentName::Trial),
+            "mon-e-license-trial"
+        );
         let longest = "p".repeat(max_product_name_len("mon"));
-        assert_eq!(environment_namespace("mon", &longest, EnvironmentName::Production).len(), MAX_NAMESPACE_LEN);
+        assert_eq!(
+            environment_namespace("mon", &longest, EnvironmentName::Production).len(),
+            MAX_NAMESPACE_LEN
+        );
     }
 }

@@ -50,7 +50,9 @@ pub fn missing_acts(stage: Stage, acts: &[Act]) -> Vec<ActType> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// R-LC-01: stages go one at a time.
-    #[error("stage may not change from {from:?} to {to:?} (R-LC-01): stages go development, preliminaryTesting, trialOperation, production, decommissioned one at a time; before production a product may go back to development or preliminaryTesting for rework; decommissioned is final")]
+    #[error(
+        "stage may not change from {from:?} to {to:?} (R-LC-01): stages go development, preliminaryTesting, trialOperation, production, decommissioned one at a time; before production a product may go back to development or preliminaryTesting for rework; decommissioned is final"
+    )]
     NotAllowed { from: Stage, to: Stage },
 }
 
@@ -64,10 +66,17 @@ pub fn check_transition(from: Stage, to: Stage) -> Result<(), TransitionError> {
             (from, to),
             (Development, PreliminaryTesting)
                 | (PreliminaryTesting, Development | TrialOperation)
-                | (TrialOperation, Development | PreliminaryTesting | Production)
+                | (
+                    TrialOperation,
+                    Development | PreliminaryTesting | Production
+                )
                 | (Production, Decommissioned)
         );
-    if allowed { Ok(()) } else { Err(TransitionError::NotAllowed { from, to }) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(TransitionError::NotAllowed { from, to })
+    }
 }
 
 #[cfg(test)]
@@ -78,10 +87,19 @@ mod tests {
     #[test]
     fn r_env_01_environments_follow_the_stage() {
         assert_eq!(environments_at(Stage::Development), [Development, Testing]);
-        assert_eq!(environments_at(Stage::PreliminaryTesting), [Development, Testing]);
-        assert_eq!(environments_at(Stage::TrialOperation), [Development, Testing, Trial]);
+        assert_eq!(
+            environments_at(Stage::PreliminaryTesting),
+            [Development, Testing]
+        );
+        assert_eq!(
+            environments_at(Stage::TrialOperation),
+            [Development, Testing, Trial]
+        );
         // The trial environment is retired in production.
-        assert_eq!(environments_at(Stage::Production), [Development, Testing, Production]);
+        assert_eq!(
+            environments_at(Stage::Production),
+            [Development, Testing, Production]
+        );
         // R-LC-07: decommissioned keeps the record, removes the environments.
         assert!(environments_at(Stage::Decommissioned).is_empty());
     }
@@ -110,10 +128,16 @@ mod tests {
             uri: None,
         };
         assert_eq!(
-            missing_acts(Stage::TrialOperation, &[act(ActType::PreliminaryTestProtocol)]),
+            missing_acts(
+                Stage::TrialOperation,
+                &[act(ActType::PreliminaryTestProtocol)]
+            ),
             [ActType::TrialTransferAct]
         );
-        let gate2 = [act(ActType::PreliminaryTestProtocol), act(ActType::TrialTransferAct)];
+        let gate2 = [
+            act(ActType::PreliminaryTestProtocol),
+            act(ActType::TrialTransferAct),
+        ];
         assert_eq!(
             missing_acts(Stage::Production, &gate2),
             [
