@@ -40,6 +40,39 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("tariffs.yaml", Tariff::crd()),
         ("billingreports.yaml", BillingReport::crd()),
     ]
+    .into_iter()
+    .map(|(file, crd)| (file, unwrap_descriptions(crd)))
+    .collect()
+}
+
+/// Doc comments are wrapped at 90 columns; `kubectl explain` wraps by itself, so a
+/// single line break becomes a space and only blank lines stay paragraph breaks.
+fn unwrap_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    match v {
+                        serde_json::Value::String(text) if key == "description" => {
+                            *text = text
+                                .split("\n\n")
+                                .map(|para| para.split_whitespace().collect::<Vec<_>>().join(" "))
+                                .collect::<Vec<_>>()
+                                .join("\n\n");
+                        }
+                        _ => walk(v),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    walk(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// A CRD as the YAML `crdgen` writes and the chart ships.

@@ -28,6 +28,7 @@ use crate::common::{
     category = "akp",
     namespaced,
     status = "PlatformSoftwareProductStatus",
+    printcolumn = r#"{"name":"Agency","type":"string","jsonPath":".status.agency"}"#,
     printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".spec.stage"}"#,
     printcolumn = r#"{"name":"Class","type":"integer","jsonPath":".spec.class"}"#,
     printcolumn = r#"{"name":"Contour","type":"string","jsonPath":".spec.contour"}"#,
@@ -400,6 +401,9 @@ pub enum ActType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformSoftwareProductStatus {
+    /// The Agency that owns the product's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
     /// The stage the environments were last reconciled for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,

@@ -1,5 +1,9 @@
 //! The AKP operator: agencies, products and their environments, stage gates and legal
 //! clocks, and the admission webhooks that keep placement, segmentation and the
 //! software catalog.
+//!
+//! Layout: `rules` are pure (no client); `agency` and `product` are controllers, the
+//! product one a pipeline validate → build → apply → status; `webhook` serves
+//! admission; `telemetry` metrics and health; `leader` the Lease election.
 
 pub mod rules;

@@ -29,6 +29,8 @@ pub struct Binaries {
     pub kube_scheduler: PathBuf,
     /// `kwok`.
     pub kwok: PathBuf,
+    /// `kubectl`, of the same version as the API server.
+    pub kubectl: PathBuf,
 }
 
 impl Binaries {
@@ -59,6 +61,7 @@ impl Binaries {
             kube_apiserver: kube.join("kube-apiserver"),
             kube_controller_manager: kube.join("kube-controller-manager"),
             kube_scheduler: kube.join("kube-scheduler"),
+            kubectl: kube.join("kubectl"),
             kwok: bin_root
                 .join(format!("kwok-{}", version("KWOK_VERSION")?))
                 .join("kwok"),

@@ -22,6 +22,7 @@ mod bins;
 mod control_plane;
 mod crds;
 mod helpers;
+mod manifests;
 mod pki;
 mod process;
 
@@ -30,5 +31,8 @@ pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
 pub use crds::install_crds;
 pub use helpers::{
     TEST_NAMESPACE_LABEL, TestNamespace, delete_test_namespaces, kwok_node, wait_for,
+};
+pub use manifests::{
+    api_resource, apply, documents, dynamic_api, ensure_namespace, with_namespace, yaml_files,
 };
 pub use process::{pid_alive, wait_pids_gone};

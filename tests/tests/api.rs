@@ -3,16 +3,17 @@
 //! misspelt field fails), and every object of the bad-input corpus in
 //! `examples/invalid/` is refused with the message it names, with nothing persisted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use akp_crds::{Agency, BillingReport, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Tariff};
-use akp_test_support::{ControlPlane, Options, TestNamespace, repo_root};
-use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::ApiResource;
+use akp_test_support::{
+    ControlPlane, Options, TestNamespace, documents, dynamic_api, ensure_namespace, repo_root,
+    yaml_files,
+};
+use anyhow::{Context, Result, bail};
+use kube::Client;
+use kube::api::DynamicObject;
 use kube::discovery::Discovery;
-use kube::{Client, Resource};
 use serde_json::Value;
 
 const MANAGER: &str = "akp-api-tests";
@@ -25,99 +26,12 @@ fn control_plane() -> &'static ControlPlane {
     .expect("control plane starts (run tools/build.sh first)")
 }
 
-/// A YAML file's documents as JSON values.
-fn documents(path: &Path) -> Result<Vec<Value>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-        .map_err(|e| anyhow!("parsing {}: {e}", path.display()))?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
-}
-
-fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// The API resource of one of our kinds, and whether it is namespaced.
-fn api_resource(kind: &str) -> Result<(ApiResource, bool)> {
-    fn of<K: Resource<DynamicType = ()>>() -> ApiResource {
-        ApiResource::erase::<K>(&())
-    }
-    Ok(match kind {
-        "Agency" => (of::<Agency>(), false),
-        "Site" => (of::<Site>(), false),
-        "PlatformSoftwareProduct" => (of::<PlatformSoftwareProduct>(), true),
-        "SoftwareCatalogItem" => (of::<SoftwareCatalogItem>(), false),
-        "Tariff" => (of::<Tariff>(), false),
-        "BillingReport" => (of::<BillingReport>(), false),
-        other => bail!("unknown kind {other}"),
-    })
-}
-
-fn dynamic_api(
-    client: &Client,
-    doc: &Value,
-    namespace: Option<&str>,
-) -> Result<(Api<DynamicObject>, String)> {
-    let kind = doc["kind"].as_str().context("document has no kind")?;
-    let name = doc["metadata"]["name"]
-        .as_str()
-        .context("document has no name")?
-        .to_owned();
-    let (ar, namespaced) = api_resource(kind)?;
-    let api = if namespaced {
-        let ns = namespace
-            .or_else(|| doc["metadata"]["namespace"].as_str())
-            .context("namespaced document without a namespace")?;
-        Api::namespaced_with(client.clone(), ns, &ar)
-    } else {
-        Api::all_with(client.clone(), &ar)
-    };
-    Ok((api, name))
-}
-
-/// Namespaced documents of the corpus carry no namespace: they go into the test's own.
-fn with_namespace(mut doc: Value, namespace: Option<&str>) -> Value {
-    let namespaced = api_resource(doc["kind"].as_str().unwrap_or_default()).is_ok_and(|(_, n)| n);
-    if let (Some(ns), true) = (namespace, namespaced) {
-        doc["metadata"]["namespace"] = ns.into();
-    }
-    doc
-}
-
-/// Server-side apply with strict field validation: unknown or duplicate fields fail.
 async fn apply(
     client: &Client,
     doc: &Value,
     namespace: Option<&str>,
 ) -> Result<DynamicObject, kube::Error> {
-    let doc = with_namespace(doc.clone(), namespace);
-    let (api, name) =
-        dynamic_api(client, &doc, namespace).map_err(|e| kube::Error::Service(e.into()))?;
-    api.patch(
-        &name,
-        &PatchParams::apply(MANAGER).validation_strict(),
-        &Patch::Apply(&doc),
-    )
-    .await
-}
-
-async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
-    match Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    akp_test_support::apply(client, doc, namespace, MANAGER).await
 }
 
 #[tokio::test]

@@ -1,0 +1,3 @@
+//! The operator's process: flags, telemetry, leader election, controllers, webhooks.
+
+fn main() {}

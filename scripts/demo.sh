@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The demo: builds what is missing, then runs the story on a local control plane.
+# Pass --keep to leave the cluster running for kubectl (Ctrl-C stops it).
+source "$(dirname "$0")/lib.sh"
+cd "$repo"
+phase "system dependencies"
+ensure_toolchains
+phase "control-plane binaries (cold: ~10 min, cached: seconds)"
+build_control_plane
+phase "build"
+cargo build -q -p akp-test-support --bin akp-demo
+phase "demo"
+"$repo/target/debug/akp-demo" "$@"
+finish
