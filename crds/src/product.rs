@@ -141,6 +141,43 @@ pub struct PlatformSoftwareProductSpec {
     #[serde(default)]
     #[schemars(length(max = 32))]
     pub acts: Vec<Act>,
+    /// The people in the project roles (000 p.26-28, R-LC-08), bound in every
+    /// environment; members of the group `<agency group>:<product>:<role>` are bound too.
+    #[serde(default, skip_serializing_if = "Participants::is_empty")]
+    pub participants: Participants,
+}
+
+/// Users in each project role (000 p.26-28).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Participants {
+    /// The project head: reads every environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub project_heads: Vec<String>,
+    /// Administrators: manage workloads and secrets in every environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub administrators: Vec<String>,
+    /// Information-security officers: read everything, including access bindings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub security_officers: Vec<String>,
+    /// Technical specialists (developers): change workloads in development and
+    /// testing, read trial and production.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
+    pub developers: Vec<String>,
+}
+
+impl Participants {
+    /// Whether no one is named.
+    pub fn is_empty(&self) -> bool {
+        self.project_heads.is_empty()
+            && self.administrators.is_empty()
+            && self.security_officers.is_empty()
+            && self.developers.is_empty()
+    }
 }
 
 /// An organization with its business identification number.
@@ -407,6 +444,10 @@ pub struct PlatformSoftwareProductStatus {
     /// The stage the environments were last reconciled for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
+    /// When the operator first saw the product at this stage; the provisioning clock
+    /// starts here (R-ENV-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_since: Option<Time>,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -423,6 +464,30 @@ pub struct PlatformSoftwareProductStatus {
     /// Production operation and warranty (R-LC-06).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production: Option<ProductionStatus>,
+    /// The first day non-production environments are no longer free: 3 months after
+    /// the agency's earliest contract (R-ENV-04). The tariff decides what follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::common::date_schema")]
+    pub non_production_free_until: Option<jiff::civil::Date>,
+    /// The resources requested at each stage, oldest first, the last 50 changes
+    /// (R-LC-05: revisions during trial operation go to the authorized body).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_history: Vec<RequestRecord>,
+}
+
+/// The resources requested at one point of the product's life (R-LC-05).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// When the operator saw this request.
+    pub observed_at: Time,
+    /// The product's generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The stage at the time.
+    pub stage: Stage,
+    /// What was requested per environment.
+    pub environments: EnvironmentRequests,
 }
 
 /// One environment of the product.

@@ -6,4 +6,15 @@
 //! product one a pipeline validate → build → apply → status; `webhook` serves
 //! admission; `telemetry` metrics and health; `leader` the Lease election.
 
+pub mod agency;
+pub mod apply;
+pub mod clock;
+pub mod context;
+pub mod error;
+pub mod leader;
+pub mod product;
+pub mod rbac;
 pub mod rules;
+pub mod run;
+pub mod telemetry;
+pub mod webhook;

@@ -4,4 +4,5 @@
 pub mod calendar;
 pub mod clocks;
 pub mod naming;
+pub mod quantity;
 pub mod stages;

@@ -9,6 +9,10 @@ pub mod labels {
     pub const AGENCY: &str = "akp.egov.kz/agency";
     /// The product (its PlatformSoftwareProduct name).
     pub const PRODUCT: &str = "akp.egov.kz/product";
+    /// The namespace of the product (its agency's namespace).
+    pub const PRODUCT_NAMESPACE: &str = "akp.egov.kz/product-namespace";
+    /// Annotation on an environment namespace: `<namespace>/<name>` of its product.
+    pub const OWNER_ANNOTATION: &str = "akp.egov.kz/owner";
     /// development, testing, trial or production.
     pub const ENVIRONMENT: &str = "akp.egov.kz/environment";
     /// internal or external.

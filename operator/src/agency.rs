@@ -1,0 +1,102 @@
+//! The agency controller: the agency's namespace and who may act there (R-LC-08). The
+//! agency's group manages its products there; the digitalization head administers it.
+//! Deleting an Agency leaves its namespace: products are state records, and removing
+//! them is an SRE's explicit act.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use akp_crds::agency::AgencyStatus;
+use akp_crds::Agency;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use tracing::{instrument, warn};
+
+use crate::apply::{FIELD_MANAGER, apply_if_changed};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::rbac;
+use crate::rules::naming::labels;
+
+/// The agency's namespace and its role bindings (pure).
+pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
+    let ns = agency.spec.namespace.clone();
+    let labels = BTreeMap::from([
+        (labels::AGENCY.to_owned(), agency.name_any()),
+        (labels::MANAGED_BY.to_owned(), labels::OPERATOR.to_owned()),
+    ]);
+    let meta = |name: Option<&str>| ObjectMeta {
+        name: Some(name.unwrap_or(&ns).to_owned()),
+        namespace: name.map(|_| ns.clone()),
+        labels: Some(labels.clone()),
+        ..ObjectMeta::default()
+    };
+    let subject = |kind: &str, name: String| Subject { kind: kind.into(), name, api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() };
+    let binding = |name: &str, role: &str, subjects: Vec<Subject>| RoleBinding {
+        metadata: meta(Some(name)),
+        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: role.into() },
+        subjects: Some(subjects),
+    };
+    let head = agency.spec.digitalization_head.user.clone();
+    let bindings = vec![
+        binding("akp-agency-products", rbac::PRODUCT_EDITOR, vec![subject("Group", agency.group()), subject("User", head.clone())]),
+        // The built-in admin role: the head administers the agency's namespace.
+        binding("akp-digitalization-head", "admin", vec![subject("User", head)]),
+    ];
+    (Namespace { metadata: meta(None), ..Namespace::default() }, bindings)
+}
+
+/// Reconciles one agency.
+#[instrument(skip(agency, ctx), fields(agency = %agency.name_any()))]
+pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.reconcile_timer("agency");
+    if !ctx.caches_ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let (namespace, bindings) = desired(&agency);
+    let ns_name = namespace.name_any();
+    apply_if_changed(&Api::<Namespace>::all(ctx.client.clone()), &ctx.stores.namespaces, &namespace).await?;
+    for b in &bindings {
+        apply_if_changed(&Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name), &ctx.stores.bindings, b).await?;
+    }
+    let old = agency.status.clone().unwrap_or_default();
+    let now = jiff::Timestamp::from_second(ctx.clock.now().as_second()).unwrap_or_else(|_| ctx.clock.now());
+    let ready_since = old
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    let status = AgencyStatus {
+        observed_generation: agency.metadata.generation,
+        namespace: Some(ns_name.clone()),
+        conditions: vec![Condition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: "Provisioned".into(),
+            message: format!("namespace {ns_name} and its role bindings are in place (R-LC-08)"),
+            last_transition_time: ready_since,
+            observed_generation: agency.metadata.generation,
+        }],
+    };
+    if agency.status.as_ref() != Some(&status) {
+        let patch = serde_json::json!({"apiVersion": Agency::api_version(&()), "kind": Agency::kind(&()), "status": status});
+        Api::<Agency>::all(ctx.client.clone())
+            .patch_status(&agency.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .await
+            .map_err(Error::Kube)?;
+    }
+    Ok(Action::requeue(Duration::from_secs(30 * 60)))
+}
+
+/// Retries failed reconciles with a short delay and counts them.
+pub fn error_policy(agency: Arc<Agency>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(agency = %agency.name_any(), %error, "reconcile failed");
+    ctx.metrics.set_failure("agency", error.metric_label());
+    Action::requeue(Duration::from_secs(5))
+}

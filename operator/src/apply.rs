@@ -1,0 +1,89 @@
+//! Writes by server-side apply under one field manager, and only when the live object
+//! differs from the desired one, so that a resync writes nothing (style.md point 6).
+
+use std::fmt::Debug;
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::rules::quantity::same_amount;
+
+/// The field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "akp-operator";
+
+/// Whether every field of `desired` is in `live` with the same value. The API server
+/// adds defaults and normalizes quantities ("1024Mi" may come back as "1Gi"), so extra
+/// fields in `live` and equal amounts spelt differently do not count as a difference.
+pub fn is_applied(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => is_applied(v, lv),
+            None => v.is_null() || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|o| o.is_empty()),
+        }),
+        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| is_applied(a, b)),
+        (Value::String(a), Value::String(b)) => a == b || same_amount(a, b),
+        (Value::Number(a), Value::String(b)) | (Value::String(b), Value::Number(a)) => same_amount(&a.to_string(), b),
+        _ => desired == live,
+    }
+}
+
+/// Applies `desired` unless the cached live object already matches it. Returns whether
+/// a write was made.
+pub async fn apply_if_changed<K>(api: &Api<K>, store: &Store<K>, desired: &K) -> Result<bool>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let name = desired.name_any();
+    let mut key = ObjectRef::<K>::new(&name);
+    if let Some(ns) = desired.namespace() {
+        key = key.within(&ns);
+    }
+    if let Some(live) = store.get(&key) {
+        if live.meta().deletion_timestamp.is_none() && is_applied(&serde_json::to_value(desired)?, &serde_json::to_value(&*live)?) {
+            return Ok(false);
+        }
+    }
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(desired)).await?;
+    Ok(true)
+}
+
+/// Deletes an object, treating "already gone" as done. Returns whether a request was made.
+pub async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<bool>
+where
+    K: Resource + Clone + Debug + DeserializeOwned,
+{
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_normalized_quantities_are_not_differences() {
+        let desired = json!({"spec": {"hard": {"requests.memory": "1024Mi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1"}}});
+        let live = json!({"spec": {"hard": {"requests.memory": "1Gi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1", "b": "2"}, "uid": "x"}});
+        assert!(is_applied(&desired, &live));
+    }
+
+    #[test]
+    fn a_changed_or_missing_value_is_a_difference() {
+        let desired = json!({"spec": {"hard": {"requests.cpu": "8"}}});
+        assert!(!is_applied(&desired, &json!({"spec": {"hard": {"requests.cpu": "4"}}})));
+        assert!(!is_applied(&desired, &json!({"spec": {}})));
+        let subjects = json!({"subjects": [{"kind": "User", "name": "a"}]});
+        assert!(!is_applied(&subjects, &json!({"subjects": [{"kind": "User", "name": "b"}]})));
+        assert!(!is_applied(&subjects, &json!({"subjects": []})));
+    }
+}

@@ -1,0 +1,62 @@
+//! What every reconcile shares: the client, the caches, the recorder, the metrics and
+//! the clocks.
+
+use std::sync::Arc;
+
+use akp_crds::Agency;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use crate::clock::Clock;
+use crate::rules::calendar::Calendar;
+use crate::telemetry::Metrics;
+
+/// Caches of what the operator reads: agencies, and every object it manages (selected
+/// by the managed-by label), so that reconciles compare against them instead of
+/// asking the API server.
+#[derive(Clone)]
+pub struct Stores {
+    /// Agencies.
+    pub agencies: Store<Agency>,
+    /// Managed namespaces (agency and environment).
+    pub namespaces: Store<Namespace>,
+    /// Managed quotas.
+    pub quotas: Store<ResourceQuota>,
+    /// Managed limit ranges.
+    pub limits: Store<LimitRange>,
+    /// Managed role bindings.
+    pub bindings: Store<RoleBinding>,
+    /// Managed network policies.
+    pub policies: Store<NetworkPolicy>,
+}
+
+/// The shared state of the controllers.
+#[derive(Clone)]
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes events.
+    pub recorder: Recorder,
+    /// The operator's metrics.
+    pub metrics: Metrics,
+    /// The time source of the legal clocks.
+    pub clock: Arc<dyn Clock>,
+    /// The working-day calendar (R-ENV-03).
+    pub calendar: Arc<Calendar>,
+    /// The caches.
+    pub stores: Stores,
+    /// Whether the caches are filled; reconciles wait for it, so that an empty cache
+    /// is never taken for "no agency".
+    pub caches_ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Context {
+    /// The reporter name of the operator's events.
+    pub fn reporter(instance: Option<String>) -> Reporter {
+        Reporter { controller: "akp-operator".into(), instance }
+    }
+}

@@ -1,0 +1,7 @@
+//! The product controller, as a pipeline: `validate` (pure) → `build` (pure) →
+//! `apply` (writes only what differs) → `status` (pure, from what was applied).
+
+pub mod build;
+pub mod controller;
+pub mod status;
+pub mod validate;

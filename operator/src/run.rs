@@ -1,0 +1,174 @@
+//! Starts the caches and the controllers, and keeps the fleet metrics.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use akp_crds::{Agency, PlatformSoftwareProduct, Stage};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tracing::info;
+
+use crate::apply::{FIELD_MANAGER, is_applied};
+use crate::clock::Clock;
+use crate::context::{Context, Stores};
+use crate::product::controller::owner_of;
+use crate::product::status::conditions;
+use crate::rules::calendar::Calendar;
+use crate::rules::naming::labels;
+use crate::telemetry::{Metrics, Readiness};
+use crate::{agency, product, rbac};
+
+/// What the controllers need besides the client.
+pub struct Settings {
+    /// The time source of the legal clocks.
+    pub clock: Arc<dyn Clock>,
+    /// The working-day calendar.
+    pub calendar: Calendar,
+    /// This replica's name, for events.
+    pub instance: Option<String>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Set once the caches are filled.
+    pub readiness: Readiness,
+}
+
+fn managed() -> watcher::Config {
+    watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::OPERATOR))
+}
+
+/// Applies the ClusterRoles of the project roles (R-LC-08), unless they are in place:
+/// a restart writes nothing.
+pub async fn apply_cluster_roles(client: &Client) -> anyhow::Result<()> {
+    let api = Api::<ClusterRole>::all(client.clone());
+    for role in rbac::cluster_roles() {
+        if let Some(live) = api.get_opt(&role.name_any()).await? {
+            if is_applied(&serde_json::to_value(&role)?, &serde_json::to_value(&live)?) {
+                continue;
+            }
+        }
+        api.patch(&role.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&role)).await?;
+    }
+    Ok(())
+}
+
+/// Runs the agency and product controllers until `shutdown` resolves.
+pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Output = ()> + Send + Sync + 'static) -> anyhow::Result<()> {
+    apply_cluster_roles(&client).await?;
+    let shutdown = shutdown.shared();
+
+    // Caches of what the operator manages; their watch streams also trigger the
+    // product that owns a changed or deleted object.
+    macro_rules! cache {
+        ($kind:ty, $api:expr, $config:expr) => {{
+            let (store, writer) = reflector::store::<$kind>();
+            let stream = reflector::reflector(writer, watcher::watcher($api, $config)).default_backoff().touched_objects();
+            (store, stream)
+        }};
+    }
+    let (agencies, agency_stream) = cache!(Agency, Api::<Agency>::all(client.clone()), watcher::Config::default());
+    let (namespaces, ns_stream) = cache!(Namespace, Api::<Namespace>::all(client.clone()), managed());
+    let (quotas, quota_stream) = cache!(ResourceQuota, Api::<ResourceQuota>::all(client.clone()), managed());
+    let (limits, limit_stream) = cache!(LimitRange, Api::<LimitRange>::all(client.clone()), managed());
+    let (bindings, binding_stream) = cache!(RoleBinding, Api::<RoleBinding>::all(client.clone()), managed());
+    let (policies, policy_stream) = cache!(NetworkPolicy, Api::<NetworkPolicy>::all(client.clone()), managed());
+    let stores = Stores { agencies, namespaces, quotas, limits, bindings, policies };
+
+    let caches_ready = Arc::new(AtomicBool::new(false));
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), Context::reporter(settings.instance.clone())),
+        metrics: settings.metrics.clone(),
+        clock: settings.clock.clone(),
+        calendar: Arc::new(settings.calendar),
+        stores: stores.clone(),
+        caches_ready: caches_ready.clone(),
+    });
+
+    let products = Controller::new(Api::<PlatformSoftwareProduct>::all(client.clone()), watcher::Config::default());
+    let product_store = products.store();
+    let by_agency = {
+        let product_store = product_store.clone();
+        move |a: Agency| {
+            product_store
+                .state()
+                .into_iter()
+                .filter(|p| p.namespace().as_deref() == Some(a.spec.namespace.as_str()))
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        }
+    };
+    let by_owner = |meta: &kube::api::ObjectMeta| owner_of(meta);
+    let product_controller = products
+        .watches_stream(agency_stream, by_agency)
+        .watches_stream(ns_stream, move |o: Namespace| by_owner(&o.metadata))
+        .watches_stream(quota_stream, move |o: ResourceQuota| by_owner(&o.metadata))
+        .watches_stream(limit_stream, move |o: LimitRange| by_owner(&o.metadata))
+        .watches_stream(binding_stream, move |o: RoleBinding| by_owner(&o.metadata))
+        .watches_stream(policy_stream, move |o: NetworkPolicy| by_owner(&o.metadata))
+        .graceful_shutdown_on(shutdown.clone())
+        .run(product::controller::reconcile, product::controller::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let agency_controller = Controller::new(Api::<Agency>::all(client.clone()), watcher::Config::default())
+        .graceful_shutdown_on(shutdown.clone())
+        .run(agency::reconcile, agency::error_policy, ctx.clone())
+        .for_each(|_| async {});
+
+    let readiness = settings.readiness.clone();
+    let ready_stores = stores.clone();
+    let mark_ready = async move {
+        let waits = (
+            ready_stores.agencies.wait_until_ready(),
+            ready_stores.namespaces.wait_until_ready(),
+            ready_stores.quotas.wait_until_ready(),
+            ready_stores.limits.wait_until_ready(),
+            ready_stores.bindings.wait_until_ready(),
+            ready_stores.policies.wait_until_ready(),
+        );
+        let (a, b, c, d, e, f) = futures::join!(waits.0, waits.1, waits.2, waits.3, waits.4, waits.5);
+        if a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok() && e.is_ok() && f.is_ok() {
+            caches_ready.store(true, Ordering::Release);
+            readiness.set_ready();
+            info!("caches filled; controllers acting");
+        }
+    };
+    let fleet = fleet_metrics(product_store, settings.metrics, shutdown.clone());
+    futures::join!(product_controller, agency_controller, mark_ready, fleet);
+    Ok(())
+}
+
+/// Products by stage, overdue trials and SLA breaches, from the cache every 15 s.
+async fn fleet_metrics(store: Store<PlatformSoftwareProduct>, metrics: Metrics, shutdown: impl Future<Output = ()>) {
+    let tick = async {
+        loop {
+            let products = store.state();
+            let stages = [
+                ("development", Stage::Development),
+                ("preliminaryTesting", Stage::PreliminaryTesting),
+                ("trialOperation", Stage::TrialOperation),
+                ("production", Stage::Production),
+                ("decommissioned", Stage::Decommissioned),
+            ];
+            metrics.set_products(stages.iter().map(|(name, s)| (*name, products.iter().filter(|p| p.spec.stage == *s).count() as i64)));
+            let with = |type_: &str| {
+                products
+                    .iter()
+                    .filter(|p| p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == "False")))
+                    .count() as i64
+            };
+            metrics.set_trials_overdue(with(conditions::TRIAL_WITHIN_LIMIT));
+            metrics.set_provisioning_sla_breaches(with(conditions::PROVISIONED_WITHIN_SLA));
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    };
+    futures::pin_mut!(tick);
+    futures::future::select(tick, Box::pin(shutdown)).await;
+}
