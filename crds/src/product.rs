@@ -472,6 +472,7 @@ pub struct PlatformSoftwareProductStatus {
     /// The resources requested at each stage, oldest first, the last 50 changes
     /// (R-LC-05: revisions during trial operation go to the authorized body).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
     pub request_history: Vec<RequestRecord>,
 }
 
@@ -486,8 +487,19 @@ pub struct RequestRecord {
     pub generation: Option<i64>,
     /// The stage at the time.
     pub stage: Stage,
-    /// What was requested per environment.
+    /// What was requested per environment (as spec.environments was; validated there).
+    #[schemars(schema_with = "recorded_requests")]
     pub environments: EnvironmentRequests,
+}
+
+/// The record keeps what the spec held, already validated, so its schema carries no
+/// rules of its own (CEL rules in a list of 50 would exceed the API server's budget).
+fn recorded_requests(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "The resources requested per environment, as spec.environments was.",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
 }
 
 /// One environment of the product.

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use akp_operator::clock::SystemClock;
-use akp_operator::leader::{LeaderElection, LeaderState};
+use akp_operator::leader::LeaderElection;
 use akp_operator::rules::calendar::Calendar;
-use akp_operator::run::{Settings, run};
+use akp_operator::run::{Settings, run, run_when_leading};
 use akp_operator::telemetry::{self, Metrics, Readiness};
 use anyhow::Context as _;
 use clap::Parser;
@@ -99,26 +99,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let identity = args.identity.clone().unwrap_or_else(|| hostname().unwrap_or_else(|| format!("akp-operator-{}", std::process::id())));
     let election = LeaderElection::new(client.clone(), &args.namespace, &args.lease_name, &identity);
-    let (mut state, _task) = election.spawn(stopped.clone());
-    info!(%identity, lease = %args.lease_name, "waiting to lead");
-    // Followers are ready: they serve health and, later, webhooks.
+    // Followers are ready too: they serve health and webhooks.
     readiness.set_ready();
-    if state.wait_for(|s| *s == LeaderState::Leader).await.is_err() {
-        return Ok(());
-    }
-    readiness.set_not_ready();
-    metrics.set_leader(true);
-    let lost = {
-        let mut state = state.clone();
-        async move {
-            let _ = state.wait_for(|s| *s == LeaderState::Lost).await;
-        }
-    };
-    let stop = futures::future::select(Box::pin(stopped.clone()), Box::pin(lost)).map(|_| ());
-    run(client, settings, stop).await?;
-    if *state.borrow() == LeaderState::Lost {
-        // A replica that lost the lease must not act again: exit, and let the
-        // Deployment start a fresh follower (as linkerd's policy controller does).
+    if run_when_leading(client, settings, election, stopped).await? {
+        // Exit, and let the Deployment start a fresh follower (as linkerd's policy
+        // controller does).
         error!("leadership lost; exiting");
         std::process::exit(1);
     }

@@ -172,3 +172,41 @@ async fn fleet_metrics(store: Store<PlatformSoftwareProduct>, metrics: Metrics, 
     futures::pin_mut!(tick);
     futures::future::select(tick, Box::pin(shutdown)).await;
 }
+
+/// Runs the controllers while this replica leads the Lease of `election`, until
+/// `shutdown` resolves or leadership is lost. Returns whether it was lost: the caller
+/// then exits, because a replica that lost the lease must not act again.
+pub async fn run_when_leading(
+    client: Client,
+    settings: Settings,
+    election: crate::leader::LeaderElection,
+    shutdown: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> anyhow::Result<bool> {
+    use crate::leader::LeaderState;
+    let identity = election.identity().to_owned();
+    let (mut state, _task) = election.spawn(shutdown.clone());
+    info!(%identity, "waiting to lead");
+    let leading = async {
+        let _ = state.wait_for(|s| *s == LeaderState::Leader).await;
+    };
+    tokio::select! {
+        () = leading => {}
+        () = shutdown.clone() => return Ok(false),
+    }
+    if *state.borrow() != LeaderState::Leader {
+        return Ok(false);
+    }
+    info!(%identity, "leading: controllers start");
+    settings.metrics.set_leader(true);
+    let metrics = settings.metrics.clone();
+    let lost = {
+        let mut state = state.clone();
+        async move {
+            let _ = state.wait_for(|s| *s == LeaderState::Lost).await;
+        }
+    };
+    let stop = futures::future::select(Box::pin(shutdown), Box::pin(lost)).map(|_| ());
+    run(client, settings, stop).await?;
+    metrics.set_leader(false);
+    Ok(*state.borrow() == LeaderState::Lost)
+}
