@@ -184,14 +184,17 @@ pub async fn run_when_leading(
 ) -> anyhow::Result<bool> {
     use crate::leader::LeaderState;
     let identity = election.identity().to_owned();
-    let (mut state, _task) = election.spawn(shutdown.clone());
+    let (mut state, election_task) = election.spawn(shutdown.clone());
     info!(%identity, "waiting to lead");
     let leading = async {
         let _ = state.wait_for(|s| *s == LeaderState::Leader).await;
     };
     tokio::select! {
         () = leading => {}
-        () = shutdown.clone() => return Ok(false),
+        () = shutdown.clone() => {
+            let _ = election_task.await;
+            return Ok(false);
+        }
     }
     if *state.borrow() != LeaderState::Leader {
         return Ok(false);
@@ -208,5 +211,11 @@ pub async fn run_when_leading(
     let stop = futures::future::select(Box::pin(shutdown), Box::pin(lost)).map(|_| ());
     run(client, settings, stop).await?;
     metrics.set_leader(false);
-    Ok(*state.borrow() == LeaderState::Lost)
+    let lost = *state.borrow() == LeaderState::Lost;
+    // The Lease is released inside the election task: wait for it, so that the other
+    // replica takes over at once instead of after the lease expires.
+    if !lost {
+        let _ = tokio::time::timeout(Duration::from_secs(5), election_task).await;
+    }
+    Ok(lost)
 }

@@ -90,12 +90,13 @@ struct Inner {
 impl Metrics {
     /// Defines and registers every metric in a fresh registry.
     pub fn new() -> Result<Self, TelemetryError> {
-        let registry = Registry::new_custom(Some(METRIC_PREFIX.to_string()), None).map_err(
-            |source| TelemetryError::Metric {
-                name: "registry",
-                source,
-            },
-        )?;
+        let registry =
+            Registry::new_custom(Some(METRIC_PREFIX.to_string()), None).map_err(|source| {
+                TelemetryError::Metric {
+                    name: "registry",
+                    source,
+                }
+            })?;
         let inner = Inner {
             reconciles: register(
                 &registry,
@@ -378,11 +379,7 @@ fn router(state: AppState) -> Router {
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {
     match state.metrics.render() {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-            text,
-        )
-            .into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "rendering metrics");
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
