@@ -319,3 +319,39 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
     ns.delete().await?;
     Ok(())
 }
+
+/// R-LC-04: each act of the production gate is required on its own, and the refusal
+/// names exactly the one missing.
+#[tokio::test]
+async fn r_lc_04_each_missing_production_act_is_named() -> Result<()> {
+    let client = control_plane().admin_client().await?;
+    let ns = TestNamespace::new(&client, "gate").await?;
+    let all = [
+        "preliminaryTestProtocol",
+        "trialTransferAct",
+        "trialCompletionAct",
+        "infoSecTestProtocol",
+        "commissioningOrder",
+        "resourceConfirmation",
+    ];
+    for missing in all {
+        let acts: Vec<&str> = all.iter().copied().filter(|a| *a != missing).collect();
+        let name = format!("without-{}", missing.to_lowercase());
+        match apply(&client, &product(&name, "production", &acts), Some(ns.name())).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 422);
+                let named = s.message.split("missing:").nth(1).unwrap_or_default();
+                assert!(named.contains(missing), "{missing} not named: {}", s.message);
+                for other in acts.iter().filter(|a| **a != missing) {
+                    assert!(!named.split('.').next().unwrap_or_default().contains(other), "{other} wrongly named missing: {}", s.message);
+                }
+            }
+            other => bail!("production without {missing} must be refused, got {other:?}"),
+        }
+        let (api, obj) = dynamic_api(&client, &product(&name, "production", &acts), Some(ns.name()))?;
+        assert!(api.get_opt(&obj).await?.is_none(), "nothing written for {name}");
+    }
+    ns.delete().await?;
+    Ok(())
+}
+
