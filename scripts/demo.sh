@@ -8,7 +8,7 @@ ensure_toolchains
 phase "control-plane binaries (cold: ~10 min, cached: seconds)"
 build_control_plane
 phase "build"
-cargo build -q -p akp-test-support --bin akp-demo
+cargo build -q -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator
 phase "demo"
 "$repo/target/debug/akp-demo" "$@"
 finish

@@ -33,7 +33,7 @@ use crate::common::{
     printcolumn = r#"{"name":"Class","type":"integer","jsonPath":".spec.class"}"#,
     printcolumn = r#"{"name":"Contour","type":"string","jsonPath":".spec.contour"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Trial-Deadline","type":"date","priority":1,"jsonPath":".status.trial.deadline"}"#,
+    printcolumn = r#"{"name":"Trial-Deadline","type":"string","priority":1,"jsonPath":".status.trial.deadline"}"#,
     printcolumn = r#"{"name":"Warranty-Until","type":"string","priority":1,"jsonPath":".status.production.warrantyUntil"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
