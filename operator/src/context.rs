@@ -47,6 +47,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// The working-day calendar (R-ENV-03).
     pub calendar: Arc<Calendar>,
+    /// The platform namespaces of contour segmentation (R-SEG-01..04).
+    pub segmentation: Arc<crate::product::segmentation::Segmentation>,
     /// The caches.
     pub stores: Stores,
     /// Whether the caches are filled; reconciles wait for it, so that an empty cache
@@ -57,6 +59,9 @@ pub struct Context {
 impl Context {
     /// The reporter name of the operator's events.
     pub fn reporter(instance: Option<String>) -> Reporter {
-        Reporter { controller: "akp-operator".into(), instance }
+        Reporter {
+            controller: "akp-operator".into(),
+            instance,
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use akp_operator::clock::SystemClock;
 use akp_operator::leader::LeaderElection;
+use akp_operator::product::segmentation::Segmentation;
 use akp_operator::rules::calendar::Calendar;
 use akp_operator::run::{Settings, run, run_when_leading};
 use akp_operator::telemetry::{self, Metrics, Readiness};
@@ -34,18 +35,29 @@ struct Args {
     /// Act without a Lease (a single replica, development only).
     #[arg(long)]
     no_leader_election: bool,
-    /// A YAML file of extra days off and working days for the Kazakhstan calendar
-    /// (`holidays: [YYYY-MM-DD]`, `workingDays: [YYYY-MM-DD]`), from the government's
-    /// yearly transfer decree (R-ENV-03).
-    #[arg(long, env = "AKP_CALENDAR")]
-    calendar: Option<PathBuf>,
+    /// The operator's configuration file (YAML): `calendar` (extra `holidays` and
+    /// `workingDays` from the government's yearly transfer decree, R-ENV-03) and
+    /// `segmentation` (gateway, ingress and monitoring namespaces, cluster CIDRs,
+    /// R-SEG-01..04). See docs/operator.md.
+    #[arg(long, env = "AKP_CONFIG")]
+    config: Option<PathBuf>,
     /// Log JSON lines.
     #[arg(long, env = "AKP_LOG_JSON")]
     log_json: bool,
 }
 
+/// The configuration file.
 #[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    calendar: CalendarFile,
+    #[serde(default)]
+    segmentation: Segmentation,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CalendarFile {
     #[serde(default)]
     holidays: Vec<jiff::civil::Date>,
@@ -53,13 +65,20 @@ struct CalendarFile {
     working_days: Vec<jiff::civil::Date>,
 }
 
-fn calendar(path: Option<&PathBuf>) -> anyhow::Result<Calendar> {
+fn config(path: Option<&PathBuf>) -> anyhow::Result<(Calendar, Segmentation)> {
+    let file: ConfigFile = match path {
+        None => ConfigFile::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+    };
     let year = jiff::Zoned::now().year();
-    let base = Calendar::kazakhstan(year - 2..=year + 2);
-    let Some(path) = path else { return Ok(base) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: CalendarFile = serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(base.with_holidays(file.holidays).with_working_days(file.working_days))
+    let calendar = Calendar::kazakhstan(year - 2..=year + 2)
+        .with_holidays(file.calendar.holidays)
+        .with_working_days(file.calendar.working_days);
+    Ok((calendar, file.segmentation))
 }
 
 #[tokio::main]
@@ -82,12 +101,22 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let serving = telemetry::serve(args.metrics_addr, metrics.clone(), readiness.clone(), stopped.clone()).await?;
+    let serving = telemetry::serve(
+        args.metrics_addr,
+        metrics.clone(),
+        readiness.clone(),
+        stopped.clone(),
+    )
+    .await?;
     info!(addr = %serving.local_addr, "telemetry");
-    let client = kube::Client::try_default().await.context("connecting to the API server")?;
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the API server")?;
+    let (calendar, segmentation) = config(args.config.as_ref())?;
     let settings = Settings {
         clock: Arc::new(SystemClock),
-        calendar: calendar(args.calendar.as_ref())?,
+        calendar,
+        segmentation,
         instance: args.identity.clone(),
         metrics: metrics.clone(),
         readiness: readiness.clone(),
@@ -97,8 +126,11 @@ async fn main() -> anyhow::Result<()> {
         metrics.set_leader(true);
         return run(client, settings, stopped).await;
     }
-    let identity = args.identity.clone().unwrap_or_else(|| hostname().unwrap_or_else(|| format!("akp-operator-{}", std::process::id())));
-    let election = LeaderElection::new(client.clone(), &args.namespace, &args.lease_name, &identity);
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        hostname().unwrap_or_else(|| format!("akp-operator-{}", std::process::id()))
+    });
+    let election =
+        LeaderElection::new(client.clone(), &args.namespace, &args.lease_name, &identity);
     // Followers are ready too: they serve health and webhooks.
     readiness.set_ready();
     if run_when_leading(client, settings, election, stopped).await? {
@@ -111,14 +143,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
             return;
         }

@@ -33,6 +33,8 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// The working-day calendar.
     pub calendar: Calendar,
+    /// The platform namespaces of contour segmentation.
+    pub segmentation: crate::product::segmentation::Segmentation,
     /// This replica's name, for events.
     pub instance: Option<String>,
     /// Metrics.
@@ -55,13 +57,22 @@ pub async fn apply_cluster_roles(client: &Client) -> anyhow::Result<()> {
                 continue;
             }
         }
-        api.patch(&role.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&role)).await?;
+        api.patch(
+            &role.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&role),
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// Runs the agency and product controllers until `shutdown` resolves.
-pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Output = ()> + Send + Sync + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> anyhow::Result<()> {
     apply_cluster_roles(&client).await?;
     let shutdown = shutdown.shared();
 
@@ -70,17 +81,47 @@ pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Outpu
     macro_rules! cache {
         ($kind:ty, $api:expr, $config:expr) => {{
             let (store, writer) = reflector::store::<$kind>();
-            let stream = reflector::reflector(writer, watcher::watcher($api, $config)).default_backoff().touched_objects();
+            let stream = reflector::reflector(writer, watcher::watcher($api, $config))
+                .default_backoff()
+                .touched_objects();
             (store, stream)
         }};
     }
-    let (agencies, agency_stream) = cache!(Agency, Api::<Agency>::all(client.clone()), watcher::Config::default());
-    let (namespaces, ns_stream) = cache!(Namespace, Api::<Namespace>::all(client.clone()), managed());
-    let (quotas, quota_stream) = cache!(ResourceQuota, Api::<ResourceQuota>::all(client.clone()), managed());
-    let (limits, limit_stream) = cache!(LimitRange, Api::<LimitRange>::all(client.clone()), managed());
-    let (bindings, binding_stream) = cache!(RoleBinding, Api::<RoleBinding>::all(client.clone()), managed());
-    let (policies, policy_stream) = cache!(NetworkPolicy, Api::<NetworkPolicy>::all(client.clone()), managed());
-    let stores = Stores { agencies, namespaces, quotas, limits, bindings, policies };
+    let (agencies, agency_stream) = cache!(
+        Agency,
+        Api::<Agency>::all(client.clone()),
+        watcher::Config::default()
+    );
+    let (namespaces, ns_stream) =
+        cache!(Namespace, Api::<Namespace>::all(client.clone()), managed());
+    let (quotas, quota_stream) = cache!(
+        ResourceQuota,
+        Api::<ResourceQuota>::all(client.clone()),
+        managed()
+    );
+    let (limits, limit_stream) = cache!(
+        LimitRange,
+        Api::<LimitRange>::all(client.clone()),
+        managed()
+    );
+    let (bindings, binding_stream) = cache!(
+        RoleBinding,
+        Api::<RoleBinding>::all(client.clone()),
+        managed()
+    );
+    let (policies, policy_stream) = cache!(
+        NetworkPolicy,
+        Api::<NetworkPolicy>::all(client.clone()),
+        managed()
+    );
+    let stores = Stores {
+        agencies,
+        namespaces,
+        quotas,
+        limits,
+        bindings,
+        policies,
+    };
 
     let caches_ready = Arc::new(AtomicBool::new(false));
     let ctx = Arc::new(Context {
@@ -89,11 +130,15 @@ pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Outpu
         metrics: settings.metrics.clone(),
         clock: settings.clock.clone(),
         calendar: Arc::new(settings.calendar),
+        segmentation: Arc::new(settings.segmentation),
         stores: stores.clone(),
         caches_ready: caches_ready.clone(),
     });
 
-    let products = Controller::new(Api::<PlatformSoftwareProduct>::all(client.clone()), watcher::Config::default());
+    let products = Controller::new(
+        Api::<PlatformSoftwareProduct>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let product_store = products.store();
     let by_agency = {
         let product_store = product_store.clone();
@@ -115,12 +160,19 @@ pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Outpu
         .watches_stream(binding_stream, move |o: RoleBinding| by_owner(&o.metadata))
         .watches_stream(policy_stream, move |o: NetworkPolicy| by_owner(&o.metadata))
         .graceful_shutdown_on(shutdown.clone())
-        .run(product::controller::reconcile, product::controller::error_policy, ctx.clone())
+        .run(
+            product::controller::reconcile,
+            product::controller::error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
-    let agency_controller = Controller::new(Api::<Agency>::all(client.clone()), watcher::Config::default())
-        .graceful_shutdown_on(shutdown.clone())
-        .run(agency::reconcile, agency::error_policy, ctx.clone())
-        .for_each(|_| async {});
+    let agency_controller = Controller::new(
+        Api::<Agency>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(shutdown.clone())
+    .run(agency::reconcile, agency::error_policy, ctx.clone())
+    .for_each(|_| async {});
 
     let readiness = settings.readiness.clone();
     let ready_stores = stores.clone();
@@ -133,7 +185,8 @@ pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Outpu
             ready_stores.bindings.wait_until_ready(),
             ready_stores.policies.wait_until_ready(),
         );
-        let (a, b, c, d, e, f) = futures::join!(waits.0, waits.1, waits.2, waits.3, waits.4, waits.5);
+        let (a, b, c, d, e, f) =
+            futures::join!(waits.0, waits.1, waits.2, waits.3, waits.4, waits.5);
         if a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok() && e.is_ok() && f.is_ok() {
             caches_ready.store(true, Ordering::Release);
             readiness.set_ready();
@@ -146,7 +199,11 @@ pub async fn run(client: Client, settings: Settings, shutdown: impl Future<Outpu
 }
 
 /// Products by stage, overdue trials and SLA breaches, from the cache every 15 s.
-async fn fleet_metrics(store: Store<PlatformSoftwareProduct>, metrics: Metrics, shutdown: impl Future<Output = ()>) {
+async fn fleet_metrics(
+    store: Store<PlatformSoftwareProduct>,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) {
     let tick = async {
         loop {
             let products = store.state();
@@ -157,11 +214,22 @@ async fn fleet_metrics(store: Store<PlatformSoftwareProduct>, metrics: Metrics, 
                 ("production", Stage::Production),
                 ("decommissioned", Stage::Decommissioned),
             ];
-            metrics.set_products(stages.iter().map(|(name, s)| (*name, products.iter().filter(|p| p.spec.stage == *s).count() as i64)));
+            metrics.set_products(stages.iter().map(|(name, s)| {
+                (
+                    *name,
+                    products.iter().filter(|p| p.spec.stage == *s).count() as i64,
+                )
+            }));
             let with = |type_: &str| {
                 products
                     .iter()
-                    .filter(|p| p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == "False")))
+                    .filter(|p| {
+                        p.status.as_ref().is_some_and(|s| {
+                            s.conditions
+                                .iter()
+                                .any(|c| c.type_ == type_ && c.status == "False")
+                        })
+                    })
                     .count() as i64
             };
             metrics.set_trials_overdue(with(conditions::TRIAL_WITHIN_LIMIT));

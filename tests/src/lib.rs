@@ -23,6 +23,7 @@ mod control_plane;
 mod crds;
 mod helpers;
 mod manifests;
+pub mod netpol;
 mod pki;
 mod process;
 

@@ -56,7 +56,11 @@ fn cluster() -> Result<Cluster> {
         ],
         ..Options::full()
     })?;
-    Ok(Cluster { cp, audit_log, _policy: dir })
+    Ok(Cluster {
+        cp,
+        audit_log,
+        _policy: dir,
+    })
 }
 
 impl Cluster {
@@ -68,8 +72,21 @@ impl Cluster {
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
-            .filter(|e| !matches!(e["objectRef"]["resource"].as_str(), Some("leases" | "events")))
-            .map(|e| format!("{} {} {}/{}", e["verb"], e["objectRef"]["resource"], e["objectRef"]["namespace"], e["objectRef"]["name"]))
+            .filter(|e| {
+                !matches!(
+                    e["objectRef"]["resource"].as_str(),
+                    Some("leases" | "events")
+                )
+            })
+            .map(|e| {
+                format!(
+                    "{} {} {}/{}",
+                    e["verb"],
+                    e["objectRef"]["resource"],
+                    e["objectRef"]["namespace"],
+                    e["objectRef"]["name"]
+                )
+            })
             .collect())
     }
 }
@@ -86,6 +103,7 @@ impl Operator {
         Settings {
             clock: Arc::new(clock.clone()),
             calendar: Calendar::kazakhstan(2025..=2028),
+            segmentation: Default::default(),
             instance: Some("test".into()),
             metrics: metrics.clone(),
             readiness: Readiness::new(),
@@ -100,7 +118,11 @@ impl Operator {
             run(client, settings, rx.map(|_| ())).await?;
             Ok(false)
         });
-        Self { stop: Some(tx), task, metrics }
+        Self {
+            stop: Some(tx),
+            task,
+            metrics,
+        }
     }
 
     fn start_elected(client: Client, clock: &ManualClock, identity: &str) -> Self {
@@ -110,8 +132,17 @@ impl Operator {
         let election = LeaderElection::new(client.clone(), "default", "akp-operator", identity)
             .with_durations(Duration::from_secs(4), Duration::from_secs(1))
             .expect("durations");
-        let task = tokio::spawn(run_when_leading(client, settings, election, rx.map(|_| ()).shared()));
-        Self { stop: Some(tx), task, metrics }
+        let task = tokio::spawn(run_when_leading(
+            client,
+            settings,
+            election,
+            rx.map(|_| ()).shared(),
+        ));
+        Self {
+            stop: Some(tx),
+            task,
+            metrics,
+        }
     }
 
     async fn stop(mut self) {
@@ -130,7 +161,10 @@ impl Operator {
     fn product_reconciles(&self) -> u64 {
         let text = self.metrics.render().unwrap_or_default();
         text.lines()
-            .filter(|l| l.starts_with("akp_operator_reconciles_total") && l.contains("controller=\"product\""))
+            .filter(|l| {
+                l.starts_with("akp_operator_reconciles_total")
+                    && l.contains("controller=\"product\"")
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
     }
@@ -167,18 +201,29 @@ async fn create_agency(client: &Client, name: &str) -> Result<Agency> {
     let doc = example("agencies.yaml", name)?;
     apply(client, &doc, None, TESTER).await?;
     let api = Api::<Agency>::all(client.clone());
-    eventually(&format!("agency {name} Ready"), Duration::from_secs(30), || async {
-        let a = api.get(name).await?;
-        let ready = a.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        Ok(ready.then_some(a))
-    })
+    eventually(
+        &format!("agency {name} Ready"),
+        Duration::from_secs(30),
+        || async {
+            let a = api.get(name).await?;
+            let ready = a.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+            Ok(ready.then_some(a))
+        },
+    )
     .await
 }
 
 const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
 
 fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
-    let acts: Vec<Value> = acts.iter().map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA})).collect();
+    let acts: Vec<Value> = acts
+        .iter()
+        .map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
+        .collect();
     json!({
         "apiVersion": "akp.egov.kz/v1alpha1",
         "kind": "PlatformSoftwareProduct",
@@ -212,13 +257,22 @@ const ALL_ACTS: &[&str] = &[
 
 /// Environment namespaces of a product that exist and are not terminating.
 async fn live_environments(client: &Client, product: &str) -> Result<BTreeSet<String>> {
-    let list = Api::<Namespace>::all(client.clone()).list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}"))).await?;
-    Ok(list.items.into_iter().filter(|n| n.metadata.deletion_timestamp.is_none()).map(|n| n.name_any()).collect())
+    let list = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}")))
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .map(|n| n.name_any())
+        .collect())
 }
 
 /// Environment namespaces of a product at all, terminating or not.
 async fn any_environments(client: &Client, product: &str) -> Result<usize> {
-    let list = Api::<Namespace>::all(client.clone()).list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}"))).await?;
+    let list = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}")))
+        .await?;
     Ok(list.items.len())
 }
 
@@ -226,39 +280,90 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-async fn wait_for_stage(client: &Client, name: &str, stage: &str, envs: &[&str]) -> Result<PlatformSoftwareProduct> {
+async fn wait_for_stage(
+    client: &Client,
+    name: &str,
+    stage: &str,
+    envs: &[&str],
+) -> Result<PlatformSoftwareProduct> {
     let api = Api::<PlatformSoftwareProduct>::namespaced(client.clone(), "agency-mon");
     let want = set(envs);
-    eventually(&format!("{name} ready at {stage} with {want:?}"), Duration::from_secs(60), || async {
-        let p = api.get(name).await?;
-        let s = p.status.clone().unwrap_or_default();
-        let ready = s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
-        let at_stage = serde_json::to_value(s.stage)? == json!(stage);
-        let live = live_environments(client, name).await?;
-        Ok((ready && at_stage && live == want && s.observed_generation == p.metadata.generation).then_some(p))
-    })
+    eventually(
+        &format!("{name} ready at {stage} with {want:?}"),
+        Duration::from_secs(60),
+        || async {
+            let p = api.get(name).await?;
+            let s = p.status.clone().unwrap_or_default();
+            let ready = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            let at_stage = serde_json::to_value(s.stage)? == json!(stage);
+            let live = live_environments(client, name).await?;
+            Ok((ready
+                && at_stage
+                && live == want
+                && s.observed_generation == p.metadata.generation)
+                .then_some(p))
+        },
+    )
     .await
 }
 
-async fn check_environment(client: &Client, ns: &str, cpu: &str, memory: &str, env: &str, developer_role: &str) -> Result<()> {
+async fn check_environment(
+    client: &Client,
+    ns: &str,
+    cpu: &str,
+    memory: &str,
+    env: &str,
+    developer_role: &str,
+) -> Result<()> {
     let namespace = Api::<Namespace>::all(client.clone()).get(ns).await?;
     let labels = namespace.labels();
     assert_eq!(labels["akp.egov.kz/agency"], "mon", "{ns}");
     assert_eq!(labels["akp.egov.kz/environment"], env, "{ns}");
     assert_eq!(labels["akp.egov.kz/contour"], "internal", "{ns}");
     assert_eq!(labels["akp.egov.kz/class"], "2", "{ns}");
-    let quota = Api::<ResourceQuota>::namespaced(client.clone(), ns).get("akp-requested").await?;
+    let quota = Api::<ResourceQuota>::namespaced(client.clone(), ns)
+        .get("akp-requested")
+        .await?;
     let hard = quota.spec.and_then(|s| s.hard).unwrap_or_default();
     assert_eq!(hard["requests.cpu"].0, cpu, "{ns} quota cpu");
     assert_eq!(hard["limits.memory"].0, memory, "{ns} quota memory");
-    Api::<LimitRange>::namespaced(client.clone(), ns).get("akp-defaults").await?;
-    let bindings = Api::<RoleBinding>::namespaced(client.clone(), ns).list(&ListParams::default()).await?;
+    Api::<LimitRange>::namespaced(client.clone(), ns)
+        .get("akp-defaults")
+        .await?;
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
     let names: BTreeSet<String> = bindings.items.iter().map(|b| b.name_any()).collect();
-    assert_eq!(names, set(&["akp-agency", "akp-project-head", "akp-administrator", "akp-security-officer", "akp-developer"]), "{ns}");
-    let dev = bindings.items.iter().find(|b| b.name_any() == "akp-developer").context("developer binding")?;
+    assert_eq!(
+        names,
+        set(&[
+            "akp-agency",
+            "akp-project-head",
+            "akp-administrator",
+            "akp-security-officer",
+            "akp-developer"
+        ]),
+        "{ns}"
+    );
+    let dev = bindings
+        .items
+        .iter()
+        .find(|b| b.name_any() == "akp-developer")
+        .context("developer binding")?;
     assert_eq!(dev.role_ref.name, developer_role, "{ns}");
-    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), ns).list(&ListParams::default()).await?;
-    assert!(policies.items.iter().any(|p| p.name_any() == "akp-default-deny"), "{ns} has a default deny");
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
+    assert!(
+        policies
+            .items
+            .iter()
+            .any(|p| p.name_any() == "akp-default-deny"),
+        "{ns} has a default deny"
+    );
     Ok(())
 }
 
@@ -274,41 +379,128 @@ async fn set_stage(client: &Client, name: &str, stage: &str, acts: &[&str]) -> R
 async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?, &ManualClock::new(jiff::Timestamp::now()));
+    let operator = Operator::start(
+        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
+        &ManualClock::new(jiff::Timestamp::now()),
+    );
     create_agency(&admin, "mon").await?;
 
     set_stage(&admin, "walker", "development", &[]).await?;
-    wait_for_stage(&admin, "walker", "development", &["mon-walker-development", "mon-walker-testing"]).await?;
-    check_environment(&admin, "mon-walker-development", "2", "4Gi", "development", "akp:environment-developer").await?;
-    check_environment(&admin, "mon-walker-testing", "1", "2Gi", "testing", "akp:environment-developer").await?;
+    wait_for_stage(
+        &admin,
+        "walker",
+        "development",
+        &["mon-walker-development", "mon-walker-testing"],
+    )
+    .await?;
+    check_environment(
+        &admin,
+        "mon-walker-development",
+        "2",
+        "4Gi",
+        "development",
+        "akp:environment-developer",
+    )
+    .await?;
+    check_environment(
+        &admin,
+        "mon-walker-testing",
+        "1",
+        "2Gi",
+        "testing",
+        "akp:environment-developer",
+    )
+    .await?;
 
     set_stage(&admin, "walker", "preliminaryTesting", &[]).await?;
-    wait_for_stage(&admin, "walker", "preliminaryTesting", &["mon-walker-development", "mon-walker-testing"]).await?;
+    wait_for_stage(
+        &admin,
+        "walker",
+        "preliminaryTesting",
+        &["mon-walker-development", "mon-walker-testing"],
+    )
+    .await?;
 
     set_stage(&admin, "walker", "trialOperation", GATE2).await?;
-    let p = wait_for_stage(&admin, "walker", "trialOperation", &["mon-walker-development", "mon-walker-testing", "mon-walker-trial"]).await?;
-    check_environment(&admin, "mon-walker-trial", "4", "8Gi", "trial", "akp:environment-viewer").await?;
-    assert!(p.status.as_ref().and_then(|s| s.trial.as_ref()).is_some(), "the trial clock runs");
+    let p = wait_for_stage(
+        &admin,
+        "walker",
+        "trialOperation",
+        &[
+            "mon-walker-development",
+            "mon-walker-testing",
+            "mon-walker-trial",
+        ],
+    )
+    .await?;
+    check_environment(
+        &admin,
+        "mon-walker-trial",
+        "4",
+        "8Gi",
+        "trial",
+        "akp:environment-viewer",
+    )
+    .await?;
+    assert!(
+        p.status.as_ref().and_then(|s| s.trial.as_ref()).is_some(),
+        "the trial clock runs"
+    );
 
     set_stage(&admin, "walker", "production", ALL_ACTS).await?;
-    let p = wait_for_stage(&admin, "walker", "production", &["mon-walker-development", "mon-walker-testing", "mon-walker-production"]).await?;
-    check_environment(&admin, "mon-walker-production", "8", "16Gi", "production", "akp:environment-viewer").await?;
+    let p = wait_for_stage(
+        &admin,
+        "walker",
+        "production",
+        &[
+            "mon-walker-development",
+            "mon-walker-testing",
+            "mon-walker-production",
+        ],
+    )
+    .await?;
+    check_environment(
+        &admin,
+        "mon-walker-production",
+        "8",
+        "16Gi",
+        "production",
+        "akp:environment-viewer",
+    )
+    .await?;
     let status = p.status.clone().unwrap_or_default();
     let production = status.production.context("production status")?;
-    assert_eq!(production.warranty_until, akp_operator::rules::clocks::warranty_until(production.since.0), "R-LC-06");
-    assert_eq!(status.request_history.len(), 4, "R-LC-05: one record per stage: {:?}", status.request_history);
+    assert_eq!(
+        production.warranty_until,
+        akp_operator::rules::clocks::warranty_until(production.since.0),
+        "R-LC-06"
+    );
+    assert_eq!(
+        status.request_history.len(),
+        4,
+        "R-LC-05: one record per stage: {:?}",
+        status.request_history
+    );
     // The controller manager finishes the retired trial namespace's deletion.
-    eventually("the trial namespace gone", Duration::from_secs(60), || async {
-        let left = Api::<Namespace>::all(admin.clone()).get_opt("mon-walker-trial").await?;
-        Ok(left.is_none().then_some(()))
-    })
+    eventually(
+        "the trial namespace gone",
+        Duration::from_secs(60),
+        || async {
+            let left = Api::<Namespace>::all(admin.clone())
+                .get_opt("mon-walker-trial")
+                .await?;
+            Ok(left.is_none().then_some(()))
+        },
+    )
     .await?;
 
     set_stage(&admin, "walker", "decommissioned", ALL_ACTS).await?;
     wait_for_stage(&admin, "walker", "decommissioned", &[]).await?;
-    eventually("every environment namespace gone", Duration::from_secs(60), || async {
-        Ok((any_environments(&admin, "walker").await? == 0).then_some(()))
-    })
+    eventually(
+        "every environment namespace gone",
+        Duration::from_secs(60),
+        || async { Ok((any_environments(&admin, "walker").await? == 0).then_some(())) },
+    )
     .await?;
     // R-LC-07: the record stays.
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
@@ -316,18 +508,40 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
 
     // Deletion goes through the finalizer.
     set_stage(&admin, "second", "development", &[]).await?;
-    wait_for_stage(&admin, "second", "development", &["mon-second-development", "mon-second-testing"]).await?;
+    wait_for_stage(
+        &admin,
+        "second",
+        "development",
+        &["mon-second-development", "mon-second-testing"],
+    )
+    .await?;
     api.delete("second", &Default::default()).await?;
-    eventually("the product and its environments gone", Duration::from_secs(60), || async {
-        Ok((api.get_opt("second").await?.is_none() && any_environments(&admin, "second").await? == 0).then_some(()))
-    })
+    eventually(
+        "the product and its environments gone",
+        Duration::from_secs(60),
+        || async {
+            Ok((api.get_opt("second").await?.is_none()
+                && any_environments(&admin, "second").await? == 0)
+                .then_some(()))
+        },
+    )
     .await?;
 
     // Events only on transitions.
-    let events = Api::<Event>::namespaced(admin.clone(), "agency-mon").list(&ListParams::default()).await?;
-    let reasons: Vec<String> = events.items.iter().filter(|e| e.involved_object.name.as_deref() == Some("walker")).filter_map(|e| e.reason.clone()).collect();
+    let events = Api::<Event>::namespaced(admin.clone(), "agency-mon")
+        .list(&ListParams::default())
+        .await?;
+    let reasons: Vec<String> = events
+        .items
+        .iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("walker"))
+        .filter_map(|e| e.reason.clone())
+        .collect();
     assert!(reasons.iter().any(|r| r == "StageChanged"), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r == "EnvironmentRetired"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r == "EnvironmentRetired"),
+        "{reasons:?}"
+    );
     operator.stop().await;
     Ok(())
 }
@@ -337,35 +551,60 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
 async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?, &ManualClock::new(jiff::Timestamp::now()));
+    let operator = Operator::start(
+        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
+        &ManualClock::new(jiff::Timestamp::now()),
+    );
     create_agency(&admin, "mon").await?;
     create_agency(&admin, "mz").await?;
-    let mon_user = c.cp.client_for("aigerim@mon.gov.kz", &["agency-mon"]).await?;
+    let mon_user =
+        c.cp.client_for("aigerim@mon.gov.kz", &["agency-mon"])
+            .await?;
     let mut own = product("own", "development", &[]);
     own["metadata"]["namespace"] = json!("agency-mon");
-    apply(&mon_user, &own, None, TESTER).await.context("an agency user creates a product in its own namespace")?;
-    Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mon").list(&ListParams::default()).await?;
+    apply(&mon_user, &own, None, TESTER)
+        .await
+        .context("an agency user creates a product in its own namespace")?;
+    Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mon")
+        .list(&ListParams::default())
+        .await?;
     let mut foreign = own.clone();
     foreign["metadata"]["namespace"] = json!("agency-mz");
     match apply(&mon_user, &foreign, None, TESTER).await {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{}", s.message),
         other => bail!("creating in another agency's namespace must be forbidden: {other:?}"),
     }
-    match Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mz").list(&ListParams::default()).await {
+    match Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mz")
+        .list(&ListParams::default())
+        .await
+    {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
         other => bail!("reading another agency's products must be forbidden: {other:?}"),
     }
     // The agency reads its own environments, not another's.
-    wait_for_stage(&admin, "own", "development", &["mon-own-development", "mon-own-testing"]).await?;
-    Api::<ResourceQuota>::namespaced(mon_user.clone(), "mon-own-development").list(&ListParams::default()).await?;
+    wait_for_stage(
+        &admin,
+        "own",
+        "development",
+        &["mon-own-development", "mon-own-testing"],
+    )
+    .await?;
+    Api::<ResourceQuota>::namespaced(mon_user.clone(), "mon-own-development")
+        .list(&ListParams::default())
+        .await?;
     let mz_user = c.cp.client_for("berik@dsm.gov.kz", &["agency-mz"]).await?;
-    match Api::<ResourceQuota>::namespaced(mz_user, "mon-own-development").list(&ListParams::default()).await {
+    match Api::<ResourceQuota>::namespaced(mz_user, "mon-own-development")
+        .list(&ListParams::default())
+        .await
+    {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
         other => bail!("another agency must not read the environment: {other:?}"),
     }
     // The digitalization head administers the agency namespace.
     let head = c.cp.client_for("alice@mon.gov.kz", &[]).await?;
-    Api::<RoleBinding>::namespaced(head, "agency-mon").list(&ListParams::default()).await?;
+    Api::<RoleBinding>::namespaced(head, "agency-mon")
+        .list(&ListParams::default())
+        .await?;
     operator.stop().await;
     Ok(())
 }
@@ -378,32 +617,83 @@ async fn r_lc_03_trial_overdue_with_an_injected_clock() -> Result<()> {
     let admin = c.cp.admin_client().await?;
     let start: jiff::Timestamp = "2026-09-03T10:00:00+05:00".parse()?;
     let clock = ManualClock::new(start);
-    let operator = Operator::start(c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?, &clock);
+    let operator = Operator::start(
+        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
+        &clock,
+    );
     create_agency(&admin, "mon").await?;
     set_stage(&admin, "trial", "development", &[]).await?;
     set_stage(&admin, "trial", "preliminaryTesting", &[]).await?;
     set_stage(&admin, "trial", "trialOperation", GATE2).await?;
-    let p = wait_for_stage(&admin, "trial", "trialOperation", &["mon-trial-development", "mon-trial-testing", "mon-trial-trial"]).await?;
-    let trial = p.status.as_ref().and_then(|s| s.trial.clone()).context("trial status")?;
-    assert_eq!(trial.deadline.0, "2026-10-03T10:00:00+05:00".parse::<jiff::Timestamp>()?);
+    let p = wait_for_stage(
+        &admin,
+        "trial",
+        "trialOperation",
+        &[
+            "mon-trial-development",
+            "mon-trial-testing",
+            "mon-trial-trial",
+        ],
+    )
+    .await?;
+    let trial = p
+        .status
+        .as_ref()
+        .and_then(|s| s.trial.clone())
+        .context("trial status")?;
+    assert_eq!(
+        trial.deadline.0,
+        "2026-10-03T10:00:00+05:00".parse::<jiff::Timestamp>()?
+    );
 
     clock.set("2026-10-04T09:00:00+05:00".parse()?);
     // Any change wakes the reconcile; an annotation is the lightest.
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
-    api.patch("trial", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"test/poke": "1"}}}))).await?;
-    eventually("TrialWithinLimit=False", Duration::from_secs(30), || async {
-        let p = api.get("trial").await?;
-        let overdue = p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "TrialWithinLimit" && c.status == "False" && c.reason == "Overdue"));
-        Ok(overdue.then_some(()))
-    })
+    api.patch(
+        "trial",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"test/poke": "1"}}})),
+    )
     .await?;
-    eventually("a TrialOverdue warning", Duration::from_secs(30), || async {
-        let events = Api::<Event>::namespaced(admin.clone(), "agency-mon").list(&ListParams::default()).await?;
-        Ok(events.items.iter().any(|e| e.reason.as_deref() == Some("TrialOverdue") && e.type_.as_deref() == Some("Warning")).then_some(()))
-    })
+    eventually(
+        "TrialWithinLimit=False",
+        Duration::from_secs(30),
+        || async {
+            let p = api.get("trial").await?;
+            let overdue = p.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "TrialWithinLimit" && c.status == "False" && c.reason == "Overdue"
+                })
+            });
+            Ok(overdue.then_some(()))
+        },
+    )
+    .await?;
+    eventually(
+        "a TrialOverdue warning",
+        Duration::from_secs(30),
+        || async {
+            let events = Api::<Event>::namespaced(admin.clone(), "agency-mon")
+                .list(&ListParams::default())
+                .await?;
+            Ok(events
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("TrialOverdue")
+                        && e.type_.as_deref() == Some("Warning")
+                })
+                .then_some(()))
+        },
+    )
     .await?;
     eventually("the overdue metric", Duration::from_secs(30), || async {
-        Ok(operator.metrics.render()?.lines().any(|l| l == "akp_operator_trials_overdue 1").then_some(()))
+        Ok(operator
+            .metrics
+            .render()?
+            .lines()
+            .any(|l| l == "akp_operator_trials_overdue 1")
+            .then_some(()))
     })
     .await?;
     // Nothing is deleted (R-LC-03).
@@ -423,12 +713,28 @@ async fn a_resync_of_fifty_products_writes_nothing_and_a_killed_operator_converg
     let operator = Operator::start(operator_client.clone(), &clock);
     create_agency(&admin, "mon").await?;
     for i in 0..50 {
-        apply(&admin, &product(&format!("p{i:02}"), "development", &[]), None, TESTER).await?;
+        apply(
+            &admin,
+            &product(&format!("p{i:02}"), "development", &[]),
+            None,
+            TESTER,
+        )
+        .await?;
     }
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
     eventually("50 products Ready", Duration::from_secs(180), || async {
         let list = api.list(&ListParams::default()).await?;
-        let ready = list.items.iter().filter(|p| p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))).count();
+        let ready = list
+            .items
+            .iter()
+            .filter(|p| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                })
+            })
+            .count();
         Ok((ready == 50).then_some(()))
     })
     .await?;
@@ -436,33 +742,67 @@ async fn a_resync_of_fifty_products_writes_nothing_and_a_killed_operator_converg
 
     let before = c.writes_by(OPERATOR_USER)?.len();
     let operator = Operator::start(operator_client.clone(), &clock);
-    eventually("every product reconciled after the restart", Duration::from_secs(120), || async { Ok((operator.product_reconciles() >= 50).then_some(())) }).await?;
+    eventually(
+        "every product reconciled after the restart",
+        Duration::from_secs(120),
+        || async { Ok((operator.product_reconciles() >= 50).then_some(())) },
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let writes = c.writes_by(OPERATOR_USER)?;
-    assert_eq!(writes.len(), before, "a no-op resync wrote: {:?}", &writes[before..]);
+    assert_eq!(
+        writes.len(),
+        before,
+        "a no-op resync wrote: {:?}",
+        &writes[before..]
+    );
     operator.stop().await;
 
     // Kill mid-walk: ten products move to preliminary testing and then trial; the
     // operator dies while applying, a new one finishes the job.
     let operator = Operator::start(operator_client.clone(), &clock);
     for i in 0..10 {
-        apply(&admin, &product(&format!("p{i:02}"), "preliminaryTesting", &[]), None, TESTER).await?;
-        apply(&admin, &product(&format!("p{i:02}"), "trialOperation", GATE2), None, TESTER).await?;
+        apply(
+            &admin,
+            &product(&format!("p{i:02}"), "preliminaryTesting", &[]),
+            None,
+            TESTER,
+        )
+        .await?;
+        apply(
+            &admin,
+            &product(&format!("p{i:02}"), "trialOperation", GATE2),
+            None,
+            TESTER,
+        )
+        .await?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     operator.kill();
     let operator = Operator::start(operator_client, &clock);
     for i in 0..10 {
         let name = format!("p{i:02}");
-        let envs = [format!("mon-{name}-development"), format!("mon-{name}-testing"), format!("mon-{name}-trial")];
+        let envs = [
+            format!("mon-{name}-development"),
+            format!("mon-{name}-testing"),
+            format!("mon-{name}-trial"),
+        ];
         let envs: Vec<&str> = envs.iter().map(String::as_str).collect();
         wait_for_stage(&admin, &name, "trialOperation", &envs).await?;
     }
     // No orphan: every environment namespace belongs to an existing product's stage.
-    let all = Api::<Namespace>::all(admin.clone()).list(&ListParams::default().labels("akp.egov.kz/environment")).await?;
-    assert_eq!(all.items.len(), 50 * 2 + 10, "environments: development and testing for 50, trial for 10");
+    let all = Api::<Namespace>::all(admin.clone())
+        .list(&ListParams::default().labels("akp.egov.kz/environment"))
+        .await?;
+    assert_eq!(
+        all.items.len(),
+        50 * 2 + 10,
+        "environments: development and testing for 50, trial for 10"
+    );
     // No duplicate: each environment's objects exist once, under their fixed names.
-    let quotas = Api::<ResourceQuota>::all(admin.clone()).list(&ListParams::default().labels("app.kubernetes.io/managed-by=akp-operator")).await?;
+    let quotas = Api::<ResourceQuota>::all(admin.clone())
+        .list(&ListParams::default().labels("app.kubernetes.io/managed-by=akp-operator"))
+        .await?;
     assert_eq!(quotas.items.len(), 110);
     operator.stop().await;
     Ok(())
@@ -474,24 +814,63 @@ async fn only_the_leader_writes() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
     let clock = ManualClock::new(jiff::Timestamp::now());
-    let a = Operator::start_elected(c.cp.client_for("akp-operator-a", &["system:masters"]).await?, &clock, "a");
+    let a = Operator::start_elected(
+        c.cp.client_for("akp-operator-a", &["system:masters"])
+            .await?,
+        &clock,
+        "a",
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let b = Operator::start_elected(c.cp.client_for("akp-operator-b", &["system:masters"]).await?, &clock, "b");
+    let b = Operator::start_elected(
+        c.cp.client_for("akp-operator-b", &["system:masters"])
+            .await?,
+        &clock,
+        "b",
+    );
     create_agency(&admin, "mon").await?;
     apply(&admin, &product("led", "development", &[]), None, TESTER).await?;
-    wait_for_stage(&admin, "led", "development", &["mon-led-development", "mon-led-testing"]).await?;
-    let (wa, wb) = (c.writes_by("akp-operator-a")?, c.writes_by("akp-operator-b")?);
+    wait_for_stage(
+        &admin,
+        "led",
+        "development",
+        &["mon-led-development", "mon-led-testing"],
+    )
+    .await?;
+    let (wa, wb) = (
+        c.writes_by("akp-operator-a")?,
+        c.writes_by("akp-operator-b")?,
+    );
     assert!(!wa.is_empty(), "the first replica leads and writes");
     assert!(wb.is_empty(), "the follower wrote: {wb:?}");
 
     // The leader dies without releasing; the follower takes over after the lease.
     a.kill();
-    apply(&admin, &product("led", "preliminaryTesting", &[]), None, TESTER).await?;
-    wait_for_stage(&admin, "led", "preliminaryTesting", &["mon-led-development", "mon-led-testing"]).await?;
+    apply(
+        &admin,
+        &product("led", "preliminaryTesting", &[]),
+        None,
+        TESTER,
+    )
+    .await?;
+    wait_for_stage(
+        &admin,
+        "led",
+        "preliminaryTesting",
+        &["mon-led-development", "mon-led-testing"],
+    )
+    .await?;
     apply(&admin, &product("later", "development", &[]), None, TESTER).await?;
-    wait_for_stage(&admin, "later", "development", &["mon-later-development", "mon-later-testing"]).await?;
-    assert!(!c.writes_by("akp-operator-b")?.is_empty(), "the new leader writes");
+    wait_for_stage(
+        &admin,
+        "later",
+        "development",
+        &["mon-later-development", "mon-later-testing"],
+    )
+    .await?;
+    assert!(
+        !c.writes_by("akp-operator-b")?.is_empty(),
+        "the new leader writes"
+    );
     b.stop().await;
     Ok(())
 }
-

@@ -8,14 +8,9 @@ use akp_crds::{EnvironmentName, PlatformSoftwareProduct};
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
-use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
-    NetworkPolicyPort, NetworkPolicySpec,
-};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 
 use crate::rbac;
@@ -23,6 +18,7 @@ use crate::rules::naming::{environment_namespace, labels};
 use crate::rules::quantity::{format_nanos, parse_nanos};
 use crate::rules::stages::environments_at;
 
+use super::segmentation::{Placement, Segmentation, policies};
 use super::validate::Validated;
 
 /// Everything one environment consists of.
@@ -67,24 +63,34 @@ const DEFAULT_LIMIT_CPU: &str = "1";
 const DEFAULT_LIMIT_MEMORY: &str = "1Gi";
 
 /// Builds the plan of a validated product.
-pub fn plan(v: &Validated) -> Plan {
+pub fn plan(v: &Validated, segmentation: &Segmentation) -> Plan {
     let mut plan = Plan::default();
     for &env in environments_at(v.stage) {
         match v.product.spec.environments.get(env) {
-            Some(request) => plan.environments.push(environment(v, env, request)),
+            Some(request) => plan
+                .environments
+                .push(environment(v, env, request, segmentation)),
             None => plan.not_requested.push(env),
         }
     }
     plan
 }
 
-fn environment(v: &Validated, env: EnvironmentName, request: &ResourceRequest) -> EnvironmentPlan {
+fn environment(
+    v: &Validated,
+    env: EnvironmentName,
+    request: &ResourceRequest,
+    segmentation: &Segmentation,
+) -> EnvironmentPlan {
     let ns = environment_namespace(&v.agency_name, &v.product_name, env);
     let spec = &v.product.spec;
     let labels = BTreeMap::from([
         (labels::AGENCY.to_owned(), v.agency_name.clone()),
         (labels::PRODUCT.to_owned(), v.product_name.clone()),
-        (labels::PRODUCT_NAMESPACE.to_owned(), v.product_namespace.clone()),
+        (
+            labels::PRODUCT_NAMESPACE.to_owned(),
+            v.product_namespace.clone(),
+        ),
         (labels::ENVIRONMENT.to_owned(), env.as_str().to_owned()),
         (labels::CONTOUR.to_owned(), contour_label(&v.product)),
         (labels::CLASS.to_owned(), spec.class.to_string()),
@@ -113,8 +119,17 @@ fn environment(v: &Validated, env: EnvironmentName, request: &ResourceRequest) -
         Child::Limits(limits(meta("akp-defaults"), request)),
     ];
     objects.extend(bindings(v, env, &meta).into_iter().map(Child::Binding));
-    objects.extend(network_policies(&meta).into_iter().map(Child::Policy));
-    EnvironmentPlan { env, namespace, objects }
+    let placement = Placement {
+        contour: spec.contour,
+        internet_facing: spec.internet_facing,
+        config: segmentation,
+    };
+    objects.extend(policies(&placement, &meta).into_iter().map(Child::Policy));
+    EnvironmentPlan {
+        env,
+        namespace,
+        objects,
+    }
 }
 
 fn contour_label(p: &PlatformSoftwareProduct) -> String {
@@ -133,7 +148,14 @@ fn quota(metadata: ObjectMeta, r: &ResourceRequest) -> ResourceQuota {
         ("limits.memory".to_owned(), r.memory.clone()),
         ("requests.storage".to_owned(), r.storage.clone()),
     ]);
-    ResourceQuota { metadata, spec: Some(ResourceQuotaSpec { hard: Some(hard), ..Default::default() }), ..Default::default() }
+    ResourceQuota {
+        metadata,
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(hard),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The smaller of a default and the environment's quota, exactly.
@@ -145,11 +167,19 @@ fn capped(default: &str, quota: &Quantity) -> Quantity {
 }
 
 fn limits(metadata: ObjectMeta, r: &ResourceRequest) -> LimitRange {
-    let pair = |cpu: Quantity, memory: Quantity| BTreeMap::from([("cpu".to_owned(), cpu), ("memory".to_owned(), memory)]);
+    let pair = |cpu: Quantity, memory: Quantity| {
+        BTreeMap::from([("cpu".to_owned(), cpu), ("memory".to_owned(), memory)])
+    };
     let container = LimitRangeItem {
         type_: "Container".into(),
-        default_request: Some(pair(capped(DEFAULT_REQUEST_CPU, &r.cpu), capped(DEFAULT_REQUEST_MEMORY, &r.memory))),
-        default: Some(pair(capped(DEFAULT_LIMIT_CPU, &r.cpu), capped(DEFAULT_LIMIT_MEMORY, &r.memory))),
+        default_request: Some(pair(
+            capped(DEFAULT_REQUEST_CPU, &r.cpu),
+            capped(DEFAULT_REQUEST_MEMORY, &r.memory),
+        )),
+        default: Some(pair(
+            capped(DEFAULT_LIMIT_CPU, &r.cpu),
+            capped(DEFAULT_LIMIT_MEMORY, &r.memory),
+        )),
         max: Some(pair(r.cpu.clone(), r.memory.clone())),
         ..Default::default()
     };
@@ -158,7 +188,12 @@ fn limits(metadata: ObjectMeta, r: &ResourceRequest) -> LimitRange {
         max: Some(BTreeMap::from([("storage".to_owned(), r.storage.clone())])),
         ..Default::default()
     };
-    LimitRange { metadata, spec: Some(LimitRangeSpec { limits: vec![container, claim] }) }
+    LimitRange {
+        metadata,
+        spec: Some(LimitRangeSpec {
+            limits: vec![container, claim],
+        }),
+    }
 }
 
 fn subjects(users: &[String], group: String) -> Vec<Subject> {
@@ -169,15 +204,29 @@ fn subjects(users: &[String], group: String) -> Vec<Subject> {
         ..Default::default()
     };
     let mut all: Vec<Subject> = users.iter().map(user).collect();
-    all.push(Subject { kind: "Group".into(), name: group, api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() });
+    all.push(Subject {
+        kind: "Group".into(),
+        name: group,
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        ..Default::default()
+    });
     all
 }
 
 /// R-LC-08: the project roles, bound to the people named on the product and to the
 /// conventional groups `<agency group>:<product>:<role>`; the agency reads its
 /// environments. Developers change only development and testing.
-fn bindings(v: &Validated, env: EnvironmentName, meta: &dyn Fn(&str) -> ObjectMeta) -> Vec<RoleBinding> {
-    let Participants { project_heads, administrators, security_officers, developers } = &v.product.spec.participants;
+fn bindings(
+    v: &Validated,
+    env: EnvironmentName,
+    meta: &dyn Fn(&str) -> ObjectMeta,
+) -> Vec<RoleBinding> {
+    let Participants {
+        project_heads,
+        administrators,
+        security_officers,
+        developers,
+    } = &v.product.spec.participants;
     let group = |role: &str| format!("{}:{}:{role}", v.agency_group, v.product_name);
     let developer_role = match env {
         EnvironmentName::Development | EnvironmentName::Testing => rbac::DEVELOPER,
@@ -185,54 +234,38 @@ fn bindings(v: &Validated, env: EnvironmentName, meta: &dyn Fn(&str) -> ObjectMe
     };
     let binding = |name: &str, role: &str, subjects: Vec<Subject>| RoleBinding {
         metadata: meta(name),
-        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: role.into() },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
         subjects: Some(subjects),
     };
     vec![
-        binding("akp-agency", rbac::VIEWER, subjects(&[], v.agency_group.clone())),
-        binding("akp-project-head", rbac::VIEWER, subjects(project_heads, group("project-head"))),
-        binding("akp-administrator", rbac::ADMINISTRATOR, subjects(administrators, group("administrator"))),
-        binding("akp-security-officer", rbac::SECURITY_OFFICER, subjects(security_officers, group("security-officer"))),
-        binding("akp-developer", developer_role, subjects(developers, group("developer"))),
-    ]
-}
-
-/// R-SEG-04: environments start isolated: nothing in or out but their own pods and
-/// cluster DNS. The contour policies (R-SEG-01..03) are added by placement.
-fn network_policies(meta: &dyn Fn(&str) -> ObjectMeta) -> Vec<NetworkPolicy> {
-    let all_pods = LabelSelector::default();
-    let same_namespace = NetworkPolicyPeer { pod_selector: Some(all_pods.clone()), ..Default::default() };
-    let dns_port = |protocol: &str| NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some(protocol.into()), ..Default::default() };
-    let kube_system = NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".to_owned(), "kube-system".to_owned())])),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let policy = |name: &str, spec: NetworkPolicySpec| NetworkPolicy { metadata: meta(name), spec: Some(spec) };
-    vec![
-        policy(
-            "akp-default-deny",
-            NetworkPolicySpec { pod_selector: Some(all_pods.clone()), policy_types: Some(vec!["Ingress".into(), "Egress".into()]), ..Default::default() },
+        binding(
+            "akp-agency",
+            rbac::VIEWER,
+            subjects(&[], v.agency_group.clone()),
         ),
-        policy(
-            "akp-allow-same-namespace",
-            NetworkPolicySpec {
-                pod_selector: Some(all_pods.clone()),
-                ingress: Some(vec![NetworkPolicyIngressRule { from: Some(vec![same_namespace.clone()]), ..Default::default() }]),
-                egress: Some(vec![NetworkPolicyEgressRule { to: Some(vec![same_namespace]), ..Default::default() }]),
-                policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            },
+        binding(
+            "akp-project-head",
+            rbac::VIEWER,
+            subjects(project_heads, group("project-head")),
         ),
-        policy(
-            "akp-allow-dns",
-            NetworkPolicySpec {
-                pod_selector: Some(all_pods),
-                egress: Some(vec![NetworkPolicyEgressRule { to: Some(vec![kube_system]), ports: Some(vec![dns_port("UDP"), dns_port("TCP")]) }]),
-                policy_types: Some(vec!["Egress".into()]),
-                ..Default::default()
-            },
+        binding(
+            "akp-administrator",
+            rbac::ADMINISTRATOR,
+            subjects(administrators, group("administrator")),
+        ),
+        binding(
+            "akp-security-officer",
+            rbac::SECURITY_OFFICER,
+            subjects(security_officers, group("security-officer")),
+        ),
+        binding(
+            "akp-developer",
+            developer_role,
+            subjects(developers, group("developer")),
         ),
     ]
 }
@@ -257,20 +290,44 @@ mod tests {
         }
     }
 
+    fn plan_of(v: &Validated) -> Plan {
+        plan(v, &Segmentation::default())
+    }
+
     fn example() -> PlatformSoftwareProduct {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/products/e-license.yaml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/products/e-license.yaml"
+        );
         product(&std::fs::read_to_string(path).expect("example"))
     }
 
     #[test]
     fn r_env_01_trial_operation_has_three_environments_with_their_quotas() {
-        let plan = plan(&validated(example()));
-        let names: Vec<_> = plan.environments.iter().map(|e| e.namespace.metadata.name.clone().unwrap_or_default()).collect();
-        assert_eq!(names, ["mon-e-license-development", "mon-e-license-testing", "mon-e-license-trial"]);
+        let plan = plan_of(&validated(example()));
+        let names: Vec<_> = plan
+            .environments
+            .iter()
+            .map(|e| e.namespace.metadata.name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "mon-e-license-development",
+                "mon-e-license-testing",
+                "mon-e-license-trial"
+            ]
+        );
         assert!(plan.not_requested.is_empty());
         let trial = &plan.environments[2];
-        let Some(Child::Quota(q)) = trial.objects.first() else { panic!("quota first") };
-        let hard = q.spec.as_ref().and_then(|s| s.hard.clone()).unwrap_or_default();
+        let Some(Child::Quota(q)) = trial.objects.first() else {
+            panic!("quota first")
+        };
+        let hard = q
+            .spec
+            .as_ref()
+            .and_then(|s| s.hard.clone())
+            .unwrap_or_default();
         assert_eq!(hard["requests.cpu"].0, "8");
         assert_eq!(hard["limits.memory"].0, "16Gi");
         assert_eq!(hard["requests.storage"].0, "200Gi");
@@ -282,13 +339,15 @@ mod tests {
 
     #[test]
     fn r_lc_08_developers_change_development_only_and_read_trial() {
-        let plan = plan(&validated(example()));
+        let plan = plan_of(&validated(example()));
         let developer_role = |i: usize| {
             plan.environments[i]
                 .objects
                 .iter()
                 .find_map(|c| match c {
-                    Child::Binding(b) if b.metadata.name.as_deref() == Some("akp-developer") => Some(b.clone()),
+                    Child::Binding(b) if b.metadata.name.as_deref() == Some("akp-developer") => {
+                        Some(b.clone())
+                    }
                     _ => None,
                 })
                 .expect("developer binding")
@@ -296,8 +355,16 @@ mod tests {
         assert_eq!(developer_role(0).role_ref.name, rbac::DEVELOPER);
         assert_eq!(developer_role(2).role_ref.name, rbac::VIEWER);
         let subjects = developer_role(0).subjects.unwrap_or_default();
-        assert!(subjects.iter().any(|s| s.kind == "User" && s.name == "dev1@digital-solutions.kz"));
-        assert!(subjects.iter().any(|s| s.kind == "Group" && s.name == "agency-mon:e-license:developer"));
+        assert!(
+            subjects
+                .iter()
+                .any(|s| s.kind == "User" && s.name == "dev1@digital-solutions.kz")
+        );
+        assert!(
+            subjects
+                .iter()
+                .any(|s| s.kind == "Group" && s.name == "agency-mon:e-license:developer")
+        );
     }
 
     #[test]
@@ -308,23 +375,28 @@ mod tests {
             dev.cpu = Quantity("500m".into());
             dev.memory = Quantity("512Mi".into());
         }
-        let plan = plan(&validated(p));
-        let Some(Child::Limits(l)) = plan.environments[0].objects.get(1) else { panic!("limits second") };
+        let plan = plan_of(&validated(p));
+        let Some(Child::Limits(l)) = plan.environments[0].objects.get(1) else {
+            panic!("limits second")
+        };
         let container = &l.spec.as_ref().expect("spec").limits[0];
         let default = container.default.clone().unwrap_or_default();
         assert_eq!(default["cpu"].0, "500m");
         assert_eq!(default["memory"].0, "512Mi");
-        assert_eq!(container.default_request.clone().unwrap_or_default()["cpu"].0, "100m");
+        assert_eq!(
+            container.default_request.clone().unwrap_or_default()["cpu"].0,
+            "100m"
+        );
     }
 
     #[test]
     fn r_lc_07_decommissioned_has_no_environments_and_missing_requests_are_reported() {
         let mut p = example();
         p.spec.stage = Stage::Decommissioned;
-        assert!(plan(&validated(p.clone())).environments.is_empty());
+        assert!(plan_of(&validated(p.clone())).environments.is_empty());
         p.spec.stage = Stage::Production;
         p.spec.environments.production = None;
-        let plan = plan(&validated(p));
+        let plan = plan_of(&validated(p));
         assert_eq!(plan.not_requested, [EnvironmentName::Production]);
         assert_eq!(plan.environments.len(), 2);
     }

@@ -39,7 +39,9 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::Acquire) {
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
-    let namespace = product.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let namespace = product
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<PlatformSoftwareProduct> = Api::namespaced(ctx.client.clone(), &namespace);
     finalizer(&api, FINALIZER, product, |event| async {
         match event {
@@ -52,7 +54,11 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
 }
 
 /// Retries failed reconciles with a short delay and counts them.
-pub fn error_policy(product: Arc<PlatformSoftwareProduct>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    product: Arc<PlatformSoftwareProduct>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     warn!(product = %product.name_any(), %error, "reconcile failed");
     ctx.metrics.set_failure("product", error.metric_label());
     Action::requeue(Duration::from_secs(5))
@@ -71,10 +77,19 @@ fn now(ctx: &Context) -> jiff::Timestamp {
     jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
-async fn apply(p: &PlatformSoftwareProduct, api: &Api<PlatformSoftwareProduct>, ctx: &Context) -> Result<Action> {
+async fn apply(
+    p: &PlatformSoftwareProduct,
+    api: &Api<PlatformSoftwareProduct>,
+    ctx: &Context,
+) -> Result<Action> {
     let now = now(ctx);
     let agencies = ctx.stores.agencies.state();
-    let obs = Observation { now, calendar: &ctx.calendar, generation: p.metadata.generation, old: p.status.as_ref() };
+    let obs = Observation {
+        now,
+        calendar: &ctx.calendar,
+        generation: p.metadata.generation,
+        old: p.status.as_ref(),
+    };
     let validated = match validate(p, agencies.iter().map(|a| a.as_ref())) {
         Ok(v) => v,
         Err(why) => {
@@ -84,11 +99,14 @@ async fn apply(p: &PlatformSoftwareProduct, api: &Api<PlatformSoftwareProduct>, 
             return Ok(Action::requeue(RESYNC));
         }
     };
-    let Some(agency) = agencies.iter().find(|a| a.name_any() == validated.agency_name) else {
+    let Some(agency) = agencies
+        .iter()
+        .find(|a| a.name_any() == validated.agency_name)
+    else {
         return Err(Error::MissingField("agency"));
     };
 
-    let plan = build::plan(&validated);
+    let plan = build::plan(&validated, &ctx.segmentation);
     let mut ready = BTreeMap::new();
     let mut writes = 0;
     for env in &plan.environments {
@@ -116,7 +134,11 @@ async fn apply(p: &PlatformSoftwareProduct, api: &Api<PlatformSoftwareProduct>, 
 
 /// When to look again: at the trial deadline (R-LC-03), soon while provisioning, else
 /// at the resync.
-fn next_look(status: &akp_crds::PlatformSoftwareProductStatus, now: jiff::Timestamp, all_ready: bool) -> Action {
+fn next_look(
+    status: &akp_crds::PlatformSoftwareProductStatus,
+    now: jiff::Timestamp,
+    all_ready: bool,
+) -> Action {
     if !all_ready {
         return Action::requeue(Duration::from_secs(5));
     }
@@ -144,13 +166,48 @@ async fn apply_environment(ctx: &Context, env: &build::EnvironmentPlan) -> Resul
             return Ok(None);
         }
     }
-    let mut writes = usize::from(apply_if_changed(&Api::<Namespace>::all(client.clone()), &stores.namespaces, &env.namespace).await?);
+    let mut writes = usize::from(
+        apply_if_changed(
+            &Api::<Namespace>::all(client.clone()),
+            &stores.namespaces,
+            &env.namespace,
+        )
+        .await?,
+    );
     for child in &env.objects {
         let written = match child {
-            Child::Quota(o) => apply_if_changed(&Api::<ResourceQuota>::namespaced(client.clone(), &name), &stores.quotas, o).await?,
-            Child::Limits(o) => apply_if_changed(&Api::<LimitRange>::namespaced(client.clone(), &name), &stores.limits, o).await?,
-            Child::Binding(o) => apply_if_changed(&Api::<RoleBinding>::namespaced(client.clone(), &name), &stores.bindings, o).await?,
-            Child::Policy(o) => apply_if_changed(&Api::<NetworkPolicy>::namespaced(client.clone(), &name), &stores.policies, o).await?,
+            Child::Quota(o) => {
+                apply_if_changed(
+                    &Api::<ResourceQuota>::namespaced(client.clone(), &name),
+                    &stores.quotas,
+                    o,
+                )
+                .await?
+            }
+            Child::Limits(o) => {
+                apply_if_changed(
+                    &Api::<LimitRange>::namespaced(client.clone(), &name),
+                    &stores.limits,
+                    o,
+                )
+                .await?
+            }
+            Child::Binding(o) => {
+                apply_if_changed(
+                    &Api::<RoleBinding>::namespaced(client.clone(), &name),
+                    &stores.bindings,
+                    o,
+                )
+                .await?
+            }
+            Child::Policy(o) => {
+                apply_if_changed(
+                    &Api::<NetworkPolicy>::namespaced(client.clone(), &name),
+                    &stores.policies,
+                    o,
+                )
+                .await?
+            }
         };
         writes += usize::from(written);
     }
@@ -159,14 +216,29 @@ async fn apply_environment(ctx: &Context, env: &build::EnvironmentPlan) -> Resul
 
 /// Deletes the environment namespaces of `p` that `plan` no longer has (all of them
 /// without a plan). Returns how many deletions were requested.
-async fn retire_orphans(ctx: &Context, p: &PlatformSoftwareProduct, plan: Option<&Plan>) -> Result<usize> {
+async fn retire_orphans(
+    ctx: &Context,
+    p: &PlatformSoftwareProduct,
+    plan: Option<&Plan>,
+) -> Result<usize> {
     let product_ref = ObjectRef::<PlatformSoftwareProduct>::from_obj(p);
-    let keep: Vec<String> = plan.map(|pl| pl.environments.iter().map(|e| e.namespace.name_any()).collect()).unwrap_or_default();
+    let keep: Vec<String> = plan
+        .map(|pl| {
+            pl.environments
+                .iter()
+                .map(|e| e.namespace.name_any())
+                .collect()
+        })
+        .unwrap_or_default();
     let api = Api::<Namespace>::all(ctx.client.clone());
     let mut deleted = 0;
     for ns in ctx.stores.namespaces.state() {
         let is_environment = ns.labels().contains_key(labels::ENVIRONMENT);
-        if is_environment && owner_of(&ns.metadata).as_ref() == Some(&product_ref) && ns.metadata.deletion_timestamp.is_none() && !keep.contains(&ns.name_any()) {
+        if is_environment
+            && owner_of(&ns.metadata).as_ref() == Some(&product_ref)
+            && ns.metadata.deletion_timestamp.is_none()
+            && !keep.contains(&ns.name_any())
+        {
             info!(namespace = %ns.name_any(), "retiring environment");
             deleted += usize::from(delete_if_present(&api, &ns.name_any()).await?);
         }
@@ -177,12 +249,25 @@ async fn retire_orphans(ctx: &Context, p: &PlatformSoftwareProduct, plan: Option
 /// R-LC-07 and deletion: the environments go, the finalizer lets the record go.
 async fn cleanup(p: &PlatformSoftwareProduct, ctx: &Context) -> Result<Action> {
     let deleted = retire_orphans(ctx, p, None).await?;
-    publish(ctx, p, vec![Notice { warning: false, reason: "EnvironmentsRemoved", note: format!("{deleted} environment namespace(s) deleted with the product") }]).await;
+    publish(
+        ctx,
+        p,
+        vec![Notice {
+            warning: false,
+            reason: "EnvironmentsRemoved",
+            note: format!("{deleted} environment namespace(s) deleted with the product"),
+        }],
+    )
+    .await;
     Ok(Action::await_change())
 }
 
 /// Writes the status by server-side apply, unless it is what is stored already.
-async fn write_status(api: &Api<PlatformSoftwareProduct>, p: &PlatformSoftwareProduct, status: akp_crds::PlatformSoftwareProductStatus) -> Result<()> {
+async fn write_status(
+    api: &Api<PlatformSoftwareProduct>,
+    p: &PlatformSoftwareProduct,
+    status: akp_crds::PlatformSoftwareProductStatus,
+) -> Result<()> {
     if p.status.as_ref() == Some(&status) {
         return Ok(());
     }
@@ -191,16 +276,29 @@ async fn write_status(api: &Api<PlatformSoftwareProduct>, p: &PlatformSoftwarePr
         "kind": PlatformSoftwareProduct::kind(&()),
         "status": status,
     });
-    api.patch_status(&p.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        &p.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
 /// Publishes events; a failure to publish is logged, never fatal.
-pub(crate) async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, notices: Vec<Notice>) {
+pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    notices: Vec<Notice>,
+) {
     let reference = obj.object_ref(&());
     for n in notices {
         let event = KubeEvent {
-            type_: if n.warning { EventType::Warning } else { EventType::Normal },
+            type_: if n.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: n.reason.to_owned(),
             note: Some(n.note),
             action: "Reconcile".into(),

@@ -3,5 +3,6 @@
 
 pub mod build;
 pub mod controller;
+pub mod segmentation;
 pub mod status;
 pub mod validate;

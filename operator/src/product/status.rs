@@ -58,20 +58,36 @@ pub struct Observation<'a> {
 
 impl Observation<'_> {
     fn old_conditions(&self) -> &[Condition] {
-        self.old.map(|s| s.conditions.as_slice()).unwrap_or_default()
+        self.old
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default()
     }
 }
 
 /// The status of a product whose environments were applied; `ready` says which
 /// environments are provisioned now.
-pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, ready: &BTreeMap<EnvironmentName, bool>) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
+pub fn applied(
+    obs: &Observation,
+    v: &Validated,
+    agency: &Agency,
+    plan: &Plan,
+    ready: &BTreeMap<EnvironmentName, bool>,
+) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
     let now = obs.now;
     let old = obs.old.cloned().unwrap_or_default();
     let stage_changed = old.stage != Some(v.stage);
-    let stage_since = if stage_changed { Time(now) } else { old.stage_since.clone().unwrap_or(Time(now)) };
+    let stage_since = if stage_changed {
+        Time(now)
+    } else {
+        old.stage_since.clone().unwrap_or(Time(now))
+    };
     let mut notices = Vec::new();
     if let (true, Some(previous)) = (stage_changed, old.stage) {
-        notices.push(Notice { warning: false, reason: "StageChanged", note: format!("stage {} → {}", stage_name(previous), stage_name(v.stage)) });
+        notices.push(Notice {
+            warning: false,
+            reason: "StageChanged",
+            note: format!("stage {} → {}", stage_name(previous), stage_name(v.stage)),
+        });
     }
 
     let environments: Vec<EnvironmentStatus> = plan
@@ -81,7 +97,9 @@ pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, r
             let before = old.environments.iter().find(|o| o.name == e.env);
             let is_ready = ready.get(&e.env).copied().unwrap_or(false);
             // The clock starts at the stage change that asked for the environment.
-            let requested_at = before.and_then(|b| b.requested_at.clone()).unwrap_or_else(|| stage_since.clone());
+            let requested_at = before
+                .and_then(|b| b.requested_at.clone())
+                .unwrap_or_else(|| stage_since.clone());
             let ready_at = match (before.and_then(|b| b.ready_at.clone()), is_ready) {
                 (Some(t), true) => Some(t),
                 (None, true) => Some(Time(now)),
@@ -99,19 +117,44 @@ pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, r
         .collect();
     for e in &environments {
         if !old.environments.iter().any(|o| o.name == e.name) {
-            notices.push(Notice { warning: false, reason: "EnvironmentProvisioned", note: format!("environment {} in namespace {}", e.name.as_str(), e.namespace) });
+            notices.push(Notice {
+                warning: false,
+                reason: "EnvironmentProvisioned",
+                note: format!(
+                    "environment {} in namespace {}",
+                    e.name.as_str(),
+                    e.namespace
+                ),
+            });
         }
     }
     for o in &old.environments {
         if !environments.iter().any(|e| e.name == o.name) {
-            notices.push(Notice { warning: false, reason: "EnvironmentRetired", note: format!("environment {} (namespace {}) removed at stage {}", o.name.as_str(), o.namespace, stage_name(v.stage)) });
+            notices.push(Notice {
+                warning: false,
+                reason: "EnvironmentRetired",
+                note: format!(
+                    "environment {} (namespace {}) removed at stage {}",
+                    o.name.as_str(),
+                    o.namespace,
+                    stage_name(v.stage)
+                ),
+            });
         }
     }
 
     let trial = match v.stage {
         Stage::TrialOperation => {
-            let started = old.trial.as_ref().filter(|_| old.stage == Some(Stage::TrialOperation)).map(|t| t.started_at.0).unwrap_or(stage_since.0);
-            Some(TrialStatus { started_at: Time(started), deadline: Time(clocks::trial_deadline(started)) })
+            let started = old
+                .trial
+                .as_ref()
+                .filter(|_| old.stage == Some(Stage::TrialOperation))
+                .map(|t| t.started_at.0)
+                .unwrap_or(stage_since.0);
+            Some(TrialStatus {
+                started_at: Time(started),
+                deadline: Time(clocks::trial_deadline(started)),
+            })
         }
         // The record of the trial stays once the product has gone on.
         Stage::Production | Stage::Decommissioned => old.trial.clone(),
@@ -119,8 +162,15 @@ pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, r
     };
     let production = match v.stage {
         Stage::Production | Stage::Decommissioned => {
-            let since = old.production.as_ref().map(|p| p.since.0).unwrap_or(stage_since.0);
-            Some(ProductionStatus { since: Time(since), warranty_until: clocks::warranty_until(since) })
+            let since = old
+                .production
+                .as_ref()
+                .map(|p| p.since.0)
+                .unwrap_or(stage_since.0);
+            Some(ProductionStatus {
+                since: Time(since),
+                warranty_until: clocks::warranty_until(since),
+            })
         }
         _ => None,
     };
@@ -129,28 +179,83 @@ pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, r
     let all_ready = plan.not_requested.is_empty() && environments.iter().all(|e| e.ready);
     let not_requested: Vec<&str> = plan.not_requested.iter().map(|e| e.as_str()).collect();
     let (ready_reason, ready_message) = if !plan.not_requested.is_empty() {
-        ("ResourcesNotRequested", format!("stage {} needs spec.environments.{} (R-ENV-01): request its resources", stage_name(v.stage), not_requested.join(", spec.environments.")))
+        (
+            "ResourcesNotRequested",
+            format!(
+                "stage {} needs spec.environments.{} (R-ENV-01): request its resources",
+                stage_name(v.stage),
+                not_requested.join(", spec.environments.")
+            ),
+        )
     } else if all_ready {
-        ("Provisioned", format!("{} environment(s) provisioned for stage {}", environments.len(), stage_name(v.stage)))
+        (
+            "Provisioned",
+            format!(
+                "{} environment(s) provisioned for stage {}",
+                environments.len(),
+                stage_name(v.stage)
+            ),
+        )
     } else {
-        ("Provisioning", "environments are being provisioned".to_owned())
+        (
+            "Provisioning",
+            "environments are being provisioned".to_owned(),
+        )
     };
-    set(&mut conditions, obs, conditions::READY, all_ready, ready_reason, &ready_message);
-    set(&mut conditions, obs, conditions::PROGRESSING, !all_ready && plan.not_requested.is_empty(), ready_reason, &ready_message);
-    set(&mut conditions, obs, conditions::DEGRADED, false, "Valid", "the product is valid");
+    set(
+        &mut conditions,
+        obs,
+        conditions::READY,
+        all_ready,
+        ready_reason,
+        &ready_message,
+    );
+    set(
+        &mut conditions,
+        obs,
+        conditions::PROGRESSING,
+        !all_ready && plan.not_requested.is_empty(),
+        ready_reason,
+        &ready_message,
+    );
+    set(
+        &mut conditions,
+        obs,
+        conditions::DEGRADED,
+        false,
+        "Valid",
+        "the product is valid",
+    );
 
     // R-LC-03
     if let Some(t) = trial.as_ref().filter(|_| v.stage == Stage::TrialOperation) {
         let within = !clocks::trial_overdue(t.started_at.0, now);
         let message = if within {
-            format!("trial operation ends by {} (R-LC-03: at most one calendar month)", t.deadline.0)
+            format!(
+                "trial operation ends by {} (R-LC-03: at most one calendar month)",
+                t.deadline.0
+            )
         } else {
-            format!("trial operation was due to end by {} (R-LC-03: at most one calendar month): complete it (trialCompletionAct) or return the product to rework", t.deadline.0)
+            format!(
+                "trial operation was due to end by {} (R-LC-03: at most one calendar month): complete it (trialCompletionAct) or return the product to rework",
+                t.deadline.0
+            )
         };
         if changes(obs, conditions::TRIAL_WITHIN_LIMIT, within) && !within {
-            notices.push(Notice { warning: true, reason: "TrialOverdue", note: message.clone() });
+            notices.push(Notice {
+                warning: true,
+                reason: "TrialOverdue",
+                note: message.clone(),
+            });
         }
-        set(&mut conditions, obs, conditions::TRIAL_WITHIN_LIMIT, within, if within { "WithinLimit" } else { "Overdue" }, &message);
+        set(
+            &mut conditions,
+            obs,
+            conditions::TRIAL_WITHIN_LIMIT,
+            within,
+            if within { "WithinLimit" } else { "Overdue" },
+            &message,
+        );
     } else {
         conditions.retain(|c| c.type_ != conditions::TRIAL_WITHIN_LIMIT);
     }
@@ -162,32 +267,68 @@ pub fn applied(obs: &Observation, v: &Validated, agency: &Agency, plan: &Plan, r
             let requested = e.requested_at.as_ref()?.0;
             let done = e.ready_at.as_ref().map(|t| t.0).unwrap_or(now);
             (!clocks::provisioned_within_sla(obs.calendar, requested, done)).then(|| {
-                format!("{} (requested {}, due by {})", e.name.as_str(), clocks::civil_date(requested), clocks::provisioning_deadline(obs.calendar, requested))
+                format!(
+                    "{} (requested {}, due by {})",
+                    e.name.as_str(),
+                    clocks::civil_date(requested),
+                    clocks::provisioning_deadline(obs.calendar, requested)
+                )
             })
         })
         .collect();
     let within_sla = late.is_empty();
     let sla_message = if within_sla {
-        format!("environments provided within {} working days (R-ENV-03)", clocks::PROVISIONING_WORKING_DAYS)
+        format!(
+            "environments provided within {} working days (R-ENV-03)",
+            clocks::PROVISIONING_WORKING_DAYS
+        )
     } else {
-        format!("provisioning exceeded {} working days (R-ENV-03): {}", clocks::PROVISIONING_WORKING_DAYS, late.join("; "))
+        format!(
+            "provisioning exceeded {} working days (R-ENV-03): {}",
+            clocks::PROVISIONING_WORKING_DAYS,
+            late.join("; ")
+        )
     };
     if changes(obs, conditions::PROVISIONED_WITHIN_SLA, within_sla) && !within_sla {
-        notices.push(Notice { warning: true, reason: "ProvisioningSlaBreached", note: sla_message.clone() });
+        notices.push(Notice {
+            warning: true,
+            reason: "ProvisioningSlaBreached",
+            note: sla_message.clone(),
+        });
     }
-    set(&mut conditions, obs, conditions::PROVISIONED_WITHIN_SLA, within_sla, if within_sla { "WithinSla" } else { "Breached" }, &sla_message);
+    set(
+        &mut conditions,
+        obs,
+        conditions::PROVISIONED_WITHIN_SLA,
+        within_sla,
+        if within_sla { "WithinSla" } else { "Breached" },
+        &sla_message,
+    );
 
     // R-LC-05: a new record when the stage or the request changes.
     let mut request_history = old.request_history.clone();
-    let same_as_last = request_history.last().is_some_and(|r| r.stage == v.stage && r.environments == v.product.spec.environments);
+    let same_as_last = request_history
+        .last()
+        .is_some_and(|r| r.stage == v.stage && r.environments == v.product.spec.environments);
     if !same_as_last {
-        request_history.push(RequestRecord { observed_at: Time(now), generation: obs.generation, stage: v.stage, environments: v.product.spec.environments.clone() });
+        request_history.push(RequestRecord {
+            observed_at: Time(now),
+            generation: obs.generation,
+            stage: v.stage,
+            environments: v.product.spec.environments.clone(),
+        });
         let excess = request_history.len().saturating_sub(REQUEST_HISTORY_LIMIT);
         request_history.drain(..excess);
     }
 
     // R-ENV-04
-    let non_production_free_until = agency.spec.contracts.iter().map(|c| c.signed_on).min().map(|d| clocks::free_period_end(d, 3));
+    let non_production_free_until = agency
+        .spec
+        .contracts
+        .iter()
+        .map(|c| c.signed_on)
+        .min()
+        .map(|d| clocks::free_period_end(d, 3));
 
     let status = PlatformSoftwareProductStatus {
         agency: Some(v.agency_name.clone()),
@@ -209,12 +350,33 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     let mut status = obs.old.cloned().unwrap_or_default();
     let message = why.to_string();
     let mut notices = Vec::new();
-    let was = obs.old_conditions().iter().find(|c| c.type_ == conditions::DEGRADED);
+    let was = obs
+        .old_conditions()
+        .iter()
+        .find(|c| c.type_ == conditions::DEGRADED);
     if !was.is_some_and(|c| c.status == "True" && c.message == message) {
-        notices.push(Notice { warning: true, reason: why.reason(), note: message.clone() });
+        notices.push(Notice {
+            warning: true,
+            reason: why.reason(),
+            note: message.clone(),
+        });
     }
-    set(&mut status.conditions, obs, conditions::DEGRADED, true, why.reason(), &message);
-    set(&mut status.conditions, obs, conditions::READY, false, why.reason(), &message);
+    set(
+        &mut status.conditions,
+        obs,
+        conditions::DEGRADED,
+        true,
+        why.reason(),
+        &message,
+    );
+    set(
+        &mut status.conditions,
+        obs,
+        conditions::READY,
+        false,
+        why.reason(),
+        &message,
+    );
     status.observed_generation = obs.generation;
     (status, notices)
 }
@@ -232,11 +394,21 @@ fn stage_name(stage: Stage) -> &'static str {
 /// Whether condition `type_` is about to change to `value` (or appear).
 fn changes(obs: &Observation, type_: &str, value: bool) -> bool {
     let wanted = if value { "True" } else { "False" };
-    obs.old_conditions().iter().find(|c| c.type_ == type_).is_none_or(|c| c.status != wanted)
+    obs.old_conditions()
+        .iter()
+        .find(|c| c.type_ == type_)
+        .is_none_or(|c| c.status != wanted)
 }
 
 /// Sets a condition, keeping its transition time when its status does not change.
-fn set(list: &mut Vec<Condition>, obs: &Observation, type_: &str, value: bool, reason: &str, message: &str) {
+fn set(
+    list: &mut Vec<Condition>,
+    obs: &Observation,
+    type_: &str,
+    value: bool,
+    reason: &str,
+    message: &str,
+) {
     let status = if value { "True" } else { "False" };
     let transition = obs
         .old_conditions()
@@ -270,22 +442,50 @@ mod tests {
 
     fn fixtures() -> (akp_crds::PlatformSoftwareProduct, Agency) {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
-        let product = serde_saphyr::from_str(&std::fs::read_to_string(format!("{root}products/e-license.yaml")).expect("product")).expect("product yaml");
-        let agencies: Vec<Agency> = serde_saphyr::from_multiple(&std::fs::read_to_string(format!("{root}agencies.yaml")).expect("agencies")).expect("agencies yaml");
-        let mon = agencies.into_iter().find(|a| a.spec.namespace == "agency-mon").expect("mon");
+        let product = serde_saphyr::from_str(
+            &std::fs::read_to_string(format!("{root}products/e-license.yaml")).expect("product"),
+        )
+        .expect("product yaml");
+        let agencies: Vec<Agency> = serde_saphyr::from_multiple(
+            &std::fs::read_to_string(format!("{root}agencies.yaml")).expect("agencies"),
+        )
+        .expect("agencies yaml");
+        let mon = agencies
+            .into_iter()
+            .find(|a| a.spec.namespace == "agency-mon")
+            .expect("mon");
         (product, mon)
     }
 
-    fn step(product: &akp_crds::PlatformSoftwareProduct, agency: &Agency, old: Option<&PlatformSoftwareProductStatus>, now: Timestamp) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
+    fn step(
+        product: &akp_crds::PlatformSoftwareProduct,
+        agency: &Agency,
+        old: Option<&PlatformSoftwareProductStatus>,
+        now: Timestamp,
+    ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
         let calendar = Calendar::kazakhstan(2026..=2027);
         let v = validate(product, [agency]).expect("valid");
-        let plan = plan(&v);
+        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
         let ready = plan.environments.iter().map(|e| (e.env, true)).collect();
-        applied(&Observation { now, calendar: &calendar, generation: Some(1), old }, &v, agency, &plan, &ready)
+        applied(
+            &Observation {
+                now,
+                calendar: &calendar,
+                generation: Some(1),
+                old,
+            },
+            &v,
+            agency,
+            &plan,
+            &ready,
+        )
     }
 
     fn condition<'a>(s: &'a PlatformSoftwareProductStatus, t: &str) -> &'a Condition {
-        s.conditions.iter().find(|c| c.type_ == t).expect("condition")
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == t)
+            .expect("condition")
     }
 
     #[test]
@@ -293,13 +493,32 @@ mod tests {
         let (mut product, agency) = fixtures();
         product.metadata.namespace = Some("agency-mon".into());
         let (s1, _) = step(&product, &agency, None, at("2026-09-03T10:00:00+05:00"));
-        assert_eq!(condition(&s1, conditions::TRIAL_WITHIN_LIMIT).status, "True");
-        assert_eq!(s1.trial.as_ref().map(|t| t.deadline.0), Some(at("2026-10-03T10:00:00+05:00")));
-        let (s2, n2) = step(&product, &agency, Some(&s1), at("2026-10-03T10:00:01+05:00"));
-        assert_eq!(condition(&s2, conditions::TRIAL_WITHIN_LIMIT).status, "False");
+        assert_eq!(
+            condition(&s1, conditions::TRIAL_WITHIN_LIMIT).status,
+            "True"
+        );
+        assert_eq!(
+            s1.trial.as_ref().map(|t| t.deadline.0),
+            Some(at("2026-10-03T10:00:00+05:00"))
+        );
+        let (s2, n2) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-10-03T10:00:01+05:00"),
+        );
+        assert_eq!(
+            condition(&s2, conditions::TRIAL_WITHIN_LIMIT).status,
+            "False"
+        );
         assert!(n2.iter().any(|n| n.warning && n.reason == "TrialOverdue"));
         // The trial's start is kept; the warning is not repeated.
-        let (s3, n3) = step(&product, &agency, Some(&s2), at("2026-10-05T10:00:00+05:00"));
+        let (s3, n3) = step(
+            &product,
+            &agency,
+            Some(&s2),
+            at("2026-10-05T10:00:00+05:00"),
+        );
         assert_eq!(s3.trial, s2.trial);
         assert!(n3.is_empty(), "{n3:?}");
     }
@@ -309,7 +528,12 @@ mod tests {
         let (mut product, agency) = fixtures();
         product.metadata.namespace = Some("agency-mon".into());
         let (s1, _) = step(&product, &agency, None, at("2026-09-03T10:00:00+05:00"));
-        let (s2, n2) = step(&product, &agency, Some(&s1), at("2026-09-04T10:00:00+05:00"));
+        let (s2, n2) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-09-04T10:00:00+05:00"),
+        );
         assert_eq!(s1, s2);
         assert!(n2.is_empty());
     }
@@ -320,14 +544,29 @@ mod tests {
         product.metadata.namespace = Some("agency-mon".into());
         let (s1, _) = step(&product, &agency, None, at("2026-09-03T10:00:00+05:00"));
         product.spec.stage = Stage::Production;
-        let (s2, notices) = step(&product, &agency, Some(&s1), at("2026-10-01T12:00:00+05:00"));
-        assert_eq!(s2.production.as_ref().map(|p| p.warranty_until), Some(jiff::civil::date(2027, 10, 1)));
+        let (s2, notices) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-10-01T12:00:00+05:00"),
+        );
+        assert_eq!(
+            s2.production.as_ref().map(|p| p.warranty_until),
+            Some(jiff::civil::date(2027, 10, 1))
+        );
         assert!(notices.iter().any(|n| n.reason == "StageChanged"));
-        assert!(notices.iter().any(|n| n.reason == "EnvironmentRetired" && n.note.contains("trial")));
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.reason == "EnvironmentRetired" && n.note.contains("trial"))
+        );
         assert_eq!(s2.request_history.len(), 2);
         assert_eq!(s2.request_history[1].stage, Stage::Production);
         // R-ENV-04: three months after the agency's contract of 2026-03-02.
-        assert_eq!(s2.non_production_free_until, Some(jiff::civil::date(2026, 6, 2)));
+        assert_eq!(
+            s2.non_production_free_until,
+            Some(jiff::civil::date(2026, 6, 2))
+        );
     }
 
     #[test]
@@ -337,16 +576,49 @@ mod tests {
         product.spec.stage = Stage::Development;
         let calendar = Calendar::kazakhstan(2026..=2026);
         let v = validate(&product, [&agency]).expect("valid");
-        let plan = plan(&v);
+        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
         let not_ready = BTreeMap::new();
-        let obs = |now, old| Observation { now, calendar: &calendar, generation: Some(1), old };
-        let (s1, _) = applied(&obs(at("2026-03-13T16:00:00+05:00"), None), &v, &agency, &plan, &not_ready);
-        assert_eq!(condition(&s1, conditions::PROVISIONED_WITHIN_SLA).status, "True");
-        let (s2, n2) = applied(&obs(at("2026-04-01T18:00:00+05:00"), Some(&s1)), &v, &agency, &plan, &not_ready);
-        assert_eq!(condition(&s2, conditions::PROVISIONED_WITHIN_SLA).status, "True", "1 April is the 10th working day after Nauryz");
+        let obs = |now, old| Observation {
+            now,
+            calendar: &calendar,
+            generation: Some(1),
+            old,
+        };
+        let (s1, _) = applied(
+            &obs(at("2026-03-13T16:00:00+05:00"), None),
+            &v,
+            &agency,
+            &plan,
+            &not_ready,
+        );
+        assert_eq!(
+            condition(&s1, conditions::PROVISIONED_WITHIN_SLA).status,
+            "True"
+        );
+        let (s2, n2) = applied(
+            &obs(at("2026-04-01T18:00:00+05:00"), Some(&s1)),
+            &v,
+            &agency,
+            &plan,
+            &not_ready,
+        );
+        assert_eq!(
+            condition(&s2, conditions::PROVISIONED_WITHIN_SLA).status,
+            "True",
+            "1 April is the 10th working day after Nauryz"
+        );
         assert!(n2.is_empty());
-        let (s3, n3) = applied(&obs(at("2026-04-02T09:00:00+05:00"), Some(&s2)), &v, &agency, &plan, &not_ready);
-        assert_eq!(condition(&s3, conditions::PROVISIONED_WITHIN_SLA).status, "False");
+        let (s3, n3) = applied(
+            &obs(at("2026-04-02T09:00:00+05:00"), Some(&s2)),
+            &v,
+            &agency,
+            &plan,
+            &not_ready,
+        );
+        assert_eq!(
+            condition(&s3, conditions::PROVISIONED_WITHIN_SLA).status,
+            "False"
+        );
         assert!(n3.iter().any(|n| n.reason == "ProvisioningSlaBreached"));
     }
 }

@@ -28,11 +28,20 @@ pub struct Validated {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
     /// R-LC-08: products live in their agency's namespace.
-    #[error("metadata.namespace {0:?} belongs to no Agency (R-LC-08): create products in your agency's namespace (kubectl get agencies shows it)")]
+    #[error(
+        "metadata.namespace {0:?} belongs to no Agency (R-LC-08): create products in your agency's namespace (kubectl get agencies shows it)"
+    )]
     NoAgency(String),
     /// Environment namespaces must be DNS labels.
-    #[error("metadata.name {name:?} is {len} characters; for agency {agency:?} at most {max} fit the environment namespaces <agency>-<product>-<environment> (63 characters): choose a shorter name")]
-    NameTooLong { name: String, len: usize, agency: String, max: usize },
+    #[error(
+        "metadata.name {name:?} is {len} characters; for agency {agency:?} at most {max} fit the environment namespaces <agency>-<product>-<environment> (63 characters): choose a shorter name"
+    )]
+    NameTooLong {
+        name: String,
+        len: usize,
+        agency: String,
+        max: usize,
+    },
 }
 
 impl Invalid {
@@ -46,7 +55,10 @@ impl Invalid {
 }
 
 /// Finds the product's agency among `agencies` and checks its names.
-pub fn validate<'a>(product: &PlatformSoftwareProduct, agencies: impl IntoIterator<Item = &'a Agency>) -> Result<Validated, Invalid> {
+pub fn validate<'a>(
+    product: &PlatformSoftwareProduct,
+    agencies: impl IntoIterator<Item = &'a Agency>,
+) -> Result<Validated, Invalid> {
     let namespace = product.namespace().unwrap_or_default();
     let agency = agencies
         .into_iter()
@@ -56,7 +68,12 @@ pub fn validate<'a>(product: &PlatformSoftwareProduct, agencies: impl IntoIterat
     let name = product.name_any();
     let max = max_product_name_len(&agency_name);
     if name.len() > max {
-        return Err(Invalid::NameTooLong { len: name.len(), name, agency: agency_name, max });
+        return Err(Invalid::NameTooLong {
+            len: name.len(),
+            name,
+            agency: agency_name,
+            max,
+        });
     }
     Ok(Validated {
         product: product.clone(),
