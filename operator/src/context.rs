@@ -32,6 +32,10 @@ pub struct Stores {
     pub bindings: Store<RoleBinding>,
     /// Managed network policies.
     pub policies: Store<NetworkPolicy>,
+    /// Sites.
+    pub sites: Store<akp_crds::Site>,
+    /// Nodes (R-PLC-01).
+    pub nodes: Store<k8s_openapi::api::core::v1::Node>,
 }
 
 /// The shared state of the controllers.

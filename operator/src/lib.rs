@@ -16,5 +16,6 @@ pub mod product;
 pub mod rbac;
 pub mod rules;
 pub mod run;
+pub mod site;
 pub mod telemetry;
 pub mod webhook;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use akp_crds::{Agency, PlatformSoftwareProduct, Stage};
+use akp_crds::{Agency, PlatformSoftwareProduct, Site, Stage};
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
@@ -114,6 +114,16 @@ pub async fn run(
         Api::<NetworkPolicy>::all(client.clone()),
         managed()
     );
+    let (sites, site_stream) = cache!(
+        Site,
+        Api::<Site>::all(client.clone()),
+        watcher::Config::default()
+    );
+    let (nodes, node_stream) = cache!(
+        Node,
+        Api::<Node>::all(client.clone()),
+        watcher::Config::default()
+    );
     let stores = Stores {
         agencies,
         namespaces,
@@ -121,6 +131,8 @@ pub async fn run(
         limits,
         bindings,
         policies,
+        sites,
+        nodes,
     };
 
     let caches_ready = Arc::new(AtomicBool::new(false));
@@ -166,6 +178,25 @@ pub async fn run(
             ctx.clone(),
         )
         .for_each(|_| async {});
+    let site_controller = {
+        let sites = stores.sites.clone();
+        Controller::for_stream(site_stream, stores.sites.clone())
+            .watches_stream(node_stream, move |node: Node| {
+                sites
+                    .state()
+                    .into_iter()
+                    .filter(|s| crate::site::selects(s, &node))
+                    .map(|s| ObjectRef::from_obj(&*s))
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(shutdown.clone())
+            .run(
+                crate::site::reconcile,
+                crate::site::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| async {})
+    };
     let agency_controller = Controller::new(
         Api::<Agency>::all(client.clone()),
         watcher::Config::default(),
@@ -194,7 +225,13 @@ pub async fn run(
         }
     };
     let fleet = fleet_metrics(product_store, settings.metrics, shutdown.clone());
-    futures::join!(product_controller, agency_controller, mark_ready, fleet);
+    futures::join!(
+        product_controller,
+        agency_controller,
+        site_controller,
+        mark_ready,
+        fleet
+    );
     Ok(())
 }
 

@@ -85,6 +85,8 @@ struct Inner {
     provisioning_sla_breaches: IntGauge,
     admission_decisions: IntCounterVec,
     leader: IntGauge,
+    nodes_outside_country: IntGaugeVec,
+    pods_outside_country: IntGauge,
 }
 
 impl Metrics {
@@ -160,6 +162,25 @@ impl Metrics {
                 "leader",
                 IntGauge::new("leader", "1 while this replica holds the leader Lease"),
             )?,
+            nodes_outside_country: register(
+                &registry,
+                "nodes_outside_country",
+                IntGaugeVec::new(
+                    Opts::new(
+                        "nodes_outside_country",
+                        "Nodes of a site not attested in the home country (R-PLC-01)",
+                    ),
+                    &["site"],
+                ),
+            )?,
+            pods_outside_country: register(
+                &registry,
+                "pods_outside_country",
+                IntGauge::new(
+                    "pods_outside_country",
+                    "Pods of environments on nodes not attested in the home country (R-PLC-01)",
+                ),
+            )?,
             registry,
         };
         Ok(Self {
@@ -232,6 +253,22 @@ impl Metrics {
             i.admission_decisions
                 .with_label_values(&[kind, decision])
                 .inc();
+        }
+    }
+
+    /// Sets how many nodes of `site` are not attested in the home country.
+    pub fn set_nodes_outside_country(&self, site: &str, count: i64) {
+        if let Some(i) = self.inner.as_deref() {
+            i.nodes_outside_country
+                .with_label_values(&[site])
+                .set(count);
+        }
+    }
+
+    /// Sets how many environment pods run on nodes outside the home country.
+    pub fn set_pods_outside_country(&self, count: i64) {
+        if let Some(i) = self.inner.as_deref() {
+            i.pods_outside_country.set(count);
         }
     }
 

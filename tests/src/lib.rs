@@ -24,6 +24,7 @@ mod crds;
 mod helpers;
 mod manifests;
 pub mod netpol;
+pub mod operator;
 mod pki;
 mod process;
 

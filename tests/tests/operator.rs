@@ -6,189 +6,22 @@
 //! acts on the whole cluster and two tests' operators must not meet.
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::clock::ManualClock;
-use akp_operator::leader::LeaderElection;
-use akp_operator::rules::calendar::Calendar;
-use akp_operator::run::{Settings, run, run_when_leading};
-use akp_operator::telemetry::{Metrics, Readiness};
-use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
+use akp_test_support::operator::{Operator, cluster, eventually};
+use akp_test_support::{apply, documents, repo_root};
 use anyhow::{Context, Result, bail};
-use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 const TESTER: &str = "akp-tests";
 const OPERATOR_USER: &str = "akp-operator";
-
-/// A control plane that writes an audit log of every write, so tests can count the
-/// operator's requests exactly.
-struct Cluster {
-    cp: ControlPlane,
-    audit_log: PathBuf,
-    _policy: tempfile::TempDir,
-}
-
-fn cluster() -> Result<Cluster> {
-    let dir = tempfile::tempdir()?;
-    let policy = dir.path().join("audit-policy.yaml");
-    std::fs::write(
-        &policy,
-        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  verbs: [create, update, patch, delete, deletecollection]\n- level: None\n",
-    )?;
-    let audit_log = dir.path().join("audit.log");
-    let cp = ControlPlane::start(Options {
-        crds: true,
-        apiserver_args: vec![
-            format!("--audit-policy-file={}", policy.display()),
-            format!("--audit-log-path={}", audit_log.display()),
-            "--audit-log-mode=blocking".into(),
-        ],
-        ..Options::full()
-    })?;
-    Ok(Cluster {
-        cp,
-        audit_log,
-        _policy: dir,
-    })
-}
-
-impl Cluster {
-    /// Write requests made so far by `user`, excluding Leases and Events (elections and
-    /// notices are not environment writes).
-    fn writes_by(&self, user: &str) -> Result<Vec<String>> {
-        let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
-            .filter(|e| {
-                !matches!(
-                    e["objectRef"]["resource"].as_str(),
-                    Some("leases" | "events")
-                )
-            })
-            .map(|e| {
-                format!(
-                    "{} {} {}/{}",
-                    e["verb"],
-                    e["objectRef"]["resource"],
-                    e["objectRef"]["namespace"],
-                    e["objectRef"]["name"]
-                )
-            })
-            .collect())
-    }
-}
-
-/// An operator running in this test's runtime.
-struct Operator {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<bool>>,
-    metrics: Metrics,
-}
-
-impl Operator {
-    fn settings(clock: &ManualClock, metrics: &Metrics) -> Settings {
-        Settings {
-            clock: Arc::new(clock.clone()),
-            calendar: Calendar::kazakhstan(2025..=2028),
-            segmentation: Default::default(),
-            instance: Some("test".into()),
-            metrics: metrics.clone(),
-            readiness: Readiness::new(),
-        }
-    }
-
-    fn start(client: Client, clock: &ManualClock) -> Self {
-        let metrics = Metrics::new().expect("metrics");
-        let settings = Self::settings(clock, &metrics);
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            run(client, settings, rx.map(|_| ())).await?;
-            Ok(false)
-        });
-        Self {
-            stop: Some(tx),
-            task,
-            metrics,
-        }
-    }
-
-    fn start_elected(client: Client, clock: &ManualClock, identity: &str) -> Self {
-        let metrics = Metrics::new().expect("metrics");
-        let settings = Self::settings(clock, &metrics);
-        let (tx, rx) = oneshot::channel::<()>();
-        let election = LeaderElection::new(client.clone(), "default", "akp-operator", identity)
-            .with_durations(Duration::from_secs(4), Duration::from_secs(1))
-            .expect("durations");
-        let task = tokio::spawn(run_when_leading(
-            client,
-            settings,
-            election,
-            rx.map(|_| ()).shared(),
-        ));
-        Self {
-            stop: Some(tx),
-            task,
-            metrics,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        self.task.abort();
-    }
-
-    /// Kills it mid-work: no graceful shutdown, no release.
-    fn kill(self) {
-        self.task.abort();
-    }
-
-    fn product_reconciles(&self) -> u64 {
-        let text = self.metrics.render().unwrap_or_default();
-        text.lines()
-            .filter(|l| {
-                l.starts_with("akp_operator_reconciles_total")
-                    && l.contains("controller=\"product\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
-    }
-}
-
-async fn eventually<F, Fut, T>(what: &str, timeout: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last = String::new();
-    loop {
-        match check().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = format!("{e:#}"),
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what} {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn example(path: &str, name: &str) -> Result<Value> {
     documents(&repo_root().join("examples").join(path))?

@@ -1,0 +1,132 @@
+//! Placement against the real control plane with kwok nodes in Kazakhstan and abroad
+//! (R-PLC-01, R-PLC-02).
+
+use std::time::Duration;
+
+use akp_crds::Site;
+use akp_crds::site::COUNTRY_LABEL;
+use akp_operator::clock::ManualClock;
+use akp_test_support::operator::{Operator, cluster, eventually};
+use akp_test_support::{apply, documents, kwok_node, repo_root};
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{Event, Node};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+/// R-PLC-01: a node relabelled to another country is found and reported on its site:
+/// status, condition, a Warning event and the metric.
+#[tokio::test]
+async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<()> {
+    let c = cluster()?;
+    let admin = c.cp.admin_client().await?;
+    let operator = Operator::start(
+        c.cp.client_for("akp-operator", &["system:masters"]).await?,
+        &ManualClock::new(jiff::Timestamp::now()),
+    );
+    let nodes = Api::<Node>::all(admin.clone());
+    for (name, zone, country) in [
+        ("astana-1-a", "astana-1", "KZ"),
+        ("astana-1-b", "astana-1", "KZ"),
+        ("almaty-1-a", "almaty-1", "KZ"),
+    ] {
+        nodes
+            .create(
+                &PostParams::default(),
+                &kwok_node(
+                    name,
+                    &[
+                        ("topology.kubernetes.io/zone", zone),
+                        (COUNTRY_LABEL, country),
+                    ],
+                ),
+            )
+            .await?;
+    }
+    for doc in documents(&repo_root().join("examples/sites.yaml"))? {
+        apply(&admin, &doc, None, "akp-tests").await?;
+    }
+    let sites = Api::<Site>::all(admin.clone());
+    let resident = |name: &'static str, nodes: i32, abroad: i32, status: &'static str| {
+        let sites = sites.clone();
+        async move {
+            let s = sites.get(name).await?.status.unwrap_or_default();
+            let cond = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Resident" && c.status == status);
+            Ok((s.nodes == nodes && s.nodes_outside_country == abroad && cond).then_some(()))
+        }
+    };
+    eventually(
+        "astana-1 resident with 2 nodes",
+        Duration::from_secs(30),
+        || resident("astana-1", 2, 0, "True"),
+    )
+    .await?;
+    eventually(
+        "frankfurt-1 never resident",
+        Duration::from_secs(30),
+        || resident("frankfurt-1", 0, 0, "False"),
+    )
+    .await?;
+
+    nodes
+        .patch(
+            "astana-1-b",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "RU"}}})),
+        )
+        .await?;
+    eventually(
+        "astana-1 reports the node abroad",
+        Duration::from_secs(30),
+        || resident("astana-1", 2, 1, "False"),
+    )
+    .await?;
+    let site = sites.get("astana-1").await?;
+    let message = &site.status.unwrap_or_default().conditions[0].message;
+    assert!(
+        message.contains("astana-1-b (RU)") && message.contains("R-PLC-01"),
+        "{message}"
+    );
+    eventually(
+        "a NodeOutsideCountry warning",
+        Duration::from_secs(30),
+        || async {
+            let events = Api::<Event>::all(admin.clone())
+                .list(&ListParams::default())
+                .await?;
+            Ok(events
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("NodeOutsideCountry")
+                        && e.type_.as_deref() == Some("Warning")
+                })
+                .then_some(()))
+        },
+    )
+    .await?;
+    let metrics = operator.metrics.render()?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "akp_operator_nodes_outside_country{site=\"astana-1\"} 1"),
+        "{metrics}"
+    );
+
+    // Removing the label is as bad as a foreign one.
+    nodes
+        .patch(
+            "astana-1-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: null}}})),
+        )
+        .await?;
+    eventually("both nodes reported", Duration::from_secs(30), || {
+        resident("astana-1", 2, 2, "False")
+    })
+    .await?;
+    operator.stop().await;
+    Ok(())
+}
