@@ -4,5 +4,6 @@
 pub mod calendar;
 pub mod clocks;
 pub mod naming;
+pub mod placement;
 pub mod quantity;
 pub mod stages;

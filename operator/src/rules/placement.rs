@@ -1,0 +1,307 @@
+//! Where an environment may run (R-PLC-01, R-PLC-02, R-SEG-01): the sites in the home
+//! country that host the product's contour, with the role its class needs, and the
+//! node affinity that keeps every pod there.
+
+use std::collections::BTreeMap;
+
+use akp_crds::site::{COUNTRY_LABEL, SiteRole};
+use akp_crds::{Contour, EnvironmentName, Site};
+use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
+use kube::ResourceExt;
+
+/// Why no site fits an environment.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoSite {
+    /// No site in the home country hosts the contour.
+    #[error(
+        "no site in {country} hosts the {contour} contour (R-PLC-01, R-SEG-01): an SRE must add one"
+    )]
+    NoResidentSite {
+        country: String,
+        contour: &'static str,
+    },
+    /// Class 1 production needs a primary and a reserve site (R-PLC-02).
+    #[error(
+        "class 1 production needs a primary and a reserve site in {country} hosting the {contour} contour (R-PLC-02); missing: {missing}"
+    )]
+    NoReserve {
+        country: String,
+        contour: &'static str,
+        missing: &'static str,
+    },
+}
+
+fn contour_name(c: Contour) -> &'static str {
+    match c {
+        Contour::Internal => "internal",
+        Contour::External => "external",
+    }
+}
+
+/// Whether a site may host anything: it is in the home country.
+pub fn is_resident(site: &Site, home: &str) -> bool {
+    site.spec.country == home
+}
+
+/// The sites an environment of a product of `class` in `contour` is placed on: all
+/// resident sites hosting the contour with the primary role; for class 1 production
+/// the reserve ones too, and both roles must exist (R-PLC-02). Sorted by name.
+pub fn allowed_sites<'a>(
+    sites: &'a [Site],
+    home: &str,
+    contour: Contour,
+    class: i32,
+    env: EnvironmentName,
+) -> Result<Vec<&'a Site>, NoSite> {
+    let mut fitting: Vec<&Site> = sites
+        .iter()
+        .filter(|s| is_resident(s, home) && s.spec.contours.contains(&contour))
+        .collect();
+    fitting.sort_by_key(|s| s.name_any());
+    let has = |role| fitting.iter().any(|s| s.spec.role == role);
+    if fitting.is_empty() {
+        return Err(NoSite::NoResidentSite {
+            country: home.into(),
+            contour: contour_name(contour),
+        });
+    }
+    if class == 1 && env == EnvironmentName::Production {
+        let missing = match (has(SiteRole::Primary), has(SiteRole::Reserve)) {
+            (true, true) => return Ok(fitting),
+            (false, _) => "primary",
+            (true, false) => "reserve",
+        };
+        return Err(NoSite::NoReserve {
+            country: home.into(),
+            contour: contour_name(contour),
+            missing,
+        });
+    }
+    // Everything else runs in the primary building (reserve buildings hold standbys
+    // and backups, R-PLC-02); without one, any resident site of the contour.
+    if has(SiteRole::Primary) {
+        fitting.retain(|s| s.spec.role == SiteRole::Primary);
+    }
+    Ok(fitting)
+}
+
+/// The required node affinity that keeps a pod on the nodes of `sites` that are also
+/// attested in `home`: one term per site (terms are alternatives), each requiring the
+/// site's labels and the country label. A pod's own terms are combined with each
+/// site's, so they can narrow the placement but never widen it.
+pub fn node_affinity(sites: &[&Site], home: &str, own: Option<&NodeSelector>) -> NodeSelector {
+    let site_terms: Vec<Vec<NodeSelectorRequirement>> = sites
+        .iter()
+        .map(|s| {
+            let mut reqs: Vec<NodeSelectorRequirement> = s
+                .spec
+                .node_selector
+                .iter()
+                .map(|(k, v)| NodeSelectorRequirement {
+                    key: k.clone(),
+                    operator: "In".into(),
+                    values: Some(vec![v.clone()]),
+                })
+                .collect();
+            reqs.push(NodeSelectorRequirement {
+                key: COUNTRY_LABEL.into(),
+                operator: "In".into(),
+                values: Some(vec![home.into()]),
+            });
+            reqs
+        })
+        .collect();
+    let own_terms: Vec<NodeSelectorTerm> = own
+        .map(|o| o.node_selector_terms.clone())
+        .unwrap_or_default();
+    let terms = if own_terms.is_empty() {
+        site_terms
+            .into_iter()
+            .map(|m| NodeSelectorTerm {
+                match_expressions: Some(m),
+                match_fields: None,
+            })
+            .collect()
+    } else {
+        own_terms
+            .iter()
+            .flat_map(|t| {
+                site_terms.iter().map(move |m| {
+                    let mut exprs = t.match_expressions.clone().unwrap_or_default();
+                    exprs.extend(m.iter().cloned());
+                    NodeSelectorTerm {
+                        match_expressions: Some(exprs),
+                        match_fields: t.match_fields.clone(),
+                    }
+                })
+            })
+            .collect()
+    };
+    NodeSelector {
+        node_selector_terms: terms,
+    }
+}
+
+/// Whether a node with `labels` is one of `sites` and attested in `home`.
+pub fn node_allowed(labels: &BTreeMap<String, String>, sites: &[&Site], home: &str) -> bool {
+    labels.get(COUNTRY_LABEL).map(String::as_str) == Some(home)
+        && sites.iter().any(|s| {
+            !s.spec.node_selector.is_empty()
+                && s.spec
+                    .node_selector
+                    .iter()
+                    .all(|(k, v)| labels.get(k) == Some(v))
+        })
+}
+
+/// The storage classes of `sites`; a claim may use only these when any are listed.
+pub fn storage_classes(sites: &[&Site]) -> Vec<String> {
+    let mut all: Vec<String> = sites
+        .iter()
+        .flat_map(|s| s.spec.storage_classes.iter().cloned())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sites() -> Vec<Site> {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/sites.yaml"
+        ))
+        .expect("sites");
+        serde_saphyr::from_multiple(&text).expect("yaml")
+    }
+
+    fn names(s: &[&Site]) -> Vec<String> {
+        s.iter().map(|s| s.name_any()).collect()
+    }
+
+    #[test]
+    fn r_plc_01_only_resident_sites_of_the_contour() {
+        let all = sites();
+        let dev = allowed_sites(
+            &all,
+            "KZ",
+            Contour::External,
+            1,
+            EnvironmentName::Development,
+        )
+        .expect("a site");
+        assert_eq!(
+            names(&dev),
+            ["astana-1"],
+            "the primary building; never frankfurt-1"
+        );
+        let none: Vec<Site> = all
+            .iter()
+            .filter(|s| s.spec.country != "KZ")
+            .cloned()
+            .collect();
+        assert!(matches!(
+            allowed_sites(
+                &none,
+                "KZ",
+                Contour::External,
+                2,
+                EnvironmentName::Development
+            ),
+            Err(NoSite::NoResidentSite { .. })
+        ));
+    }
+
+    #[test]
+    fn r_plc_02_class_1_production_uses_primary_and_reserve() {
+        let all = sites();
+        let prod = allowed_sites(
+            &all,
+            "KZ",
+            Contour::Internal,
+            1,
+            EnvironmentName::Production,
+        )
+        .expect("sites");
+        assert_eq!(names(&prod), ["almaty-1", "astana-1"]);
+        let class2 = allowed_sites(
+            &all,
+            "KZ",
+            Contour::Internal,
+            2,
+            EnvironmentName::Production,
+        )
+        .expect("sites");
+        assert_eq!(names(&class2), ["astana-1"]);
+        let primary_only: Vec<Site> = all
+            .iter()
+            .filter(|s| s.spec.role == SiteRole::Primary)
+            .cloned()
+            .collect();
+        let err = allowed_sites(
+            &primary_only,
+            "KZ",
+            Contour::Internal,
+            1,
+            EnvironmentName::Production,
+        )
+        .expect_err("no reserve");
+        assert!(err.to_string().contains("missing: reserve"), "{err}");
+    }
+
+    #[test]
+    fn r_plc_01_affinity_narrows_never_widens() {
+        let all = sites();
+        let prod = allowed_sites(
+            &all,
+            "KZ",
+            Contour::Internal,
+            1,
+            EnvironmentName::Production,
+        )
+        .expect("sites");
+        let sel = node_affinity(&prod, "KZ", None);
+        assert_eq!(sel.node_selector_terms.len(), 2);
+        let own = NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_expressions: Some(vec![NodeSelectorRequirement {
+                    key: "topology.kubernetes.io/zone".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["frankfurt-1".into()]),
+                }]),
+                match_fields: None,
+            }],
+        };
+        let merged = node_affinity(&prod, "KZ", Some(&own));
+        // Every term still requires a resident site: asking for frankfurt-1 matches no node.
+        for term in &merged.node_selector_terms {
+            let exprs = term.match_expressions.clone().unwrap_or_default();
+            assert!(
+                exprs
+                    .iter()
+                    .any(|e| e.key == COUNTRY_LABEL && e.values == Some(vec!["KZ".into()]))
+            );
+            assert!(
+                exprs
+                    .iter()
+                    .any(|e| e.values == Some(vec!["frankfurt-1".into()]))
+            );
+        }
+        let kz: BTreeMap<String, String> = [
+            ("topology.kubernetes.io/zone".into(), "astana-1".into()),
+            (COUNTRY_LABEL.into(), "KZ".into()),
+        ]
+        .into();
+        let relabelled: BTreeMap<String, String> = [
+            ("topology.kubernetes.io/zone".into(), "astana-1".into()),
+            (COUNTRY_LABEL.into(), "RU".into()),
+        ]
+        .into();
+        assert!(node_allowed(&kz, &prod, "KZ"));
+        assert!(!node_allowed(&relabelled, &prod, "KZ"));
+        assert_eq!(storage_classes(&prod), ["almaty-1-ssd", "astana-1-ssd"]);
+    }
+}
