@@ -23,11 +23,19 @@ pub fn is_applied(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
             Some(lv) => is_applied(v, lv),
-            None => v.is_null() || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|o| o.is_empty()),
+            None => {
+                v.is_null()
+                    || v.as_array().is_some_and(Vec::is_empty)
+                    || v.as_object().is_some_and(|o| o.is_empty())
+            }
         }),
-        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(a, b)| is_applied(a, b)),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| is_applied(a, b))
+        }
         (Value::String(a), Value::String(b)) => a == b || same_amount(a, b),
-        (Value::Number(a), Value::String(b)) | (Value::String(b), Value::Number(a)) => same_amount(&a.to_string(), b),
+        (Value::Number(a), Value::String(b)) | (Value::String(b), Value::Number(a)) => {
+            same_amount(&a.to_string(), b)
+        }
         _ => desired == live,
     }
 }
@@ -44,12 +52,21 @@ where
     if let Some(ns) = desired.namespace() {
         key = key.within(&ns);
     }
-    if let Some(live) = store.get(&key) {
-        if live.meta().deletion_timestamp.is_none() && is_applied(&serde_json::to_value(desired)?, &serde_json::to_value(&*live)?) {
-            return Ok(false);
-        }
+    if let Some(live) = store.get(&key)
+        && live.meta().deletion_timestamp.is_none()
+        && is_applied(
+            &serde_json::to_value(desired)?,
+            &serde_json::to_value(&*live)?,
+        )
+    {
+        return Ok(false);
     }
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(desired)).await?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(desired),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -80,10 +97,16 @@ mod tests {
     #[test]
     fn a_changed_or_missing_value_is_a_difference() {
         let desired = json!({"spec": {"hard": {"requests.cpu": "8"}}});
-        assert!(!is_applied(&desired, &json!({"spec": {"hard": {"requests.cpu": "4"}}})));
+        assert!(!is_applied(
+            &desired,
+            &json!({"spec": {"hard": {"requests.cpu": "4"}}})
+        ));
         assert!(!is_applied(&desired, &json!({"spec": {}})));
         let subjects = json!({"subjects": [{"kind": "User", "name": "a"}]});
-        assert!(!is_applied(&subjects, &json!({"subjects": [{"kind": "User", "name": "b"}]})));
+        assert!(!is_applied(
+            &subjects,
+            &json!({"subjects": [{"kind": "User", "name": "b"}]})
+        ));
         assert!(!is_applied(&subjects, &json!({"subjects": []})));
     }
 }

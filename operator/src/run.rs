@@ -52,10 +52,10 @@ fn managed() -> watcher::Config {
 pub async fn apply_cluster_roles(client: &Client) -> anyhow::Result<()> {
     let api = Api::<ClusterRole>::all(client.clone());
     for role in rbac::cluster_roles() {
-        if let Some(live) = api.get_opt(&role.name_any()).await? {
-            if is_applied(&serde_json::to_value(&role)?, &serde_json::to_value(&live)?) {
-                continue;
-            }
+        if let Some(live) = api.get_opt(&role.name_any()).await?
+            && is_applied(&serde_json::to_value(&role)?, &serde_json::to_value(&live)?)
+        {
+            continue;
         }
         api.patch(
             &role.name_any(),

@@ -60,6 +60,12 @@ pub struct World {
     pub policies: Vec<NetworkPolicy>,
 }
 
+/// The peers and ports of one ingress or egress rule.
+type RuleParts<'a> = (
+    Option<&'a Vec<NetworkPolicyPeer>>,
+    Option<&'a Vec<NetworkPolicyPort>>,
+);
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Ingress,
@@ -117,10 +123,7 @@ impl World {
         }
         selecting.iter().any(|p| {
             let Some(spec) = &p.spec else { return false };
-            let rules: Vec<(
-                Option<&Vec<NetworkPolicyPeer>>,
-                Option<&Vec<NetworkPolicyPort>>,
-            )> = match direction {
+            let rules: Vec<RuleParts> = match direction {
                 Direction::Ingress => spec
                     .ingress
                     .iter()

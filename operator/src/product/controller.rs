@@ -143,10 +143,10 @@ fn next_look(
         return Action::requeue(Duration::from_secs(5));
     }
     let mut wait = RESYNC;
-    if let (Some(Stage::TrialOperation), Some(trial)) = (status.stage, &status.trial) {
-        if let Ok(left) = Duration::try_from(trial.deadline.0.duration_since(now)) {
-            wait = wait.min(left + Duration::from_secs(1));
-        }
+    if let (Some(Stage::TrialOperation), Some(trial)) = (status.stage, &status.trial)
+        && let Ok(left) = Duration::try_from(trial.deadline.0.duration_since(now))
+    {
+        wait = wait.min(left + Duration::from_secs(1));
     }
     // The provisioning SLA may run out while an environment is not ready; re-check daily.
     if status.environments.iter().any(|e| !e.ready) {
@@ -161,10 +161,10 @@ async fn apply_environment(ctx: &Context, env: &build::EnvironmentPlan) -> Resul
     let client = &ctx.client;
     let name = env.namespace.name_any();
     let stores = &ctx.stores;
-    if let Some(live) = stores.namespaces.get(&ObjectRef::new(&name)) {
-        if live.metadata.deletion_timestamp.is_some() {
-            return Ok(None);
-        }
+    if let Some(live) = stores.namespaces.get(&ObjectRef::new(&name))
+        && live.metadata.deletion_timestamp.is_some()
+    {
+        return Ok(None);
     }
     let mut writes = usize::from(
         apply_if_changed(

@@ -2,6 +2,7 @@
 //! rule names its id from `spec/requirements.md`.
 
 pub mod calendar;
+pub mod catalog;
 pub mod clocks;
 pub mod naming;
 pub mod placement;

@@ -1,0 +1,354 @@
+//! The admission core: the [`Validate`] trait one kind implements, the refusals it
+//! returns, and [`Validators`], which dispatches an `AdmissionRequest` on its kind,
+//! answers, and writes the audit trail (R-MON-02).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use akp_crds::PlatformSoftwareProduct;
+use jiff::civil::Date;
+use kube::Resource;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use kube::core::{DynamicObject, GroupVersionKind};
+use serde::de::DeserializeOwned;
+
+use super::lookup::{ClusterLookup, Lookup, LookupError};
+use super::metrics::AdmissionMetrics;
+use super::product::ProductValidator;
+use crate::rules::clocks;
+
+/// The tracing target of admission decisions: the R-MON-02 audit trail. Route it to
+/// the long-term log store (kept at least 3 years, 2 months online).
+pub const AUDIT_TARGET: &str = "akp::audit";
+
+/// One reason to refuse: the field, its value, the rule broken and the fix, so that
+/// the user can act on the message alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The field path, e.g. `spec.environments.development.software[0].item`.
+    pub field: String,
+    /// The offending value as the user wrote it.
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// The rule id of `spec/requirements.md`, e.g. `R-SW-01`.
+    pub rule: &'static str,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:?} {} ({}): {}",
+            self.field, self.value, self.problem, self.rule, self.fix
+        )
+    }
+}
+
+/// What a [`Validate`] implementation concluded: refusals (none means allowed) and
+/// warnings, which kubectl shows without refusing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Reasons to refuse; empty means allowed.
+    pub violations: Vec<Violation>,
+    /// Things the user should know, e.g. software whose documents expire soon.
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    /// An allowed request with nothing to say.
+    pub fn allowed() -> Self {
+        Self::default()
+    }
+
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// All refusals in one message, as the API server shows it.
+    pub fn message(&self) -> String {
+        match self.violations.as_slice() {
+            [] => String::new(),
+            [one] => one.to_string(),
+            many => {
+                let listed: Vec<String> = many.iter().map(Violation::to_string).collect();
+                format!("{} problems: {}", many.len(), listed.join("; "))
+            }
+        }
+    }
+}
+
+/// The request as one kind's validator sees it: typed objects and who asks.
+#[derive(Debug)]
+pub struct Admission<'a, K> {
+    /// CREATE or UPDATE (the dispatcher passes nothing else).
+    pub operation: &'a Operation,
+    /// The requesting user's name.
+    pub user: &'a str,
+    /// The object's namespace (empty for cluster-scoped kinds).
+    pub namespace: &'a str,
+    /// The object's name.
+    pub name: &'a str,
+    /// The object as it would be stored.
+    pub object: &'a K,
+    /// On UPDATE, the object as it is stored now.
+    pub old: Option<&'a K>,
+}
+
+/// The admission rules of one kind (linkerd2 policy-controller style): pure checks
+/// behind a thin fetch of what they need.
+pub trait Validate: Send + Sync {
+    /// The kind it validates.
+    type Object: DeserializeOwned + Resource<DynamicType = ()> + Send + Sync;
+
+    /// Judges a CREATE or UPDATE. An error means the rules could not be checked (a
+    /// lookup failed); the request is then refused, as `failurePolicy: Fail` would.
+    fn validate<'a>(
+        &'a self,
+        admission: &'a Admission<'a, Self::Object>,
+    ) -> impl Future<Output = Result<Verdict, LookupError>> + Send + 'a;
+}
+
+/// Where "today" comes from, for rules about dates (R-SW-02). Injected so that tests
+/// can fix it.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Date + Send + Sync>);
+
+impl Clock {
+    /// Today in Kazakhstan, from the system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(|| clocks::civil_date(jiff::Timestamp::now())))
+    }
+
+    /// Always `day`.
+    pub fn fixed(day: Date) -> Self {
+        Self(Arc::new(move || day))
+    }
+
+    /// A clock that asks `today` each time.
+    pub fn from_fn(today: impl Fn() -> Date + Send + Sync + 'static) -> Self {
+        Self(Arc::new(today))
+    }
+
+    /// Today's date.
+    pub fn today(&self) -> Date {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Clock").field(&self.today()).finish()
+    }
+}
+
+/// Every kind's validator, and the dispatch from an `AdmissionRequest` to them.
+/// Kinds without rules are allowed.
+#[derive(Clone)]
+pub struct Validators {
+    products: Arc<ProductValidator>,
+    metrics: Option<AdmissionMetrics>,
+}
+
+impl fmt::Debug for Validators {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validators").finish_non_exhaustive()
+    }
+}
+
+/// How a request ended, before it becomes an `AdmissionResponse`.
+enum Decision {
+    Judged(Verdict),
+    /// The rules could not be checked; refused (fail closed).
+    Failed(String),
+}
+
+impl Validators {
+    /// Validators that read Agencies and the catalog from the cluster, with today's
+    /// date from the system clock.
+    pub fn new(client: kube::Client) -> Self {
+        Self::with_lookup(Arc::new(ClusterLookup::new(client)), Clock::system())
+    }
+
+    /// Validators over any source of objects and any clock (tests).
+    pub fn with_lookup(lookup: Arc<dyn Lookup>, clock: Clock) -> Self {
+        Self {
+            products: Arc::new(ProductValidator::new(lookup, clock)),
+            metrics: None,
+        }
+    }
+
+    /// Counts decisions and times them in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: AdmissionMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Judges one request and logs the decision on [`AUDIT_TARGET`].
+    pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let started = Instant::now();
+        let decision = if is_kind::<PlatformSoftwareProduct>(&request.kind) {
+            run(self.products.as_ref(), request).await
+        } else {
+            Decision::Judged(Verdict::allowed())
+        };
+        let elapsed = started.elapsed();
+        audit(request, &decision, elapsed);
+        if let Some(metrics) = &self.metrics {
+            let allowed = matches!(&decision, Decision::Judged(v) if v.is_allowed());
+            metrics.observe(&request.kind.kind, allowed, elapsed);
+        }
+        respond(request, decision)
+    }
+}
+
+fn is_kind<K: Resource<DynamicType = ()>>(gvk: &GroupVersionKind) -> bool {
+    gvk.group == K::group(&()) && gvk.kind == K::kind(&())
+}
+
+async fn run<V: Validate>(validator: &V, request: &AdmissionRequest<DynamicObject>) -> Decision {
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return Decision::Judged(Verdict::allowed());
+    }
+    let Some(object) = &request.object else {
+        return Decision::Failed(format!(
+            "the {:?} request carries no object",
+            request.operation
+        ));
+    };
+    let object: V::Object = match typed(object) {
+        Ok(object) => object,
+        Err(e) => return Decision::Failed(format!("cannot read the object: {e}")),
+    };
+    let old: Option<V::Object> = match request.old_object.as_ref().map(typed).transpose() {
+        Ok(old) => old,
+        Err(e) => return Decision::Failed(format!("cannot read the stored object: {e}")),
+    };
+    // With generateName the API server has picked the name before validating webhooks.
+    let name = object
+        .meta()
+        .name
+        .clone()
+        .unwrap_or_else(|| request.name.clone());
+    let admission = Admission {
+        operation: &request.operation,
+        user: request.user_info.username.as_deref().unwrap_or(""),
+        namespace: request.namespace.as_deref().unwrap_or(""),
+        name: &name,
+        object: &object,
+        old: old.as_ref(),
+    };
+    match validator.validate(&admission).await {
+        Ok(verdict) => Decision::Judged(verdict),
+        Err(e) => Decision::Failed(format!("the admission rules could not be checked: {e}")),
+    }
+}
+
+fn typed<K: DeserializeOwned>(object: &DynamicObject) -> Result<K, serde_json::Error> {
+    serde_json::from_value(serde_json::to_value(object)?)
+}
+
+fn respond(request: &AdmissionRequest<DynamicObject>, decision: Decision) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    match decision {
+        Decision::Judged(verdict) => {
+            let mut response = if verdict.is_allowed() {
+                response
+            } else {
+                let mut denied = response.deny(verdict.message());
+                denied.result.code = 403;
+                denied.result.reason = "Forbidden".into();
+                denied
+            };
+            if !verdict.warnings.is_empty() {
+                response.warnings = Some(verdict.warnings);
+            }
+            response
+        }
+        Decision::Failed(message) => {
+            let mut failed = response.deny(format!(
+                "{message}; try again, and tell the platform operator if it persists"
+            ));
+            failed.result.code = 500;
+            failed.result.reason = "InternalError".into();
+            failed
+        }
+    }
+}
+
+/// R-MON-02: every admission decision, with who asked for what and why.
+fn audit(
+    request: &AdmissionRequest<DynamicObject>,
+    decision: &Decision,
+    elapsed: std::time::Duration,
+) {
+    let (allowed, reasons) = match decision {
+        Decision::Judged(verdict) => (verdict.is_allowed(), verdict.message()),
+        Decision::Failed(message) => (false, message.clone()),
+    };
+    tracing::info!(
+        target: AUDIT_TARGET,
+        uid = %request.uid,
+        user = request.user_info.username.as_deref().unwrap_or(""),
+        groups = ?request.user_info.groups.as_deref().unwrap_or_default(),
+        operation = ?request.operation,
+        group = %request.kind.group,
+        kind = %request.kind.kind,
+        namespace = request.namespace.as_deref().unwrap_or(""),
+        name = %request.name,
+        dry_run = request.dry_run,
+        allowed,
+        reasons = %reasons,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "admission decision"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(field: &str) -> Violation {
+        Violation {
+            field: field.into(),
+            value: "x".into(),
+            problem: "is wrong".into(),
+            rule: "R-TEST-01",
+            fix: "fix it".into(),
+        }
+    }
+
+    #[test]
+    fn a_violation_names_field_value_rule_and_fix() {
+        assert_eq!(
+            violation("spec.a").to_string(),
+            r#"spec.a "x" is wrong (R-TEST-01): fix it"#
+        );
+    }
+
+    #[test]
+    fn several_violations_are_listed_in_one_message() {
+        let verdict = Verdict {
+            violations: vec![violation("spec.a"), violation("spec.b")],
+            warnings: vec![],
+        };
+        assert!(!verdict.is_allowed());
+        assert_eq!(
+            verdict.message(),
+            r#"2 problems: spec.a "x" is wrong (R-TEST-01): fix it; spec.b "x" is wrong (R-TEST-01): fix it"#
+        );
+        assert_eq!(Verdict::allowed().message(), "");
+    }
+
+    #[test]
+    fn the_clock_can_be_fixed() {
+        let day = jiff::civil::date(2026, 10, 1);
+        assert_eq!(Clock::fixed(day).today(), day);
+    }
+}
