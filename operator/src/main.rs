@@ -10,6 +10,14 @@ use akp_operator::product::segmentation::Segmentation;
 use akp_operator::rules::calendar::Calendar;
 use akp_operator::run::{Settings, run, run_when_leading};
 use akp_operator::telemetry::{self, Metrics, Readiness};
+use akp_operator::webhook::Validators;
+use akp_operator::webhook::certs::{SelfManagedCerts, ensure_serving_cert};
+use akp_operator::webhook::configuration::{
+    CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, validating_webhook_configuration,
+};
+use akp_operator::webhook::metrics::AdmissionMetrics;
+use akp_operator::webhook::server::{WebhookServer, router};
+use akp_operator::webhook::tls::CertStore;
 use anyhow::Context as _;
 use clap::Parser;
 use futures::FutureExt;
@@ -41,6 +49,31 @@ struct Args {
     /// R-SEG-01..04). See docs/operator.md.
     #[arg(long, env = "AKP_CONFIG")]
     config: Option<PathBuf>,
+    /// Where the admission webhooks are served (TLS). Every replica serves them.
+    #[arg(long, env = "AKP_WEBHOOK_ADDR", default_value = "0.0.0.0:8443")]
+    webhook_addr: SocketAddr,
+    /// How the API server reaches the webhooks: `service:<namespace>/<name>:<port>`
+    /// (in the cluster) or an `https://` base URL (out of the cluster, the demo).
+    #[arg(
+        long,
+        env = "AKP_WEBHOOK_ENDPOINT",
+        default_value = "service:akp-system/akp-operator-webhook:443"
+    )]
+    webhook_endpoint: String,
+    /// Where the serving certificate comes from: `self-managed` (a CA and certificate
+    /// kept in a Secret and rotated by the operator), or a directory with `tls.crt` and
+    /// `tls.key` (cert-manager), reloaded every five minutes.
+    #[arg(long, env = "AKP_WEBHOOK_CERTS", default_value = "self-managed")]
+    webhook_certs: String,
+    /// The Secret of the self-managed certificate.
+    #[arg(long, default_value = "akp-operator-webhook-tls")]
+    webhook_secret: String,
+    /// Register the webhook configurations (else the Helm chart ships them).
+    #[arg(long, env = "AKP_REGISTER_WEBHOOKS")]
+    register_webhooks: bool,
+    /// Serve no webhooks (development only: the API server's CEL rules still apply).
+    #[arg(long)]
+    no_webhooks: bool,
     /// Log JSON lines.
     #[arg(long, env = "AKP_LOG_JSON")]
     log_json: bool,
@@ -112,6 +145,9 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the API server")?;
+    if !args.no_webhooks {
+        webhooks(&args, client.clone(), &metrics, stopped.clone()).await?;
+    }
     let (calendar, segmentation) = config(args.config.as_ref())?;
     let settings = Settings {
         clock: Arc::new(SystemClock),
@@ -139,6 +175,101 @@ async fn main() -> anyhow::Result<()> {
         error!("leadership lost; exiting");
         std::process::exit(1);
     }
+    Ok(())
+}
+
+/// Serves the admission webhooks on every replica, with a self-managed or mounted
+/// certificate, and registers their configuration when asked.
+async fn webhooks(
+    args: &Args,
+    client: kube::Client,
+    metrics: &Metrics,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let endpoint = match args.webhook_endpoint.strip_prefix("service:") {
+        Some(rest) => {
+            let (ns_name, port) = rest
+                .rsplit_once(':')
+                .context("--webhook-endpoint service:<namespace>/<name>:<port>")?;
+            let (namespace, name) = ns_name
+                .split_once('/')
+                .context("--webhook-endpoint service:<namespace>/<name>:<port>")?;
+            WebhookEndpoint::Service {
+                namespace: namespace.into(),
+                name: name.into(),
+                port: port.parse().context("webhook service port")?,
+            }
+        }
+        None => WebhookEndpoint::Url(args.webhook_endpoint.clone()),
+    };
+    let (store, ca) = if args.webhook_certs == "self-managed" {
+        let dns_names = match &endpoint {
+            WebhookEndpoint::Service {
+                namespace, name, ..
+            } => vec![
+                format!("{name}.{namespace}.svc"),
+                format!("{name}.{namespace}.svc.cluster.local"),
+            ],
+            WebhookEndpoint::Url(url) => vec![
+                url.trim_start_matches("https://")
+                    .split([':', '/'])
+                    .next()
+                    .unwrap_or("localhost")
+                    .to_owned(),
+            ],
+        };
+        let certs = SelfManagedCerts {
+            namespace: args.namespace.clone(),
+            secret_name: args.webhook_secret.clone(),
+            dns_names: dns_names.clone(),
+            configuration: CONFIGURATION_NAME.into(),
+        };
+        let serving =
+            ensure_serving_cert(&client, &certs.namespace, &certs.secret_name, &dns_names).await?;
+        let store = Arc::new(CertStore::from_pem(&serving.cert_pem, &serving.key_pem)?);
+        let (refresh_client, refresh_store) = (client.clone(), store.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
+                if let Err(e) = certs.refresh(&refresh_client, &refresh_store).await {
+                    error!(error = %e, "renewing the webhook certificate");
+                }
+            }
+        });
+        (store, Some(serving.ca_pem))
+    } else {
+        let dir = PathBuf::from(&args.webhook_certs);
+        let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        let store = Arc::new(CertStore::from_files(&crt, &key)?);
+        let reload = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+                if let Err(e) = reload.reload_files(&crt, &key) {
+                    error!(error = %e, "reloading the webhook certificate");
+                }
+            }
+        });
+        (store, None)
+    };
+    if args.register_webhooks {
+        apply_configuration(
+            &client,
+            &validating_webhook_configuration(&endpoint, ca.as_deref()),
+        )
+        .await?;
+    }
+    let mut validators = Validators::new(client);
+    if let Some(registry) = metrics.registry() {
+        validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
+    }
+    let server = WebhookServer::bind(args.webhook_addr).await?;
+    info!(addr = %server.local_addr()?, "admission webhooks");
+    tokio::spawn(async move {
+        if let Err(e) = server.run(store, router(validators), stopped).await {
+            error!(error = %e, "the webhook server stopped");
+        }
+    });
     Ok(())
 }
 

@@ -83,7 +83,6 @@ struct Inner {
     products: IntGaugeVec,
     trials_overdue: IntGauge,
     provisioning_sla_breaches: IntGauge,
-    admission_decisions: IntCounterVec,
     leader: IntGauge,
     nodes_outside_country: IntGaugeVec,
     pods_outside_country: IntGauge,
@@ -147,14 +146,6 @@ impl Metrics {
                 IntGauge::new(
                     "provisioning_sla_breaches",
                     "Environments not provisioned within their deadline",
-                ),
-            )?,
-            admission_decisions: register(
-                &registry,
-                "admission_decisions_total",
-                IntCounterVec::new(
-                    Opts::new("admission_decisions_total", "Admission reviews answered"),
-                    &["kind", "decision"],
                 ),
             )?,
             leader: register(
@@ -243,16 +234,6 @@ impl Metrics {
     pub fn set_provisioning_sla_breaches(&self, count: i64) {
         if let Some(i) = self.inner.as_deref() {
             i.provisioning_sla_breaches.set(count);
-        }
-    }
-
-    /// Counts an admission review of `kind` answered with `decision` (e.g. `allowed`,
-    /// `denied`).
-    pub fn admission_decision(&self, kind: &str, decision: &str) {
-        if let Some(i) = self.inner.as_deref() {
-            i.admission_decisions
-                .with_label_values(&[kind, decision])
-                .inc();
         }
     }
 
@@ -495,7 +476,6 @@ mod tests {
         metrics.set_products([("development", 2), ("production", 1)]);
         metrics.set_trials_overdue(3);
         metrics.set_provisioning_sla_breaches(4);
-        metrics.admission_decision("PlatformSoftwareProduct", "denied");
         metrics.set_leader(true);
         let text = metrics.render().unwrap();
         for line in [
@@ -506,7 +486,6 @@ mod tests {
             "akp_operator_products{stage=\"production\"} 1",
             "akp_operator_trials_overdue 3",
             "akp_operator_provisioning_sla_breaches 4",
-            "akp_operator_admission_decisions_total{decision=\"denied\",kind=\"PlatformSoftwareProduct\"} 1",
             "akp_operator_leader 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");

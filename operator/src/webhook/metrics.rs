@@ -25,14 +25,14 @@ impl AdmissionMetrics {
     pub fn unregistered() -> Result<Self, prometheus::Error> {
         let decisions = IntCounterVec::new(
             Opts::new(
-                "akp_admission_decisions_total",
+                "webhook_decisions_total",
                 "Admission requests judged, by kind and decision (allowed or refused).",
             ),
             &["kind", "decision"],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::new(
-                "akp_admission_duration_seconds",
+                "webhook_duration_seconds",
                 "Time to judge an admission request, lookups included.",
             )
             .buckets(vec![

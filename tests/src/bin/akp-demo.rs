@@ -123,9 +123,28 @@ async fn main() -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/debug/akp-operator"));
     let operator_log = out_dir.join("operator.log");
+    ensure_namespace(&client, "akp-system").await?;
+    let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let webhook_addr = format!("127.0.0.1:{webhook_port}");
+    let webhook_url = format!("https://127.0.0.1:{webhook_port}");
     let _operator = Child::spawn(
         Command::new(&operator_bin)
-            .args(["--no-leader-election", "--metrics-addr", "127.0.0.1:0"])
+            .args([
+                "--no-leader-election",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--namespace",
+                "akp-system",
+                "--register-webhooks",
+            ])
+            .args([
+                "--webhook-addr",
+                &webhook_addr,
+                "--webhook-endpoint",
+                &webhook_url,
+            ])
             .env("KUBECONFIG", &demo.kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(std::fs::File::create(&operator_log)?)
@@ -133,28 +152,75 @@ async fn main() -> Result<()> {
     )
     .with_context(|| format!("starting {}", operator_bin.display()))?;
     wait_until(&demo, "agencies Ready", || async {
-        let agencies = Api::<Agency>::all(client.clone()).list(&Default::default()).await?;
-        Ok(!agencies.items.is_empty() && agencies.items.iter().all(|a| ready(a.status.as_ref().map(|s| s.conditions.as_slice()))))
+        let agencies = Api::<Agency>::all(client.clone())
+            .list(&Default::default())
+            .await?;
+        Ok(!agencies.items.is_empty()
+            && agencies
+                .items
+                .iter()
+                .all(|a| ready(a.status.as_ref().map(|s| s.conditions.as_slice()))))
     })
     .await?;
     demo.kubectl(&["get", "agencies"])?;
 
-    demo.step("agencies create their products; the operator gives each the environments of its stage");
+    demo.step(
+        "agencies create their products; the operator gives each the environments of its stage",
+    );
     apply_dir(&client, &repo_root().join("examples").join("products"), &[]).await?;
     wait_until(&demo, "products Ready", || async {
-        let products = Api::<PlatformSoftwareProduct>::all(client.clone()).list(&Default::default()).await?;
-        Ok(products.items.len() >= 4 && products.items.iter().all(|p| ready(p.status.as_ref().map(|s| s.conditions.as_slice()))))
+        let products = Api::<PlatformSoftwareProduct>::all(client.clone())
+            .list(&Default::default())
+            .await?;
+        Ok(products.items.len() >= 4
+            && products
+                .items
+                .iter()
+                .all(|p| ready(p.status.as_ref().map(|s| s.conditions.as_slice()))))
     })
     .await?;
     demo.kubectl(&["get", "pbo", "-A"])?;
-    demo.kubectl(&["get", "namespaces", "-l", "akp.egov.kz/environment", "-L", "akp.egov.kz/environment", "-L", "akp.egov.kz/contour", "-L", "akp.egov.kz/class"])?;
-    demo.kubectl(&["get", "resourcequota,limitrange,rolebinding,networkpolicy", "-n", "mon-e-license-trial"])?;
+    demo.kubectl(&[
+        "get",
+        "namespaces",
+        "-l",
+        "akp.egov.kz/environment",
+        "-L",
+        "akp.egov.kz/environment",
+        "-L",
+        "akp.egov.kz/contour",
+        "-L",
+        "akp.egov.kz/class",
+    ])?;
+    demo.kubectl(&[
+        "get",
+        "resourcequota,limitrange,rolebinding,networkpolicy",
+        "-n",
+        "mon-e-license-trial",
+    ])?;
+
+    demo.step("the operator's webhook refuses what needs other objects to judge");
+    let mut stray = documents(&repo_root().join("examples/products/tax-check.yaml"))?
+        .into_iter()
+        .next()
+        .context("tax-check")?;
+    stray["metadata"]["namespace"] = "default".into();
+    println!("a product created in namespace default, which belongs to no agency:");
+    match apply(&client, &stray, None, MANAGER).await {
+        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
+        Err(e) => return Err(e.into()),
+        Ok(_) => anyhow::bail!("a product outside every agency namespace was accepted"),
+    }
 
     demo.step("school-enrolment walks its stages: preliminary testing, then trial operation once its acts are signed");
     let enrolment = repo_root().join("examples/products/school-enrolment.yaml");
-    let mut doc = documents(&enrolment)?.into_iter().next().context("school-enrolment")?;
+    let mut doc = documents(&enrolment)?
+        .into_iter()
+        .next()
+        .context("school-enrolment")?;
     doc["spec"]["stage"] = "trialOperation".into();
-    doc["spec"]["environments"]["trial"] = serde_json::json!({"cpu": "4", "memory": "8Gi", "storage": "40Gi"});
+    doc["spec"]["environments"]["trial"] =
+        serde_json::json!({"cpu": "4", "memory": "8Gi", "storage": "40Gi"});
     println!("trying trialOperation straight from development:");
     match apply(&client, &doc, None, MANAGER).await {
         Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
@@ -163,25 +229,54 @@ async fn main() -> Result<()> {
     }
     for (stage, acts) in [
         ("preliminaryTesting", serde_json::json!([])),
-        ("trialOperation", serde_json::json!([
-            {"type": "preliminaryTestProtocol", "number": "31", "date": "2026-11-02", "sha256": "480319ad78eb98a195bfe6df582f912e6099c9406a122884b97268d45596c80b"},
-            {"type": "trialTransferAct", "number": "32", "date": "2026-11-04", "sha256": "871510a60d8a650aef2497491c8711f6e1e5e74fa141913103d4a5eb679590c9"}
-        ])),
+        (
+            "trialOperation",
+            serde_json::json!([
+                {"type": "preliminaryTestProtocol", "number": "31", "date": "2026-11-02", "sha256": "480319ad78eb98a195bfe6df582f912e6099c9406a122884b97268d45596c80b"},
+                {"type": "trialTransferAct", "number": "32", "date": "2026-11-04", "sha256": "871510a60d8a650aef2497491c8711f6e1e5e74fa141913103d4a5eb679590c9"}
+            ]),
+        ),
     ] {
         doc["spec"]["stage"] = stage.into();
         doc["spec"]["acts"] = acts;
-        apply(&client, &doc, None, MANAGER).await.with_context(|| format!("moving school-enrolment to {stage}"))?;
+        apply(&client, &doc, None, MANAGER)
+            .await
+            .with_context(|| format!("moving school-enrolment to {stage}"))?;
         wait_until(&demo, &format!("school-enrolment at {stage}"), || async {
-            let p = Api::<PlatformSoftwareProduct>::namespaced(client.clone(), "agency-mon").get("school-enrolment").await?;
+            let p = Api::<PlatformSoftwareProduct>::namespaced(client.clone(), "agency-mon")
+                .get("school-enrolment")
+                .await?;
             let at = p.status.as_ref().and_then(|s| s.stage) == Some(p.spec.stage);
             Ok(at && ready(p.status.as_ref().map(|s| s.conditions.as_slice())))
         })
         .await?;
-        demo.kubectl(&["get", "pbo", "school-enrolment", "-n", "agency-mon", "-o", "wide"])?;
+        demo.kubectl(&[
+            "get",
+            "pbo",
+            "school-enrolment",
+            "-n",
+            "agency-mon",
+            "-o",
+            "wide",
+        ])?;
     }
-    demo.kubectl(&["get", "namespaces", "-l", "akp.egov.kz/product=school-enrolment"])?;
+    demo.kubectl(&[
+        "get",
+        "namespaces",
+        "-l",
+        "akp.egov.kz/product=school-enrolment",
+    ])?;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    demo.kubectl(&["get", "events", "-n", "agency-mon", "--field-selector", "involvedObject.name=school-enrolment", "--sort-by", ".metadata.creationTimestamp"])?;
+    demo.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        "agency-mon",
+        "--field-selector",
+        "involvedObject.name=school-enrolment",
+        "--sort-by",
+        ".metadata.creationTimestamp",
+    ])?;
 
     demo.step("bad input is refused by the API server with the field, the rule and the fix");
     for bad in [
@@ -228,7 +323,10 @@ impl Drop for Child {
 }
 
 fn ready(conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>) -> bool {
-    conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True")
+    conditions
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// Polls `check` until it holds, for at most two minutes.
@@ -242,7 +340,10 @@ where
         anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    println!("  ({what} after {:.1}s)", demo.started.elapsed().as_secs_f64());
+    println!(
+        "  ({what} after {:.1}s)",
+        demo.started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
