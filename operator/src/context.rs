@@ -36,6 +36,8 @@ pub struct Stores {
     pub sites: Store<akp_crds::Site>,
     /// Nodes (R-PLC-01).
     pub nodes: Store<k8s_openapi::api::core::v1::Node>,
+    /// Pods, for the placement audit (R-PLC-01).
+    pub pods: Store<k8s_openapi::api::core::v1::Pod>,
 }
 
 /// The shared state of the controllers.
@@ -55,6 +57,9 @@ pub struct Context {
     pub segmentation: Arc<crate::product::segmentation::Segmentation>,
     /// The caches.
     pub stores: Stores,
+    /// Asks the product controller to look at a product again (a node it runs on
+    /// changed country, found by the site controller).
+    pub recheck: futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<akp_crds::PlatformSoftwareProduct>>,
     /// Whether the caches are filled; reconciles wait for it, so that an empty cache
     /// is never taken for "no agency".
     pub caches_ready: Arc<std::sync::atomic::AtomicBool>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct, Site, Stage};
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, Pod, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
@@ -124,16 +124,9 @@ pub async fn run(
         Api::<Node>::all(client.clone()),
         watcher::Config::default()
     );
-    let stores = Stores {
-        agencies,
-        namespaces,
-        quotas,
-        limits,
-        bindings,
-        policies,
-        sites,
-        nodes,
-    };
+    let (pods, pod_stream) = cache!(Pod, Api::<Pod>::all(client.clone()), watcher::Config::default());
+    let stores = Stores { agencies, namespaces, quotas, limits, bindings, policies, sites, nodes, pods };
+    let (recheck, recheck_requests) = futures::channel::mpsc::unbounded();
 
     let caches_ready = Arc::new(AtomicBool::new(false));
     let ctx = Arc::new(Context {
@@ -144,6 +137,7 @@ pub async fn run(
         calendar: Arc::new(settings.calendar),
         segmentation: Arc::new(settings.segmentation),
         stores: stores.clone(),
+        recheck,
         caches_ready: caches_ready.clone(),
     });
 
@@ -171,6 +165,12 @@ pub async fn run(
         .watches_stream(limit_stream, move |o: LimitRange| by_owner(&o.metadata))
         .watches_stream(binding_stream, move |o: RoleBinding| by_owner(&o.metadata))
         .watches_stream(policy_stream, move |o: NetworkPolicy| by_owner(&o.metadata))
+        .watches_stream(pod_stream, {
+            // A pod belongs to the product whose environment namespace it is in.
+            let namespaces = stores.namespaces.clone();
+            move |pod: Pod| namespaces.get(&ObjectRef::new(&pod.namespace().unwrap_or_default())).and_then(|ns| owner_of(&ns.metadata))
+        })
+        .reconcile_on(recheck_requests)
         .graceful_shutdown_on(shutdown.clone())
         .run(
             product::controller::reconcile,
@@ -208,23 +208,25 @@ pub async fn run(
     let readiness = settings.readiness.clone();
     let ready_stores = stores.clone();
     let mark_ready = async move {
-        let waits = (
-            ready_stores.agencies.wait_until_ready(),
-            ready_stores.namespaces.wait_until_ready(),
-            ready_stores.quotas.wait_until_ready(),
-            ready_stores.limits.wait_until_ready(),
-            ready_stores.bindings.wait_until_ready(),
-            ready_stores.policies.wait_until_ready(),
-        );
-        let (a, b, c, d, e, f) =
-            futures::join!(waits.0, waits.1, waits.2, waits.3, waits.4, waits.5);
-        if a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok() && e.is_ok() && f.is_ok() {
+        let s = ready_stores;
+        let waits: Vec<std::pin::Pin<Box<dyn Future<Output = bool> + Send>>> = vec![
+            Box::pin(async move { s.agencies.wait_until_ready().await.is_ok() }),
+            Box::pin({ let st = s.namespaces.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.quotas.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.limits.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.bindings.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.policies.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.sites.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.nodes.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({ let st = s.pods.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+        ];
+        if futures::future::join_all(waits).await.into_iter().all(|ok| ok) {
             caches_ready.store(true, Ordering::Release);
             readiness.set_ready();
             info!("caches filled; controllers acting");
         }
     };
-    let fleet = fleet_metrics(product_store, settings.metrics, shutdown.clone());
+    let fleet = fleet_metrics(product_store, stores.clone(), settings.metrics, shutdown.clone());
     futures::join!(
         product_controller,
         agency_controller,
@@ -235,9 +237,33 @@ pub async fn run(
     Ok(())
 }
 
+/// Pods of environment namespaces on nodes not attested in the home country (R-PLC-01).
+fn pods_outside_country(stores: &Stores) -> i64 {
+    let home = |node: &str| {
+        stores
+            .nodes
+            .get(&ObjectRef::new(node))
+            .is_some_and(|n| n.labels().get(akp_crds::site::COUNTRY_LABEL).map(String::as_str) == Some(crate::site::HOME_COUNTRY))
+    };
+    stores
+        .pods
+        .state()
+        .iter()
+        .filter(|p| {
+            let in_environment = stores
+                .namespaces
+                .get(&ObjectRef::new(&p.namespace().unwrap_or_default()))
+                .is_some_and(|ns| ns.labels().contains_key(labels::ENVIRONMENT));
+            let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+            in_environment && node.is_some_and(|n| !home(n))
+        })
+        .count() as i64
+}
+
 /// Products by stage, overdue trials and SLA breaches, from the cache every 15 s.
 async fn fleet_metrics(
     store: Store<PlatformSoftwareProduct>,
+    stores: Stores,
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -271,6 +297,7 @@ async fn fleet_metrics(
             };
             metrics.set_trials_overdue(with(conditions::TRIAL_WITHIN_LIMIT));
             metrics.set_provisioning_sla_breaches(with(conditions::PROVISIONED_WITHIN_SLA));
+            metrics.set_pods_outside_country(pods_outside_country(&stores));
             tokio::time::sleep(Duration::from_secs(15)).await;
         }
     };

@@ -162,8 +162,30 @@ pub async fn reconcile(site: Arc<Site>, ctx: Arc<Context>) -> Result<Action> {
             .await
             .map_err(Error::Kube)?;
     }
+    if site.status.as_ref().map(|s| s.nodes_outside_country) != Some(status.nodes_outside_country) {
+        recheck_products_on(&ctx, &found);
+    }
     crate::product::controller::publish(&ctx, site.as_ref(), notices).await;
     Ok(Action::requeue(Duration::from_secs(10 * 60)))
+}
+
+/// Asks the product controller to audit again every product with pods on `nodes`.
+fn recheck_products_on(ctx: &Context, nodes: &[NodeResidency]) {
+    let names: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
+    let mut products = std::collections::HashSet::new();
+    for pod in ctx.stores.pods.state() {
+        let on_site = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| names.contains(n));
+        if !on_site {
+            continue;
+        }
+        let ns = ctx.stores.namespaces.get(&kube::runtime::reflector::ObjectRef::new(&pod.namespace().unwrap_or_default()));
+        if let Some(owner) = ns.and_then(|ns| crate::product::controller::owner_of(&ns.metadata)) {
+            products.insert(owner);
+        }
+    }
+    for product in products {
+        let _ = ctx.recheck.unbounded_send(product);
+    }
 }
 
 /// Retries failed reconciles with a short delay and counts them.

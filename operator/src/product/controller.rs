@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::rules::naming::labels;
 
 use super::build::{self, Child, Plan};
-use super::status::{self, Notice, Observation};
+use super::status::{self, Notice, Observation, PlacementView};
 use super::validate::validate;
 
 /// The finalizer that holds a product until its environments are removed.
@@ -125,11 +125,38 @@ async fn apply(
         info!(writes, stage = ?validated.stage, "environments applied");
     }
 
-    let (status, notices) = status::applied(&obs, &validated, agency, &plan, &ready);
+    let placement = place(ctx, &validated, &plan);
+    let (status, notices) = status::applied(&obs, &validated, agency, &plan, &ready, &placement);
     let requeue = next_look(&status, now, ready.values().all(|r| *r));
     write_status(api, p, status).await?;
     publish(ctx, p, notices).await;
     Ok(requeue)
+}
+
+/// The allowed sites and the audit of every environment (R-PLC-01, R-PLC-02).
+fn place(ctx: &Context, v: &super::validate::Validated, plan: &Plan) -> BTreeMap<akp_crds::EnvironmentName, PlacementView> {
+    use crate::rules::placement::{allowed_sites, audit};
+    let sites: Vec<akp_crds::Site> = ctx.stores.sites.state().iter().map(|s| (**s).clone()).collect();
+    let nodes: BTreeMap<String, BTreeMap<String, String>> = ctx.stores.nodes.state().iter().map(|n| (n.name_any(), n.labels().clone())).collect();
+    let spec = &v.product.spec;
+    plan.environments
+        .iter()
+        .map(|e| {
+            let ns = e.namespace.name_any();
+            let pods: Vec<(String, String)> = ctx
+                .stores
+                .pods
+                .state()
+                .iter()
+                .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+                .filter_map(|p| Some((p.name_any(), p.spec.as_ref()?.node_name.clone()?)))
+                .collect();
+            let allowed = allowed_sites(&sites, crate::site::HOME_COUNTRY, spec.contour, spec.class, e.env)
+                .map(|s| s.iter().map(|s| s.name_any()).collect())
+                .map_err(|e| e.to_string());
+            (e.env, PlacementView { allowed, audit: audit(&pods, &nodes, &sites, crate::site::HOME_COUNTRY) })
+        })
+        .collect()
 }
 
 /// When to look again: at the trial deadline (R-LC-03), soon while provisioning, else

@@ -31,7 +31,20 @@ pub mod conditions {
     pub const TRIAL_WITHIN_LIMIT: &str = "TrialWithinLimit";
     /// R-ENV-03: environments provided within 10 working days.
     pub const PROVISIONED_WITHIN_SLA: &str = "ProvisionedWithinSla";
+    /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
+    pub const PLACED: &str = "Placed";
 }
+
+/// What placement found for one environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacementView {
+    /// The sites the environment is bound to, or why there are none.
+    pub allowed: Result<Vec<String>, String>,
+    /// Where its pods run.
+    pub audit: crate::rules::placement::Audit,
+}
+
+
 
 /// An event to publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +85,7 @@ pub fn applied(
     agency: &Agency,
     plan: &Plan,
     ready: &BTreeMap<EnvironmentName, bool>,
+    placement: &BTreeMap<EnvironmentName, PlacementView>,
 ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
     let now = obs.now;
     let old = obs.old.cloned().unwrap_or_default();
@@ -108,7 +122,11 @@ pub fn applied(
             EnvironmentStatus {
                 name: e.env,
                 namespace: e.namespace.metadata.name.clone().unwrap_or_default(),
-                sites: before.map(|b| b.sites.clone()).unwrap_or_default(),
+                // The sites in use; before any pod runs, the sites it is bound to.
+                sites: placement
+                    .get(&e.env)
+                    .map(|p| if p.audit.sites.is_empty() { p.allowed.clone().unwrap_or_default() } else { p.audit.sites.clone() })
+                    .unwrap_or_default(),
                 ready: is_ready,
                 requested_at: Some(requested_at),
                 ready_at,
@@ -305,6 +323,27 @@ pub fn applied(
         &sla_message,
     );
 
+    // R-PLC-01, R-PLC-02
+    let mut problems: Vec<String> = Vec::new();
+    let mut pods = 0;
+    for (env, p) in placement {
+        pods += p.audit.pods;
+        if let Err(why) = &p.allowed {
+            problems.push(format!("{}: {why}", env.as_str()));
+        }
+        problems.extend(p.audit.violations.iter().map(|v| format!("{}: {v} outside KZ", env.as_str())));
+    }
+    let placed = problems.is_empty();
+    let placed_message = if placed {
+        format!("{pods} pod(s) on nodes attested in KZ at their allowed sites (R-PLC-01)")
+    } else {
+        format!("{} (R-PLC-01, R-PLC-02): drain the pods or fix the node labels", problems.join("; "))
+    };
+    if changes(obs, conditions::PLACED, placed) && !placed {
+        notices.push(Notice { warning: true, reason: "PlacedOutsideCountry", note: placed_message.clone() });
+    }
+    set(&mut conditions, obs, conditions::PLACED, placed, if placed { "InCountry" } else { "OutsideCountry" }, &placed_message);
+
     // R-LC-05: a new record when the stage or the request changes.
     let mut request_history = old.request_history.clone();
     let same_as_last = request_history
@@ -478,6 +517,7 @@ mod tests {
             agency,
             &plan,
             &ready,
+            &BTreeMap::new(),
         )
     }
 
@@ -590,6 +630,7 @@ mod tests {
             &agency,
             &plan,
             &not_ready,
+            &BTreeMap::new(),
         );
         assert_eq!(
             condition(&s1, conditions::PROVISIONED_WITHIN_SLA).status,
@@ -601,6 +642,7 @@ mod tests {
             &agency,
             &plan,
             &not_ready,
+            &BTreeMap::new(),
         );
         assert_eq!(
             condition(&s2, conditions::PROVISIONED_WITHIN_SLA).status,
@@ -614,6 +656,7 @@ mod tests {
             &agency,
             &plan,
             &not_ready,
+            &BTreeMap::new(),
         );
         assert_eq!(
             condition(&s3, conditions::PROVISIONED_WITHIN_SLA).status,

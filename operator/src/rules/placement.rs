@@ -165,6 +165,39 @@ pub fn storage_classes(sites: &[&Site]) -> Vec<String> {
     all
 }
 
+/// Where an environment's pods actually run (the continuous audit of R-PLC-01).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Pods bound to a node.
+    pub pods: usize,
+    /// The sites hosting them, sorted.
+    pub sites: Vec<String>,
+    /// Pods on nodes not attested in the home country: `pod on node (country)`.
+    pub violations: Vec<String>,
+}
+
+/// Audits the pods of one namespace: each bound pod's node must be attested in `home`.
+/// `pods` are (pod name, node name); `nodes` maps node names to labels.
+pub fn audit(pods: &[(String, String)], nodes: &BTreeMap<String, BTreeMap<String, String>>, sites: &[Site], home: &str) -> Audit {
+    let mut a = Audit::default();
+    for (pod, node) in pods {
+        a.pods += 1;
+        let labels = nodes.get(node);
+        let country = labels.and_then(|l| l.get(COUNTRY_LABEL));
+        if country.map(String::as_str) != Some(home) {
+            a.violations.push(format!("pod {pod} on node {node} ({})", country.map_or("no country label", String::as_str)));
+        }
+        if let Some(l) = labels {
+            for s in sites.iter().filter(|s| !s.spec.node_selector.is_empty() && s.spec.node_selector.iter().all(|(k, v)| l.get(k) == Some(v))) {
+                a.sites.push(s.name_any());
+            }
+        }
+    }
+    a.sites.sort();
+    a.sites.dedup();
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +336,29 @@ mod tests {
         assert!(node_allowed(&kz, &prod, "KZ"));
         assert!(!node_allowed(&relabelled, &prod, "KZ"));
         assert_eq!(storage_classes(&prod), ["almaty-1-ssd", "astana-1-ssd"]);
+    }
+
+    #[test]
+    fn r_plc_01_the_audit_finds_pods_on_foreign_or_unattested_nodes() {
+        let all = sites();
+        let node = |zone: &str, country: Option<&str>| {
+            let mut l: BTreeMap<String, String> = [("topology.kubernetes.io/zone".to_owned(), zone.to_owned())].into();
+            if let Some(c) = country {
+                l.insert(COUNTRY_LABEL.into(), c.into());
+            }
+            l
+        };
+        let nodes: BTreeMap<String, BTreeMap<String, String>> = [
+            ("a".to_owned(), node("astana-1", Some("KZ"))),
+            ("b".to_owned(), node("almaty-1", Some("KZ"))),
+            ("c".to_owned(), node("astana-1", Some("RU"))),
+            ("d".to_owned(), node("astana-1", None)),
+        ]
+        .into();
+        let ok = audit(&[("p1".into(), "a".into()), ("p2".into(), "b".into())], &nodes, &all, "KZ");
+        assert_eq!(ok.sites, ["almaty-1", "astana-1"]);
+        assert!(ok.violations.is_empty());
+        let bad = audit(&[("p1".into(), "c".into()), ("p2".into(), "d".into())], &nodes, &all, "KZ");
+        assert_eq!(bad.violations, ["pod p1 on node c (RU)", "pod p2 on node d (no country label)"]);
     }
 }
