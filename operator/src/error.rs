@@ -12,6 +12,9 @@ pub enum Error {
     /// An object could not be (de)serialized.
     #[error("serialization: {0}")]
     Serialization(#[from] serde_json::Error),
+    /// Another cluster (a site's) could not be reached.
+    #[error("remote cluster: {0}")]
+    Remote(String),
     /// The object lacks a namespace or name.
     #[error("object without {0}")]
     MissingField(&'static str),
@@ -27,6 +30,7 @@ impl Error {
             Error::Finalizer(_) => "finalizer",
             Error::Serialization(_) => "serialization",
             Error::MissingField(_) => "missing_field",
+            Error::Remote(_) => "remote_cluster",
         }
     }
 }

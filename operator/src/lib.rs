@@ -14,6 +14,7 @@ pub mod error;
 pub mod leader;
 pub mod product;
 pub mod rbac;
+pub mod remote;
 pub mod rules;
 pub mod run;
 pub mod site;

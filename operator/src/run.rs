@@ -138,6 +138,7 @@ pub async fn run(
         segmentation: Arc::new(settings.segmentation),
         stores: stores.clone(),
         recheck,
+        remotes: Default::default(),
         caches_ready: caches_ready.clone(),
     });
 

@@ -121,6 +121,7 @@ async fn apply(
         }
     }
     writes += retire_orphans(ctx, p, Some(&plan)).await?;
+    writes += sync_remote_sites(ctx, &validated, Some(&plan)).await?;
     if writes > 0 {
         info!(writes, stage = ?validated.stage, "environments applied");
     }
@@ -273,8 +274,57 @@ async fn retire_orphans(
     Ok(deleted)
 }
 
+/// Environments at sites in other clusters (R-PLC-02): those the plan places at such a
+/// site are applied there; the product's other environment namespaces there are
+/// removed. Reads first, so a resync writes nothing there either.
+async fn sync_remote_sites(ctx: &Context, v: &super::validate::Validated, plan: Option<&Plan>) -> Result<usize> {
+    use crate::rules::naming::environment_namespace;
+    use crate::rules::placement::allowed_sites;
+    let all: Vec<akp_crds::Site> = ctx.stores.sites.state().iter().map(|s| (**s).clone()).collect();
+    let mut writes = 0;
+    for site in all.iter().filter(|s| s.spec.cluster.is_some()) {
+        let Some(cluster) = &site.spec.cluster else { continue };
+        let remote = ctx.remotes.client(&ctx.client, &cluster.kubeconfig_secret_ref).await?;
+        let spec = &v.product.spec;
+        let here: Vec<&build::EnvironmentPlan> = plan
+            .map(|pl| {
+                pl.environments
+                    .iter()
+                    .filter(|e| {
+                        allowed_sites(&all, crate::site::HOME_COUNTRY, spec.contour, spec.class, e.env)
+                            .is_ok_and(|sites| sites.iter().any(|s| s.name_any() == site.name_any()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !here.is_empty() {
+            // The project roles must exist there for the bindings to mean anything.
+            crate::run::apply_cluster_roles(&remote).await.map_err(|e| Error::Remote(e.to_string()))?;
+        }
+        for env in &here {
+            writes += crate::remote::apply_environment(&remote, env).await?;
+        }
+        for env in akp_crds::EnvironmentName::ALL {
+            let ns = environment_namespace(&v.agency_name, &v.product_name, env);
+            if here.iter().any(|e| e.env == env) {
+                continue;
+            }
+            let live = Api::<Namespace>::all(remote.clone()).get_opt(&ns).await?;
+            if live.is_some_and(|n| n.metadata.deletion_timestamp.is_none()) {
+                info!(namespace = %ns, site = %site.name_any(), "retiring environment at a remote site");
+                writes += usize::from(crate::remote::delete_environment(&remote, &ns).await?);
+            }
+        }
+    }
+    Ok(writes)
+}
+
 /// R-LC-07 and deletion: the environments go, the finalizer lets the record go.
 async fn cleanup(p: &PlatformSoftwareProduct, ctx: &Context) -> Result<Action> {
+    let agencies = ctx.stores.agencies.state();
+    if let Ok(v) = validate(p, agencies.iter().map(|a| a.as_ref())) {
+        sync_remote_sites(ctx, &v, None).await?;
+    }
     let deleted = retire_orphans(ctx, p, None).await?;
     publish(
         ctx,

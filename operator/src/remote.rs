@@ -1,0 +1,98 @@
+//! Sites in other clusters (multi-cluster): a Site may point at another cluster through
+//! a kubeconfig Secret; the reserve environment of a class 1 product placed there is
+//! created in that cluster too, with the same objects (R-PLC-02).
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use akp_crds::common::NamespacedRef;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::apply::{FIELD_MANAGER, delete_if_present, is_applied};
+use crate::error::{Error, Result};
+use crate::product::build::{Child, EnvironmentPlan};
+
+/// The key of the kubeconfig in the Secret.
+pub const KUBECONFIG_KEY: &str = "kubeconfig";
+
+/// Clients of other clusters, by Secret, rebuilt when the Secret changes.
+#[derive(Default)]
+pub struct RemoteClusters {
+    clients: Mutex<HashMap<(String, String), (String, Client)>>,
+}
+
+impl RemoteClusters {
+    /// The client of the cluster whose kubeconfig is in Secret `r`.
+    pub async fn client(&self, local: &Client, r: &NamespacedRef) -> Result<Client> {
+        let secret = Api::<Secret>::namespaced(local.clone(), &r.namespace).get(&r.name).await?;
+        let version = secret.resource_version().unwrap_or_default();
+        let key = (r.namespace.clone(), r.name.clone());
+        if let Ok(cache) = self.clients.lock()
+            && let Some((v, c)) = cache.get(&key)
+            && *v == version
+        {
+            return Ok(c.clone());
+        }
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(KUBECONFIG_KEY))
+            .ok_or(Error::MissingField("the kubeconfig key of the site's cluster Secret"))?;
+        let text = String::from_utf8_lossy(&bytes.0);
+        let kubeconfig = Kubeconfig::from_yaml(&text).map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
+        let client = Client::try_from(config).map_err(Error::Kube)?;
+        if let Ok(mut cache) = self.clients.lock() {
+            cache.insert(key, (version, client.clone()));
+        }
+        Ok(client)
+    }
+}
+
+/// Applies `desired` in a cluster without a cache: read, compare, write only when it
+/// differs, so that a resync writes nothing there either.
+async fn ensure<K>(api: &Api<K>, desired: &K) -> Result<bool>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let name = desired.name_any();
+    if let Some(live) = api.get_opt(&name).await?
+        && live.meta().deletion_timestamp.is_none()
+        && is_applied(&serde_json::to_value(desired)?, &serde_json::to_value(&live)?)
+    {
+        return Ok(false);
+    }
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(desired)).await?;
+    Ok(true)
+}
+
+/// Creates or updates an environment in another cluster. Returns the writes made.
+pub async fn apply_environment(client: &Client, env: &EnvironmentPlan) -> Result<usize> {
+    let ns = env.namespace.name_any();
+    let mut writes = usize::from(ensure(&Api::<Namespace>::all(client.clone()), &env.namespace).await?);
+    for child in &env.objects {
+        let written = match child {
+            Child::Quota(o) => ensure(&Api::<ResourceQuota>::namespaced(client.clone(), &ns), o).await?,
+            Child::Limits(o) => ensure(&Api::<LimitRange>::namespaced(client.clone(), &ns), o).await?,
+            Child::Binding(o) => ensure(&Api::<RoleBinding>::namespaced(client.clone(), &ns), o).await?,
+            Child::Policy(o) => ensure(&Api::<NetworkPolicy>::namespaced(client.clone(), &ns), o).await?,
+        };
+        writes += usize::from(written);
+    }
+    Ok(writes)
+}
+
+/// Removes an environment namespace from another cluster.
+pub async fn delete_environment(client: &Client, namespace: &str) -> Result<bool> {
+    delete_if_present(&Api::<Namespace>::all(client.clone()), namespace).await
+}
