@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use akp_crds::PlatformSoftwareProduct;
 use akp_operator::clock::ManualClock;
-use akp_test_support::operator::{Operator, cluster, eventually};
+use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::{ControlPlane, Options, apply, documents, ensure_namespace, repo_root};
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
@@ -22,7 +22,7 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
     let reserve = ControlPlane::start(Options::default())?;
     let admin = c.cp.admin_client().await?;
     let remote = reserve.admin_client().await?;
-    let operator = Operator::start(c.cp.client_for("akp-operator", &["system:masters"]).await?, &ManualClock::new(jiff::Timestamp::now()));
+    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
 
     ensure_namespace(&admin, "akp-system").await?;
     let kubeconfig = std::fs::read_to_string(reserve.kubeconfig_path())?;

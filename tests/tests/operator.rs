@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::clock::ManualClock;
-use akp_test_support::operator::{Operator, cluster, eventually};
+use akp_test_support::operator::{Operator, cluster, eventually, wait_for_event};
 use akp_test_support::{apply, documents, repo_root};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, ResourceQuota};
@@ -212,10 +212,7 @@ async fn set_stage(client: &Client, name: &str, stage: &str, acts: &[&str]) -> R
 async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(
-        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
-        &ManualClock::new(jiff::Timestamp::now()),
-    );
+    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
     create_agency(&admin, "mon").await?;
 
     set_stage(&admin, "walker", "development", &[]).await?;
@@ -384,10 +381,7 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
 async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(
-        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
-        &ManualClock::new(jiff::Timestamp::now()),
-    );
+    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
     create_agency(&admin, "mon").await?;
     create_agency(&admin, "mz").await?;
     let mon_user =
@@ -450,10 +444,7 @@ async fn r_lc_03_trial_overdue_with_an_injected_clock() -> Result<()> {
     let admin = c.cp.admin_client().await?;
     let start: jiff::Timestamp = "2026-09-03T10:00:00+05:00".parse()?;
     let clock = ManualClock::new(start);
-    let operator = Operator::start(
-        c.cp.client_for(OPERATOR_USER, &["system:masters"]).await?,
-        &clock,
-    );
+    let operator = c.operator(&clock).await?;
     create_agency(&admin, "mon").await?;
     set_stage(&admin, "trial", "development", &[]).await?;
     set_stage(&admin, "trial", "preliminaryTesting", &[]).await?;
@@ -502,24 +493,7 @@ async fn r_lc_03_trial_overdue_with_an_injected_clock() -> Result<()> {
         },
     )
     .await?;
-    eventually(
-        "a TrialOverdue warning",
-        Duration::from_secs(30),
-        || async {
-            let events = Api::<Event>::namespaced(admin.clone(), "agency-mon")
-                .list(&ListParams::default())
-                .await?;
-            Ok(events
-                .items
-                .iter()
-                .any(|e| {
-                    e.reason.as_deref() == Some("TrialOverdue")
-                        && e.type_.as_deref() == Some("Warning")
-                })
-                .then_some(()))
-        },
-    )
-    .await?;
+    wait_for_event(&admin, Some("agency-mon"), "TrialOverdue", true).await?;
     eventually("the overdue metric", Duration::from_secs(30), || async {
         Ok(operator
             .metrics

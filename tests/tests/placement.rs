@@ -6,11 +6,11 @@ use std::time::Duration;
 use akp_crds::Site;
 use akp_crds::site::COUNTRY_LABEL;
 use akp_operator::clock::ManualClock;
-use akp_test_support::operator::{Operator, cluster, eventually};
+use akp_test_support::operator::{cluster, eventually, wait_for_event};
 use akp_test_support::{apply, documents, kwok_node, repo_root};
 use anyhow::Result;
-use k8s_openapi::api::core::v1::{Event, Node};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 /// R-PLC-01: a node relabelled to another country is found and reported on its site:
@@ -19,10 +19,7 @@ use serde_json::json;
 async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(
-        c.cp.client_for("akp-operator", &["system:masters"]).await?,
-        &ManualClock::new(jiff::Timestamp::now()),
-    );
+    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
     let nodes = Api::<Node>::all(admin.clone());
     for (name, zone, country) in [
         ("astana-1-a", "astana-1", "KZ"),
@@ -89,24 +86,7 @@ async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<
         message.contains("astana-1-b (RU)") && message.contains("R-PLC-01"),
         "{message}"
     );
-    eventually(
-        "a NodeOutsideCountry warning",
-        Duration::from_secs(30),
-        || async {
-            let events = Api::<Event>::all(admin.clone())
-                .list(&ListParams::default())
-                .await?;
-            Ok(events
-                .items
-                .iter()
-                .any(|e| {
-                    e.reason.as_deref() == Some("NodeOutsideCountry")
-                        && e.type_.as_deref() == Some("Warning")
-                })
-                .then_some(()))
-        },
-    )
-    .await?;
+    wait_for_event(&admin, None, "NodeOutsideCountry", true).await?;
     let metrics = operator.metrics.render()?;
     assert!(
         metrics
@@ -140,7 +120,7 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     use k8s_openapi::api::core::v1::Pod;
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = Operator::start(c.cp.client_for("akp-operator", &["system:masters"]).await?, &ManualClock::new(jiff::Timestamp::now()));
+    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
     let nodes = Api::<Node>::all(admin.clone());
     nodes
         .create(&PostParams::default(), &kwok_node("astana-1-a", &[("topology.kubernetes.io/zone", "astana-1"), (COUNTRY_LABEL, "KZ")]))
@@ -191,11 +171,7 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     let s = eventually("Placed=False", Duration::from_secs(30), || placed("False")).await?;
     let message = &s.conditions.iter().find(|c| c.type_ == "Placed").map(|c| c.message.clone()).unwrap_or_default();
     assert!(message.contains("pod app on node astana-1-a (RU)") && message.contains("R-PLC-01"), "{message}");
-    eventually("a PlacedOutsideCountry warning", Duration::from_secs(30), || async {
-        let events = Api::<Event>::namespaced(admin.clone(), "agency-mon").list(&ListParams::default()).await?;
-        Ok(events.items.iter().any(|e| e.reason.as_deref() == Some("PlacedOutsideCountry")).then_some(()))
-    })
-    .await?;
+    wait_for_event(&admin, Some("agency-mon"), "PlacedOutsideCountry", true).await?;
     eventually("the pods_outside_country metric", Duration::from_secs(30), || async {
         Ok(operator.metrics.render()?.lines().any(|l| l == "akp_operator_pods_outside_country 1").then_some(()))
     })
