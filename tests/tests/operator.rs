@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::clock::ManualClock;
-use akp_test_support::operator::{Operator, cluster, eventually, wait_for_event};
+use akp_test_support::operator::{OPERATOR_USER, Operator, cluster, eventually, wait_for_event};
 use akp_test_support::{apply, documents, repo_root};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, ResourceQuota};
@@ -21,7 +21,6 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 const TESTER: &str = "akp-tests";
-const OPERATOR_USER: &str = "akp-operator";
 
 fn example(path: &str, name: &str) -> Result<Value> {
     documents(&repo_root().join("examples").join(path))?
