@@ -16,7 +16,8 @@ use akp_operator::webhook::configuration::{
     CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, validating_webhook_configuration,
 };
 use akp_operator::webhook::metrics::AdmissionMetrics;
-use akp_operator::webhook::server::{WebhookServer, router};
+use akp_operator::webhook::server::{WebhookServer, routes};
+use akp_operator::webhook::{PodPlacement, apply_mutating_configuration, mutating_webhook_configuration};
 use akp_operator::webhook::tls::CertStore;
 use anyhow::Context as _;
 use clap::Parser;
@@ -258,7 +259,9 @@ async fn webhooks(
             &validating_webhook_configuration(&endpoint, ca.as_deref()),
         )
         .await?;
+        apply_mutating_configuration(&client, &mutating_webhook_configuration(&endpoint, ca.as_deref())).await?;
     }
+    let placement = PodPlacement::new(client.clone());
     let mut validators = Validators::new(client);
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
@@ -266,7 +269,7 @@ async fn webhooks(
     let server = WebhookServer::bind(args.webhook_addr).await?;
     info!(addr = %server.local_addr()?, "admission webhooks");
     tokio::spawn(async move {
-        if let Err(e) = server.run(store, router(validators), stopped).await {
+        if let Err(e) = server.run(store, routes(validators, placement), stopped).await {
             error!(error = %e, "the webhook server stopped");
         }
     });

@@ -112,8 +112,11 @@ pub fn check_images<'a>(
         };
         check_item(field, item, catalog, today, &mut v, 0);
     }
-    v.refusals.dedup();
-    v.warnings.dedup();
+    // The same item may be named by several images: each message once.
+    let mut seen = std::collections::HashSet::new();
+    v.refusals.retain(|r| seen.insert(r.clone()));
+    seen.clear();
+    v.warnings.retain(|w| seen.insert(w.clone()));
     v.expiring.sort();
     v.expiring.dedup();
     v

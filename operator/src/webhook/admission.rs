@@ -9,14 +9,19 @@ use std::time::Instant;
 
 use akp_crds::PlatformSoftwareProduct;
 use jiff::civil::Date;
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use kube::Resource;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::{DynamicObject, GroupVersionKind};
 use serde::de::DeserializeOwned;
 
+use super::environment::PlacementPolicy;
 use super::lookup::{ClusterLookup, Lookup, LookupError};
 use super::metrics::AdmissionMetrics;
+use super::notice::ExpiryNotices;
+use super::pod::PodValidator;
 use super::product::ProductValidator;
+use super::pvc::ClaimValidator;
 use crate::rules::clocks;
 
 /// The tracing target of admission decisions: the R-MON-02 audit trail. Route it to
@@ -51,12 +56,30 @@ impl fmt::Display for Violation {
 
 /// What a [`Validate`] implementation concluded: refusals (none means allowed) and
 /// warnings, which kubectl shows without refusing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Verdict {
-    /// Reasons to refuse; empty means allowed.
+    /// Reasons to refuse; empty (with `refusals`) means allowed.
     pub violations: Vec<Violation>,
+    /// Reasons to refuse that a rule phrased itself (e.g. [`crate::rules::catalog`]),
+    /// each already naming the field, the value, the rule id and the fix.
+    pub refusals: Vec<String>,
     /// Things the user should know, e.g. software whose documents expire soon.
     pub warnings: Vec<String>,
+    /// Catalog software in use whose register documents expire soon (R-SW-02): the
+    /// dispatcher counts it in a metric and publishes an event, unless on dry run.
+    pub expiring: Vec<ExpiringSoftware>,
+}
+
+/// A use of catalog software whose register documents expire within the warning
+/// window (R-SW-02).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpiringSoftware {
+    /// The SoftwareCatalogItem.
+    pub item: String,
+    /// What the event is about: the product, or the environment namespace.
+    pub regarding: ObjectReference,
+    /// The event's note, for people.
+    pub note: String,
 }
 
 impl Verdict {
@@ -67,18 +90,21 @@ impl Verdict {
 
     /// Whether the request is allowed.
     pub fn is_allowed(&self) -> bool {
-        self.violations.is_empty()
+        self.violations.is_empty() && self.refusals.is_empty()
     }
 
     /// All refusals in one message, as the API server shows it.
     pub fn message(&self) -> String {
-        match self.violations.as_slice() {
+        let all: Vec<String> = self
+            .violations
+            .iter()
+            .map(Violation::to_string)
+            .chain(self.refusals.iter().cloned())
+            .collect();
+        match all.as_slice() {
             [] => String::new(),
-            [one] => one.to_string(),
-            many => {
-                let listed: Vec<String> = many.iter().map(Violation::to_string).collect();
-                format!("{} problems: {}", many.len(), listed.join("; "))
-            }
+            [one] => one.clone(),
+            many => format!("{} problems: {}", many.len(), many.join("; ")),
         }
     }
 }
@@ -151,8 +177,13 @@ impl fmt::Debug for Clock {
 /// Kinds without rules are allowed.
 #[derive(Clone)]
 pub struct Validators {
+    lookup: Arc<dyn Lookup>,
+    clock: Clock,
     products: Arc<ProductValidator>,
+    pods: Arc<PodValidator>,
+    claims: Arc<ClaimValidator>,
     metrics: Option<AdmissionMetrics>,
+    notices: Option<ExpiryNotices>,
 }
 
 impl fmt::Debug for Validators {
@@ -168,19 +199,50 @@ enum Decision {
     Failed(String),
 }
 
+/// The subresource of Pods whose updates are judged besides the Pod itself.
+const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
+
 impl Validators {
-    /// Validators that read Agencies and the catalog from the cluster, with today's
-    /// date from the system clock.
+    /// Validators that read Agencies, the catalog, Sites, Namespaces and Nodes from the
+    /// cluster, with today's date from the system clock, the default placement policy,
+    /// and R-SW-02 events written with `client`.
     pub fn new(client: kube::Client) -> Self {
-        Self::with_lookup(Arc::new(ClusterLookup::new(client)), Clock::system())
+        Self::with_lookup(
+            Arc::new(ClusterLookup::new(client.clone())),
+            Clock::system(),
+        )
+        .with_events(client)
     }
 
-    /// Validators over any source of objects and any clock (tests).
+    /// Validators over any source of objects and any clock (tests), with the default
+    /// placement policy and no events.
     pub fn with_lookup(lookup: Arc<dyn Lookup>, clock: Clock) -> Self {
+        let policy = PlacementPolicy::default();
         Self {
-            products: Arc::new(ProductValidator::new(lookup, clock)),
+            products: Arc::new(ProductValidator::new(lookup.clone(), clock.clone())),
+            pods: Arc::new(PodValidator::new(
+                lookup.clone(),
+                clock.clone(),
+                policy.clone(),
+            )),
+            claims: Arc::new(ClaimValidator::new(lookup.clone(), policy)),
+            lookup,
+            clock,
             metrics: None,
+            notices: None,
         }
+    }
+
+    /// Judges pods and claims by `policy` (home country, forbidden taints).
+    #[must_use]
+    pub fn with_placement(mut self, policy: PlacementPolicy) -> Self {
+        self.pods = Arc::new(PodValidator::new(
+            self.lookup.clone(),
+            self.clock.clone(),
+            policy.clone(),
+        ));
+        self.claims = Arc::new(ClaimValidator::new(self.lookup.clone(), policy));
+        self
     }
 
     /// Counts decisions and times them in `metrics`.
@@ -190,11 +252,25 @@ impl Validators {
         self
     }
 
+    /// Publishes the R-SW-02 Warning events with `client`.
+    #[must_use]
+    pub fn with_events(mut self, client: kube::Client) -> Self {
+        self.notices = Some(ExpiryNotices::new(client));
+        self
+    }
+
     /// Judges one request and logs the decision on [`AUDIT_TARGET`].
     pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         let started = Instant::now();
+        let sub_resource = request.sub_resource.as_deref();
         let decision = if is_kind::<PlatformSoftwareProduct>(&request.kind) {
             run(self.products.as_ref(), request).await
+        } else if is_kind::<Pod>(&request.kind)
+            && matches!(sub_resource, None | Some(EPHEMERAL_CONTAINERS))
+        {
+            run(self.pods.as_ref(), request).await
+        } else if is_kind::<PersistentVolumeClaim>(&request.kind) && sub_resource.is_none() {
+            run(self.claims.as_ref(), request).await
         } else {
             Decision::Judged(Verdict::allowed())
         };
@@ -204,7 +280,26 @@ impl Validators {
             let allowed = matches!(&decision, Decision::Judged(v) if v.is_allowed());
             metrics.observe(&request.kind.kind, allowed, elapsed);
         }
+        if let Decision::Judged(verdict) = &decision {
+            self.note_expiring(request, verdict);
+        }
         respond(request, decision)
+    }
+
+    /// R-SW-02: an admitted use of software whose documents expire soon is counted and
+    /// told in an event, except on dry run (the webhook declares `NoneOnDryRun`).
+    fn note_expiring(&self, request: &AdmissionRequest<DynamicObject>, verdict: &Verdict) {
+        if request.dry_run || !verdict.is_allowed() || verdict.expiring.is_empty() {
+            return;
+        }
+        if let Some(metrics) = &self.metrics {
+            for use_ in &verdict.expiring {
+                metrics.observe_expiring(&use_.item);
+            }
+        }
+        if let Some(notices) = &self.notices {
+            notices.publish(&verdict.expiring, self.clock.today());
+        }
     }
 }
 
@@ -336,12 +431,15 @@ mod tests {
     fn several_violations_are_listed_in_one_message() {
         let verdict = Verdict {
             violations: vec![violation("spec.a"), violation("spec.b")],
-            warnings: vec![],
+            refusals: vec![
+                r#"spec.c: image "x" is in no catalog item (R-TEST-02): use another"#.into(),
+            ],
+            ..Verdict::default()
         };
         assert!(!verdict.is_allowed());
         assert_eq!(
             verdict.message(),
-            r#"2 problems: spec.a "x" is wrong (R-TEST-01): fix it; spec.b "x" is wrong (R-TEST-01): fix it"#
+            r#"3 problems: spec.a "x" is wrong (R-TEST-01): fix it; spec.b "x" is wrong (R-TEST-01): fix it; spec.c: image "x" is in no catalog item (R-TEST-02): use another"#
         );
         assert_eq!(Verdict::allowed().message(), "");
     }

@@ -13,7 +13,9 @@ use std::time::SystemTime;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
@@ -83,6 +85,9 @@ pub enum CertError {
     /// The webhook configuration does not exist.
     #[error("ValidatingWebhookConfiguration {0} does not exist")]
     NoConfiguration(String),
+    /// The mutating webhook configuration does not exist.
+    #[error("MutatingWebhookConfiguration {0} does not exist")]
+    NoMutatingConfiguration(String),
     /// The certificate could not be loaded for serving.
     #[error(transparent)]
     Tls(#[from] super::tls::TlsError),
@@ -228,21 +233,69 @@ pub async fn ensure_serving_cert_at(
 /// Sets `caBundle` to `ca_pem` on every webhook of the ValidatingWebhookConfiguration
 /// `name`. Writes nothing when they all have it already.
 pub async fn patch_ca_bundle(client: &Client, name: &str, ca_pem: &str) -> Result<(), CertError> {
-    let api = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+    patch_bundle(
+        &Api::<ValidatingWebhookConfiguration>::all(client.clone()),
+        "ValidatingWebhookConfiguration",
+        name,
+        ca_pem,
+        |c| {
+            c.webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| (w.name, w.client_config.ca_bundle))
+                .collect()
+        },
+    )
+    .await
+    .map_err(|e| e.unwrap_or_else(|| CertError::NoConfiguration(name.to_owned())))
+}
+
+/// Sets `caBundle` to `ca_pem` on every webhook of the MutatingWebhookConfiguration
+/// `name` (the Pod placement webhook). Writes nothing when they all have it already.
+pub async fn patch_mutating_ca_bundle(
+    client: &Client,
+    name: &str,
+    ca_pem: &str,
+) -> Result<(), CertError> {
+    patch_bundle(
+        &Api::<MutatingWebhookConfiguration>::all(client.clone()),
+        "MutatingWebhookConfiguration",
+        name,
+        ca_pem,
+        |c| {
+            c.webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| (w.name, w.client_config.ca_bundle))
+                .collect()
+        },
+    )
+    .await
+    .map_err(|e| e.unwrap_or_else(|| CertError::NoMutatingConfiguration(name.to_owned())))
+}
+
+/// The common part of the two: `Err(None)` when the configuration does not exist.
+async fn patch_bundle<K>(
+    api: &Api<K>,
+    kind: &str,
+    name: &str,
+    ca_pem: &str,
+    bundles: impl Fn(K) -> Vec<(String, Option<ByteString>)>,
+) -> Result<(), Option<CertError>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let current = api
         .get_opt(name)
         .await
         .map_err(|source| CertError::Kube {
-            action: format!("reading ValidatingWebhookConfiguration {name}"),
+            action: format!("reading {kind} {name}"),
             source,
         })?
-        .ok_or_else(|| CertError::NoConfiguration(name.to_owned()))?;
+        .ok_or(None)?;
     let bundle = ByteString(ca_pem.as_bytes().to_vec());
-    let webhooks = current.webhooks.unwrap_or_default();
-    if webhooks
-        .iter()
-        .all(|w| w.client_config.ca_bundle.as_ref() == Some(&bundle))
-    {
+    let webhooks = bundles(current);
+    if webhooks.iter().all(|(_, b)| b.as_ref() == Some(&bundle)) {
         return Ok(());
     }
     // A strategic merge patch merges webhooks by name: no index to race on, and no
@@ -250,7 +303,7 @@ pub async fn patch_ca_bundle(client: &Client, name: &str, ca_pem: &str) -> Resul
     let patch = serde_json::json!({
         "webhooks": webhooks
             .iter()
-            .map(|w| serde_json::json!({"name": w.name, "clientConfig": {"caBundle": bundle}}))
+            .map(|(hook, _)| serde_json::json!({"name": hook, "clientConfig": {"caBundle": bundle}}))
             .collect::<Vec<_>>()
     });
     api.patch(
@@ -263,10 +316,10 @@ pub async fn patch_ca_bundle(client: &Client, name: &str, ca_pem: &str) -> Resul
     )
     .await
     .map_err(|source| CertError::Kube {
-        action: format!("patching the caBundle of ValidatingWebhookConfiguration {name}"),
+        action: format!("patching the caBundle of {kind} {name}"),
         source,
     })?;
-    tracing::info!(configuration = name, "webhook caBundle updated");
+    tracing::info!(configuration = name, kind, "webhook caBundle updated");
     Ok(())
 }
 
@@ -280,13 +333,14 @@ pub struct SelfManagedCerts {
     pub secret_name: String,
     /// DNS names (e.g. `akp-operator-webhook.akp-system.svc`) and IP addresses.
     pub dns_names: Vec<String>,
-    /// The ValidatingWebhookConfiguration whose `caBundle` is kept.
+    /// The ValidatingWebhookConfiguration whose `caBundle` is kept, and the
+    /// MutatingWebhookConfiguration of the same name (Pod placement), if it exists.
     pub configuration: String,
 }
 
 impl SelfManagedCerts {
     /// Ensures the certificate, serves it from `store` and puts its CA into the
-    /// configuration. Run at start and periodically (daily is plenty with 30 days of
+    /// configurations. Run at start and periodically (daily is plenty with 30 days of
     /// margin); a no-op when nothing changed.
     pub async fn refresh(
         &self,
@@ -298,6 +352,11 @@ impl SelfManagedCerts {
                 .await?;
         store.replace(&serving.cert_pem, &serving.key_pem)?;
         patch_ca_bundle(client, &self.configuration, &serving.ca_pem).await?;
+        // A deployment without the placement webhook has no mutating configuration.
+        match patch_mutating_ca_bundle(client, &self.configuration, &serving.ca_pem).await {
+            Ok(()) | Err(CertError::NoMutatingConfiguration(_)) => {}
+            Err(e) => return Err(e),
+        }
         Ok(serving)
     }
 }

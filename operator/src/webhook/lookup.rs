@@ -1,11 +1,14 @@
-//! What the validators read besides the admitted object: the Agencies and the
-//! software catalog. A trait, so the validators run on fixtures in unit tests.
+//! What the admission rules read besides the admitted object: the Agencies, the
+//! software catalog, the Sites, and the labels of Namespaces and Nodes. A trait, so
+//! the rules run on fixtures in unit tests.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use akp_crds::{Agency, SoftwareCatalogItem};
+use akp_crds::{Agency, Site, SoftwareCatalogItem};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
@@ -30,7 +33,13 @@ pub enum LookupError {
         /// The limit.
         timeout: Duration,
     },
+    /// This source cannot read it (a fixture without it); the request is refused.
+    #[error("{0} cannot be read here")]
+    Unsupported(&'static str),
 }
+
+/// Labels of an object, as its metadata has them.
+pub type Labels = BTreeMap<String, String>;
 
 /// How fresh a list must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,10 +63,51 @@ pub trait Lookup: Send + Sync {
         &'a self,
         names: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<SoftwareCatalogItem>, LookupError>>;
+
+    /// The whole software catalog, as fresh as asked: an image is matched against
+    /// every entry (R-SW-01). Sources without it refuse, failing closed.
+    fn catalog(
+        &self,
+        _freshness: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<SoftwareCatalogItem>, LookupError>> {
+        async { Err(LookupError::Unsupported("the software catalog")) }.boxed()
+    }
+
+    /// Every Site, as fresh as asked (R-PLC-01).
+    fn sites(&self, _freshness: Freshness) -> BoxFuture<'_, Result<Vec<Site>, LookupError>> {
+        async { Err(LookupError::Unsupported("the Sites")) }.boxed()
+    }
+
+    /// The labels of Namespace `name`, `None` if it does not exist; always the latest
+    /// state, as a namespace is labelled just before its first pods arrive.
+    fn namespace_labels<'a>(
+        &'a self,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
+        async { Err(LookupError::Unsupported("Namespaces")) }.boxed()
+    }
+
+    /// The labels of Node `name`, `None` if it does not exist; the latest state, as a
+    /// relabelled node must not keep its old country.
+    fn node_labels<'a>(
+        &'a self,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
+        async { Err(LookupError::Unsupported("Nodes")) }.boxed()
+    }
+}
+
+/// List parameters for `freshness`.
+fn list_params(freshness: Freshness) -> ListParams {
+    match freshness {
+        Freshness::Cached => ListParams::default().match_any(),
+        Freshness::Latest => ListParams::default(),
+    }
 }
 
 /// Reads from the API server on every admission (no watch of its own): catalog items
-/// by a consistent GET, Agencies as fresh as asked.
+/// by name with a consistent GET, lists as fresh as asked, and the labels of
+/// Namespaces and Nodes with a consistent GET of their metadata only.
 #[derive(Clone)]
 pub struct ClusterLookup {
     client: Client,
@@ -113,11 +163,9 @@ impl Lookup for ClusterLookup {
     fn agencies(&self, freshness: Freshness) -> BoxFuture<'_, Result<Vec<Agency>, LookupError>> {
         async move {
             let api = Api::<Agency>::all(self.client.clone());
-            let params = match freshness {
-                Freshness::Cached => ListParams::default().match_any(),
-                Freshness::Latest => ListParams::default(),
-            };
-            let list = self.bounded("the Agencies", api.list(&params)).await?;
+            let list = self
+                .bounded("the Agencies", api.list(&list_params(freshness)))
+                .await?;
             Ok(list.items)
         }
         .boxed()
@@ -133,6 +181,59 @@ impl Lookup for ClusterLookup {
                 futures::future::try_join_all(names.iter().map(|name| self.catalog_item(name)))
                     .await?;
             Ok(found.into_iter().flatten().collect())
+        }
+        .boxed()
+    }
+
+    fn catalog(
+        &self,
+        freshness: Freshness,
+    ) -> BoxFuture<'_, Result<Vec<SoftwareCatalogItem>, LookupError>> {
+        async move {
+            let api = Api::<SoftwareCatalogItem>::all(self.client.clone());
+            let list = self
+                .bounded("the software catalog", api.list(&list_params(freshness)))
+                .await?;
+            Ok(list.items)
+        }
+        .boxed()
+    }
+
+    fn sites(&self, freshness: Freshness) -> BoxFuture<'_, Result<Vec<Site>, LookupError>> {
+        async move {
+            let api = Api::<Site>::all(self.client.clone());
+            let list = self
+                .bounded("the Sites", api.list(&list_params(freshness)))
+                .await?;
+            Ok(list.items)
+        }
+        .boxed()
+    }
+
+    fn namespace_labels<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
+        async move {
+            let api = Api::<Namespace>::all(self.client.clone());
+            let meta = self
+                .bounded(&format!("Namespace {name}"), api.get_metadata_opt(name))
+                .await?;
+            Ok(meta.map(|m| m.metadata.labels.unwrap_or_default()))
+        }
+        .boxed()
+    }
+
+    fn node_labels<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
+        async move {
+            let api = Api::<Node>::all(self.client.clone());
+            let meta = self
+                .bounded(&format!("Node {name}"), api.get_metadata_opt(name))
+                .await?;
+            Ok(meta.map(|m| m.metadata.labels.unwrap_or_default()))
         }
         .boxed()
     }

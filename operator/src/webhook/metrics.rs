@@ -1,5 +1,6 @@
-//! Admission metrics: how many requests were allowed or refused, and how long the
-//! decision took (the API server waits on it, with a 5 s timeout).
+//! Admission metrics: how many requests were allowed or refused, how long the
+//! decision took (the API server waits on it, with a 5 s timeout), and how often
+//! software whose register documents expire soon was admitted (R-SW-02).
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 pub struct AdmissionMetrics {
     decisions: IntCounterVec,
     duration: HistogramVec,
+    catalog_expiring: IntCounterVec,
 }
 
 impl AdmissionMetrics {
@@ -18,6 +20,7 @@ impl AdmissionMetrics {
         let metrics = Self::unregistered()?;
         registry.register(Box::new(metrics.decisions.clone()))?;
         registry.register(Box::new(metrics.duration.clone()))?;
+        registry.register(Box::new(metrics.catalog_expiring.clone()))?;
         Ok(metrics)
     }
 
@@ -40,9 +43,17 @@ impl AdmissionMetrics {
             ]),
             &["kind"],
         )?;
+        let catalog_expiring = IntCounterVec::new(
+            Opts::new(
+                "akp_admission_catalog_expiring_total",
+                "Workloads admitted with catalog software whose register documents expire within 30 days (R-SW-02), by catalog item.",
+            ),
+            &["item"],
+        )?;
         Ok(Self {
             decisions,
             duration,
+            catalog_expiring,
         })
     }
 
@@ -59,5 +70,15 @@ impl AdmissionMetrics {
     pub fn decisions(&self, kind: &str, allowed: bool) -> u64 {
         let decision = if allowed { "allowed" } else { "refused" };
         self.decisions.with_label_values(&[kind, decision]).get()
+    }
+
+    /// Counts one admitted use of `item`, whose documents expire soon.
+    pub fn observe_expiring(&self, item: &str) {
+        self.catalog_expiring.with_label_values(&[item]).inc();
+    }
+
+    /// How many admitted uses of `item` had documents expiring soon.
+    pub fn catalog_expiring(&self, item: &str) -> u64 {
+        self.catalog_expiring.with_label_values(&[item]).get()
     }
 }

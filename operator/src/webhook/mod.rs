@@ -1,17 +1,22 @@
 //! Admission webhooks: the rules that need other objects than the one admitted.
 //!
 //! Rules one object can check by itself are CEL in the CRD schema; what needs the
-//! Agencies or the software catalog is checked here, in the shape of linkerd2's
-//! policy controller: an HTTPS server ([`server`]) hands each `AdmissionReview` to
-//! [`Validators`], which dispatches on the kind to a [`Validate`] implementation
-//! ([`product`] for PlatformSoftwareProducts). The checks themselves are pure
-//! functions over the objects; a thin [`Lookup`] fetches what they need.
+//! Agencies, the software catalog, the Sites or the namespace's labels is checked here,
+//! in the shape of linkerd2's policy controller: an HTTPS server ([`server`]) hands
+//! each `AdmissionReview` to [`Validators`], which dispatches on the kind to a
+//! [`Validate`] implementation ([`product`] for PlatformSoftwareProducts, [`pod`] for
+//! Pods, [`pvc`] for PersistentVolumeClaims), or to [`PodPlacement`] ([`mutate`]) for
+//! the placement patch. The checks themselves are pure functions over the objects; a
+//! thin [`Lookup`] fetches what they need.
 //!
+//! - [`environment`]: which environment a namespace is, and the sites it may use;
+//! - [`notice`]: the R-SW-02 events about software whose documents expire soon;
 //! - [`tls`]: the serving certificate, swappable while serving (rotation without a
 //!   restart);
 //! - [`certs`]: the self-managed CA and serving certificate in a Secret, and the
 //!   `caBundle` of the webhook configuration (skipped where cert-manager does it);
-//! - [`configuration`]: the `ValidatingWebhookConfiguration` the operator registers;
+//! - [`configuration`]: the Validating- and MutatingWebhookConfiguration the operator
+//!   registers;
 //! - [`metrics`]: decision counts and latency.
 //!
 //! Every decision is logged at info on the target [`AUDIT_TARGET`] (R-MON-02).
@@ -19,18 +24,31 @@
 pub mod admission;
 pub mod certs;
 pub mod configuration;
+pub mod environment;
 pub mod lookup;
 pub mod metrics;
+pub mod mutate;
+pub mod notice;
+pub mod pod;
 pub mod product;
+pub mod pvc;
 pub mod server;
 pub mod tls;
 
-pub use admission::{AUDIT_TARGET, Admission, Clock, Validate, Validators, Verdict, Violation};
-pub use certs::{CertError, SelfManagedCerts, ServingCert, ensure_serving_cert, patch_ca_bundle};
-pub use configuration::{
-    CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, validating_webhook_configuration,
+pub use admission::{
+    AUDIT_TARGET, Admission, Clock, ExpiringSoftware, Validate, Validators, Verdict, Violation,
 };
+pub use certs::{
+    CertError, SelfManagedCerts, ServingCert, ensure_serving_cert, patch_ca_bundle,
+    patch_mutating_ca_bundle,
+};
+pub use configuration::{
+    CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, apply_mutating_configuration,
+    mutating_webhook_configuration, validating_webhook_configuration,
+};
+pub use environment::PlacementPolicy;
 pub use lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 pub use metrics::AdmissionMetrics;
-pub use server::{ServeError, WebhookServer, router, serve};
+pub use mutate::PodPlacement;
+pub use server::{ServeError, WebhookServer, mutating_router, router, routes, serve};
 pub use tls::{CertStore, TlsError};

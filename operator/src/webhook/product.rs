@@ -28,7 +28,7 @@ use crate::rules::stages::{check_transition, missing_acts};
 
 /// R-SW-02: the register entry must be renewed 30 calendar days before its documents
 /// expire; the webhook warns from then on.
-pub const EXPIRY_WARNING_DAYS: i32 = 30;
+pub const EXPIRY_WARNING_DAYS: i32 = crate::rules::catalog::RENEWAL_WARNING_DAYS;
 
 /// Everything besides the product that the checks consult.
 #[derive(Clone, Copy, Debug)]
@@ -175,7 +175,7 @@ fn check_software(
             } else if facts
                 .today
                 .checked_add(EXPIRY_WARNING_DAYS.days())
-                .is_ok_and(|horizon| valid_until < horizon)
+                .is_ok_and(|horizon| valid_until <= horizon)
             {
                 verdict.warnings.push(format!(
                     "{field} {item_name:?}: the register documents (entry {}) expire after {valid_until}; from then on no new use is admitted (R-SW-02)",
@@ -560,7 +560,12 @@ mod tests {
             "{:?}",
             verdict.warnings
         );
+        // Exactly 30 days ahead is within the warning window (as in rules::catalog);
+        // 31 days ahead is not.
         world.today = jiff::civil::date(2026, 8, 31);
+        let verdict = world.check("agency-mon", "e-license", &product(&["redis-7"]), None);
+        assert_eq!(verdict.warnings.len(), 1, "{:?}", verdict.warnings);
+        world.today = jiff::civil::date(2026, 8, 30);
         let verdict = world.check("agency-mon", "e-license", &product(&["redis-7"]), None);
         assert!(verdict.warnings.is_empty(), "{:?}", verdict.warnings);
     }

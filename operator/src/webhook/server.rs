@@ -1,7 +1,8 @@
-//! The HTTPS admission server: `/validate` (AdmissionReview v1) and `/healthz`.
+//! The HTTPS admission server: `/validate` and `/mutate` (AdmissionReview v1) and
+//! `/healthz`.
 //!
-//! [`router`] is plain axum, so the Pod placement `/mutate` endpoint goes beside
-//! `/validate` with its own handler. TLS is rustls with the certificate from a
+//! [`router`] serves `/validate` and `/healthz`, [`mutating_router`] the Pod placement
+//! `/mutate`; [`routes`] is both. TLS is rustls with the certificate from a
 //! [`CertStore`], looked up at each handshake, so rotation needs no restart.
 
 use std::future::Future;
@@ -25,10 +26,13 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::admission::Validators;
+use super::mutate::PodPlacement;
 use super::tls::{CertStore, TlsError};
 
 /// Path of the validating webhook.
 pub const VALIDATE_PATH: &str = "/validate";
+/// Path of the mutating webhook (Pod placement).
+pub const MUTATE_PATH: &str = "/mutate";
 /// Path of the liveness probe.
 pub const HEALTHZ_PATH: &str = "/healthz";
 
@@ -74,8 +78,27 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn validate(State(validators): State<Arc<Validators>>, body: Bytes) -> Response {
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(&body) {
+/// The routes `/mutate` (Pod placement) and `/healthz`; merge into [`router`], or use
+/// [`routes`].
+pub fn mutating_router(placement: PodPlacement) -> Router {
+    Router::new()
+        .route(MUTATE_PATH, post(mutate))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(Arc::new(placement))
+}
+
+/// Every route: `/validate`, `/mutate` and `/healthz`.
+pub fn routes(validators: Validators, placement: PodPlacement) -> Router {
+    router(validators).merge(mutating_router(placement))
+}
+
+/// Reads the AdmissionReview in `body` and answers it with `judge`; a body that is no
+/// AdmissionReview is a bad request.
+async fn answer<F: Future<Output = AdmissionResponse>>(
+    body: &[u8],
+    judge: impl FnOnce(AdmissionRequest<DynamicObject>) -> F,
+) -> Response {
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
         Ok(review) => review,
         Err(e) => {
             tracing::warn!("unreadable AdmissionReview: {e}");
@@ -87,10 +110,26 @@ async fn validate(State(validators): State<Arc<Validators>>, body: Bytes) -> Res
         }
     };
     let response = match TryInto::<AdmissionRequest<DynamicObject>>::try_into(review) {
-        Ok(request) => validators.review(&request).await,
+        Ok(request) => judge(request).await,
         Err(_) => AdmissionResponse::invalid("the AdmissionReview has no request"),
     };
     axum::Json(response.into_review()).into_response()
+}
+
+async fn validate(State(validators): State<Arc<Validators>>, body: Bytes) -> Response {
+    answer(
+        &body,
+        |request| async move { validators.review(&request).await },
+    )
+    .await
+}
+
+async fn mutate(State(placement): State<Arc<PodPlacement>>, body: Bytes) -> Response {
+    answer(
+        &body,
+        |request| async move { placement.review(&request).await },
+    )
+    .await
 }
 
 /// A bound, not yet serving, admission server. Binding first lets the caller learn
@@ -204,7 +243,8 @@ async fn connection(
 }
 
 /// Binds `addr` and serves `/validate` and `/healthz` with `validators` until
-/// `shutdown` completes. To learn the port when binding port 0, use
+/// `shutdown` completes (for `/mutate` too, run [`WebhookServer::run`] with
+/// [`routes`]). To learn the port when binding port 0, use
 /// [`WebhookServer::bind`], [`WebhookServer::local_addr`] and [`WebhookServer::run`].
 pub async fn serve(
     addr: SocketAddr,
