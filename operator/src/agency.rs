@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use akp_crds::agency::AgencyStatus;
 use akp_crds::Agency;
+use akp_crds::agency::AgencyStatus;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -36,19 +36,45 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
         labels: Some(labels.clone()),
         ..ObjectMeta::default()
     };
-    let subject = |kind: &str, name: String| Subject { kind: kind.into(), name, api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() };
+    let subject = |kind: &str, name: String| Subject {
+        kind: kind.into(),
+        name,
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        ..Default::default()
+    };
     let binding = |name: &str, role: &str, subjects: Vec<Subject>| RoleBinding {
         metadata: meta(Some(name)),
-        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: role.into() },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
         subjects: Some(subjects),
     };
     let head = agency.spec.digitalization_head.user.clone();
     let bindings = vec![
-        binding("akp-agency-products", rbac::PRODUCT_EDITOR, vec![subject("Group", agency.group()), subject("User", head.clone())]),
+        binding(
+            "akp-agency-products",
+            rbac::PRODUCT_EDITOR,
+            vec![
+                subject("Group", agency.group()),
+                subject("User", head.clone()),
+            ],
+        ),
         // The built-in admin role: the head administers the agency's namespace.
-        binding("akp-digitalization-head", "admin", vec![subject("User", head)]),
+        binding(
+            "akp-digitalization-head",
+            "admin",
+            vec![subject("User", head)],
+        ),
     ];
-    (Namespace { metadata: meta(None), ..Namespace::default() }, bindings)
+    (
+        Namespace {
+            metadata: meta(None),
+            ..Namespace::default()
+        },
+        bindings,
+    )
 }
 
 /// Reconciles one agency.
@@ -60,12 +86,23 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
     }
     let (namespace, bindings) = desired(&agency);
     let ns_name = namespace.name_any();
-    apply_if_changed(&Api::<Namespace>::all(ctx.client.clone()), &ctx.stores.namespaces, &namespace).await?;
+    apply_if_changed(
+        &Api::<Namespace>::all(ctx.client.clone()),
+        &ctx.stores.namespaces,
+        &namespace,
+    )
+    .await?;
     for b in &bindings {
-        apply_if_changed(&Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name), &ctx.stores.bindings, b).await?;
+        apply_if_changed(
+            &Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name),
+            &ctx.stores.bindings,
+            b,
+        )
+        .await?;
     }
     let old = agency.status.clone().unwrap_or_default();
-    let now = jiff::Timestamp::from_second(ctx.clock.now().as_second()).unwrap_or_else(|_| ctx.clock.now());
+    let now = jiff::Timestamp::from_second(ctx.clock.now().as_second())
+        .unwrap_or_else(|_| ctx.clock.now());
     let ready_since = old
         .conditions
         .iter()
@@ -87,7 +124,11 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
     if agency.status.as_ref() != Some(&status) {
         let patch = serde_json::json!({"apiVersion": Agency::api_version(&()), "kind": Agency::kind(&()), "status": status});
         Api::<Agency>::all(ctx.client.clone())
-            .patch_status(&agency.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .patch_status(
+                &agency.name_any(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
             .await
             .map_err(Error::Kube)?;
     }

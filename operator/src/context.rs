@@ -59,7 +59,9 @@ pub struct Context {
     pub stores: Stores,
     /// Asks the product controller to look at a product again (a node it runs on
     /// changed country, found by the site controller).
-    pub recheck: futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<akp_crds::PlatformSoftwareProduct>>,
+    pub recheck: futures::channel::mpsc::UnboundedSender<
+        kube::runtime::reflector::ObjectRef<akp_crds::PlatformSoftwareProduct>,
+    >,
     /// Clients of the clusters of remote sites.
     pub remotes: Arc<crate::remote::RemoteClusters>,
     /// Whether the caches are filled; reconciles wait for it, so that an empty cache

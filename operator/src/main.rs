@@ -17,8 +17,10 @@ use akp_operator::webhook::configuration::{
 };
 use akp_operator::webhook::metrics::AdmissionMetrics;
 use akp_operator::webhook::server::{WebhookServer, routes};
-use akp_operator::webhook::{PodPlacement, apply_mutating_configuration, mutating_webhook_configuration};
 use akp_operator::webhook::tls::CertStore;
+use akp_operator::webhook::{
+    PodPlacement, apply_mutating_configuration, mutating_webhook_configuration,
+};
 use anyhow::Context as _;
 use clap::Parser;
 use futures::FutureExt;
@@ -259,7 +261,11 @@ async fn webhooks(
             &validating_webhook_configuration(&endpoint, ca.as_deref()),
         )
         .await?;
-        apply_mutating_configuration(&client, &mutating_webhook_configuration(&endpoint, ca.as_deref())).await?;
+        apply_mutating_configuration(
+            &client,
+            &mutating_webhook_configuration(&endpoint, ca.as_deref()),
+        )
+        .await?;
     }
     let placement = PodPlacement::new(client.clone());
     let mut validators = Validators::new(client);
@@ -269,7 +275,10 @@ async fn webhooks(
     let server = WebhookServer::bind(args.webhook_addr).await?;
     info!(addr = %server.local_addr()?, "admission webhooks");
     tokio::spawn(async move {
-        if let Err(e) = server.run(store, routes(validators, placement), stopped).await {
+        if let Err(e) = server
+            .run(store, routes(validators, placement), stopped)
+            .await
+        {
             error!(error = %e, "the webhook server stopped");
         }
     });

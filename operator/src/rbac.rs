@@ -18,7 +18,9 @@ pub const SECURITY_OFFICER: &str = "akp:environment-security-officer";
 pub const PRODUCT_EDITOR: &str = "akp:product-editor";
 
 const READ: &[&str] = &["get", "list", "watch"];
-const WRITE: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+const WRITE: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
 
 fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -31,8 +33,22 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
 
 fn workload_rules(verbs: &[&str]) -> Vec<PolicyRule> {
     vec![
-        rule(&[""], &["pods", "services", "endpoints", "configmaps", "persistentvolumeclaims"], verbs),
-        rule(&["apps"], &["deployments", "statefulsets", "replicasets", "daemonsets"], verbs),
+        rule(
+            &[""],
+            &[
+                "pods",
+                "services",
+                "endpoints",
+                "configmaps",
+                "persistentvolumeclaims",
+            ],
+            verbs,
+        ),
+        rule(
+            &["apps"],
+            &["deployments", "statefulsets", "replicasets", "daemonsets"],
+            verbs,
+        ),
         rule(&["batch"], &["jobs", "cronjobs"], verbs),
         rule(&["networking.k8s.io"], &["ingresses"], verbs),
         rule(&["policy"], &["poddisruptionbudgets"], verbs),
@@ -41,7 +57,11 @@ fn workload_rules(verbs: &[&str]) -> Vec<PolicyRule> {
 
 fn read_only_extras() -> Vec<PolicyRule> {
     vec![
-        rule(&[""], &["pods/log", "events", "resourcequotas", "limitranges"], READ),
+        rule(
+            &[""],
+            &["pods/log", "events", "resourcequotas", "limitranges"],
+            READ,
+        ),
         rule(&["events.k8s.io"], &["events"], READ),
         rule(&["networking.k8s.io"], &["networkpolicies"], READ),
     ]
@@ -62,19 +82,36 @@ fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
 /// The ClusterRoles the operator binds; applied at start-up.
 pub fn cluster_roles() -> Vec<ClusterRole> {
     let viewer = [workload_rules(READ), read_only_extras()].concat();
-    let developer = [workload_rules(WRITE), read_only_extras(), vec![rule(&[""], &["secrets"], &["create", "update", "patch", "delete"])]].concat();
+    let developer = [
+        workload_rules(WRITE),
+        read_only_extras(),
+        vec![rule(
+            &[""],
+            &["secrets"],
+            &["create", "update", "patch", "delete"],
+        )],
+    ]
+    .concat();
     let administrator = [
         developer.clone(),
         vec![
             rule(&[""], &["secrets"], READ),
             rule(&[""], &["pods/exec", "pods/portforward"], &["create"]),
-            rule(&["rbac.authorization.k8s.io"], &["roles", "rolebindings"], READ),
+            rule(
+                &["rbac.authorization.k8s.io"],
+                &["roles", "rolebindings"],
+                READ,
+            ),
         ],
     ]
     .concat();
     let security_officer = [
         viewer.clone(),
-        vec![rule(&["rbac.authorization.k8s.io"], &["roles", "rolebindings"], READ)],
+        vec![rule(
+            &["rbac.authorization.k8s.io"],
+            &["roles", "rolebindings"],
+            READ,
+        )],
     ]
     .concat();
     let product_editor = vec![
@@ -106,16 +143,40 @@ mod tests {
     #[test]
     fn r_lc_08_roles_grant_what_each_project_role_needs() {
         let roles = cluster_roles();
-        let get = |name: &str| roles.iter().find(|r| r.metadata.name.as_deref() == Some(name)).cloned().unwrap_or_default();
+        let get = |name: &str| {
+            roles
+                .iter()
+                .find(|r| r.metadata.name.as_deref() == Some(name))
+                .cloned()
+                .unwrap_or_default()
+        };
         let viewer = get(VIEWER);
         assert!(allows(&viewer, "apps", "deployments", "list"));
-        assert!(!allows(&viewer, "", "secrets", "get"), "viewers do not read secrets");
+        assert!(
+            !allows(&viewer, "", "secrets", "get"),
+            "viewers do not read secrets"
+        );
         assert!(!allows(&viewer, "apps", "deployments", "create"));
         assert!(allows(&get(DEVELOPER), "apps", "deployments", "create"));
         assert!(!allows(&get(DEVELOPER), "", "secrets", "get"));
         assert!(allows(&get(ADMINISTRATOR), "", "secrets", "get"));
-        assert!(allows(&get(SECURITY_OFFICER), "rbac.authorization.k8s.io", "rolebindings", "list"));
-        assert!(!allows(&get(SECURITY_OFFICER), "apps", "deployments", "update"));
-        assert!(allows(&get(PRODUCT_EDITOR), "akp.egov.kz", "platformsoftwareproducts", "create"));
+        assert!(allows(
+            &get(SECURITY_OFFICER),
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            "list"
+        ));
+        assert!(!allows(
+            &get(SECURITY_OFFICER),
+            "apps",
+            "deployments",
+            "update"
+        ));
+        assert!(allows(
+            &get(PRODUCT_EDITOR),
+            "akp.egov.kz",
+            "platformsoftwareproducts",
+            "create"
+        ));
     }
 }

@@ -32,7 +32,9 @@ pub struct RemoteClusters {
 impl RemoteClusters {
     /// The client of the cluster whose kubeconfig is in Secret `r`.
     pub async fn client(&self, local: &Client, r: &NamespacedRef) -> Result<Client> {
-        let secret = Api::<Secret>::namespaced(local.clone(), &r.namespace).get(&r.name).await?;
+        let secret = Api::<Secret>::namespaced(local.clone(), &r.namespace)
+            .get(&r.name)
+            .await?;
         let version = secret.resource_version().unwrap_or_default();
         let key = (r.namespace.clone(), r.name.clone());
         if let Ok(cache) = self.clients.lock()
@@ -45,9 +47,12 @@ impl RemoteClusters {
             .data
             .as_ref()
             .and_then(|d| d.get(KUBECONFIG_KEY))
-            .ok_or(Error::MissingField("the kubeconfig key of the site's cluster Secret"))?;
+            .ok_or(Error::MissingField(
+                "the kubeconfig key of the site's cluster Secret",
+            ))?;
         let text = String::from_utf8_lossy(&bytes.0);
-        let kubeconfig = Kubeconfig::from_yaml(&text).map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
+        let kubeconfig = Kubeconfig::from_yaml(&text)
+            .map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
@@ -68,24 +73,41 @@ where
     let name = desired.name_any();
     if let Some(live) = api.get_opt(&name).await?
         && live.meta().deletion_timestamp.is_none()
-        && is_applied(&serde_json::to_value(desired)?, &serde_json::to_value(&live)?)
+        && is_applied(
+            &serde_json::to_value(desired)?,
+            &serde_json::to_value(&live)?,
+        )
     {
         return Ok(false);
     }
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(desired)).await?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(desired),
+    )
+    .await?;
     Ok(true)
 }
 
 /// Creates or updates an environment in another cluster. Returns the writes made.
 pub async fn apply_environment(client: &Client, env: &EnvironmentPlan) -> Result<usize> {
     let ns = env.namespace.name_any();
-    let mut writes = usize::from(ensure(&Api::<Namespace>::all(client.clone()), &env.namespace).await?);
+    let mut writes =
+        usize::from(ensure(&Api::<Namespace>::all(client.clone()), &env.namespace).await?);
     for child in &env.objects {
         let written = match child {
-            Child::Quota(o) => ensure(&Api::<ResourceQuota>::namespaced(client.clone(), &ns), o).await?,
-            Child::Limits(o) => ensure(&Api::<LimitRange>::namespaced(client.clone(), &ns), o).await?,
-            Child::Binding(o) => ensure(&Api::<RoleBinding>::namespaced(client.clone(), &ns), o).await?,
-            Child::Policy(o) => ensure(&Api::<NetworkPolicy>::namespaced(client.clone(), &ns), o).await?,
+            Child::Quota(o) => {
+                ensure(&Api::<ResourceQuota>::namespaced(client.clone(), &ns), o).await?
+            }
+            Child::Limits(o) => {
+                ensure(&Api::<LimitRange>::namespaced(client.clone(), &ns), o).await?
+            }
+            Child::Binding(o) => {
+                ensure(&Api::<RoleBinding>::namespaced(client.clone(), &ns), o).await?
+            }
+            Child::Policy(o) => {
+                ensure(&Api::<NetworkPolicy>::namespaced(client.clone(), &ns), o).await?
+            }
         };
         writes += usize::from(written);
     }

@@ -124,8 +124,22 @@ pub async fn run(
         Api::<Node>::all(client.clone()),
         watcher::Config::default()
     );
-    let (pods, pod_stream) = cache!(Pod, Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let stores = Stores { agencies, namespaces, quotas, limits, bindings, policies, sites, nodes, pods };
+    let (pods, pod_stream) = cache!(
+        Pod,
+        Api::<Pod>::all(client.clone()),
+        watcher::Config::default()
+    );
+    let stores = Stores {
+        agencies,
+        namespaces,
+        quotas,
+        limits,
+        bindings,
+        policies,
+        sites,
+        nodes,
+        pods,
+    };
     let (recheck, recheck_requests) = futures::channel::mpsc::unbounded();
 
     let caches_ready = Arc::new(AtomicBool::new(false));
@@ -169,7 +183,11 @@ pub async fn run(
         .watches_stream(pod_stream, {
             // A pod belongs to the product whose environment namespace it is in.
             let namespaces = stores.namespaces.clone();
-            move |pod: Pod| namespaces.get(&ObjectRef::new(&pod.namespace().unwrap_or_default())).and_then(|ns| owner_of(&ns.metadata))
+            move |pod: Pod| {
+                namespaces
+                    .get(&ObjectRef::new(&pod.namespace().unwrap_or_default()))
+                    .and_then(|ns| owner_of(&ns.metadata))
+            }
         })
         .reconcile_on(recheck_requests)
         .graceful_shutdown_on(shutdown.clone())
@@ -212,22 +230,55 @@ pub async fn run(
         let s = ready_stores;
         let waits: Vec<std::pin::Pin<Box<dyn Future<Output = bool> + Send>>> = vec![
             Box::pin(async move { s.agencies.wait_until_ready().await.is_ok() }),
-            Box::pin({ let st = s.namespaces.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.quotas.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.limits.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.bindings.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.policies.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.sites.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.nodes.clone(); async move { st.wait_until_ready().await.is_ok() } }),
-            Box::pin({ let st = s.pods.clone(); async move { st.wait_until_ready().await.is_ok() } }),
+            Box::pin({
+                let st = s.namespaces.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.quotas.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.limits.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.bindings.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.policies.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.sites.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.nodes.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.pods.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
         ];
-        if futures::future::join_all(waits).await.into_iter().all(|ok| ok) {
+        if futures::future::join_all(waits)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+        {
             caches_ready.store(true, Ordering::Release);
             readiness.set_ready();
             info!("caches filled; controllers acting");
         }
     };
-    let fleet = fleet_metrics(product_store, stores.clone(), settings.metrics, shutdown.clone());
+    let fleet = fleet_metrics(
+        product_store,
+        stores.clone(),
+        settings.metrics,
+        shutdown.clone(),
+    );
     futures::join!(
         product_controller,
         agency_controller,
@@ -241,10 +292,12 @@ pub async fn run(
 /// Pods of environment namespaces on nodes not attested in the home country (R-PLC-01).
 fn pods_outside_country(stores: &Stores) -> i64 {
     let home = |node: &str| {
-        stores
-            .nodes
-            .get(&ObjectRef::new(node))
-            .is_some_and(|n| n.labels().get(akp_crds::site::COUNTRY_LABEL).map(String::as_str) == Some(crate::site::HOME_COUNTRY))
+        stores.nodes.get(&ObjectRef::new(node)).is_some_and(|n| {
+            n.labels()
+                .get(akp_crds::site::COUNTRY_LABEL)
+                .map(String::as_str)
+                == Some(crate::site::HOME_COUNTRY)
+        })
     };
     stores
         .pods

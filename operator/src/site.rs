@@ -174,11 +174,20 @@ fn recheck_products_on(ctx: &Context, nodes: &[NodeResidency]) {
     let names: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
     let mut products = std::collections::HashSet::new();
     for pod in ctx.stores.pods.state() {
-        let on_site = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| names.contains(n));
+        let on_site = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| names.contains(n));
         if !on_site {
             continue;
         }
-        let ns = ctx.stores.namespaces.get(&kube::runtime::reflector::ObjectRef::new(&pod.namespace().unwrap_or_default()));
+        let ns = ctx
+            .stores
+            .namespaces
+            .get(&kube::runtime::reflector::ObjectRef::new(
+                &pod.namespace().unwrap_or_default(),
+            ));
         if let Some(owner) = ns.and_then(|ns| crate::product::controller::owner_of(&ns.metadata)) {
             products.insert(owner);
         }

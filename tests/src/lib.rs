@@ -26,7 +26,9 @@ mod manifests;
 pub mod netpol;
 pub mod operator;
 mod pki;
+mod postgres;
 mod process;
+mod prometheus;
 
 pub use bins::{Binaries, crds_dir, repo_root};
 pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
@@ -37,4 +39,6 @@ pub use helpers::{
 pub use manifests::{
     api_resource, apply, documents, dynamic_api, ensure_namespace, with_namespace, yaml_files,
 };
+pub use postgres::TestPostgres;
 pub use process::{pid_alive, wait_pids_gone};
+pub use prometheus::{OpenMetrics, TestPrometheus};

@@ -195,24 +195,40 @@ pub const OPERATOR_USER: &str = "akp-operator";
 impl Cluster {
     /// Starts an operator as [`OPERATOR_USER`] (a cluster admin) with `clock`.
     pub async fn operator(&self, clock: &ManualClock) -> Result<Operator> {
-        Ok(Operator::start(self.cp.client_for(OPERATOR_USER, &["system:masters"]).await?, clock))
+        Ok(Operator::start(
+            self.cp
+                .client_for(OPERATOR_USER, &["system:masters"])
+                .await?,
+            clock,
+        ))
     }
 }
 
 /// Waits until an Event with `reason` (and Warning type when `warning`) exists, in
 /// `namespace` or, with `None`, anywhere.
-pub async fn wait_for_event(client: &Client, namespace: Option<&str>, reason: &str, warning: bool) -> Result<()> {
+pub async fn wait_for_event(
+    client: &Client,
+    namespace: Option<&str>,
+    reason: &str,
+    warning: bool,
+) -> Result<()> {
     use k8s_openapi::api::core::v1::Event;
     use kube::api::{Api, ListParams};
     let api: Api<Event> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    eventually(&format!("an event {reason}"), Duration::from_secs(30), || async {
-        let events = api.list(&ListParams::default()).await?;
-        let found = events.items.iter().any(|e| e.reason.as_deref() == Some(reason) && (!warning || e.type_.as_deref() == Some("Warning")));
-        Ok(found.then_some(()))
-    })
+    eventually(
+        &format!("an event {reason}"),
+        Duration::from_secs(30),
+        || async {
+            let events = api.list(&ListParams::default()).await?;
+            let found = events.items.iter().any(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && (!warning || e.type_.as_deref() == Some("Warning"))
+            });
+            Ok(found.then_some(()))
+        },
+    )
     .await
 }
-

@@ -337,21 +337,41 @@ async fn r_lc_04_each_missing_production_act_is_named() -> Result<()> {
     for missing in all {
         let acts: Vec<&str> = all.iter().copied().filter(|a| *a != missing).collect();
         let name = format!("without-{}", missing.to_lowercase());
-        match apply(&client, &product(&name, "production", &acts), Some(ns.name())).await {
+        match apply(
+            &client,
+            &product(&name, "production", &acts),
+            Some(ns.name()),
+        )
+        .await
+        {
             Err(kube::Error::Api(s)) => {
                 assert_eq!(s.code, 422);
                 let named = s.message.split("missing:").nth(1).unwrap_or_default();
-                assert!(named.contains(missing), "{missing} not named: {}", s.message);
+                assert!(
+                    named.contains(missing),
+                    "{missing} not named: {}",
+                    s.message
+                );
                 for other in acts.iter().filter(|a| **a != missing) {
-                    assert!(!named.split('.').next().unwrap_or_default().contains(other), "{other} wrongly named missing: {}", s.message);
+                    assert!(
+                        !named.split('.').next().unwrap_or_default().contains(other),
+                        "{other} wrongly named missing: {}",
+                        s.message
+                    );
                 }
             }
             other => bail!("production without {missing} must be refused, got {other:?}"),
         }
-        let (api, obj) = dynamic_api(&client, &product(&name, "production", &acts), Some(ns.name()))?;
-        assert!(api.get_opt(&obj).await?.is_none(), "nothing written for {name}");
+        let (api, obj) = dynamic_api(
+            &client,
+            &product(&name, "production", &acts),
+            Some(ns.name()),
+        )?;
+        assert!(
+            api.get_opt(&obj).await?.is_none(),
+            "nothing written for {name}"
+        );
     }
     ns.delete().await?;
     Ok(())
 }
-

@@ -17,12 +17,15 @@ use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
 #[tokio::test]
-async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cluster() -> Result<()> {
+async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cluster() -> Result<()>
+{
     let c = cluster()?;
     let reserve = ControlPlane::start(Options::default())?;
     let admin = c.cp.admin_client().await?;
     let remote = reserve.admin_client().await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
 
     ensure_namespace(&admin, "akp-system").await?;
     let kubeconfig = std::fs::read_to_string(reserve.kubeconfig_path())?;
@@ -30,8 +33,13 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
         "metadata": {"name": "almaty-2", "namespace": "akp-system"},
         "stringData": {"kubeconfig": kubeconfig}
     }))?;
-    Api::<Secret>::namespaced(admin.clone(), "akp-system").create(&PostParams::default(), &secret).await?;
-    let astana = documents(&repo_root().join("examples/sites.yaml"))?.into_iter().find(|d| d["metadata"]["name"] == "astana-1").context("astana-1")?;
+    Api::<Secret>::namespaced(admin.clone(), "akp-system")
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let astana = documents(&repo_root().join("examples/sites.yaml"))?
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "astana-1")
+        .context("astana-1")?;
     apply(&admin, &astana, None, "akp-tests").await?;
     let almaty2 = json!({
         "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Site", "metadata": {"name": "almaty-2"},
@@ -40,43 +48,102 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
                  "cluster": {"kubeconfigSecretRef": {"namespace": "akp-system", "name": "almaty-2"}}}
     });
     apply(&admin, &almaty2, None, "akp-tests").await?;
-    let mz = documents(&repo_root().join("examples/agencies.yaml"))?.into_iter().find(|d| d["metadata"]["name"] == "mz").context("mz")?;
+    let mz = documents(&repo_root().join("examples/agencies.yaml"))?
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "mz")
+        .context("mz")?;
     apply(&admin, &mz, None, "akp-tests").await?;
     eventually("agency namespace", Duration::from_secs(30), || async {
-        Ok(Api::<Namespace>::all(admin.clone()).get_opt("agency-mz").await?.map(|_| ()))
+        Ok(Api::<Namespace>::all(admin.clone())
+            .get_opt("agency-mz")
+            .await?
+            .map(|_| ()))
     })
     .await?;
-    let mut product = documents(&repo_root().join("examples/products/e-health-records.yaml"))?.remove(0);
+    let mut product =
+        documents(&repo_root().join("examples/products/e-health-records.yaml"))?.remove(0);
     apply(&admin, &product, None, "akp-tests").await?;
 
     let ns = "mz-e-health-records-production";
-    eventually("the reserve environment in the second cluster", Duration::from_secs(60), || async {
-        Ok(Api::<ResourceQuota>::namespaced(remote.clone(), ns).get_opt("akp-requested").await?.map(|_| ()))
-    })
+    eventually(
+        "the reserve environment in the second cluster",
+        Duration::from_secs(60),
+        || async {
+            Ok(Api::<ResourceQuota>::namespaced(remote.clone(), ns)
+                .get_opt("akp-requested")
+                .await?
+                .map(|_| ()))
+        },
+    )
     .await?;
-    let quota = Api::<ResourceQuota>::namespaced(remote.clone(), ns).get("akp-requested").await?;
-    assert_eq!(quota.spec.and_then(|s| s.hard).unwrap_or_default()["requests.cpu"].0, "64");
-    let policies: Vec<String> = Api::<NetworkPolicy>::namespaced(remote.clone(), ns).list(&ListParams::default()).await?.items.iter().map(|p| p.name_any()).collect();
-    assert!(policies.contains(&"akp-default-deny".to_owned()) && policies.contains(&"akp-contour".to_owned()), "{policies:?}");
-    let bindings = Api::<RoleBinding>::namespaced(remote.clone(), ns).list(&ListParams::default()).await?;
+    let quota = Api::<ResourceQuota>::namespaced(remote.clone(), ns)
+        .get("akp-requested")
+        .await?;
+    assert_eq!(
+        quota.spec.and_then(|s| s.hard).unwrap_or_default()["requests.cpu"].0,
+        "64"
+    );
+    let policies: Vec<String> = Api::<NetworkPolicy>::namespaced(remote.clone(), ns)
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert!(
+        policies.contains(&"akp-default-deny".to_owned())
+            && policies.contains(&"akp-contour".to_owned()),
+        "{policies:?}"
+    );
+    let bindings = Api::<RoleBinding>::namespaced(remote.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
     assert_eq!(bindings.items.len(), 5);
-    assert!(Api::<ClusterRole>::all(remote.clone()).get_opt("akp:environment-viewer").await?.is_some(), "the roles exist there too");
+    assert!(
+        Api::<ClusterRole>::all(remote.clone())
+            .get_opt("akp:environment-viewer")
+            .await?
+            .is_some(),
+        "the roles exist there too"
+    );
     // Only production of a class 1 product goes to the reserve site.
-    assert!(Api::<Namespace>::all(remote.clone()).get_opt("mz-e-health-records-development").await?.is_none());
+    assert!(
+        Api::<Namespace>::all(remote.clone())
+            .get_opt("mz-e-health-records-development")
+            .await?
+            .is_none()
+    );
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mz");
-    eventually("status lists both sites", Duration::from_secs(30), || async {
-        let s = api.get("e-health-records").await?.status.unwrap_or_default();
-        Ok(s.environments.iter().any(|e| e.namespace == ns && e.sites == ["almaty-2", "astana-1"]).then_some(()))
-    })
+    eventually(
+        "status lists both sites",
+        Duration::from_secs(30),
+        || async {
+            let s = api
+                .get("e-health-records")
+                .await?
+                .status
+                .unwrap_or_default();
+            Ok(s.environments
+                .iter()
+                .any(|e| e.namespace == ns && e.sites == ["almaty-2", "astana-1"])
+                .then_some(()))
+        },
+    )
     .await?;
 
     // Decommissioned: the remote environment goes too.
     product["spec"]["stage"] = "decommissioned".into();
     apply(&admin, &product, None, "akp-tests").await?;
-    eventually("the remote environment deleted", Duration::from_secs(60), || async {
-        let live = Api::<Namespace>::all(remote.clone()).get_opt(ns).await?;
-        Ok(live.is_none_or(|n| n.metadata.deletion_timestamp.is_some()).then_some(()))
-    })
+    eventually(
+        "the remote environment deleted",
+        Duration::from_secs(60),
+        || async {
+            let live = Api::<Namespace>::all(remote.clone()).get_opt(ns).await?;
+            Ok(live
+                .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
+                .then_some(()))
+        },
+    )
     .await?;
     operator.stop().await;
     Ok(())

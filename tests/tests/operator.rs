@@ -211,7 +211,9 @@ async fn set_stage(client: &Client, name: &str, stage: &str, acts: &[&str]) -> R
 async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
     create_agency(&admin, "mon").await?;
 
     set_stage(&admin, "walker", "development", &[]).await?;
@@ -380,7 +382,9 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
 async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
     create_agency(&admin, "mon").await?;
     create_agency(&admin, "mz").await?;
     let mon_user =

@@ -19,7 +19,9 @@ use serde_json::json;
 async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
     let nodes = Api::<Node>::all(admin.clone());
     for (name, zone, country) in [
         ("astana-1-a", "astana-1", "KZ"),
@@ -120,10 +122,21 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     use k8s_openapi::api::core::v1::Pod;
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
     let nodes = Api::<Node>::all(admin.clone());
     nodes
-        .create(&PostParams::default(), &kwok_node("astana-1-a", &[("topology.kubernetes.io/zone", "astana-1"), (COUNTRY_LABEL, "KZ")]))
+        .create(
+            &PostParams::default(),
+            &kwok_node(
+                "astana-1-a",
+                &[
+                    ("topology.kubernetes.io/zone", "astana-1"),
+                    (COUNTRY_LABEL, "KZ"),
+                ],
+            ),
+        )
         .await?;
     for doc in documents(&repo_root().join("examples/sites.yaml"))? {
         apply(&admin, &doc, None, "akp-tests").await?;
@@ -133,10 +146,16 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
             apply(&admin, &doc, None, "akp-tests").await?;
         }
     }
-    let product = documents(&repo_root().join("examples/products/school-enrolment.yaml"))?.remove(0);
+    let product =
+        documents(&repo_root().join("examples/products/school-enrolment.yaml"))?.remove(0);
     // The operator creates the agency namespace; wait for it before the product.
     eventually("agency namespace", Duration::from_secs(30), || async {
-        Ok(Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone()).get_opt("agency-mon").await?.map(|_| ()))
+        Ok(
+            Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
+                .get_opt("agency-mon")
+                .await?
+                .map(|_| ()),
+        )
     })
     .await?;
     apply(&admin, &product, None, "akp-tests").await?;
@@ -146,38 +165,85 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
         async move {
             let p = api.get("school-enrolment").await?;
             let s = p.status.unwrap_or_default();
-            let ok = s.conditions.iter().any(|c| c.type_ == "Placed" && c.status == status);
+            let ok = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Placed" && c.status == status);
             Ok(ok.then_some(s))
         }
     };
-    eventually("environments ready", Duration::from_secs(30), || placed("True")).await?;
+    eventually("environments ready", Duration::from_secs(30), || {
+        placed("True")
+    })
+    .await?;
     // A pod bound straight to the node (the scheduler and webhooks are not the point here).
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": "app", "namespace": "mon-school-enrolment-development"},
         "spec": {"nodeName": "astana-1-a", "containers": [{"name": "app", "image": "registry.akp.kz/platform/postgresql:16"}]}
     }))?;
-    Api::<Pod>::namespaced(admin.clone(), "mon-school-enrolment-development").create(&PostParams::default(), &pod).await?;
+    Api::<Pod>::namespaced(admin.clone(), "mon-school-enrolment-development")
+        .create(&PostParams::default(), &pod)
+        .await?;
     let s = eventually("placed at astana-1", Duration::from_secs(30), || async {
         let s = placed("True").await?;
         Ok(s.filter(|s| {
-            let counted = s.conditions.iter().any(|c| c.type_ == "Placed" && c.message.contains("1 pod(s)"));
-            counted && s.environments.iter().any(|e| e.sites == ["astana-1"] && e.namespace.ends_with("development"))
+            let counted = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Placed" && c.message.contains("1 pod(s)"));
+            counted
+                && s.environments
+                    .iter()
+                    .any(|e| e.sites == ["astana-1"] && e.namespace.ends_with("development"))
         }))
     })
     .await?;
-    assert!(s.conditions.iter().any(|c| c.type_ == "Placed" && c.status == "True"));
+    assert!(
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Placed" && c.status == "True")
+    );
 
-    nodes.patch("astana-1-a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "RU"}}}))).await?;
+    nodes
+        .patch(
+            "astana-1-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "RU"}}})),
+        )
+        .await?;
     let s = eventually("Placed=False", Duration::from_secs(30), || placed("False")).await?;
-    let message = &s.conditions.iter().find(|c| c.type_ == "Placed").map(|c| c.message.clone()).unwrap_or_default();
-    assert!(message.contains("pod app on node astana-1-a (RU)") && message.contains("R-PLC-01"), "{message}");
+    let message = &s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Placed")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("pod app on node astana-1-a (RU)") && message.contains("R-PLC-01"),
+        "{message}"
+    );
     wait_for_event(&admin, Some("agency-mon"), "PlacedOutsideCountry", true).await?;
-    eventually("the pods_outside_country metric", Duration::from_secs(30), || async {
-        Ok(operator.metrics.render()?.lines().any(|l| l == "akp_operator_pods_outside_country 1").then_some(()))
-    })
+    eventually(
+        "the pods_outside_country metric",
+        Duration::from_secs(30),
+        || async {
+            Ok(operator
+                .metrics
+                .render()?
+                .lines()
+                .any(|l| l == "akp_operator_pods_outside_country 1")
+                .then_some(()))
+        },
+    )
     .await?;
 
-    nodes.patch("astana-1-a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "KZ"}}}))).await?;
+    nodes
+        .patch(
+            "astana-1-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "KZ"}}})),
+        )
+        .await?;
     eventually("placed again", Duration::from_secs(30), || placed("True")).await?;
     operator.stop().await;
     Ok(())

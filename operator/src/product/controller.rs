@@ -135,10 +135,26 @@ async fn apply(
 }
 
 /// The allowed sites and the audit of every environment (R-PLC-01, R-PLC-02).
-fn place(ctx: &Context, v: &super::validate::Validated, plan: &Plan) -> BTreeMap<akp_crds::EnvironmentName, PlacementView> {
+fn place(
+    ctx: &Context,
+    v: &super::validate::Validated,
+    plan: &Plan,
+) -> BTreeMap<akp_crds::EnvironmentName, PlacementView> {
     use crate::rules::placement::{allowed_sites, audit};
-    let sites: Vec<akp_crds::Site> = ctx.stores.sites.state().iter().map(|s| (**s).clone()).collect();
-    let nodes: BTreeMap<String, BTreeMap<String, String>> = ctx.stores.nodes.state().iter().map(|n| (n.name_any(), n.labels().clone())).collect();
+    let sites: Vec<akp_crds::Site> = ctx
+        .stores
+        .sites
+        .state()
+        .iter()
+        .map(|s| (**s).clone())
+        .collect();
+    let nodes: BTreeMap<String, BTreeMap<String, String>> = ctx
+        .stores
+        .nodes
+        .state()
+        .iter()
+        .map(|n| (n.name_any(), n.labels().clone()))
+        .collect();
     let spec = &v.product.spec;
     plan.environments
         .iter()
@@ -152,10 +168,22 @@ fn place(ctx: &Context, v: &super::validate::Validated, plan: &Plan) -> BTreeMap
                 .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
                 .filter_map(|p| Some((p.name_any(), p.spec.as_ref()?.node_name.clone()?)))
                 .collect();
-            let allowed = allowed_sites(&sites, crate::site::HOME_COUNTRY, spec.contour, spec.class, e.env)
-                .map(|s| s.iter().map(|s| s.name_any()).collect())
-                .map_err(|e| e.to_string());
-            (e.env, PlacementView { allowed, audit: audit(&pods, &nodes, &sites, crate::site::HOME_COUNTRY) })
+            let allowed = allowed_sites(
+                &sites,
+                crate::site::HOME_COUNTRY,
+                spec.contour,
+                spec.class,
+                e.env,
+            )
+            .map(|s| s.iter().map(|s| s.name_any()).collect())
+            .map_err(|e| e.to_string());
+            (
+                e.env,
+                PlacementView {
+                    allowed,
+                    audit: audit(&pods, &nodes, &sites, crate::site::HOME_COUNTRY),
+                },
+            )
         })
         .collect()
 }
@@ -277,29 +305,52 @@ async fn retire_orphans(
 /// Environments at sites in other clusters (R-PLC-02): those the plan places at such a
 /// site are applied there; the product's other environment namespaces there are
 /// removed. Reads first, so a resync writes nothing there either.
-async fn sync_remote_sites(ctx: &Context, v: &super::validate::Validated, plan: Option<&Plan>) -> Result<usize> {
+async fn sync_remote_sites(
+    ctx: &Context,
+    v: &super::validate::Validated,
+    plan: Option<&Plan>,
+) -> Result<usize> {
     use crate::rules::naming::environment_namespace;
     use crate::rules::placement::allowed_sites;
-    let all: Vec<akp_crds::Site> = ctx.stores.sites.state().iter().map(|s| (**s).clone()).collect();
+    let all: Vec<akp_crds::Site> = ctx
+        .stores
+        .sites
+        .state()
+        .iter()
+        .map(|s| (**s).clone())
+        .collect();
     let mut writes = 0;
     for site in all.iter().filter(|s| s.spec.cluster.is_some()) {
-        let Some(cluster) = &site.spec.cluster else { continue };
-        let remote = ctx.remotes.client(&ctx.client, &cluster.kubeconfig_secret_ref).await?;
+        let Some(cluster) = &site.spec.cluster else {
+            continue;
+        };
+        let remote = ctx
+            .remotes
+            .client(&ctx.client, &cluster.kubeconfig_secret_ref)
+            .await?;
         let spec = &v.product.spec;
         let here: Vec<&build::EnvironmentPlan> = plan
             .map(|pl| {
                 pl.environments
                     .iter()
                     .filter(|e| {
-                        allowed_sites(&all, crate::site::HOME_COUNTRY, spec.contour, spec.class, e.env)
-                            .is_ok_and(|sites| sites.iter().any(|s| s.name_any() == site.name_any()))
+                        allowed_sites(
+                            &all,
+                            crate::site::HOME_COUNTRY,
+                            spec.contour,
+                            spec.class,
+                            e.env,
+                        )
+                        .is_ok_and(|sites| sites.iter().any(|s| s.name_any() == site.name_any()))
                     })
                     .collect()
             })
             .unwrap_or_default();
         if !here.is_empty() {
             // The project roles must exist there for the bindings to mean anything.
-            crate::run::apply_cluster_roles(&remote).await.map_err(|e| Error::Remote(e.to_string()))?;
+            crate::run::apply_cluster_roles(&remote)
+                .await
+                .map_err(|e| Error::Remote(e.to_string()))?;
         }
         for env in &here {
             writes += crate::remote::apply_environment(&remote, env).await?;

@@ -44,8 +44,6 @@ pub struct PlacementView {
     pub audit: crate::rules::placement::Audit,
 }
 
-
-
 /// An event to publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
@@ -125,7 +123,13 @@ pub fn applied(
                 // The sites in use; before any pod runs, the sites it is bound to.
                 sites: placement
                     .get(&e.env)
-                    .map(|p| if p.audit.sites.is_empty() { p.allowed.clone().unwrap_or_default() } else { p.audit.sites.clone() })
+                    .map(|p| {
+                        if p.audit.sites.is_empty() {
+                            p.allowed.clone().unwrap_or_default()
+                        } else {
+                            p.audit.sites.clone()
+                        }
+                    })
                     .unwrap_or_default(),
                 ready: is_ready,
                 requested_at: Some(requested_at),
@@ -331,18 +335,41 @@ pub fn applied(
         if let Err(why) = &p.allowed {
             problems.push(format!("{}: {why}", env.as_str()));
         }
-        problems.extend(p.audit.violations.iter().map(|v| format!("{}: {v} outside KZ", env.as_str())));
+        problems.extend(
+            p.audit
+                .violations
+                .iter()
+                .map(|v| format!("{}: {v} outside KZ", env.as_str())),
+        );
     }
     let placed = problems.is_empty();
     let placed_message = if placed {
         format!("{pods} pod(s) on nodes attested in KZ at their allowed sites (R-PLC-01)")
     } else {
-        format!("{} (R-PLC-01, R-PLC-02): drain the pods or fix the node labels", problems.join("; "))
+        format!(
+            "{} (R-PLC-01, R-PLC-02): drain the pods or fix the node labels",
+            problems.join("; ")
+        )
     };
     if changes(obs, conditions::PLACED, placed) && !placed {
-        notices.push(Notice { warning: true, reason: "PlacedOutsideCountry", note: placed_message.clone() });
+        notices.push(Notice {
+            warning: true,
+            reason: "PlacedOutsideCountry",
+            note: placed_message.clone(),
+        });
     }
-    set(&mut conditions, obs, conditions::PLACED, placed, if placed { "InCountry" } else { "OutsideCountry" }, &placed_message);
+    set(
+        &mut conditions,
+        obs,
+        conditions::PLACED,
+        placed,
+        if placed {
+            "InCountry"
+        } else {
+            "OutsideCountry"
+        },
+        &placed_message,
+    );
 
     // R-LC-05: a new record when the stage or the request changes.
     let mut request_history = old.request_history.clone();

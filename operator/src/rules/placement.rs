@@ -178,17 +178,31 @@ pub struct Audit {
 
 /// Audits the pods of one namespace: each bound pod's node must be attested in `home`.
 /// `pods` are (pod name, node name); `nodes` maps node names to labels.
-pub fn audit(pods: &[(String, String)], nodes: &BTreeMap<String, BTreeMap<String, String>>, sites: &[Site], home: &str) -> Audit {
+pub fn audit(
+    pods: &[(String, String)],
+    nodes: &BTreeMap<String, BTreeMap<String, String>>,
+    sites: &[Site],
+    home: &str,
+) -> Audit {
     let mut a = Audit::default();
     for (pod, node) in pods {
         a.pods += 1;
         let labels = nodes.get(node);
         let country = labels.and_then(|l| l.get(COUNTRY_LABEL));
         if country.map(String::as_str) != Some(home) {
-            a.violations.push(format!("pod {pod} on node {node} ({})", country.map_or("no country label", String::as_str)));
+            a.violations.push(format!(
+                "pod {pod} on node {node} ({})",
+                country.map_or("no country label", String::as_str)
+            ));
         }
         if let Some(l) = labels {
-            for s in sites.iter().filter(|s| !s.spec.node_selector.is_empty() && s.spec.node_selector.iter().all(|(k, v)| l.get(k) == Some(v))) {
+            for s in sites.iter().filter(|s| {
+                !s.spec.node_selector.is_empty()
+                    && s.spec
+                        .node_selector
+                        .iter()
+                        .all(|(k, v)| l.get(k) == Some(v))
+            }) {
                 a.sites.push(s.name_any());
             }
         }
@@ -342,7 +356,8 @@ mod tests {
     fn r_plc_01_the_audit_finds_pods_on_foreign_or_unattested_nodes() {
         let all = sites();
         let node = |zone: &str, country: Option<&str>| {
-            let mut l: BTreeMap<String, String> = [("topology.kubernetes.io/zone".to_owned(), zone.to_owned())].into();
+            let mut l: BTreeMap<String, String> =
+                [("topology.kubernetes.io/zone".to_owned(), zone.to_owned())].into();
             if let Some(c) = country {
                 l.insert(COUNTRY_LABEL.into(), c.into());
             }
@@ -355,10 +370,26 @@ mod tests {
             ("d".to_owned(), node("astana-1", None)),
         ]
         .into();
-        let ok = audit(&[("p1".into(), "a".into()), ("p2".into(), "b".into())], &nodes, &all, "KZ");
+        let ok = audit(
+            &[("p1".into(), "a".into()), ("p2".into(), "b".into())],
+            &nodes,
+            &all,
+            "KZ",
+        );
         assert_eq!(ok.sites, ["almaty-1", "astana-1"]);
         assert!(ok.violations.is_empty());
-        let bad = audit(&[("p1".into(), "c".into()), ("p2".into(), "d".into())], &nodes, &all, "KZ");
-        assert_eq!(bad.violations, ["pod p1 on node c (RU)", "pod p2 on node d (no country label)"]);
+        let bad = audit(
+            &[("p1".into(), "c".into()), ("p2".into(), "d".into())],
+            &nodes,
+            &all,
+            "KZ",
+        );
+        assert_eq!(
+            bad.violations,
+            [
+                "pod p1 on node c (RU)",
+                "pod p2 on node d (no country label)"
+            ]
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct QuantityError {
 /// Parses a quantity into nano-units (1 = 1_000_000_000), rounding a finer fraction up
 /// as Kubernetes does.
 pub fn parse_nanos(text: &str) -> Result<i128, QuantityError> {
-    let err = |reason| QuantityError { value: text.to_owned(), reason };
+    let err = |reason| QuantityError {
+        value: text.to_owned(),
+        reason,
+    };
     let s = text.trim();
     if s.is_empty() || s.len() > 64 {
         return Err(err("empty or longer than 64 characters"));
@@ -24,7 +27,9 @@ pub fn parse_nanos(text: &str) -> Result<i128, QuantityError> {
         b'+' => (1, &s[1..]),
         _ => (1, s),
     };
-    let number_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let number_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, suffix) = s.split_at(number_end);
     if number.is_empty() || number == "." || number.matches('.').count() > 1 {
         return Err(err("no number"));
@@ -71,7 +76,9 @@ pub fn parse_nanos(text: &str) -> Result<i128, QuantityError> {
             .and_then(|v| v.checked_mul(base))
             .ok_or_else(|| err("too large"))?
     } else {
-        let div = 10i128.checked_pow((-scale) as u32).ok_or_else(|| err("too small"))?;
+        let div = 10i128
+            .checked_pow((-scale) as u32)
+            .ok_or_else(|| err("too small"))?;
         let scaled = mantissa.checked_mul(base).ok_or_else(|| err("too large"))?;
         // Round up: a quantity is never smaller than written.
         (scaled + div - 1) / div
@@ -90,7 +97,14 @@ pub fn format_nanos(nanos: i128) -> String {
     const NANO: i128 = 1_000_000_000;
     if nanos % NANO == 0 {
         let whole = nanos / NANO;
-        for (suffix, factor) in [("Ei", 1i128 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+        for (suffix, factor) in [
+            ("Ei", 1i128 << 60),
+            ("Pi", 1 << 50),
+            ("Ti", 1 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
             if whole != 0 && whole % factor == 0 {
                 return format!("{}{suffix}", whole / factor);
             }
@@ -138,6 +152,9 @@ mod tests {
         for q in ["4", "500m", "8Gi", "1Ti", "100Mi", "3", "250u"] {
             assert_eq!(format_nanos(parse_nanos(q).unwrap_or_default()), q);
         }
-        assert_eq!(format_nanos(parse_nanos("1024Mi").unwrap_or_default()), "1Gi");
+        assert_eq!(
+            format_nanos(parse_nanos("1024Mi").unwrap_or_default()),
+            "1Gi"
+        );
     }
 }

@@ -279,29 +279,57 @@ async fn main() -> Result<()> {
     ])?;
 
     demo.step("pods stay in Kazakhstan: the webhook binds them to their sites and refuses escapes (R-PLC-01)");
-    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "mon-school-enrolment-development");
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(
+        client.clone(),
+        "mon-school-enrolment-development",
+    );
     let pod = |name: &str, selector: Option<&str>| -> Result<k8s_openapi::api::core::v1::Pod> {
         let mut spec = serde_json::json!({"containers": [{"name": "db", "image": "registry.akp.kz/platform/postgresql:16"}]});
         if let Some(zone) = selector {
             spec["nodeSelector"] = serde_json::json!({"topology.kubernetes.io/zone": zone});
         }
-        Ok(serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "spec": spec}))?)
+        Ok(serde_json::from_value(
+            serde_json::json!({"metadata": {"name": name}, "spec": spec}),
+        )?)
     };
-    pods.create(&PostParams::default(), &pod("db-0", None)?).await?;
+    pods.create(&PostParams::default(), &pod("db-0", None)?)
+        .await?;
     wait_until(&demo, "db-0 scheduled", || async {
-        Ok(pods.get("db-0").await?.spec.and_then(|s| s.node_name).is_some())
+        Ok(pods
+            .get("db-0")
+            .await?
+            .spec
+            .and_then(|s| s.node_name)
+            .is_some())
     })
     .await?;
-    demo.kubectl(&["get", "pods", "-n", "mon-school-enrolment-development", "-o", "wide"])?;
+    demo.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "mon-school-enrolment-development",
+        "-o",
+        "wide",
+    ])?;
     println!("a pod asking for a node in Frankfurt:");
-    match pods.create(&PostParams::default(), &pod("db-abroad", Some("frankfurt-1"))?).await {
+    match pods
+        .create(
+            &PostParams::default(),
+            &pod("db-abroad", Some("frankfurt-1"))?,
+        )
+        .await
+    {
         Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
         Err(e) => return Err(e.into()),
         Ok(_) => anyhow::bail!("a pod asking for a node abroad was admitted"),
     }
     println!("a pod with an image that is not in the trusted-software catalog:");
     let mut untrusted = pod("hub", None)?;
-    if let Some(c) = untrusted.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+    if let Some(c) = untrusted
+        .spec
+        .as_mut()
+        .and_then(|s| s.containers.first_mut())
+    {
         c.image = Some("postgres:16".into());
     }
     match pods.create(&PostParams::default(), &untrusted).await {
