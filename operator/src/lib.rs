@@ -11,6 +11,8 @@ pub mod apply;
 pub mod clock;
 pub mod context;
 pub mod error;
+#[cfg(test)]
+mod examples;
 pub mod leader;
 pub mod product;
 pub mod rbac;

@@ -275,10 +275,6 @@ mod tests {
     use super::*;
     use akp_crds::Stage;
 
-    fn product(yaml: &str) -> PlatformSoftwareProduct {
-        serde_saphyr::from_str(yaml).expect("product yaml")
-    }
-
     fn validated(p: PlatformSoftwareProduct) -> Validated {
         Validated {
             stage: p.spec.stage,
@@ -295,11 +291,7 @@ mod tests {
     }
 
     fn example() -> PlatformSoftwareProduct {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/products/e-license.yaml"
-        );
-        product(&std::fs::read_to_string(path).expect("example"))
+        crate::examples::load("products/e-license.yaml").remove(0)
     }
 
     #[test]

@@ -507,15 +507,8 @@ mod tests {
     }
 
     fn fixtures() -> (akp_crds::PlatformSoftwareProduct, Agency) {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
-        let product = serde_saphyr::from_str(
-            &std::fs::read_to_string(format!("{root}products/e-license.yaml")).expect("product"),
-        )
-        .expect("product yaml");
-        let agencies: Vec<Agency> = serde_saphyr::from_multiple(
-            &std::fs::read_to_string(format!("{root}agencies.yaml")).expect("agencies"),
-        )
-        .expect("agencies yaml");
+        let product = crate::examples::load("products/e-license.yaml").remove(0);
+        let agencies: Vec<Agency> = crate::examples::load("agencies.yaml");
         let mon = agencies
             .into_iter()
             .find(|a| a.spec.namespace == "agency-mon")

@@ -170,12 +170,7 @@ mod tests {
     use jiff::civil::date;
 
     fn catalog() -> Vec<SoftwareCatalogItem> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/catalog.yaml"
-        ))
-        .expect("catalog");
-        serde_saphyr::from_multiple(&text).expect("yaml")
+        crate::examples::load("catalog.yaml")
     }
 
     #[test]

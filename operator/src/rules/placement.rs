@@ -217,12 +217,7 @@ mod tests {
     use super::*;
 
     fn sites() -> Vec<Site> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/sites.yaml"
-        ))
-        .expect("sites");
-        serde_saphyr::from_multiple(&text).expect("yaml")
+        crate::examples::load("sites.yaml")
     }
 
     fn names(s: &[&Site]) -> Vec<String> {

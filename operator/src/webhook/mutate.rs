@@ -332,12 +332,7 @@ mod tests {
     use serde_json::json;
 
     fn sites() -> Vec<Site> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/sites.yaml"
-        ))
-        .expect("sites");
-        serde_saphyr::from_multiple(&text).expect("yaml")
+        crate::examples::load("sites.yaml")
     }
 
     fn named<'a>(all: &'a [Site], names: &[&str]) -> Vec<&'a Site> {

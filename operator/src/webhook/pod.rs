@@ -708,21 +708,11 @@ mod tests {
     use serde_json::json;
 
     fn sites() -> Vec<Site> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/sites.yaml"
-        ))
-        .expect("sites");
-        serde_saphyr::from_multiple(&text).expect("yaml")
+        crate::examples::load("sites.yaml")
     }
 
     fn catalog() -> Vec<SoftwareCatalogItem> {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/catalog.yaml"
-        ))
-        .expect("catalog");
-        serde_saphyr::from_multiple(&text).expect("yaml")
+        crate::examples::load("catalog.yaml")
     }
 
     fn env(name: EnvironmentName, class: i32) -> Environment {
