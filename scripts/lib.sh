@@ -33,7 +33,9 @@ ensure_toolchains() {
   command -v go >/dev/null || { echo "Go is required (this machine kind ships it)"; exit 1; }
   command -v cargo >/dev/null || { echo "Rust (cargo) is required (this machine kind ships it)"; exit 1; }
   # setpriv (util-linux) ties the control plane's processes to the test process.
-  apt_install util-linux curl ca-certificates
+  # prometheus (with promtool, 2.42: create-blocks-from openmetrics) and postgresql
+  # are the real servers of the metering tests.
+  apt_install util-linux curl ca-certificates prometheus postgresql
   if command -v rustup >/dev/null; then
     for c in rustfmt clippy; do
       rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"

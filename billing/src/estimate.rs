@@ -1,0 +1,344 @@
+//! Cost estimate of a product's requested resources (R-BIL-04, 000 p.13): the monthly
+//! cost of each environment's request at the tariff in force, with the non-production
+//! policy applied (R-ENV-04). Pure.
+//!
+//! A month is 730 hours (8760 / 12), the average, so an estimate does not depend on
+//! which month it is made in. Requests are priced as if fully used all month: an upper
+//! bound, since the bill counts only what is used (R-BIL-01).
+
+use akp_crds::PlatformSoftwareProductSpec;
+use akp_crds::common::EnvironmentName;
+use akp_crds::product::ResourceRequest;
+use akp_crds::tariff::{AfterFreePeriod, Unit as TariffUnit};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::rating::{
+    Category, RatingError, TariffBook, amount_tiyn, div_half_even, format_micro, format_tiyn,
+    unit_name,
+};
+
+/// Hours in the estimate's month: 8760 / 12.
+pub const HOURS_PER_MONTH: i128 = 730;
+
+/// Why an estimate could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EstimateError {
+    /// No tariff is in force on the date.
+    #[error(
+        "no tariff is in force on {0} (R-BIL-04): publish a Tariff with an earlier effectiveFrom"
+    )]
+    NoTariff(Date),
+    /// A quantity that cannot be read.
+    #[error(
+        "environments.{environment}.{field}: {value:?} is not a Kubernetes quantity such as \"4\", \"500m\" or \"8Gi\""
+    )]
+    Quantity {
+        /// The environment.
+        environment: String,
+        /// The field.
+        field: String,
+        /// The value.
+        value: String,
+    },
+    /// The tariff lacks a rate the request needs.
+    #[error(
+        "tariff {tariff} has no rate for {resource}, requested by environments.{environment} (R-BIL-04)"
+    )]
+    NoRate {
+        /// The tariff.
+        tariff: String,
+        /// The resource.
+        resource: String,
+        /// The environment.
+        environment: String,
+    },
+    /// Arithmetic.
+    #[error(transparent)]
+    Rating(#[from] RatingError),
+}
+
+/// One priced line of an estimate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EstimateLine {
+    /// R-BIL-03 category.
+    pub category: Category,
+    /// Tariff resource.
+    pub resource: String,
+    /// Unit.
+    pub unit: String,
+    /// Quantity per month.
+    pub quantity: String,
+    /// Rate.
+    pub rate: String,
+    /// Monthly amount, KZT.
+    pub amount: String,
+}
+
+/// The estimate of one environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentEstimate {
+    /// development, testing, trial or production.
+    pub environment: String,
+    /// Lines.
+    pub lines: Vec<EstimateLine>,
+    /// Monthly cost at the tariff, whatever the policy.
+    pub monthly: String,
+    /// What is billed per month on the estimate's date.
+    pub billed_now: String,
+    /// What is billed per month after the free period (non-production).
+    pub billed_after_free_period: String,
+    /// The first day no longer free, for non-production with a contract date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_until: Option<String>,
+    /// `production`, `free`, `bill` or `flag`.
+    pub policy: String,
+}
+
+/// The estimate of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductEstimate {
+    /// The tariff in force.
+    pub tariff: String,
+    /// The date estimated for.
+    pub as_of: String,
+    /// Hours in the month (730).
+    pub hours_per_month: i64,
+    /// Currency.
+    pub currency: String,
+    /// Per requested environment.
+    pub environments: Vec<EnvironmentEstimate>,
+    /// Sum of `monthly`.
+    pub monthly: String,
+    /// Sum of `billedNow`.
+    pub billed_now: String,
+}
+
+/// Parses a Kubernetes quantity (`4`, `500m`, `8Gi`, `1.5G`, `1e3`) into an exact
+/// fraction (numerator, denominator) of its base unit.
+pub fn parse_quantity(text: &str) -> Option<(i128, i128)> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(t.len());
+    let (number, suffix) = t.split_at(split);
+    let d = rust_decimal::Decimal::from_str_exact(number).ok()?;
+    if d.is_sign_negative() {
+        return None;
+    }
+    let (mut num, mut den) = (d.mantissa(), 10i128.checked_pow(d.scale())?);
+    let mul = |n: i128, k: i128| n.checked_mul(k);
+    match suffix {
+        "" => {}
+        "m" => den = den.checked_mul(1000)?,
+        "k" => num = mul(num, 1_000)?,
+        "M" => num = mul(num, 1_000_000)?,
+        "G" => num = mul(num, 1_000_000_000)?,
+        "T" => num = mul(num, 1_000_000_000_000)?,
+        "P" => num = mul(num, 1_000_000_000_000_000)?,
+        "Ki" => num = mul(num, 1 << 10)?,
+        "Mi" => num = mul(num, 1 << 20)?,
+        "Gi" => num = mul(num, 1 << 30)?,
+        "Ti" => num = mul(num, 1 << 40)?,
+        "Pi" => num = mul(num, 1 << 50)?,
+        s if s.starts_with(['e', 'E']) => {
+            let exp: u32 = s[1..].parse().ok()?;
+            num = mul(num, 10i128.checked_pow(exp)?)?;
+        }
+        _ => return None,
+    }
+    Some((num, den))
+}
+
+/// Micro-units of `(num/den) / per` (per: 1 for cores, 2³⁰ for bytes → GiB).
+fn to_micro((num, den): (i128, i128), per: i128) -> Option<i128> {
+    Some(div_half_even(
+        num.checked_mul(1_000_000)?,
+        den.checked_mul(per)?,
+    ))
+}
+
+fn env_name(e: EnvironmentName) -> &'static str {
+    match e {
+        EnvironmentName::Development => "development",
+        EnvironmentName::Testing => "testing",
+        EnvironmentName::Trial => "trial",
+        EnvironmentName::Production => "production",
+    }
+}
+
+/// Estimates the monthly cost of `spec`'s requested environments at the tariff in force
+/// on `as_of` (a Kazakhstan civil date), with the non-production policy from the
+/// agency's earliest `contract` date (no date: no free period).
+pub fn estimate(
+    spec: &PlatformSoftwareProductSpec,
+    book: &TariffBook,
+    as_of: Date,
+    contract: Option<Date>,
+) -> Result<ProductEstimate, EstimateError> {
+    let tariff = book
+        .in_force_on(as_of)
+        .ok_or(EstimateError::NoTariff(as_of))?;
+    let mut environments = Vec::new();
+    let (mut total, mut total_now) = (0i128, 0i128);
+    for env in EnvironmentName::ALL {
+        let Some(req) = spec.environments.get(env) else {
+            continue;
+        };
+        let name = env_name(env);
+        let lines = lines_of(req, name, spec.internet_facing, tariff)?;
+        let monthly: i128 = lines.iter().map(|(_, t)| *t).sum();
+        let production = env == EnvironmentName::Production;
+        let free_until = match (production, contract) {
+            (false, Some(c)) => Some(
+                c.checked_add(jiff::Span::new().months(tariff.free_months))
+                    .map_err(|e| RatingError::Date(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let after = match (production, tariff.afterwards) {
+            (true, _) | (false, AfterFreePeriod::Bill) => monthly,
+            (false, AfterFreePeriod::Flag) => 0,
+        };
+        let free_now = free_until.is_some_and(|d| as_of < d);
+        let now = if free_now { 0 } else { after };
+        let policy = match (production, free_now, tariff.afterwards) {
+            (true, _, _) => "production",
+            (false, true, _) => "free",
+            (false, false, AfterFreePeriod::Bill) => "bill",
+            (false, false, AfterFreePeriod::Flag) => "flag",
+        };
+        total += monthly;
+        total_now += now;
+        environments.push(EnvironmentEstimate {
+            environment: name.to_string(),
+            lines: lines.into_iter().map(|(l, _)| l).collect(),
+            monthly: format_tiyn(monthly),
+            billed_now: format_tiyn(now),
+            billed_after_free_period: format_tiyn(after),
+            free_until: free_until.map(|d| d.to_string()),
+            policy: policy.to_string(),
+        });
+    }
+    Ok(ProductEstimate {
+        tariff: tariff.name.clone(),
+        as_of: as_of.to_string(),
+        hours_per_month: 730,
+        currency: "KZT".into(),
+        environments,
+        monthly: format_tiyn(total),
+        billed_now: format_tiyn(total_now),
+    })
+}
+
+fn lines_of(
+    req: &ResourceRequest,
+    env: &str,
+    internet_facing: bool,
+    tariff: &crate::rating::TariffVersion,
+) -> Result<Vec<(EstimateLine, i128)>, EstimateError> {
+    let q = |field: &str, value: &str, per: i128| {
+        parse_quantity(value)
+            .and_then(|f| to_micro(f, per))
+            .ok_or_else(|| EstimateError::Quantity {
+                environment: env.to_string(),
+                field: field.to_string(),
+                value: value.to_string(),
+            })
+    };
+    let cpu = q("cpu", &req.cpu.0, 1)?;
+    // (resource, quantity per month in micro-units)
+    let mut wanted: Vec<(String, i128)> = vec![
+        ("cpu".into(), cpu * HOURS_PER_MONTH),
+        (
+            "memory".into(),
+            q("memory", &req.memory.0, 1 << 30)? * HOURS_PER_MONTH,
+        ),
+        (
+            "storage".into(),
+            q("storage", &req.storage.0, 1 << 30)? * HOURS_PER_MONTH,
+        ),
+    ];
+    if let Some(egress) = &req.egress {
+        // Egress is monthly traffic: Internet-facing products pay the Internet rate,
+        // the others leave through the e-government gateway.
+        let class = if internet_facing {
+            "network.internet"
+        } else {
+            "network.gateway"
+        };
+        wanted.push((class.into(), q("egress", &egress.0, 1 << 30)?));
+    }
+    let mut out = Vec::new();
+    for (resource, quantity) in wanted {
+        let rate = tariff
+            .rates
+            .get(&resource)
+            .ok_or_else(|| EstimateError::NoRate {
+                tariff: tariff.name.clone(),
+                resource: resource.clone(),
+                environment: env.to_string(),
+            })?;
+        out.push(priced(&resource, rate.unit, quantity, rate.price)?);
+    }
+    for sw in &req.software {
+        let resource = format!("software/{}", sw.item);
+        let rate = tariff
+            .rates
+            .get(&resource)
+            .ok_or_else(|| EstimateError::NoRate {
+                tariff: tariff.name.clone(),
+                resource: resource.clone(),
+                environment: env.to_string(),
+            })?;
+        let instances = i128::from(sw.instances);
+        // A per-core licence is estimated at the environment's whole CPU request per
+        // instance: an upper bound, as the real core count is only known when running.
+        let quantity = match rate.unit {
+            TariffUnit::CoreHour => instances * cpu * HOURS_PER_MONTH,
+            _ => instances * 1_000_000 * HOURS_PER_MONTH,
+        };
+        out.push(priced(&resource, rate.unit, quantity, rate.price)?);
+    }
+    Ok(out)
+}
+
+fn priced(
+    resource: &str,
+    unit: TariffUnit,
+    quantity_micro: i128,
+    price: crate::rating::Price,
+) -> Result<(EstimateLine, i128), EstimateError> {
+    let tiyn = amount_tiyn(quantity_micro, price, resource)?;
+    Ok((
+        EstimateLine {
+            category: Category::of(resource),
+            resource: resource.to_string(),
+            unit: unit_name(unit).to_string(),
+            quantity: format_micro(quantity_micro),
+            rate: price.to_string(),
+            amount: format_tiyn(tiyn),
+        },
+        tiyn,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_bil_04_parses_kubernetes_quantities_exactly() {
+        assert_eq!(parse_quantity("4"), Some((4, 1)));
+        assert_eq!(parse_quantity("500m"), Some((500, 1000)));
+        assert_eq!(parse_quantity("8Gi"), Some((8 << 30, 1)));
+        assert_eq!(parse_quantity("1.5Gi"), Some((15 << 30, 10)));
+        assert_eq!(parse_quantity("1e3"), Some((1000, 1)));
+        assert_eq!(parse_quantity("-1"), None);
+        assert_eq!(parse_quantity("4 cores"), None);
+        assert_eq!(to_micro((512 << 20, 1), 1 << 30), Some(500_000));
+    }
+}

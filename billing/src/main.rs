@@ -1,0 +1,294 @@
+//! `akp-billing`: the billing daemon (metering half).
+//!
+//! ```text
+//! akp-billing [--config metering.yaml] [--database URL] [--catalog swc.yaml] <command>
+//!   run        collect every cycle, serve /metrics and /healthz
+//!   collect    catch up once (backfill from the watermarks) and close due months
+//!   recollect  collect a past range again (late data; adjustments for closed months)
+//!   coverage   coverage per environment of a month
+//!   dump       the ledger as canonical text
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, MeteringConfig, Metrics, Month};
+use anyhow::{Context, Result, anyhow};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "akp-billing",
+    about = "Meters actually consumed resources into an exact ledger (R-BIL-01)"
+)]
+struct Cli {
+    /// Metering configuration (YAML); defaults apply to everything left out.
+    #[arg(long, env = "AKP_BILLING_CONFIG")]
+    config: Option<PathBuf>,
+    /// The ledger: sqlite:///path/ledger.db or postgres://user@host/db.
+    #[arg(
+        long,
+        env = "AKP_BILLING_DATABASE_URL",
+        default_value = "sqlite://akp-billing.db"
+    )]
+    database: String,
+    /// Overrides prometheus.url of the configuration.
+    #[arg(long, env = "AKP_BILLING_PROMETHEUS_URL")]
+    prometheus: Option<String>,
+    /// Software catalog items (YAML, as `kubectl get swc -o yaml` prints them).
+    #[arg(long, conflicts_with = "catalog_from_cluster")]
+    catalog: Option<PathBuf>,
+    /// Read the software catalog from the cluster (SoftwareCatalogItem resources).
+    #[arg(long)]
+    catalog_from_cluster: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect every cycle and serve /metrics and /healthz.
+    Run {
+        /// Address of the metrics endpoint.
+        #[arg(long, default_value = "0.0.0.0:9091")]
+        listen: SocketAddr,
+    },
+    /// Catch up once: every hour from the watermarks to now, then close due months.
+    Collect {
+        /// The time to act as of (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Collect a past range again: late data replaces open-month rows and becomes
+    /// adjustments for closed months.
+    Recollect {
+        /// First hour (RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// End, exclusive (RFC 3339).
+        #[arg(long)]
+        to: String,
+        /// The time to act as of (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Print coverage per environment of a month (YYYY-MM).
+    Coverage {
+        /// The month.
+        #[arg(long)]
+        month: String,
+    },
+    /// Print the ledger as canonical text.
+    Dump,
+    /// Verify a signed report directory: every artifact's SHA-256 against the manifest,
+    /// and the manifest's Ed25519 signature against the public key (R-BIL-02).
+    Verify {
+        /// The report directory (manifest.json, manifest.sig and the artifacts).
+        dir: PathBuf,
+        /// The public key: 32 raw bytes or 64 hex digits.
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+fn parse_time(text: Option<&str>) -> Result<i64> {
+    match text {
+        Some(t) => Ok(t
+            .parse::<jiff::Timestamp>()
+            .with_context(|| format!("{t:?} is not an RFC 3339 time"))?
+            .as_second()),
+        None => Ok(jiff::Timestamp::now().as_second()),
+    }
+}
+
+async fn load_catalog(cli: &Cli) -> Result<Catalog> {
+    if let Some(path) = &cli.catalog {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return Catalog::from_yaml(&text).map_err(|e| anyhow!("{}: {e}", path.display()));
+    }
+    if cli.catalog_from_cluster {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster")?;
+        let api: kube::Api<akp_crds::SoftwareCatalogItem> = kube::Api::all(client);
+        let items = api
+            .list(&Default::default())
+            .await
+            .context("listing SoftwareCatalogItems")?;
+        return Ok(Catalog::new(&items.items));
+    }
+    Ok(Catalog::default())
+}
+
+async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
+    let mut config = match &cli.config {
+        Some(path) => MeteringConfig::load(path)?,
+        None => MeteringConfig::default(),
+    };
+    if let Some(url) = &cli.prometheus {
+        config.prometheus.url = url.clone();
+    }
+    let calendar = Calendar::new(config.timing.utc_offset_hours);
+    let ledger = Ledger::open(&cli.database, calendar).await?;
+    let catalog = load_catalog(cli).await?;
+    Ok(Collector::new(config, ledger, catalog, metrics)?)
+}
+
+async fn run(cli: &Cli, listen: SocketAddr) -> Result<()> {
+    let metrics = Metrics::new()?;
+    let server = tokio::spawn(akp_billing::metrics::serve(listen, metrics.clone()));
+    let mut collector = collector(cli, metrics.clone()).await?;
+    let poll = Duration::from_secs(collector.config().timing.poll_seconds.max(1));
+    let recheck = collector.config().timing.recheck_seconds;
+    let mut failures: u32 = 0;
+    let mut last_recheck: Option<i64> = None;
+    loop {
+        if cli.catalog_from_cluster {
+            match load_catalog(cli).await {
+                Ok(catalog) => collector.set_catalog(catalog),
+                Err(e) => tracing::warn!("keeping the previous software catalog: {e:#}"),
+            }
+        }
+        let now = jiff::Timestamp::now().as_second();
+        let result = collector.collect(now).await;
+        let delay = match &result {
+            Ok(report) => {
+                failures = 0;
+                metrics.cycle("ok");
+                if report.windows > 0 {
+                    tracing::info!(?report, "collected");
+                }
+                // Late data: once a day, collect the recent past again.
+                if recheck > 0 && last_recheck.is_none_or(|t| now - t >= 86_400) {
+                    let from = Hour::containing(now - recheck);
+                    match collector
+                        .recollect(from, collector.collectable_until(now), now)
+                        .await
+                    {
+                        Ok(r) => {
+                            last_recheck = Some(now);
+                            tracing::info!(
+                                adjustments = r.adjustments,
+                                "recent hours collected again"
+                            );
+                        }
+                        Err(e) => tracing::warn!("recollecting recent hours failed: {e}"),
+                    }
+                }
+                poll
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                metrics.cycle(e.metric_label());
+                tracing::warn!("collection failed ({failures} in a row), retrying: {e}");
+                (poll * 2u32.saturating_pow(failures.min(4))).min(Duration::from_secs(600))
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::signal::ctrl_c() => break,
+            r = terminated() => { r?; break; }
+        }
+        if server.is_finished() {
+            return Err(anyhow!("the metrics endpoint stopped"));
+        }
+    }
+    collector.ledger().close().await;
+    Ok(())
+}
+
+async fn terminated() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    term.recv().await;
+    Ok(())
+}
+
+async fn main_inner(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Run { listen } => run(&cli, *listen).await,
+        Command::Collect { now } => {
+            let now = parse_time(now.as_deref())?;
+            let collector = collector(&cli, Metrics::new()?).await?;
+            let report = collector.collect(now).await?;
+            println!(
+                "windows={} queries={} max_queries_per_window={} rows={} adjustments={} closed={:?} collected_until={}",
+                report.windows,
+                report.queries,
+                report.max_queries_per_window,
+                report.rows,
+                report.adjustments,
+                report
+                    .months_closed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                report
+                    .collected_until
+                    .map(|h| h.to_string())
+                    .unwrap_or_default(),
+            );
+            Ok(())
+        }
+        Command::Recollect { from, to, now } => {
+            let now = parse_time(now.as_deref())?;
+            let from = Hour::containing(parse_time(Some(from))?);
+            let to = Hour::containing(parse_time(Some(to))?);
+            let collector = collector(&cli, Metrics::new()?).await?;
+            let report = collector.recollect(from, to, now).await?;
+            println!(
+                "windows={} rows={} adjustments={}",
+                report.windows, report.rows, report.adjustments
+            );
+            Ok(())
+        }
+        Command::Coverage { month } => {
+            let month = Month::parse(month)?;
+            let collector = collector(&cli, Metrics::new()?).await?;
+            println!("namespace\thours\tcovered_ppm\tgap_hours");
+            for c in collector.ledger().coverage(month).await? {
+                println!("{}\t{}\t{}\t{}", c.namespace, c.hours, c.ppm(), c.gap_hours);
+            }
+            Ok(())
+        }
+        Command::Verify { dir, key } => {
+            println!("{}", akp_billing::sign::verify_command(dir, key)?);
+            Ok(())
+        }
+        Command::Dump => {
+            let collector = collector(&cli, Metrics::new()?).await?;
+            print!("{}", collector.ledger().dump().await?);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("akp-billing: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main_inner(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("akp-billing: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The Prometheus HTTP API client: instant queries returning raw samples.
+//!
+//! Timestamps and values are read from the JSON text as decimals (see
+//! [`crate::quantity`]), never as floats.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::integrate::{Sample, Series};
+use crate::quantity::{DecimalError, parse_decimal};
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromError {
+    /// Prometheus could not be reached, or the request timed out.
+    #[error("Prometheus at {url} is unreachable: {source}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// Prometheus answered with an error.
+    #[error("Prometheus refused the query ({status}, {error_type}): {message}; query: {query}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Prometheus' `errorType`.
+        error_type: String,
+        /// Prometheus' `error`.
+        message: String,
+        /// The query.
+        query: String,
+    },
+    /// The answer is not what the API documents.
+    #[error("unexpected answer from Prometheus to {query}: {message}")]
+    Malformed {
+        /// The query.
+        query: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl PromError {
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            PromError::Unreachable { .. } => "unreachable",
+            PromError::Refused { .. } => "refused",
+            PromError::Malformed { .. } => "malformed",
+        }
+    }
+}
+
+/// A Prometheus HTTP API client that counts its queries.
+#[derive(Debug)]
+pub struct Prometheus {
+    base: String,
+    http: reqwest::Client,
+    queries: AtomicU64,
+}
+
+#[derive(Deserialize)]
+struct Answer<'a> {
+    status: String,
+    #[serde(default, borrow)]
+    data: Option<Data<'a>>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum Data<'a> {
+    #[serde(borrow)]
+    Matrix(Vec<MatrixSeries<'a>>),
+    #[serde(borrow)]
+    Vector(Vec<VectorSample<'a>>),
+    Scalar(serde::de::IgnoredAny),
+    String(serde::de::IgnoredAny),
+}
+
+// Timestamps and values are borrowed from the body: no allocation per sample.
+#[derive(Deserialize)]
+struct MatrixSeries<'a> {
+    metric: BTreeMap<String, String>,
+    #[serde(default, borrow)]
+    values: Vec<(&'a RawValue, &'a str)>,
+}
+
+#[derive(Deserialize)]
+struct VectorSample<'a> {
+    metric: BTreeMap<String, String>,
+    #[serde(borrow)]
+    value: (&'a RawValue, &'a str),
+}
+
+impl Prometheus {
+    /// A client for the Prometheus at `base_url`.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, PromError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|source| PromError::Unreachable {
+                url: base_url.to_string(),
+                source,
+            })?;
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+            queries: AtomicU64::new(0),
+        })
+    }
+
+    /// Number of queries sent so far.
+    pub fn query_count(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Runs an instant query at `time_secs` and returns its series (a matrix; a vector
+    /// gives one sample per series).
+    pub async fn query(&self, promql: &str, time_secs: i64) -> Result<Vec<Series>, PromError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/api/v1/query", self.base);
+        let unreachable = |source| PromError::Unreachable {
+            url: url.clone(),
+            source,
+        };
+        let response = self
+            .http
+            .post(&url)
+            .form(&[("query", promql), ("time", &time_secs.to_string())])
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(unreachable)?;
+        let malformed = |message: String| PromError::Malformed {
+            query: promql.to_string(),
+            message,
+        };
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+            malformed(format!(
+                "HTTP {status}: {e}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
+        })?;
+        if answer.status != "success" {
+            return Err(PromError::Refused {
+                status,
+                error_type: answer.error_type.unwrap_or_default(),
+                message: answer.error.unwrap_or_default(),
+                query: promql.to_string(),
+            });
+        }
+        let data = answer.data.ok_or_else(|| malformed("no data".into()))?;
+        let raw = match data {
+            Data::Matrix(series) => series,
+            Data::Vector(samples) => samples
+                .into_iter()
+                .map(|s| MatrixSeries {
+                    metric: s.metric,
+                    values: vec![s.value],
+                })
+                .collect(),
+            Data::Scalar(_) | Data::String(_) => {
+                return Err(malformed("a scalar or string, not series".into()));
+            }
+        };
+        raw.into_iter()
+            .map(|s| {
+                let mut samples = Vec::with_capacity(s.values.len());
+                for &(t, v) in &s.values {
+                    let t_ms = parse_decimal(t.get(), 3).map_err(|e| malformed(e.to_string()))?;
+                    let t_ms = i64::try_from(t_ms).map_err(|e| malformed(e.to_string()))?;
+                    match parse_decimal(v, 9) {
+                        Ok(value) => samples.push(Sample { t_ms, value }),
+                        // NaN and ±Inf carry no quantity: the sample counts as missing.
+                        Err(DecimalError::NotANumber(_)) => {}
+                        Err(e) => return Err(malformed(e.to_string())),
+                    }
+                }
+                let mut series = Series {
+                    labels: s.metric,
+                    samples,
+                };
+                series.normalize();
+                Ok(series)
+            })
+            .collect()
+    }
+
+    /// Whether Prometheus answers its readiness endpoint.
+    pub async fn ready(&self) -> bool {
+        let url = format!("{}/-/ready", self.base);
+        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
+    }
+}
