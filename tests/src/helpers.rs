@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::{Condition, await_condition};
@@ -56,6 +57,48 @@ impl TestNamespace {
             name,
             client: client.clone(),
         })
+    }
+
+    /// Creates the Role `name` with `rules` and binds it to the `subject_kind` ("User"
+    /// or "Group") `subject` with the RoleBinding `name`, so RBAC is exercised for real.
+    pub async fn grant(
+        &self,
+        name: &str,
+        subject_kind: &str,
+        subject: &str,
+        rules: Vec<PolicyRule>,
+    ) -> Result<()> {
+        let meta = ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        };
+        let role = Role {
+            metadata: meta.clone(),
+            rules: Some(rules),
+        };
+        let binding = RoleBinding {
+            metadata: meta,
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "Role".into(),
+                name: name.to_owned(),
+            },
+            subjects: Some(vec![Subject {
+                kind: subject_kind.to_owned(),
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                name: subject.to_owned(),
+                ..Subject::default()
+            }]),
+        };
+        self.api::<Role>()
+            .create(&PostParams::default(), &role)
+            .await
+            .with_context(|| format!("creating Role {name}"))?;
+        self.api::<RoleBinding>()
+            .create(&PostParams::default(), &binding)
+            .await
+            .with_context(|| format!("creating RoleBinding {name}"))?;
+        Ok(())
     }
 
     /// The namespace name.

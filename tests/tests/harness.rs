@@ -8,7 +8,7 @@ use std::time::Duration;
 use akp_test_support::{ControlPlane, Options, TestNamespace, kwok_node, wait_for};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Node, Pod, PodSpec};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::discovery::pinned_kind;
@@ -172,12 +172,11 @@ async fn rbac_applies_to_client_certificate_groups() {
     assert!(is_forbidden(pods.list(&ListParams::default()).await));
     assert!(is_forbidden(cms.create(&PostParams::default(), &cm).await));
 
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some("mon".into()),
-            ..Default::default()
-        },
-        rules: Some(vec![
+    ns.grant(
+        "mon",
+        "Group",
+        "agency-mon",
+        vec![
             PolicyRule {
                 api_groups: Some(vec![String::new()]),
                 resources: Some(vec!["pods".into()]),
@@ -190,33 +189,10 @@ async fn rbac_applies_to_client_certificate_groups() {
                 verbs: vec!["create".into()],
                 ..Default::default()
             },
-        ]),
-    };
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some("mon".into()),
-            ..Default::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: "mon".into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "Group".into(),
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            name: "agency-mon".into(),
-            ..Default::default()
-        }]),
-    };
-    ns.api::<Role>()
-        .create(&PostParams::default(), &role)
-        .await
-        .unwrap();
-    ns.api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
 
     // The RBAC authorizer learns of new bindings through a watch: allow a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);

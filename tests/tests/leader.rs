@@ -12,11 +12,10 @@ use std::time::Duration;
 use akp_operator::leader::{LeaderElection, LeaderError, LeaderState};
 use akp_test_support::{ControlPlane, Options, TestNamespace};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::rbac::v1::{PolicyRule, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -254,43 +253,19 @@ async fn a_leader_that_cannot_renew_reports_lost_before_the_lease_expires() {
     let (_admin, ns) = setup("leader-cut-off").await;
     // A replica whose rights on Leases the test can take away, as a network partition
     // from the API server would.
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some("leases".into()),
-            ..ObjectMeta::default()
-        },
-        rules: Some(vec![PolicyRule {
+    ns.grant(
+        "leases",
+        "User",
+        "replica-a",
+        vec![PolicyRule {
             api_groups: Some(vec!["coordination.k8s.io".into()]),
             resources: Some(vec!["leases".into()]),
             verbs: vec!["get".into(), "create".into(), "update".into()],
             ..PolicyRule::default()
-        }]),
-    };
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some("leases".into()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: "leases".into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "User".into(),
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            name: "replica-a".into(),
-            ..Subject::default()
-        }]),
-    };
-    ns.api::<Role>()
-        .create(&PostParams::default(), &role)
-        .await
-        .unwrap();
-    ns.api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     let client = control_plane().client_for("replica-a", &[]).await.unwrap();
     let mut replica = Replica::start(&client, &ns, "replica-a");
     // Rounds fail until the authorizer has seen the binding; the election retries.
