@@ -23,6 +23,7 @@ pub mod prom;
 pub mod quantity;
 pub mod rating;
 pub mod report;
+pub mod reports;
 pub mod sign;
 
 pub use catalog::Catalog;

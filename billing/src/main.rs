@@ -3,6 +3,7 @@
 //! ```text
 //! akp-billing [--config metering.yaml] [--database URL] [--catalog swc.yaml] <command>
 //!   run        collect every cycle, serve /metrics and /healthz
+//!              (--reports: also run the BillingReport controller)
 //!   collect    catch up once (backfill from the watermarks) and close due months
 //!   recollect  collect a past range again (late data; adjustments for closed months)
 //!   coverage   coverage per environment of a month
@@ -54,6 +55,8 @@ enum Command {
         /// Address of the metrics endpoint.
         #[arg(long, default_value = "0.0.0.0:9091")]
         listen: SocketAddr,
+        #[command(flatten)]
+        reports: ReportsArgs,
     },
     /// Catch up once: every hour from the watermarks to now, then close due months.
     Collect {
@@ -91,6 +94,72 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
     },
+}
+
+/// The BillingReport controller, started next to the metering loop with `--reports`.
+#[derive(clap::Args)]
+struct ReportsArgs {
+    /// Run the BillingReport controller (R-BIL-02).
+    #[arg(long)]
+    reports: bool,
+    /// Where signed report bundles are written.
+    #[arg(long, env = "AKP_BILLING_REPORTS_DIR", default_value = "reports")]
+    reports_dir: PathBuf,
+    /// The Ed25519 signing key: the 32-byte seed, raw or hex (mounted from a Secret).
+    #[arg(
+        long,
+        env = "AKP_BILLING_SIGNING_KEY",
+        required_if_eq("reports", "true")
+    )]
+    signing_key: Option<PathBuf>,
+    /// The authorized body's HTTPS endpoint; without it reports stay Signed.
+    #[arg(long, env = "AKP_BILLING_DELIVERY_ENDPOINT")]
+    delivery_endpoint: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the delivery endpoint.
+    #[arg(long, env = "AKP_BILLING_DELIVERY_CA")]
+    delivery_ca: Option<PathBuf>,
+}
+
+async fn start_reports(
+    args: &ReportsArgs,
+    ledger: Ledger,
+    metrics: &Metrics,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    if !args.reports {
+        return Ok(None);
+    }
+    let key_path = args
+        .signing_key
+        .as_ref()
+        .ok_or_else(|| anyhow!("--reports needs --signing-key"))?;
+    let key = akp_billing::reports::load_key(key_path)?;
+    let delivery = match &args.delivery_endpoint {
+        Some(endpoint) => Some(akp_billing::delivery::DeliveryConfig {
+            endpoint: endpoint.clone(),
+            ca_pem: args
+                .delivery_ca
+                .as_ref()
+                .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+                .transpose()?,
+            ..Default::default()
+        }),
+        None => None,
+    };
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the cluster")?;
+    let config = akp_billing::reports::ReportsConfig {
+        dir: args.reports_dir.clone(),
+        delivery,
+        instance: std::env::var("POD_NAME").ok(),
+        ..Default::default()
+    };
+    let ctx = akp_billing::reports::Context::new(client, ledger, key, config)?.with_metrics(
+        akp_billing::reports::ReportMetrics::register(metrics.registry())?,
+    );
+    Ok(Some(tokio::spawn(akp_billing::reports::run(
+        std::sync::Arc::new(ctx),
+    ))))
 }
 
 fn parse_time(text: Option<&str>) -> Result<i64> {
@@ -137,10 +206,11 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     Ok(Collector::new(config, ledger, catalog, metrics)?)
 }
 
-async fn run(cli: &Cli, listen: SocketAddr) -> Result<()> {
+async fn run(cli: &Cli, listen: SocketAddr, reports: &ReportsArgs) -> Result<()> {
     let metrics = Metrics::new()?;
     let server = tokio::spawn(akp_billing::metrics::serve(listen, metrics.clone()));
     let mut collector = collector(cli, metrics.clone()).await?;
+    let reports = start_reports(reports, collector.ledger().clone(), &metrics).await?;
     let poll = Duration::from_secs(collector.config().timing.poll_seconds.max(1));
     let recheck = collector.config().timing.recheck_seconds;
     let mut failures: u32 = 0;
@@ -196,6 +266,9 @@ async fn run(cli: &Cli, listen: SocketAddr) -> Result<()> {
             return Err(anyhow!("the metrics endpoint stopped"));
         }
     }
+    if let Some(reports) = reports {
+        reports.abort();
+    }
     collector.ledger().close().await;
     Ok(())
 }
@@ -208,7 +281,7 @@ async fn terminated() -> Result<()> {
 
 async fn main_inner(cli: Cli) -> Result<()> {
     match &cli.command {
-        Command::Run { listen } => run(&cli, *listen).await,
+        Command::Run { listen, reports } => run(&cli, *listen, reports).await,
         Command::Collect { now } => {
             let now = parse_time(now.as_deref())?;
             let collector = collector(&cli, Metrics::new()?).await?;

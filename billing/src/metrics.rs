@@ -246,6 +246,11 @@ impl Metrics {
         self.inner.cycles.with_label_values(&[result]).inc();
     }
 
+    /// The registry, for other parts of the daemon that define metrics.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut buf = Vec::new();
