@@ -29,6 +29,7 @@ mod pki;
 mod postgres;
 mod process;
 mod prometheus;
+pub mod usage;
 
 pub use bins::{Binaries, crds_dir, repo_root};
 pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
+
 use akp_test_support::{
     Binaries, ControlPlane, Options, apply, documents, ensure_namespace, kwok_node, repo_root,
     yaml_files,
@@ -355,8 +356,14 @@ async fn main() -> Result<()> {
         anyhow::ensure!(refused, "examples/invalid/{bad} was accepted");
     }
 
+    demo.step(
+        "billing: October 2026 metered from Prometheus into the ledger, rated, signed and verified",
+    );
+    let report_dir = billing(&demo, &client, &out_dir).await?;
+
     demo.step("done");
     println!("kubeconfig: {}", demo.kubeconfig.display());
+    println!("billing report: {}", report_dir.display());
     if keep {
         println!(
             "the cluster stays up: export KUBECONFIG={}; Ctrl-C stops it",
@@ -365,6 +372,129 @@ async fn main() -> Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(())
+}
+
+/// Meters a month of generated usage of the products' real environments (a real
+/// Prometheus built from TSDB blocks, a SQLite ledger), rates it with the example
+/// tariffs, signs the report and verifies it. Returns the report's directory.
+async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<PathBuf> {
+    use akp_billing::{Calendar, Catalog, Collector, Ledger, Metrics, Month};
+    use akp_test_support::usage::{Env, STEP, Twists, env_series, test_config};
+    use akp_test_support::{OpenMetrics, TestPrometheus};
+
+    let products = Api::<PlatformSoftwareProduct>::all(client.clone())
+        .list(&Default::default())
+        .await?;
+    let mut envs = Vec::new();
+    for p in &products.items {
+        for e in p.status.iter().flat_map(|s| s.environments.iter()) {
+            envs.push(Env {
+                idx: envs.len(),
+                agency: p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.agency.clone())
+                    .unwrap_or_default(),
+                product: kube::ResourceExt::name_any(p),
+                environment: e.name.as_str(),
+            });
+        }
+    }
+    let calendar = Calendar::new(5);
+    let month = Month::parse("2026-10")?;
+    let start = calendar.month_start(month).start();
+    let t0 = start - 2 * 3600;
+    let scrapes = (31 * 24 + 4) * 3600 / STEP;
+    let mut om = OpenMetrics::new();
+    for env in &envs {
+        env_series(&mut om, env, t0, 0..scrapes, &Twists::default());
+    }
+    println!(
+        "  {} samples of {} environments for October 2026 (cAdvisor, kubelet, kube-state-metrics, ingress, gateway)",
+        om.len(),
+        envs.len()
+    );
+    let prometheus = TestPrometheus::start(&om)?;
+    println!("  Prometheus with the TSDB blocks at {}", prometheus.url());
+
+    let db = out_dir.join("ledger.db");
+    let _ = std::fs::remove_file(&db);
+    let ledger = Ledger::open(&format!("sqlite://{}", db.display()), calendar.clone()).await?;
+    let catalog = Catalog::from_yaml(&std::fs::read_to_string(
+        repo_root().join("examples/catalog.yaml"),
+    )?)
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let collector = Collector::new(
+        test_config(&prometheus.url(), start),
+        ledger.clone(),
+        catalog,
+        Metrics::new()?,
+    )?;
+    let now = calendar.month_start(Month::parse("2026-11")?).start() + 10 * 86_400;
+    let cycle = collector.collect(now).await?;
+    println!(
+        "  metered: {} windows, {} queries (at most {} per window, whatever the number of environments), {} ledger rows; months closed: {:?}",
+        cycle.windows,
+        cycle.queries,
+        cycle.max_queries_per_window,
+        cycle.rows,
+        cycle
+            .months_closed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+    wait_until(demo, "October closed", || async {
+        Ok(ledger.closed_through().await?.is_some_and(|m| m >= month))
+    })
+    .await?;
+
+    let tariffs: Vec<akp_crds::Tariff> = Api::<akp_crds::Tariff>::all(client.clone())
+        .list(&Default::default())
+        .await?
+        .items;
+    let agencies: Vec<Agency> = Api::<Agency>::all(client.clone())
+        .list(&Default::default())
+        .await?
+        .items;
+    let book = akp_billing::rating::TariffBook::new(&tariffs)?;
+    let request = akp_billing::report::ReportRequest {
+        name: "2026-10".into(),
+        month,
+        corrects: None,
+        generated_at: "2026-11-10T00:00:00Z".into(),
+        residency: None,
+    };
+    let doc = akp_billing::report::from_ledger(
+        &ledger,
+        &request,
+        &book,
+        &akp_billing::reports::contracts(&agencies),
+    )
+    .await?;
+    // A throwaway signing key: in the cluster it comes from a Secret.
+    let seed: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    let key = akp_billing::sign::signing_key_from_bytes(&seed)?;
+    let bundle = akp_billing::sign::sign(&doc, &key)?;
+    let dir = out_dir.join("reports").join("2026-10");
+    akp_billing::sign::write_bundle(&bundle, &dir)?;
+    let manifest = akp_billing::sign::verify_dir(&dir, &key.verifying_key())?;
+    let mut files: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    files.sort();
+    println!(
+        "  report written to {}: {}",
+        dir.display(),
+        files.join(", ")
+    );
+    println!(
+        "  signature and {} artifact hashes verified",
+        manifest.artifacts.len()
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("report.json"))?)?;
+    println!("  totals: {}", json["totals"]);
+    Ok(dir)
 }
 
 /// A child process killed when the demo ends.
