@@ -61,63 +61,35 @@ pub fn to_csv(doc: &ReportDocument) -> Result<Vec<u8>, ReportError> {
         }
     }
     for a in &doc.agencies {
-        w.write_record([
+        w.write_record(total_row(
             "agency-total",
             p,
             &a.agency,
             "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
             &a.totals.billed,
-            "",
-            "",
-            "",
-        ])?;
+        ))?;
     }
     for (category, amount) in &doc.totals.by_category {
-        w.write_record([
-            "category-total",
-            p,
-            "",
-            "",
-            "",
-            "",
-            category,
-            "",
-            "",
-            "",
-            "",
-            "",
-            amount,
-            "",
-            "",
-            "",
-        ])?;
+        w.write_record(total_row("category-total", p, "", category, amount))?;
     }
-    w.write_record([
-        "total",
-        p,
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        &doc.totals.billed,
-        "",
-        "",
-        "",
-    ])?;
+    w.write_record(total_row("total", p, "", "", &doc.totals.billed))?;
     w.into_inner()
         .map_err(|e| ReportError::Csv(e.into_error().into()))
+}
+
+/// A summary row: only the record kind, period, agency, category and amount are set.
+fn total_row<'a>(
+    record: &'a str,
+    period: &'a str,
+    agency: &'a str,
+    category: &'a str,
+    amount: &'a str,
+) -> [&'a str; 16] {
+    let mut row = [""; 16];
+    row[0] = record;
+    row[1] = period;
+    row[2] = agency;
+    row[6] = category;
+    row[12] = amount;
+    row
 }
