@@ -13,6 +13,13 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+/// Sets (or with `None` removes) a node's country label, as an SRE's tooling would.
+async fn set_country(nodes: &Api<Node>, node: &str, country: Option<&str>) -> Result<()> {
+    let patch = Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: country}}}));
+    nodes.patch(node, &PatchParams::default(), &patch).await?;
+    Ok(())
+}
+
 /// R-PLC-01: a node relabelled to another country is found and reported on its site:
 /// status, condition, a Warning event and the metric.
 #[tokio::test]
@@ -69,13 +76,7 @@ async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<
     )
     .await?;
 
-    nodes
-        .patch(
-            "astana-1-b",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "RU"}}})),
-        )
-        .await?;
+    set_country(&nodes, "astana-1-b", Some("RU")).await?;
     eventually(
         "astana-1 reports the node abroad",
         Duration::from_secs(30),
@@ -98,13 +99,7 @@ async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<
     );
 
     // Removing the label is as bad as a foreign one.
-    nodes
-        .patch(
-            "astana-1-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: null}}})),
-        )
-        .await?;
+    set_country(&nodes, "astana-1-a", None).await?;
     eventually("both nodes reported", Duration::from_secs(30), || {
         resident("astana-1", 2, 2, "False")
     })
@@ -204,13 +199,7 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
             .any(|c| c.type_ == "Placed" && c.status == "True")
     );
 
-    nodes
-        .patch(
-            "astana-1-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "RU"}}})),
-        )
-        .await?;
+    set_country(&nodes, "astana-1-a", Some("RU")).await?;
     let s = eventually("Placed=False", Duration::from_secs(30), || placed("False")).await?;
     let message = &s
         .conditions
@@ -237,13 +226,7 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     )
     .await?;
 
-    nodes
-        .patch(
-            "astana-1-a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {COUNTRY_LABEL: "KZ"}}})),
-        )
-        .await?;
+    set_country(&nodes, "astana-1-a", Some("KZ")).await?;
     eventually("placed again", Duration::from_secs(30), || placed("True")).await?;
     operator.stop().await;
     Ok(())
