@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod collector;
 pub mod config;
 pub mod delivery;
+pub mod development;
 pub mod estimate;
 pub mod identity;
 pub mod integrate;
