@@ -8,7 +8,8 @@ ensure_toolchains
 phase "control-plane binaries (cold: ~10 min, cached: seconds)"
 build_control_plane
 phase "build"
-cargo build -q -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator
+# cargo prints what it compiles (a cold build takes minutes on 2 cores).
+cargo build -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator
 phase "demo"
 "$repo/target/debug/akp-demo" "$@"
 finish
