@@ -36,5 +36,17 @@ build etcd "$etcd_dir" go.etcd.io/etcd/server/v3 etcd
 kwok_dir="$bin_root/kwok-$KWOK_VERSION"
 build kwok "$kwok_dir" sigs.k8s.io/kwok/cmd/kwok kwok \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+helm_dir="$bin_root/helm-$HELM_VERSION"
+# As Helm's Makefile: the default Kubernetes version of `helm template` and lint is the
+# minor of the client-go Helm is built with.
+helm_k8s_minor=$(cd "$here/helm" && go list -m -f '{{.Version}}' k8s.io/client-go); helm_k8s_minor=${helm_k8s_minor#v0.}; helm_k8s_minor=${helm_k8s_minor%%.*}
+helm_ld="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ld="$helm_ld -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$helm_k8s_minor"
+done
+build helm "$helm_dir" helm.sh/helm/v3/cmd/helm helm "$helm_ld"
+kubeconform_dir="$bin_root/kubeconform-$KUBECONFORM_VERSION"
+build kubeconform "$kubeconform_dir" github.com/yannh/kubeconform/cmd/kubeconform kubeconform \
+  "-X main.version=$KUBECONFORM_VERSION"
 log "all parts ready"
-printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir"
+printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir"

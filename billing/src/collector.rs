@@ -75,9 +75,21 @@ pub struct Collector {
     ledger: Ledger,
     catalog: Catalog,
     metrics: Metrics,
+    audit: Option<akp_audit::Sink>,
 }
 
 impl Collector {
+    /// Stores months closed and adjustments booked in the audit trail through `sink`
+    /// (R-MON-02); without it they are only logged.
+    pub fn with_audit(mut self, sink: akp_audit::Sink) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    fn audit(&self, record: akp_audit::Record) {
+        akp_audit::emit(self.audit.as_ref(), record);
+    }
+
     /// A collector; the configuration must be valid.
     pub fn new(
         config: MeteringConfig,
@@ -96,6 +108,7 @@ impl Collector {
             ledger,
             catalog,
             metrics,
+            audit: None,
         })
     }
 
@@ -178,6 +191,23 @@ impl Collector {
                 ))
                 .await?;
             self.metrics.months_closed(closed.len() as u64);
+            for month in &closed {
+                self.audit(
+                    akp_audit::Record::new(
+                        "akp-billing",
+                        akp_audit::record::BILLING_MONTH_CLOSED,
+                        akp_audit::Object::cluster("LedgerMonth", &month.to_string()),
+                        akp_audit::Decision::Done,
+                    )
+                    .reason(format!(
+                        "month {month} closed: its rows are final, later data becomes adjustments"
+                    ))
+                    .details(serde_json::json!({
+                        "collectedUntil": lowest.to_string(),
+                        "now": now_secs,
+                    })),
+                );
+            }
             if let Ok(r) = report.as_mut() {
                 r.months_closed = closed;
                 r.collected_until = Some(lowest);
@@ -258,6 +288,26 @@ impl Collector {
                     .ledger_op(self.ledger.commit(meter.name(), sub.end, &rows, &quality))
                     .await?;
                 self.metrics.written(stats.rows, stats.adjustments);
+                if stats.adjustments > 0 {
+                    self.audit(
+                        akp_audit::Record::new(
+                            "akp-billing",
+                            akp_audit::record::BILLING_ADJUSTMENTS_BOOKED,
+                            akp_audit::Object::cluster("LedgerMeter", meter.name()),
+                            akp_audit::Decision::Done,
+                        )
+                        .reason(format!(
+                            "{} adjustment(s) of closed months booked from hours {} to {}",
+                            stats.adjustments, sub.start, sub.end
+                        ))
+                        .details(serde_json::json!({
+                            "meter": meter.name(),
+                            "from": sub.start.to_string(),
+                            "to": sub.end.to_string(),
+                            "adjustments": stats.adjustments,
+                        })),
+                    );
+                }
                 tracing::debug!(
                     meter = meter.name(),
                     window = %sub.start,

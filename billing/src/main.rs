@@ -44,6 +44,11 @@ struct Cli {
     /// Read the software catalog from the cluster (SoftwareCatalogItem resources).
     #[arg(long)]
     catalog_from_cluster: bool,
+    /// The audit database (R-MON-02): sqlite:///path/audit.db or postgres://user@host/db.
+    /// Months closed, adjustments booked and report actions are stored there; without
+    /// it they are only logged on the target `akp::audit`.
+    #[arg(long, env = "AKP_AUDIT_DB")]
+    audit_db: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +125,9 @@ struct ReportsArgs {
     delivery_ca: Option<PathBuf>,
 }
 
+/// The audit sink of this process, started by `main_inner` when `--audit-db` is given.
+static AUDIT: std::sync::OnceLock<akp_audit::Sink> = std::sync::OnceLock::new();
+
 async fn start_reports(
     args: &ReportsArgs,
     ledger: Ledger,
@@ -154,9 +162,13 @@ async fn start_reports(
         instance: std::env::var("POD_NAME").ok(),
         ..Default::default()
     };
-    let ctx = akp_billing::reports::Context::new(client, ledger, key, config)?.with_metrics(
+    let mut ctx = akp_billing::reports::Context::new(client, ledger, key, config)?.with_metrics(
         akp_billing::reports::ReportMetrics::register(metrics.registry())?,
     );
+    if let Some(sink) = AUDIT.get() {
+        sink.register(metrics.registry())?;
+        ctx = ctx.with_audit(sink.clone());
+    }
     Ok(Some(tokio::spawn(akp_billing::reports::run(
         std::sync::Arc::new(ctx),
     ))))
@@ -203,7 +215,11 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     let calendar = Calendar::new(config.timing.utc_offset_hours);
     let ledger = Ledger::open(&cli.database, calendar).await?;
     let catalog = load_catalog(cli).await?;
-    Ok(Collector::new(config, ledger, catalog, metrics)?)
+    let collector = Collector::new(config, ledger, catalog, metrics)?;
+    Ok(match AUDIT.get() {
+        Some(sink) => collector.with_audit(sink.clone()),
+        None => collector,
+    })
 }
 
 async fn run(cli: &Cli, listen: SocketAddr, reports: &ReportsArgs) -> Result<()> {
@@ -280,6 +296,22 @@ async fn terminated() -> Result<()> {
 }
 
 async fn main_inner(cli: Cli) -> Result<()> {
+    if let Some(url) = &cli.audit_db {
+        let _ = AUDIT.set(akp_audit::Sink::start(
+            url,
+            akp_audit::SinkOptions::default(),
+        ));
+    }
+    let result = commands(&cli).await;
+    if let Some(sink) = AUDIT.get()
+        && !sink.flush(Duration::from_secs(30)).await
+    {
+        tracing::error!("audit records still waiting for the audit database at exit");
+    }
+    result
+}
+
+async fn commands(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Run { listen, reports } => run(&cli, *listen, reports).await,
         Command::Collect { now } => {

@@ -143,59 +143,7 @@ impl Prometheus {
             .map_err(unreachable)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(unreachable)?;
-        let malformed = |message: String| PromError::Malformed {
-            query: promql.to_string(),
-            message,
-        };
-        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-            malformed(format!(
-                "HTTP {status}: {e}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ))
-        })?;
-        if answer.status != "success" {
-            return Err(PromError::Refused {
-                status,
-                error_type: answer.error_type.unwrap_or_default(),
-                message: answer.error.unwrap_or_default(),
-                query: promql.to_string(),
-            });
-        }
-        let data = answer.data.ok_or_else(|| malformed("no data".into()))?;
-        let raw = match data {
-            Data::Matrix(series) => series,
-            Data::Vector(samples) => samples
-                .into_iter()
-                .map(|s| MatrixSeries {
-                    metric: s.metric,
-                    values: vec![s.value],
-                })
-                .collect(),
-            Data::Scalar(_) | Data::String(_) => {
-                return Err(malformed("a scalar or string, not series".into()));
-            }
-        };
-        raw.into_iter()
-            .map(|s| {
-                let mut samples = Vec::with_capacity(s.values.len());
-                for &(t, v) in &s.values {
-                    let t_ms = parse_decimal(t.get(), 3).map_err(|e| malformed(e.to_string()))?;
-                    let t_ms = i64::try_from(t_ms).map_err(|e| malformed(e.to_string()))?;
-                    match parse_decimal(v, 9) {
-                        Ok(value) => samples.push(Sample { t_ms, value }),
-                        // NaN and ±Inf carry no quantity: the sample counts as missing.
-                        Err(DecimalError::NotANumber(_)) => {}
-                        Err(e) => return Err(malformed(e.to_string())),
-                    }
-                }
-                let mut series = Series {
-                    labels: s.metric,
-                    samples,
-                };
-                series.normalize();
-                Ok(series)
-            })
-            .collect()
+        parse_response(status, &body, promql)
     }
 
     /// Whether Prometheus answers its readiness endpoint.
@@ -203,4 +151,63 @@ impl Prometheus {
         let url = format!("{}/-/ready", self.base);
         matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
     }
+}
+
+/// Reads the body of an answer to an instant query (HTTP `status`) into series: values
+/// and timestamps as exact decimals, NaN and ±Inf samples dropped, each series sorted.
+/// `promql` only names the query in errors. Public so that it can be fuzzed.
+pub fn parse_response(status: u16, body: &[u8], promql: &str) -> Result<Vec<Series>, PromError> {
+    let malformed = |message: String| PromError::Malformed {
+        query: promql.to_string(),
+        message,
+    };
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
+        malformed(format!(
+            "HTTP {status}: {e}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))
+    })?;
+    if answer.status != "success" {
+        return Err(PromError::Refused {
+            status,
+            error_type: answer.error_type.unwrap_or_default(),
+            message: answer.error.unwrap_or_default(),
+            query: promql.to_string(),
+        });
+    }
+    let data = answer.data.ok_or_else(|| malformed("no data".into()))?;
+    let raw = match data {
+        Data::Matrix(series) => series,
+        Data::Vector(samples) => samples
+            .into_iter()
+            .map(|s| MatrixSeries {
+                metric: s.metric,
+                values: vec![s.value],
+            })
+            .collect(),
+        Data::Scalar(_) | Data::String(_) => {
+            return Err(malformed("a scalar or string, not series".into()));
+        }
+    };
+    raw.into_iter()
+        .map(|s| {
+            let mut samples = Vec::with_capacity(s.values.len());
+            for &(t, v) in &s.values {
+                let t_ms = parse_decimal(t.get(), 3).map_err(|e| malformed(e.to_string()))?;
+                let t_ms = i64::try_from(t_ms).map_err(|e| malformed(e.to_string()))?;
+                match parse_decimal(v, 9) {
+                    Ok(value) => samples.push(Sample { t_ms, value }),
+                    // NaN and ±Inf carry no quantity: the sample counts as missing.
+                    Err(DecimalError::NotANumber(_)) => {}
+                    Err(e) => return Err(malformed(e.to_string())),
+                }
+            }
+            let mut series = Series {
+                labels: s.metric,
+                samples,
+            };
+            series.normalize();
+            Ok(series)
+        })
+        .collect()
 }

@@ -212,25 +212,26 @@ pub enum Exact {
 
 /// Converts an exact amount to micro-units of `unit`, rounding half to even once.
 ///
-/// Returns `None` for combinations that make no sense (a bug in the meter tables).
+/// Returns `None` for combinations that make no sense (a bug in the meter tables) and
+/// for amounts too large to scale (a sample value near 1e29 would overflow i128).
 pub fn to_micro(amount: Exact, unit: Unit) -> Option<i128> {
-    let (numerator, denominator) = match (amount, unit) {
+    let (amount, denominator) = match (amount, unit) {
         // nano-seconds of CPU → micro core-seconds.
-        (Exact::Increase(n), Unit::CoreSecond) => (n * MICRO, NANO),
+        (Exact::Increase(n), Unit::CoreSecond) => (n, NANO),
         // nano-cores × ms → micro core-seconds: / NANO (cores) / 1000 (ms → s).
-        (Exact::Integral(n), Unit::CoreSecond) => (n * MICRO, NANO * 1000),
+        (Exact::Integral(n), Unit::CoreSecond) => (n, NANO * 1000),
         // nano-bytes × ms → micro GiB-hours.
-        (Exact::Integral(n), Unit::GibHour) => (n * MICRO, NANO * GIB * HOUR_MS),
+        (Exact::Integral(n), Unit::GibHour) => (n, NANO * GIB * HOUR_MS),
         // nano-bytes → micro GB.
-        (Exact::Increase(n), Unit::Gigabyte) => (n * MICRO, NANO * GB),
-        (Exact::Millis(ms), Unit::InstanceHour) => (ms * MICRO, HOUR_MS),
+        (Exact::Increase(n), Unit::Gigabyte) => (n, NANO * GB),
+        (Exact::Millis(ms), Unit::InstanceHour) => (ms, HOUR_MS),
         // nano-seconds of CPU → micro core-hours.
-        (Exact::Increase(n), Unit::CoreHour) => (n * MICRO, NANO * 3600),
+        (Exact::Increase(n), Unit::CoreHour) => (n, NANO * 3600),
         // nano-flag × ms → micro share of the hour.
-        (Exact::Integral(n), Unit::HourShare) => (n * MICRO, NANO * HOUR_MS),
+        (Exact::Integral(n), Unit::HourShare) => (n, NANO * HOUR_MS),
         _ => return None,
     };
-    Some(div_round_half_even(numerator, denominator))
+    Some(div_round_half_even(amount.checked_mul(MICRO)?, denominator))
 }
 
 #[cfg(test)]
@@ -285,6 +286,22 @@ mod tests {
         assert_eq!(div_round_half_even(-7, 2), -4);
         assert_eq!(div_round_half_even(10, 3), 3);
         assert_eq!(div_round_half_even(11, 3), 4);
+    }
+
+    /// Found by fuzz/fuzz_targets/quantity_billing.rs: a counter that Prometheus reports
+    /// near its float64 range parses (1e29 units is 1e38 nano-units) but overflowed when
+    /// scaled to micro-units; the collector turns `None` into a ledger overflow error.
+    #[test]
+    fn r_bil_01_ledger_conversion_refuses_overflow() {
+        let huge = parse_decimal("1e29", 9).unwrap_or_default();
+        assert_eq!(huge, 100_000_000_000_000_000_000_000_000_000_000_000_000);
+        assert_eq!(to_micro(Exact::Increase(huge), Unit::CoreSecond), None);
+        assert_eq!(to_micro(Exact::Integral(i128::MIN), Unit::GibHour), None);
+        assert_eq!(to_micro(Exact::Millis(i128::MAX), Unit::InstanceHour), None);
+        assert_eq!(
+            to_micro(Exact::Increase(10i128.pow(32)), Unit::CoreSecond),
+            Some(10i128.pow(29))
+        );
     }
 
     #[test]

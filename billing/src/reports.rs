@@ -176,6 +176,8 @@ pub struct Context {
     recorder: Recorder,
     /// The controller's metrics.
     pub metrics: ReportMetrics,
+    /// The audit trail (R-MON-02), when the daemon has an audit database.
+    audit: Option<akp_audit::Sink>,
 }
 
 impl Context {
@@ -202,7 +204,15 @@ impl Context {
             config,
             recorder,
             metrics: ReportMetrics::new()?,
+            audit: None,
         })
+    }
+
+    /// Stores the report actions (generated, signed, delivered or failed) in the audit
+    /// trail through `sink` (R-MON-02); without it they are only logged.
+    pub fn with_audit(mut self, sink: akp_audit::Sink) -> Self {
+        self.audit = Some(sink);
+        self
     }
 
     /// Records the metrics in `metrics` instead (the daemon's registry).
@@ -402,6 +412,17 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         return Ok(Action::await_change());
     }
     let first = decide(&inputs);
+    // R-MON-02: emitted once the status that says so is written.
+    let mut trail: Vec<akp_audit::Record> = Vec::new();
+    let audited = |action: &str, decision: akp_audit::Decision, reason: String| {
+        akp_audit::Record::new(
+            FIELD_MANAGER,
+            action,
+            akp_audit::Object::cluster("BillingReport", &name).with_uid(br.metadata.uid.clone()),
+            decision,
+        )
+        .reason(reason)
+    };
     let mut requeue = ctx.config.pending_requeue;
     let mut messages: Vec<Condition> = Vec::new();
     if first.generate
@@ -458,6 +479,33 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         if !record.as_ref().is_some_and(DeliveryRecord::delivered) {
             sign::write_bundle(&bundle, &dir)?;
         }
+        if old.generated_at.is_none() {
+            trail.push(
+                audited(
+                    akp_audit::record::BILLING_REPORT_GENERATED,
+                    akp_audit::Decision::Done,
+                    format!("month {month} rated from the closed ledger"),
+                )
+                .details(serde_json::json!({
+                    "period": br.spec.period,
+                    "corrects": br.spec.corrects,
+                    "totals": doc.totals.billed,
+                    "currency": doc.currency,
+                    "tariffs": doc.tariffs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+                })),
+            );
+            trail.push(
+                audited(
+                    akp_audit::record::BILLING_REPORT_SIGNED,
+                    akp_audit::Decision::Done,
+                    format!("bundle signed (Ed25519) and written to {}", dir.display()),
+                )
+                .details(serde_json::json!({
+                    "manifestSha256": bundle.manifest_sha256(),
+                    "artifacts": bundle.artifacts.len(),
+                })),
+            );
+        }
         status.generated_at = Some(generated);
         status.totals = BTreeMap::from([(doc.currency.clone(), doc.totals.billed.clone())]);
         status.artifacts = sign::status_artifacts(&bundle, &dir);
@@ -493,6 +541,42 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             let mut r = record.take().unwrap_or_default();
             let result = deliverer.deliver(&bundle, &mut r).await;
             write_record(&record_file, &r)?;
+            let last = r.attempts.last();
+            let (decision, reason) = if r.delivered() {
+                (
+                    akp_audit::Decision::Done,
+                    "delivered to the authorized body".to_owned(),
+                )
+            } else {
+                (
+                    akp_audit::Decision::Failed,
+                    match &result {
+                        Err(e) => format!("delivery failed: {e}"),
+                        Ok(_) => format!(
+                            "delivery failed{}: {}",
+                            if r.rejected {
+                                " for good"
+                            } else {
+                                ", will retry"
+                            },
+                            last.and_then(|a| a.error.clone()).unwrap_or_default()
+                        ),
+                    },
+                )
+            };
+            // Emitted at once: the attempts are already persisted in the delivery record.
+            akp_audit::emit(
+                ctx.audit.as_ref(),
+                audited(akp_audit::record::BILLING_REPORT_DELIVERY, decision, reason).details(
+                    serde_json::json!({
+                        "idempotencyKey": r.idempotency_key,
+                        "attempts": r.attempts.len(),
+                        "lastStatus": last.and_then(|a| a.status),
+                        "deliveredAt": r.delivered_at,
+                        "rejected": r.rejected,
+                    }),
+                ),
+            );
             result?;
             if !r.delivered() {
                 ctx.metrics
@@ -590,6 +674,9 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
                 &Patch::Apply(&patch),
             )
             .await?;
+    }
+    for r in trail {
+        akp_audit::emit(ctx.audit.as_ref(), r);
     }
     if old.phase != status.phase {
         let warning = status.phase == ReportPhase::Failed;

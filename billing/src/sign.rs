@@ -301,13 +301,24 @@ pub fn verify_manifest(
 /// SHA-256 of every artifact it lists. Returns the manifest. This is what
 /// `akp-billing verify <dir>` runs.
 pub fn verify_dir(dir: &Path, public_key: &VerifyingKey) -> Result<Manifest, VerifyError> {
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read(&path).map_err(|source| VerifyError::Io {
-            path: path.display().to_string(),
-            source,
-        })
-    };
+    verify_with(
+        |name| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| VerifyError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        },
+        public_key,
+    )
+}
+
+/// [`verify_dir`] over any store of files: `read` returns a file's bytes by name (the
+/// fuzz target verifies bundles held in memory).
+pub fn verify_with(
+    read: impl Fn(&str) -> Result<Vec<u8>, VerifyError>,
+    public_key: &VerifyingKey,
+) -> Result<Manifest, VerifyError> {
     let manifest = verify_manifest(&read(MANIFEST)?, &read(SIGNATURE)?, public_key)?;
     let mut seen = BTreeSet::new();
     for a in &manifest.artifacts {

@@ -5,7 +5,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{LocalizedName, bin_schema, conditions_schema, date_schema};
+use crate::common::{
+    LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text,
+};
 
 /// A state body (development initiator, 000 p.24) that develops platform software
 /// products. It owns one namespace, where it creates its products.
@@ -45,7 +47,12 @@ pub struct AgencySpec {
     /// Immutable.
     #[schemars(
         length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        extend("x-kubernetes-validations" = [{
+            "rule": "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease', 'akp-system']) && !self.startsWith('kube-')",
+            "messageExpression": "'\"' + self + '\" is a namespace of the platform, not of an agency (R-LC-08): the operator would grant the agency rights in it; choose a namespace for the agency alone, such as \"agency-mon\"'"
+        }]),
+        transform = dns_label
     )]
     pub namespace: String,
     /// The agency's digitalization head, who administers its products (000 p.25.1, R-LC-08).
@@ -53,7 +60,7 @@ pub struct AgencySpec {
     /// The group that agency users belong to (in their client certificate or OIDC
     /// token). Defaults to `agency-<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = plain_text)]
     pub group: Option<String>,
     /// Contracts with the platform operator. The earliest signing date starts the free
     /// period of non-production environments (R-ENV-04).
@@ -66,7 +73,7 @@ pub struct AgencySpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct DigitalizationHead {
     /// The user name as it authenticates to the platform (certificate CN or OIDC subject).
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = plain_text)]
     pub user: String,
 }
 
@@ -75,7 +82,7 @@ pub struct DigitalizationHead {
 #[serde(rename_all = "camelCase")]
 pub struct Contract {
     /// The contract number, as written on it.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64), transform = plain_text)]
     pub id: String,
     /// The date the contract was signed.
     #[schemars(schema_with = "date_schema")]

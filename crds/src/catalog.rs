@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{EnvironmentName, conditions_schema, date_schema};
+use crate::common::{EnvironmentName, conditions_schema, date_schema, object_names, plain_text};
 
 /// A piece of software the platform allows, with the image repositories it is made of,
 /// the environments it may run in, and its entry in the register of trusted software.
@@ -36,7 +36,7 @@ use crate::common::{EnvironmentName, conditions_schema, date_schema};
 }]))]
 pub struct SoftwareCatalogItemSpec {
     /// The software's name and version as published.
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub display_name: String,
     /// What kind of software it is; development and testing environments admit only
     /// system, specialized and platform-component software (R-ENV-02).
@@ -56,7 +56,7 @@ pub struct SoftwareCatalogItemSpec {
     /// Catalog items this software needs; software that is not standalone is allowed
     /// only if what it depends on is in the register too (R-SW-03).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set"), transform = object_names)]
     pub depends_on: Vec<String>,
     /// How the software's licence is counted for billing.
     #[serde(default)]
@@ -94,7 +94,7 @@ pub enum SoftwareCategory {
 #[serde(rename_all = "camelCase")]
 pub struct TrustedRegisterEntry {
     /// The entry's number in the register.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64), transform = plain_text)]
     pub entry: String,
     /// The last day the entry's documents are valid; renewal is due 30 days before
     /// (R-SW-02).

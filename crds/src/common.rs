@@ -2,6 +2,7 @@
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "akp.egov.kz";
@@ -13,14 +14,14 @@ pub const VERSION: &str = "v1alpha1";
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct LocalizedName {
     /// The name in Kazakh (the state language).
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub kk: String,
     /// The name in Russian.
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub ru: String,
     /// The name in English, where the agency has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub en: Option<String>,
 }
 
@@ -105,10 +106,10 @@ pub enum Contour {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct NamespacedRef {
     /// Namespace of the object.
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = 1, max = 63), transform = dns_label)]
     pub namespace: String,
     /// Name of the object.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = object_name)]
     pub name: String,
 }
 
@@ -167,4 +168,163 @@ pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
         "The latest observations of the object's state, one per type.".into(),
     );
     schema
+}
+
+/// Characters that hide or reorder what a reader sees: C0 and C1 control characters
+/// (NUL, ESC of terminal escapes…), the Arabic letter mark, zero-width characters and
+/// joiners, bidirectional embeddings, overrides and isolates (U+202E makes
+/// "exe.txt" read "txt.exe"), and the byte-order mark. As an RE2 character class body.
+const HIDDEN: &str = r"\x{0000}-\x{001f}\x{007f}-\x{009f}\x{061c}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{feff}";
+
+/// The same, but allowing tab, line feed and carriage return (multi-line prose).
+const HIDDEN_IN_PROSE: &str = r"\x{0000}-\x{0008}\x{000b}\x{000c}\x{000e}-\x{001f}\x{007f}-\x{009f}\x{061c}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{feff}";
+
+/// A CEL regular expression literal for `pattern` (backslashes escaped for CEL).
+fn cel_regex(pattern: &str) -> String {
+    format!("'{}'", pattern.replace('\\', "\\\\"))
+}
+
+/// Adds a CEL rule to a schema, after the rules it already has.
+fn add_rule(schema: &mut Schema, rule: Value) {
+    match schema.get_mut("x-kubernetes-validations") {
+        Some(Value::Array(rules)) => rules.push(rule),
+        _ => {
+            schema.insert("x-kubernetes-validations".into(), json!([rule]));
+        }
+    }
+}
+
+/// The plain-text rule of the API: a free-text field shown to people (in kubectl, the
+/// reports, the portal) holds no control, invisible or bidirectional-override
+/// characters, and no line breaks. A `transform` for string fields (also `Option`).
+pub fn plain_text(schema: &mut Schema) {
+    add_rule(
+        schema,
+        json!({
+            "rule": format!("!self.matches({})", cel_regex(&format!("[{HIDDEN}]"))),
+            "message": "must be plain text on one line (API plain-text rule, docs/api.md): it holds a control character (such as NUL, ESC, a tab or a line break), a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) or an invisible character (U+200B-U+200F, U+2060-U+2064, U+FEFF), which can hide or reorder what people read; retype the value without them"
+        }),
+    );
+}
+
+/// The plain-text rule for prose of several lines: as [`plain_text`], but tabs and
+/// line breaks are allowed.
+pub fn plain_prose(schema: &mut Schema) {
+    add_rule(
+        schema,
+        json!({
+            "rule": format!("!self.matches({})", cel_regex(&format!("[{HIDDEN_IN_PROSE}]"))),
+            "message": "must be plain text (API plain-text rule, docs/api.md): it holds a control character (such as NUL or ESC), a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) or an invisible character (U+200B-U+200F, U+2060-U+2064, U+FEFF), which can hide or reorder what people read; retype the text without them (tabs and line breaks are fine)"
+        }),
+    );
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain), checked with a message that says so:
+/// a `transform` for fields that name other objects.
+pub fn object_name(schema: &mut Schema) {
+    add_rule(
+        schema,
+        json!({
+            "rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+            "message": "must be the name of a Kubernetes object (RFC 1123 subdomain): lowercase Latin letters, digits, '-' and '.', starting and ending with a letter or digit, such as postgresql-16; fix the name"
+        }),
+    );
+}
+
+/// A namespace name (RFC 1123 label), checked with a message that says so.
+pub fn dns_label(schema: &mut Schema) {
+    add_rule(
+        schema,
+        json!({
+            "rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+            "message": "must be a namespace name (RFC 1123 label): at most 63 lowercase Latin letters, digits and '-', starting and ending with a letter or digit, such as agency-mon; fix the name"
+        }),
+    );
+}
+
+/// Applies `transform` to the item schema of a list, and bounds the items' length
+/// (CEL on a string needs a bound for its cost estimate).
+fn on_items(schema: &mut Schema, max_length: u64, transform: fn(&mut Schema)) {
+    let Some(items) = schema.get_mut("items") else {
+        return;
+    };
+    let Ok(mut item) = Schema::try_from(items.take()) else {
+        return;
+    };
+    item.insert("maxLength".into(), max_length.into());
+    transform(&mut item);
+    *items = item.to_value();
+}
+
+/// [`object_name`] for every item of a list of names.
+pub fn object_names(schema: &mut Schema) {
+    on_items(schema, 253, object_name);
+}
+
+/// [`plain_text`] for every item of a list of strings.
+pub fn plain_texts(schema: &mut Schema) {
+    on_items(schema, 253, plain_text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_a_valid_class_that_catches_the_tricks() {
+        let class = regex_lite(&format!("[{HIDDEN}]"));
+        for bad in [
+            "a\u{0}b",
+            "a\u{202e}b",
+            "a\u{200b}b",
+            "a\nb",
+            "\u{1b}[31m",
+            "\u{feff}x",
+        ] {
+            assert!(class(bad), "{bad:?} must be caught");
+        }
+        for good in [
+            "Министерство просвещения",
+            "Қазақстан",
+            "ТОО «Тест»",
+            "e-License 2.0",
+        ] {
+            assert!(!class(good), "{good:?} is plain text");
+        }
+        let prose = regex_lite(&format!("[{HIDDEN_IN_PROSE}]"));
+        assert!(!prose("line one\nline two\ttab"));
+        assert!(prose("a\u{2066}b"));
+    }
+
+    /// A tiny matcher for the class: the ranges of `\x{..}` escapes.
+    fn regex_lite(class: &str) -> impl Fn(&str) -> bool + use<> {
+        let body = class.trim_start_matches('[').trim_end_matches(']');
+        let points: Vec<u32> = body
+            .split("\\x{")
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                u32::from_str_radix(p.trim_end_matches('-').trim_end_matches('}'), 16).expect("hex")
+            })
+            .collect();
+        let dashes: Vec<bool> = body
+            .split("\\x{")
+            .filter(|p| !p.is_empty())
+            .map(|p| p.ends_with('-'))
+            .collect();
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < points.len() {
+            if dashes[i] {
+                ranges.push((points[i], points[i + 1]));
+                i += 2;
+            } else {
+                ranges.push((points[i], points[i]));
+                i += 1;
+            }
+        }
+        move |s: &str| {
+            s.chars()
+                .any(|c| ranges.iter().any(|(a, b)| (*a..=*b).contains(&(c as u32))))
+        }
+    }
 }

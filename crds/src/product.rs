@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     Contour, EnvironmentName, Stage, bin_schema, conditions_schema, date_schema,
-    non_negative_quantity,
+    non_negative_quantity, object_name, plain_prose, plain_text, plain_texts,
 };
 
 /// A platform software product (ПБӨ) developed by an agency on the e-government
@@ -72,21 +72,25 @@ use crate::common::{
 ]))]
 pub struct PlatformSoftwareProductSpec {
     /// The product's name as published.
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub display_name: String,
     /// The ICT project code on the architecture portal (000 App.2).
     #[schemars(
         length(min = 1, max = 64),
-        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+        extend("x-kubernetes-validations" = [{
+            "rule": "self.matches('^[A-Za-z0-9][A-Za-z0-9._/-]*$')",
+            "messageExpression": "'\"' + self + '\" is not an ICT project code of the architecture portal (000 App.2): write it as the portal does, in Latin letters, digits and . _ / -, such as \"AKT-2026-0042\" (look-alike Cyrillic letters are not Latin)'"
+        }])
     )]
     pub ict_project_code: String,
     /// The object this product is part of, if it is not standalone (000 App.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = plain_text)]
     pub part_of: Option<String>,
     /// What the product is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = 4096), transform = plain_prose)]
     pub purpose: Option<String>,
     /// The developer (supplier) that builds the product (000 p.3.7). Recorded; gets no
     /// access by default.
@@ -112,7 +116,7 @@ pub struct PlatformSoftwareProductSpec {
     pub bandwidth: Option<Bandwidth>,
     /// The operating mode, for example "24x7" or "working hours" (000 App.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), transform = plain_text)]
     pub operating_mode: Option<String>,
     /// The architecture type (000 App.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,20 +157,20 @@ pub struct PlatformSoftwareProductSpec {
 pub struct Participants {
     /// The project head: reads every environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = 16), transform = plain_texts)]
     pub project_heads: Vec<String>,
     /// Administrators: manage workloads and secrets in every environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), transform = plain_texts)]
     pub administrators: Vec<String>,
     /// Information-security officers: read everything, including access bindings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = 16), transform = plain_texts)]
     pub security_officers: Vec<String>,
     /// Technical specialists (developers): change workloads in development and
     /// testing, read trial and production.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), transform = plain_texts)]
     pub developers: Vec<String>,
 }
 
@@ -184,7 +188,7 @@ impl Participants {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct Organization {
     /// The organization's name.
-    #[schemars(length(min = 1, max = 512))]
+    #[schemars(length(min = 1, max = 512), transform = plain_text)]
     pub name: String,
     /// Its business identification number (BIN), 12 digits.
     #[schemars(schema_with = "bin_schema")]
@@ -282,7 +286,7 @@ pub struct Bandwidth {
 pub struct Integration {
     /// The other object, as `<namespace>/<product>` for a product on the platform, or
     /// its name in the e-government architecture portal.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = plain_text)]
     pub target: String,
     /// How the traffic goes: through the e-government gateway (ЭҮІШ) or a screened
     /// subnet (R-SEG-02).
@@ -377,7 +381,7 @@ pub struct ResourceRequest {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct SoftwareRequest {
     /// The SoftwareCatalogItem's name.
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = object_name)]
     pub item: String,
     /// How many instances.
     #[serde(default = "one")]
@@ -397,7 +401,7 @@ pub struct Act {
     #[serde(rename = "type")]
     pub type_: ActType,
     /// The document's number.
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64), transform = plain_text)]
     pub number: String,
     /// The document's date.
     #[schemars(schema_with = "date_schema")]
@@ -412,7 +416,7 @@ pub struct Act {
     pub sha256: String,
     /// Where the document is kept, for example a link in the document system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048))]
+    #[schemars(length(max = 2048), transform = plain_text)]
     pub uri: Option<String>,
 }
 

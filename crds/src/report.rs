@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::conditions_schema;
+use crate::common::{conditions_schema, object_name};
 
 /// The billing report of one calendar month: actually consumed resources of products
 /// in production, rated and signed, delivered once to the authorized body.
@@ -31,7 +31,13 @@ use crate::common::conditions_schema;
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "self.period == oldSelf.period && (!has(oldSelf.corrects) || (has(self.corrects) && self.corrects == oldSelf.corrects))",
+    "rule": "self.period == oldSelf.period",
+    "fieldPath": ".period",
+    "reason": "FieldValueForbidden",
+    "message": "a report's period and corrects are immutable (R-BIL-02): create a new BillingReport, with corrects naming this one if it is a correction"
+}, {
+    "rule": "!has(oldSelf.corrects) || (has(self.corrects) && self.corrects == oldSelf.corrects)",
+    "fieldPath": ".corrects",
     "reason": "FieldValueForbidden",
     "message": "a report's period and corrects are immutable (R-BIL-02): create a new BillingReport, with corrects naming this one if it is a correction"
 }]))]
@@ -48,7 +54,7 @@ pub struct BillingReportSpec {
     /// The report this one corrects; a delivered report is never changed, a correction
     /// is a new report (R-BIL-02).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), transform = object_name)]
     pub corrects: Option<String>,
 }
 

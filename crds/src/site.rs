@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Contour, NamespacedRef, conditions_schema};
+use crate::common::{Contour, NamespacedRef, conditions_schema, object_names, plain_text};
 
 /// The node label that attests where a node is. A kubelet cannot set labels under
 /// `node-restriction.kubernetes.io/`, so only the operator's tooling can (R-PLC-01).
@@ -43,7 +43,7 @@ pub struct SiteSpec {
     }]), length(max = 8))]
     pub country: String,
     /// The city the site is in.
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = 128), transform = plain_text)]
     pub city: String,
     /// Primary or reserve server building (R-PLC-02: class 1 production runs on both).
     pub role: SiteRole,
@@ -56,7 +56,7 @@ pub struct SiteSpec {
     /// Storage classes whose volumes live at this site; volume claims of products may
     /// use only the classes of their allowed sites (R-PLC-01).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set"), transform = object_names)]
     pub storage_classes: Vec<String>,
     /// The cluster that runs the site's nodes. Absent: the cluster this operator runs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]

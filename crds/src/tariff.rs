@@ -28,7 +28,13 @@ use crate::common::{conditions_schema, date_schema};
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
-    "rule": "self.effectiveFrom == oldSelf.effectiveFrom && self.rates == oldSelf.rates",
+    "rule": "self.effectiveFrom == oldSelf.effectiveFrom",
+    "fieldPath": ".effectiveFrom",
+    "reason": "FieldValueForbidden",
+    "message": "a published tariff's effectiveFrom and rates are immutable, so that every bill can be reproduced (R-BIL-04): create a new Tariff with a later effectiveFrom"
+}, {
+    "rule": "self.rates == oldSelf.rates",
+    "fieldPath": ".rates",
     "reason": "FieldValueForbidden",
     "message": "a published tariff's effectiveFrom and rates are immutable, so that every bill can be reproduced (R-BIL-04): create a new Tariff with a later effectiveFrom"
 }]))]
@@ -105,7 +111,10 @@ pub struct NonProductionPolicy {
     /// Months from the agency's contract date in which non-production environments are
     /// free (003 p.12: at most 3).
     #[serde(default = "three")]
-    #[schemars(range(min = 0, max = 3))]
+    #[schemars(range(min = 0, max = 3), extend("x-kubernetes-validations" = [{
+        "rule": "self >= 0 && self <= 3",
+        "message": "non-production environments are free for at most 3 months from the contract (R-ENV-04, 003 p.12): write 0, 1, 2 or 3"
+    }]))]
     pub free_months_from_contract: i32,
     /// After the free period: bill at this tariff, or only flag the usage.
     #[serde(default)]

@@ -80,6 +80,11 @@ struct Args {
     /// Log JSON lines.
     #[arg(long, env = "AKP_LOG_JSON")]
     log_json: bool,
+    /// The audit database (R-MON-02): sqlite:///path/audit.db or postgres://user@host/db.
+    /// Admission decisions and stage changes are stored there without ever making a
+    /// request wait; without it they are only logged on the target `akp::audit`.
+    #[arg(long, env = "AKP_AUDIT_DB")]
+    audit_db: Option<String>,
 }
 
 /// The configuration file.
@@ -148,6 +153,13 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the API server")?;
+    if let Some(url) = &args.audit_db {
+        let sink = akp_audit::Sink::start(url, akp_audit::SinkOptions::default());
+        if let Some(registry) = metrics.registry() {
+            sink.register(registry)?;
+        }
+        akp_operator::context::set_audit_sink(Some(sink));
+    }
     if !args.no_webhooks {
         webhooks(&args, client.clone(), &metrics, stopped.clone()).await?;
     }
@@ -271,6 +283,9 @@ async fn webhooks(
     let mut validators = Validators::new(client);
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
+    }
+    if let Some(sink) = akp_operator::context::audit_sink() {
+        validators = validators.with_audit(sink);
     }
     let server = WebhookServer::bind(args.webhook_addr).await?;
     info!(addr = %server.local_addr()?, "admission webhooks");

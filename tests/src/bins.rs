@@ -16,7 +16,7 @@ pub fn crds_dir() -> PathBuf {
     repo_root().join("crds").join("yaml")
 }
 
-/// Paths of the control-plane binaries, as built by `tools/build.sh`.
+/// Paths of the control-plane binaries and chart tools, as built by `tools/build.sh`.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     /// `etcd`.
@@ -31,6 +31,10 @@ pub struct Binaries {
     pub kwok: PathBuf,
     /// `kubectl`, of the same version as the API server.
     pub kubectl: PathBuf,
+    /// `helm` (v3), which lints, renders and installs `charts/akp`.
+    pub helm: PathBuf,
+    /// `kubeconform`, which validates rendered manifests against JSON schemas.
+    pub kubeconform: PathBuf,
 }
 
 impl Binaries {
@@ -65,6 +69,12 @@ impl Binaries {
             kwok: bin_root
                 .join(format!("kwok-{}", version("KWOK_VERSION")?))
                 .join("kwok"),
+            helm: bin_root
+                .join(format!("helm-{}", version("HELM_VERSION")?))
+                .join("helm"),
+            kubeconform: bin_root
+                .join(format!("kubeconform-{}", version("KUBECONFORM_VERSION")?))
+                .join("kubeconform"),
         })
     }
 
@@ -124,6 +134,8 @@ mod tests {
         let bins = Binaries::locate()?;
         assert!(bins.kube_apiserver.ends_with("kube-apiserver"));
         assert!(bins.etcd.to_string_lossy().contains("etcd-v"));
+        assert!(bins.helm.to_string_lossy().contains("helm-v3."));
+        assert!(bins.kubeconform.ends_with("kubeconform"));
         Ok(())
     }
 }

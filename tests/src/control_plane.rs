@@ -1,7 +1,7 @@
 //! The control plane: etcd, kube-apiserver and, on request, kube-scheduler,
 //! kube-controller-manager and kwok, on free loopback ports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -80,6 +80,8 @@ pub struct ControlPlane {
     admin_kubeconfig: serde_json::Value,
     kubeconfig_path: PathBuf,
     procs: Mutex<Vec<Proc>>,
+    /// How each process (by name) is probed for readiness, for [`ControlPlane::restart`].
+    probes: Mutex<HashMap<String, Probe>>,
     startup: Duration,
     // Declared last: removed after the processes using it are gone.
     dir: TempDir,
@@ -205,6 +207,7 @@ impl ControlPlane {
             admin_kubeconfig,
             kubeconfig_path,
             procs: Mutex::new(Vec::new()),
+            probes: Mutex::new(HashMap::new()),
             startup: Duration::ZERO,
             dir,
         };
@@ -234,6 +237,7 @@ impl ControlPlane {
             &[],
             &logs,
         )?;
+        cp.set_probe("etcd", Probe::Etcd(etcd_port));
         cp.wait_ready(etcd, timeout, || etcd_healthy(etcd_port))
             .await?;
 
@@ -260,6 +264,7 @@ impl ControlPlane {
         ];
         args.extend(options.apiserver_args.iter().cloned());
         let apiserver = cp.spawn("kube-apiserver", &bins.kube_apiserver, &args, &[], &logs)?;
+        cp.set_probe("kube-apiserver", Probe::ApiServer);
         let admin_client = cp.admin_client().await?;
         cp.wait_ready(apiserver, timeout, || get_text(&admin_client, "/readyz"))
             .await?;
@@ -306,6 +311,13 @@ impl ControlPlane {
                 &[],
                 &logs,
             )?;
+            cp.set_probe(
+                "kube-controller-manager",
+                Probe::Https {
+                    port,
+                    path: "/healthz",
+                },
+            );
             pending.push((idx, port, "/healthz"));
         }
         if options.scheduler {
@@ -318,6 +330,13 @@ impl ControlPlane {
             ];
             args.extend(serving_args(port));
             let idx = cp.spawn("kube-scheduler", &bins.kube_scheduler, &args, &[], &logs)?;
+            cp.set_probe(
+                "kube-scheduler",
+                Probe::Https {
+                    port,
+                    path: "/readyz",
+                },
+            );
             pending.push((idx, port, "/readyz"));
         }
         if options.kwok {
@@ -345,6 +364,13 @@ impl ControlPlane {
                 format!("--tls-private-key-file={}", serving_key.display()),
             ];
             let idx = cp.spawn("kwok", &bins.kwok, &args, &[("HOME", &home)], &logs)?;
+            cp.set_probe(
+                "kwok",
+                Probe::Https {
+                    port,
+                    path: "/healthz",
+                },
+            );
             pending.push((idx, port, "/healthz"));
         }
         for (idx, port, path) in pending {
@@ -387,6 +413,13 @@ impl ControlPlane {
         let mut procs = self.procs();
         procs.push(proc);
         Ok(procs.len() - 1)
+    }
+
+    fn set_probe(&self, name: &str, probe: Probe) {
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), probe);
     }
 
     fn procs(&self) -> MutexGuard<'_, Vec<Proc>> {
@@ -527,6 +560,69 @@ impl ControlPlane {
             .map(|p| p.log.clone())
     }
 
+    /// SIGKILLs the process `name` (`etcd`, `kube-apiserver`, `kube-scheduler`,
+    /// `kube-controller-manager`, `kwok`) and reaps it. Its data dir, certificates,
+    /// flags and ports stay as they are, so [`ControlPlane::restart`] brings back the
+    /// same member: for fault-injection tests.
+    pub fn kill(&self, name: &str) -> Result<()> {
+        let mut procs = self.procs();
+        let proc = procs
+            .iter_mut()
+            .find(|p| p.name == name)
+            .with_context(|| format!("no process {name} in this control plane"))?;
+        proc.kill();
+        Ok(())
+    }
+
+    /// Starts the process `name` again (killing it first if it still runs) with the
+    /// same binary, flags, ports and data dir, its output appended to the same log,
+    /// and waits until it is ready as at start: etcd's /health, kube-apiserver's
+    /// /readyz, the components' health endpoints. Waits at most the startup timeout
+    /// of the [`Options`].
+    pub async fn restart(&self, name: &str) -> Result<()> {
+        let probe = self
+            .probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .with_context(|| format!("no process {name} in this control plane"))?;
+        let idx = {
+            let mut procs = self.procs();
+            let idx = procs
+                .iter()
+                .position(|p| p.name == name)
+                .with_context(|| format!("no process {name} in this control plane"))?;
+            procs[idx].respawn()?;
+            idx
+        };
+        let timeout = self.options.startup_timeout;
+        match probe {
+            Probe::Etcd(port) => self.wait_ready(idx, timeout, || etcd_healthy(port)).await,
+            Probe::ApiServer => {
+                let client = self.admin_client().await?;
+                self.wait_ready(idx, timeout, || get_text(&client, "/readyz"))
+                    .await
+            }
+            Probe::Https { port, path } => {
+                let pair = self.pki.client_cert(ADMIN_USER, &[MASTERS])?;
+                let url = format!("https://127.0.0.1:{port}");
+                let client = client_from_json(kubeconfig_json(
+                    &url,
+                    &self.pki.ca_cert_pem,
+                    ADMIN_USER,
+                    &pair,
+                ))
+                .await?;
+                self.wait_ready(idx, timeout, || get_text(&client, path))
+                    .await
+            }
+        }
+        .with_context(|| format!("restarting {name}"))?;
+        tracing::info!("{name} restarted");
+        Ok(())
+    }
+
     /// Kills and reaps all processes, last started first. Also done on drop.
     pub fn stop(&self) {
         let mut procs = self.procs();
@@ -540,6 +636,17 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// How to tell that a process of the control plane is ready.
+#[derive(Clone, Debug)]
+enum Probe {
+    /// etcd's /health on its client port.
+    Etcd(u16),
+    /// kube-apiserver's /readyz, through the admin client.
+    ApiServer,
+    /// A component's HTTPS health endpoint.
+    Https { port: u16, path: &'static str },
 }
 
 /// The annotation kwok selects the Nodes it manages by (value `fake`).

@@ -67,6 +67,10 @@ pub(crate) struct Proc {
     pub name: String,
     pub log: PathBuf,
     child: Child,
+    // How it was started, so that [`Proc::respawn`] starts it again the same way.
+    bin: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, PathBuf)>,
 }
 
 impl Proc {
@@ -79,55 +83,34 @@ impl Proc {
         envs: &[(&str, &Path)],
         log: PathBuf,
     ) -> Result<Self> {
-        let mut command = match setpriv() {
-            Some(setpriv) => {
-                let mut c = Command::new(setpriv);
-                c.args(["--pdeathsig", "KILL", "--"]).arg(bin);
-                c
-            }
-            None => {
-                tracing::warn!(
-                    "setpriv not found: {name} will not die with the test process if it is killed"
-                );
-                Command::new(bin)
-            }
-        };
-        command.args(args).stdin(Stdio::null());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
+        let envs: Vec<(String, PathBuf)> = envs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
+            .collect();
         let file =
             File::create(&log).with_context(|| format!("creating log file {}", log.display()))?;
-        let streaming = stream_logs();
-        if streaming {
-            command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        } else {
-            let err = file
-                .try_clone()
-                .context("duplicating the log file handle")?;
-            command.stdout(file.try_clone()?).stderr(err);
-        }
-        let (reply, answer) = mpsc::channel();
-        spawner()
-            .send(SpawnRequest { command, reply })
-            .map_err(|_| anyhow!("the process spawner thread is not running"))?;
-        let mut child = answer
-            .recv()
-            .map_err(|_| anyhow!("the process spawner thread is not running"))?
-            .with_context(|| format!("starting {name} ({})", bin.display()))?;
-        if streaming {
-            if let Some(out) = child.stdout.take() {
-                tee(name, out, file.try_clone()?);
-            }
-            if let Some(err) = child.stderr.take() {
-                tee(name, err, file);
-            }
-        }
+        let child = launch(name, bin, args, &envs, file)?;
         Ok(Self {
             name: name.to_string(),
             log,
             child,
+            bin: bin.to_path_buf(),
+            args: args.to_vec(),
+            envs,
         })
+    }
+
+    /// Kills the process if it still runs, then starts it again with the same binary,
+    /// arguments and environment; the new output is appended to the same log.
+    pub fn respawn(&mut self) -> Result<()> {
+        self.kill();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.log)
+            .with_context(|| format!("opening log file {}", self.log.display()))?;
+        self.child = launch(&self.name, &self.bin, &self.args, &self.envs, file)?;
+        Ok(())
     }
 
     pub fn pid(&self) -> u32 {
@@ -157,6 +140,60 @@ impl Proc {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Forks `bin args…` on the spawner thread, under `setpriv --pdeathsig KILL` when
+/// available, with its output in `file` (and on stderr with `AKP_TEST_LOG=1`).
+fn launch(
+    name: &str,
+    bin: &Path,
+    args: &[String],
+    envs: &[(String, PathBuf)],
+    file: File,
+) -> Result<Child> {
+    let mut command = match setpriv() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(bin);
+            c
+        }
+        None => {
+            tracing::warn!(
+                "setpriv not found: {name} will not die with the test process if it is killed"
+            );
+            Command::new(bin)
+        }
+    };
+    command.args(args).stdin(Stdio::null());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let streaming = stream_logs();
+    if streaming {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        let err = file
+            .try_clone()
+            .context("duplicating the log file handle")?;
+        command.stdout(file.try_clone()?).stderr(err);
+    }
+    let (reply, answer) = mpsc::channel();
+    spawner()
+        .send(SpawnRequest { command, reply })
+        .map_err(|_| anyhow!("the process spawner thread is not running"))?;
+    let mut child = answer
+        .recv()
+        .map_err(|_| anyhow!("the process spawner thread is not running"))?
+        .with_context(|| format!("starting {name} ({})", bin.display()))?;
+    if streaming {
+        if let Some(out) = child.stdout.take() {
+            tee(name, out, file.try_clone()?);
+        }
+        if let Some(err) = child.stderr.take() {
+            tee(name, err, file);
+        }
+    }
+    Ok(child)
 }
 
 /// Copies a child's output to its log file and to stderr, line by line.

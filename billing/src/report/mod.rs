@@ -668,16 +668,20 @@ pub async fn from_ledger(
     if ledger.closed_through().await?.is_none_or(|c| c < month) {
         return Err(GenerateError::NotClosed(month.to_string()));
     }
-    let rows = ledger.rows(month).await?;
+    // The month's rows summed per environment, resource and civil day in the
+    // database: rating needs nothing finer (docs/benchmarks.md, P4).
+    let days = ledger
+        .daily_usage(month, rating::KZ_UTC_OFFSET_SECS)
+        .await?;
     let adjustments = ledger.adjustments(month).await?;
     let calendar = ledger.calendar().clone();
-    let rated = rating::rate(
+    let rated = rating::rate_daily(
         &rating::RatingInput {
             tariffs: book,
             contracts,
             calendar: &calendar,
         },
-        &rows,
+        &days,
         &adjustments,
     )?;
     let coverage = ledger.coverage(month).await?;

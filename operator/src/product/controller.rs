@@ -94,7 +94,18 @@ async fn apply(
         Ok(v) => v,
         Err(why) => {
             let (status, notices) = status::invalid(&obs, &why);
+            let refused_stage = (p.status.as_ref() != Some(&status))
+                .then(|| p.status.as_ref().and_then(|s| s.stage))
+                .filter(|old| *old != Some(p.spec.stage));
             write_status(api, p, status).await?;
+            if let Some(old) = refused_stage {
+                ctx.audit(stage_change(
+                    p,
+                    old,
+                    akp_audit::Decision::Failed,
+                    why.to_string(),
+                ));
+            }
             publish(ctx, p, notices).await;
             return Ok(Action::requeue(RESYNC));
         }
@@ -129,7 +140,21 @@ async fn apply(
     let placement = place(ctx, &validated, &plan);
     let (status, notices) = status::applied(&obs, &validated, agency, &plan, &ready, &placement);
     let requeue = next_look(&status, now, ready.values().all(|r| *r));
+    let old_stage = p.status.as_ref().and_then(|s| s.stage);
     write_status(api, p, status).await?;
+    if old_stage != Some(validated.stage) {
+        let envs: Vec<String> = plan
+            .environments
+            .iter()
+            .map(|e| e.namespace.name_any())
+            .collect();
+        ctx.audit(stage_change(
+            p,
+            old_stage,
+            akp_audit::Decision::Done,
+            format!("environments of the stage applied: {}", envs.join(", ")),
+        ));
+    }
     publish(ctx, p, notices).await;
     Ok(requeue)
 }
@@ -411,6 +436,61 @@ async fn write_status(
     )
     .await?;
     Ok(())
+}
+
+/// R-MON-02: a stage change the operator observed. The actor is the field manager
+/// that last set `spec.stage` (the request's user is in the admission record).
+fn stage_change(
+    p: &PlatformSoftwareProduct,
+    from: Option<Stage>,
+    decision: akp_audit::Decision,
+    reason: String,
+) -> akp_audit::Record {
+    let name = |s: Option<Stage>| {
+        s.and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "none".into())
+    };
+    let setter = p
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0["f:spec"]["f:stage"].is_object())
+        })
+        .max_by_key(|m| m.time.as_ref().map(|t| t.0));
+    let actor = setter
+        .and_then(|m| m.manager.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let last_request = p
+        .status
+        .as_ref()
+        .and_then(|s| s.request_history.last())
+        .map(|r| r.observed_at.0.to_string());
+    let object = akp_audit::Object::namespaced(
+        "PlatformSoftwareProduct",
+        &p.namespace().unwrap_or_default(),
+        &p.name_any(),
+    )
+    .with_uid(p.metadata.uid.clone());
+    akp_audit::Record::new(&actor, akp_audit::record::STAGE_CHANGE, object, decision)
+        .reason(format!(
+            "stage {} → {}: {reason}",
+            name(from),
+            name(Some(p.spec.stage))
+        ))
+        .details(serde_json::json!({
+            "from": name(from),
+            "to": name(Some(p.spec.stage)),
+            "generation": p.metadata.generation,
+            "fieldManager": setter.and_then(|m| m.manager.clone()),
+            "managerOperation": setter.and_then(|m| m.operation.clone()),
+            "managerTime": setter.and_then(|m| m.time.as_ref()).map(|t| t.0.to_string()),
+            "previousRequestObservedAt": last_request,
+        }))
 }
 
 /// Publishes events; a failure to publish is logged, never fatal.

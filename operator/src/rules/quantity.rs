@@ -63,10 +63,14 @@ pub fn parse_nanos(text: &str) -> Result<i128, QuantityError> {
     };
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
     let digits = format!("{int_part}{frac_part}");
-    if digits.len() > 30 {
-        return Err(err("too many digits"));
-    }
-    let mantissa: i128 = digits.parse().map_err(|_| err("no number"))?;
+    // Leading zeros do not count: "0.000000001Ki" is as exact as "1Ki". What does not
+    // fit in i128 is too large (format_nanos writes up to 39 digits).
+    let digits = digits.trim_start_matches('0');
+    let mantissa: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| err("too large"))?
+    };
     // value = mantissa * 10^(exp10 - frac_len) * base, in nanos: * 10^9.
     let scale = exp10 - frac_part.len() as i32 + 9;
     let value = if scale >= 0 {
@@ -76,12 +80,13 @@ pub fn parse_nanos(text: &str) -> Result<i128, QuantityError> {
             .and_then(|v| v.checked_mul(base))
             .ok_or_else(|| err("too large"))?
     } else {
-        let div = 10i128
-            .checked_pow((-scale) as u32)
-            .ok_or_else(|| err("too small"))?;
         let scaled = mantissa.checked_mul(base).ok_or_else(|| err("too large"))?;
-        // Round up: a quantity is never smaller than written.
-        (scaled + div - 1) / div
+        // Round up: a quantity is never smaller than written. A divisor past i128 is
+        // larger than any mantissa: anything above zero is then one nano-unit.
+        match 10i128.checked_pow(scale.unsigned_abs()) {
+            Some(div) => scaled / div + i128::from(scaled % div != 0),
+            None => i128::from(scaled != 0),
+        }
     };
     Ok(sign * value)
 }
@@ -146,6 +151,34 @@ mod tests {
         assert!(same_amount("0.5", "500m"));
         assert!(!same_amount("1G", "1Gi"));
     }
+
+    /// Found by fuzz/fuzz_targets/quantity_operator.rs: rounding a fine fraction of a
+    /// large binary multiple overflowed, and 30 digits were refused although format_nanos
+    /// writes up to 39, so some parsed quantities did not parse back.
+    #[test]
+    fn r_env_01_quantities_parse_exactly_at_the_limits() {
+        // (2^67 - 1) × 10^-28 Ei: the scaled mantissa is within 2^60 of i128::MAX.
+        assert_eq!(
+            parse_nanos("0.0000000147573952589676412927Ei"),
+            Ok(17_014_118_346_046_923_174)
+        );
+        let big = parse_nanos("99999999999999999999.999999999Ki");
+        assert_eq!(big, Ok(99_999_999_999_999_999_999_999_999_999 * 1024));
+        for nanos in [big.unwrap_or_default(), i128::MAX, -i128::MAX, 1, -7] {
+            assert_eq!(parse_nanos(&format_nanos(nanos)), Ok(nanos), "{nanos}");
+        }
+        assert_eq!(parse_nanos("1e-30"), Ok(1));
+        assert_eq!(parse_nanos("0.000000000000000000000000000001e-30"), Ok(1));
+        assert_eq!(parse_nanos("0.000000000000000000000000000000e-30"), Ok(0));
+        assert_eq!(
+            parse_nanos("0000000000000000000000000000000000000001"),
+            Ok(NANOS)
+        );
+        assert!(parse_nanos("1000000000000000000000000000000000000000n").is_err());
+        assert!(parse_nanos("9Ei").is_ok() && parse_nanos("200000000000Ei").is_err());
+    }
+
+    const NANOS: i128 = 1_000_000_000;
 
     #[test]
     fn formats_exactly() {

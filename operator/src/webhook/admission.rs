@@ -184,6 +184,7 @@ pub struct Validators {
     claims: Arc<ClaimValidator>,
     metrics: Option<AdmissionMetrics>,
     notices: Option<ExpiryNotices>,
+    audit: Option<akp_audit::Sink>,
 }
 
 impl fmt::Debug for Validators {
@@ -230,6 +231,7 @@ impl Validators {
             clock,
             metrics: None,
             notices: None,
+            audit: None,
         }
     }
 
@@ -249,6 +251,14 @@ impl Validators {
     #[must_use]
     pub fn with_metrics(mut self, metrics: AdmissionMetrics) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Also stores every decision in the audit trail (R-MON-02) through `sink`, which
+    /// never makes a request wait.
+    #[must_use]
+    pub fn with_audit(mut self, sink: akp_audit::Sink) -> Self {
+        self.audit = Some(sink);
         self
     }
 
@@ -276,6 +286,9 @@ impl Validators {
         };
         let elapsed = started.elapsed();
         audit(request, &decision, elapsed);
+        if let Some(sink) = &self.audit {
+            sink.send(audit_record(request, &decision));
+        }
         if let Some(metrics) = &self.metrics {
             let allowed = matches!(&decision, Decision::Judged(v) if v.is_allowed());
             metrics.observe(&request.kind.kind, allowed, elapsed);
@@ -403,6 +416,51 @@ fn audit(
         elapsed_ms = elapsed.as_secs_f64() * 1000.0,
         "admission decision"
     );
+}
+
+/// R-MON-02: the decision as an audit record (the sink stores it; the tracing record
+/// above stays for log pipelines).
+fn audit_record(
+    request: &AdmissionRequest<DynamicObject>,
+    decision: &Decision,
+) -> akp_audit::Record {
+    use akp_audit::{Decision as Outcome, Object, Record};
+    let (outcome, reason, failed, warnings) = match decision {
+        Decision::Judged(v) if v.is_allowed() => {
+            (Outcome::Allowed, String::new(), false, v.warnings.clone())
+        }
+        Decision::Judged(v) => (Outcome::Denied, v.message(), false, v.warnings.clone()),
+        Decision::Failed(message) => (Outcome::Denied, message.clone(), true, Vec::new()),
+    };
+    let uid = request
+        .object
+        .as_ref()
+        .or(request.old_object.as_ref())
+        .and_then(|o| o.metadata.uid.clone());
+    let object = Object::namespaced(
+        &request.kind.kind,
+        request.namespace.as_deref().unwrap_or(""),
+        &request.name,
+    )
+    .with_uid(uid);
+    Record::new(
+        request.user_info.username.as_deref().unwrap_or(""),
+        akp_audit::record::ADMISSION_DECISION,
+        object,
+        outcome,
+    )
+    .reason(reason)
+    .details(serde_json::json!({
+        "request": request.uid,
+        "operation": format!("{:?}", request.operation),
+        "group": request.kind.group,
+        "version": request.kind.version,
+        "subResource": request.sub_resource,
+        "groups": request.user_info.groups,
+        "dryRun": request.dry_run,
+        "rulesFailed": failed,
+        "warnings": warnings,
+    }))
 }
 
 #[cfg(test)]

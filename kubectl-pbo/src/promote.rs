@@ -1,0 +1,432 @@
+//! `kubectl pbo promote <pbo> --to <stage> --act type=…,file=…[,number=…,date=…,uri=…]`:
+//! adds the signed documents (their SHA-256 computed from the files) and sets the stage
+//! in one merge patch with field manager `kubectl-pbo`. The API server decides: its
+//! CEL rules refuse a closed gate, and its message is shown verbatim.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use akp_crds::product::{Act, ActType};
+use akp_crds::{PlatformSoftwareProduct, Stage};
+use akp_operator::rules::clocks;
+use jiff::civil::Date;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cluster::{ClusterArgs, get_error, server_error};
+use crate::error::CliError;
+use crate::output::{Color, Output, Style, Table};
+use crate::status::{act_name, stage_name};
+
+/// The field manager of the plugin's writes.
+pub const FIELD_MANAGER: &str = "kubectl-pbo";
+
+const STAGES: [Stage; 5] = [
+    Stage::Development,
+    Stage::PreliminaryTesting,
+    Stage::TrialOperation,
+    Stage::Production,
+    Stage::Decommissioned,
+];
+
+const ACT_TYPES: [ActType; 6] = [
+    ActType::PreliminaryTestProtocol,
+    ActType::TrialTransferAct,
+    ActType::TrialCompletionAct,
+    ActType::InfoSecTestProtocol,
+    ActType::CommissioningOrder,
+    ActType::ResourceConfirmation,
+];
+
+/// A stage as the API writes it (`trialOperation`).
+pub fn parse_stage(text: &str) -> Result<Stage, String> {
+    STAGES
+        .into_iter()
+        .find(|s| stage_name(*s) == text)
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a stage: use one of {}",
+                STAGES.map(stage_name).join(", ")
+            )
+        })
+}
+
+fn parse_act_type(text: &str) -> Result<ActType, String> {
+    ACT_TYPES
+        .into_iter()
+        .find(|t| act_name(*t) == text)
+        .ok_or_else(|| {
+            format!(
+                "type={text} is not an act type: use one of {}",
+                ACT_TYPES.map(act_name).join(", ")
+            )
+        })
+}
+
+/// `--act type=…,file=…[,number=…,date=…,uri=…]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActArg {
+    /// The act's type.
+    pub type_: ActType,
+    /// The signed document.
+    pub file: PathBuf,
+    /// The document's number; default: the file name without its extension.
+    pub number: Option<String>,
+    /// The document's date; default: today in Kazakhstan.
+    pub date: Option<Date>,
+    /// Where the document is kept.
+    pub uri: Option<String>,
+}
+
+const ACT_SYNTAX: &str =
+    "--act type=<act type>,file=<signed document>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>]";
+
+impl FromStr for ActArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (mut type_, mut file, mut number, mut date, mut uri) = (None, None, None, None, None);
+        for part in text.split(',') {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not key=value; write {ACT_SYNTAX}"))?;
+            let (key, value) = (key.trim(), value.trim());
+            if value.is_empty() {
+                return Err(format!("{key}= is empty; write {ACT_SYNTAX}"));
+            }
+            let slot: &mut Option<String> = match key {
+                "type" => &mut type_,
+                "file" => &mut file,
+                "number" => &mut number,
+                "date" => &mut date,
+                "uri" => &mut uri,
+                other => {
+                    return Err(format!(
+                        "unknown key {other:?}; the keys are type, file, number, date and uri: {ACT_SYNTAX}"
+                    ));
+                }
+            };
+            if slot.replace(value.to_string()).is_some() {
+                return Err(format!("{key}= is given twice in one --act"));
+            }
+        }
+        let type_ = type_.ok_or_else(|| format!("the act has no type=; write {ACT_SYNTAX}"))?;
+        let type_ = parse_act_type(&type_)?;
+        let file = file.ok_or_else(|| {
+            format!(
+                "type={} needs file=<path to the signed document>: its SHA-256 is computed from the file ({ACT_SYNTAX})",
+                act_name(type_)
+            )
+        })?;
+        let date = date
+            .map(|d| {
+                d.parse::<Date>().map_err(|_| {
+                    format!("date={d} is not a date: write YYYY-MM-DD, such as 2026-10-01")
+                })
+            })
+            .transpose()?;
+        if number.as_ref().is_some_and(|n| n.chars().count() > 64) {
+            return Err("number= is longer than 64 characters".into());
+        }
+        Ok(ActArg {
+            type_,
+            file: PathBuf::from(file),
+            number,
+            date,
+            uri,
+        })
+    }
+}
+
+/// Arguments of `kubectl pbo promote`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The PlatformSoftwareProduct's name.
+    pub name: String,
+    /// The stage to move to: development, preliminaryTesting, trialOperation,
+    /// production or decommissioned.
+    #[arg(long = "to", value_parser = parse_stage, value_name = "STAGE")]
+    pub to: Stage,
+    /// A signed document to add (repeatable):
+    /// type=<act type>,file=<path>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>].
+    /// An act of the same type already on the product is replaced.
+    #[arg(long = "act", value_name = "ACT")]
+    pub acts: Vec<ActArg>,
+    /// `server`: the API server checks everything and persists nothing; `none`: apply.
+    #[arg(long = "dry-run", value_name = "MODE", default_value = "none", value_parser = ["none", "server"])]
+    pub dry_run: String,
+}
+
+/// The SHA-256 of a file, lowercase hex, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String, CliError> {
+    let open_err = |e: std::io::Error| {
+        CliError::Usage(format!(
+            "cannot read the document {}: {e}: check the file= path of --act",
+            path.display()
+        ))
+    };
+    let mut file = std::fs::File::open(path).map_err(open_err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(open_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The act an argument becomes, with its file's hash.
+pub fn act_of(arg: &ActArg, sha256: String, today: Date) -> Act {
+    let number = arg.number.clone().unwrap_or_else(|| {
+        arg.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().chars().take(64).collect())
+            .unwrap_or_else(|| "1".into())
+    });
+    Act {
+        type_: arg.type_,
+        number,
+        date: arg.date.unwrap_or(today),
+        sha256,
+        uri: arg.uri.clone(),
+    }
+}
+
+/// The acts after adding `new`: an act of the same type is replaced in place, others
+/// are appended in the order given.
+pub fn merge_acts(existing: &[Act], new: &[Act]) -> Vec<Act> {
+    let mut out: Vec<Act> = existing.to_vec();
+    for act in new {
+        match out.iter_mut().find(|a| a.type_ == act.type_) {
+            Some(slot) => *slot = act.clone(),
+            None => out.push(act.clone()),
+        }
+    }
+    out
+}
+
+/// What `promote` did, as `-o json|yaml` prints it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromoteResult {
+    pub name: String,
+    pub namespace: String,
+    pub from: String,
+    pub to: String,
+    pub dry_run: bool,
+    pub acts_added: Vec<AddedAct>,
+}
+
+/// An act written by `promote`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddedAct {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub number: String,
+    pub date: String,
+    pub sha256: String,
+    pub file: String,
+}
+
+/// Runs `promote`.
+pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<String, CliError> {
+    // Read every document before touching the cluster: a wrong path fails early.
+    let today = clocks::civil_date(jiff::Timestamp::now());
+    let mut new_acts = Vec::new();
+    let mut added = Vec::new();
+    for arg in &args.acts {
+        let sha = sha256_file(&arg.file)?;
+        let act = act_of(arg, sha, today);
+        added.push(AddedAct {
+            type_: act_name(act.type_).to_string(),
+            number: act.number.clone(),
+            date: act.date.to_string(),
+            sha256: act.sha256.clone(),
+            file: arg.file.display().to_string(),
+        });
+        new_acts.push(act);
+    }
+    let c = cluster.connect().await?;
+    let api: Api<PlatformSoftwareProduct> = Api::namespaced(c.client.clone(), &c.namespace);
+    let p = api
+        .get(&args.name)
+        .await
+        .map_err(|e| get_error(e, "PlatformSoftwareProduct", &args.name, Some(&c.namespace)))?;
+    let acts = merge_acts(&p.spec.acts, &new_acts);
+    // The resourceVersion makes the patch fail if someone changed the product since
+    // it was read, instead of overwriting their acts.
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": p.resource_version()},
+        "spec": {"stage": stage_name(args.to), "acts": acts},
+    });
+    let dry_run = args.dry_run == "server";
+    let mut params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    if dry_run {
+        params = params.dry_run();
+    }
+    let updated = api
+        .patch(&args.name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 409 => CliError::Server {
+                code: 409,
+                message: format!(
+                    "Error from server (Conflict): {}: the product changed since it was read; run the command again",
+                    s.message
+                ),
+            },
+            other => server_error(other, &format!("promoting {}", args.name)),
+        })?;
+    let result = PromoteResult {
+        name: updated.name_any(),
+        namespace: c.namespace.clone(),
+        from: stage_name(p.spec.stage).to_string(),
+        to: stage_name(updated.spec.stage).to_string(),
+        dry_run,
+        acts_added: added,
+    };
+    if let Some(text) = output.serialize(&result)? {
+        return Ok(text);
+    }
+    Ok(render(&result, Style::detect(output)))
+}
+
+/// The result as text.
+pub fn render(r: &PromoteResult, style: Style) -> String {
+    let mut out = format!(
+        "platformsoftwareproduct.akp.egov.kz/{} {}: {} → {}{}\n",
+        r.name,
+        if r.from == r.to {
+            "updated"
+        } else {
+            "promoted"
+        },
+        r.from,
+        style.paint(&r.to, Color::Green),
+        if r.dry_run {
+            " (server dry run: nothing was changed)"
+        } else {
+            ""
+        }
+    );
+    if !r.acts_added.is_empty() {
+        let mut t = Table::new(&["act", "number", "date", "sha256", "file"]);
+        for a in &r.acts_added {
+            t.row(vec![
+                a.type_.clone().into(),
+                a.number.clone().into(),
+                a.date.clone().into(),
+                a.sha256.clone().into(),
+                a.file.clone().into(),
+            ]);
+        }
+        out.push_str(&t.render(style));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_lc_02_act_without_file_is_refused_with_what_to_write() {
+        let err = ActArg::from_str("type=trialCompletionAct").expect_err("no file");
+        assert!(
+            err.contains("type=trialCompletionAct needs file=<path to the signed document>"),
+            "{err}"
+        );
+        let err = ActArg::from_str("file=a.pdf").expect_err("no type");
+        assert!(err.contains("the act has no type="), "{err}");
+        let err = ActArg::from_str("type=protocol,file=a.pdf").expect_err("bad type");
+        assert!(err.contains("use one of preliminaryTestProtocol"), "{err}");
+        let err = ActArg::from_str("type=trialCompletionAct,file=a.pdf,date=01.10.2026")
+            .expect_err("bad date");
+        assert!(err.contains("write YYYY-MM-DD"), "{err}");
+        let err = ActArg::from_str("type=trialCompletionAct,file=a,file=b").expect_err("twice");
+        assert!(err.contains("given twice"), "{err}");
+        let err = ActArg::from_str("type=trialCompletionAct,path=a").expect_err("unknown");
+        assert!(err.contains("unknown key \"path\""), "{err}");
+        let err = ActArg::from_str("trialCompletionAct").expect_err("no =");
+        assert!(err.contains("is not key=value"), "{err}");
+    }
+
+    #[test]
+    fn act_arguments_parse_with_defaults() {
+        let a = ActArg::from_str("type=commissioningOrder,file=/tmp/order-17.pdf,date=2026-10-01")
+            .expect("act");
+        assert_eq!(a.type_, ActType::CommissioningOrder);
+        assert_eq!(a.date, Some(jiff::civil::date(2026, 10, 1)));
+        let act = act_of(&a, "ab".repeat(32), jiff::civil::date(2026, 12, 1));
+        assert_eq!(
+            act.number, "order-17",
+            "the file name is the default number"
+        );
+        assert_eq!(act.date, jiff::civil::date(2026, 10, 1));
+        let b = ActArg::from_str("type=infoSecTestProtocol,file=p.pdf,number=ИБ-5").expect("act");
+        let act = act_of(&b, "cd".repeat(32), jiff::civil::date(2026, 12, 1));
+        assert_eq!(act.number, "ИБ-5");
+        assert_eq!(act.date, jiff::civil::date(2026, 12, 1), "today by default");
+    }
+
+    #[test]
+    fn stages_parse_by_their_api_names() {
+        assert_eq!(parse_stage("trialOperation"), Ok(Stage::TrialOperation));
+        let err = parse_stage("trial").expect_err("bad");
+        assert!(
+            err.contains(
+                "development, preliminaryTesting, trialOperation, production, decommissioned"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn acts_of_the_same_type_are_replaced_not_doubled() {
+        let act = |t, n: &str| Act {
+            type_: t,
+            number: n.into(),
+            date: jiff::civil::date(2026, 9, 1),
+            sha256: "0".repeat(64),
+            uri: None,
+        };
+        let merged = merge_acts(
+            &[
+                act(ActType::PreliminaryTestProtocol, "1"),
+                act(ActType::TrialTransferAct, "2"),
+            ],
+            &[
+                act(ActType::TrialTransferAct, "3"),
+                act(ActType::TrialCompletionAct, "4"),
+            ],
+        );
+        let numbers: Vec<&str> = merged.iter().map(|a| a.number.as_str()).collect();
+        assert_eq!(numbers, ["1", "3", "4"]);
+    }
+
+    #[test]
+    fn sha256_of_a_file_matches_the_known_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("abc.txt");
+        std::fs::write(&path, b"abc").expect("write");
+        assert_eq!(
+            sha256_file(&path).expect("sha"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let err = sha256_file(&dir.path().join("missing.pdf")).expect_err("missing");
+        assert!(
+            err.to_string().contains("check the file= path of --act"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,592 @@
+//! R-MON-02, the audit trail, against real servers: the store on PostgreSQL (chain,
+//! concurrent appenders, append-only triggers, retention, queries); admission decisions
+//! of the webhook called by a real kube-apiserver and stage changes observed by the
+//! operator, stored in PostgreSQL, including while PostgreSQL is down; and the billing
+//! daemon's month close and report actions. The SQLite and CLI side (SIGKILL during
+//! retention, tampering) is in audit/tests/retention.rs.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use akp_audit::record::{
+    ADMISSION_DECISION, BILLING_MONTH_CLOSED, BILLING_REPORT_DELIVERY, BILLING_REPORT_GENERATED,
+    BILLING_REPORT_SIGNED, STAGE_CHANGE,
+};
+use akp_audit::{
+    Archive, Decision, Entry, Filter, Object, Policy, Record, Sink, SinkOptions, Store,
+};
+use akp_billing::delivery::DeliveryConfig;
+use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
+use akp_billing::{Calendar, Catalog, Collector, Ledger, Metrics as BillingMetrics};
+use akp_crds::PlatformSoftwareProduct;
+use akp_operator::clock::ManualClock;
+use akp_operator::webhook::{
+    CertStore, Clock, ClusterLookup, Validators, WebhookEndpoint, WebhookServer,
+    apply_configuration, router, validating_webhook_configuration,
+};
+use akp_test_support::operator::{cluster, eventually};
+use akp_test_support::usage::{Twists, env_series, environments, test_config};
+use akp_test_support::{
+    ControlPlane, OpenMetrics, Options, TestNamespace, TestPostgres, TestPrometheus, apply,
+    documents, repo_root,
+};
+use anyhow::{Context, Result, anyhow, ensure};
+use kube::Client;
+use kube::api::{Api, PostParams};
+use serde_json::{Value, json};
+
+const TESTER: &str = "akp-tests";
+const ALICE: &str = "alice@mon.gov.kz";
+
+fn t(s: &str) -> jiff::Timestamp {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+async fn records(store: &Store, filter: Filter) -> Result<Vec<Entry>> {
+    Ok(akp_audit::query(store, None, &filter).await?)
+}
+
+/// Waits until a query returns a record that `want` accepts.
+async fn wait_record(
+    store: &Store,
+    what: &str,
+    filter: Filter,
+    want: impl Fn(&Entry) -> bool,
+) -> Result<Entry> {
+    eventually(what, Duration::from_secs(60), || {
+        let (store, filter) = (store.clone(), filter.clone());
+        let want = &want;
+        async move { Ok(records(&store, filter).await?.into_iter().find(|e| want(e))) }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_mon_02_postgres_store_chains_concurrent_appends_refuses_changes_and_retains()
+-> Result<()> {
+    let pg = TestPostgres::start()?;
+    let url = pg.create_database("audit")?;
+    let store = Store::open(&url).await?;
+    // Two "processes" append at once: the head row serializes them into one chain.
+    let other = Store::open(&url).await?;
+    let at = |month: &str, i: usize| {
+        Record::new(
+            &format!("user-{}", i % 3),
+            if i % 2 == 0 {
+                ADMISSION_DECISION
+            } else {
+                STAGE_CHANGE
+            },
+            Object::namespaced("Pod", "agency-mon", &format!("p{i}")),
+            if i % 5 == 0 {
+                Decision::Denied
+            } else {
+                Decision::Allowed
+            },
+        )
+        .at(t(&format!("{month}-15T00:00:{:02}Z", i % 60)))
+    };
+    // June..August, one appender; then two at once in November.
+    for (m, month) in ["2026-06", "2026-07", "2026-08"].iter().enumerate() {
+        for i in 0..10 {
+            store.append(&[at(month, m * 10 + i)]).await?;
+        }
+    }
+    let mut tasks = Vec::new();
+    for (n, s) in [store.clone(), other.clone()].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..45 {
+                s.append(&[at("2026-11", 100 + n * 100 + i)]).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let all = store.page(0, 1000).await?;
+    ensure!(all.len() == 120, "{} records", all.len());
+    ensure!(all.iter().enumerate().all(|(i, e)| e.seq == i as i64 + 1));
+    let report = akp_audit::verify(&store, None).await?;
+    ensure!(report.ok(), "{:?}", report.problems);
+
+    // Append-only.
+    let update = akp_audit::sqlx::query("UPDATE audit_records SET actor = 'mallory' WHERE seq = 3")
+        .execute(store.pool())
+        .await;
+    ensure!(
+        update
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("append-only")),
+        "{update:?}"
+    );
+    let delete = akp_audit::sqlx::query("DELETE FROM audit_records WHERE seq = 3")
+        .execute(store.pool())
+        .await;
+    ensure!(
+        delete
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("retention")),
+        "{delete:?}"
+    );
+
+    // Queries.
+    let denied = records(
+        &store,
+        Filter {
+            decision: Some(Decision::Denied),
+            actor: Some("user-0".into()),
+            since: Some(t("2026-07-01T00:00:00Z")),
+            until: Some(t("2026-08-01T00:00:00Z")),
+            ..Filter::default()
+        },
+    )
+    .await?;
+    ensure!(!denied.is_empty());
+    ensure!(denied.iter().all(|e| e.record.decision == Decision::Denied
+        && e.record.actor == "user-0"
+        && e.record.time.to_string().starts_with("2026-07")));
+
+    // Retention at 2026-11-22: June..August archived, interrupted once, then finished.
+    let dir = tempfile::tempdir()?;
+    let archive = Archive::new(dir.path());
+    let now = t("2026-11-22T06:00:00Z");
+    let plan = akp_audit::archive::plan(&store, &Policy::default(), now).await?;
+    akp_audit::archive::write_archive(&store, &archive, &plan, false).await?;
+    let report = akp_audit::retain(&store, &archive, &Policy::default(), now).await?;
+    ensure!(report.deleted == 30, "{report:?}");
+    ensure!(
+        report
+            .archived
+            .iter()
+            .map(|m| m.month.as_str())
+            .collect::<Vec<_>>()
+            == ["2026-06", "2026-07", "2026-08"],
+        "{report:?}"
+    );
+    let online = store.page(0, 1000).await?;
+    ensure!(
+        online.first().is_some_and(|e| e.seq == 31),
+        "the online chain continues at 31"
+    );
+    let everything = akp_audit::query(&store, Some(&archive), &Filter::default()).await?;
+    ensure!(
+        everything
+            .iter()
+            .filter(|e| e.record.action == ADMISSION_DECISION || e.record.action == STAGE_CHANGE)
+            .count()
+            == 120
+    );
+    let report = akp_audit::verify(&store, Some(&archive)).await?;
+    ensure!(report.ok(), "{:?}", report.problems);
+    Ok(())
+}
+
+const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
+
+fn product(name: &str, namespace: &str, stage: &str) -> Value {
+    json!({
+        "apiVersion": "akp.egov.kz/v1alpha1",
+        "kind": "PlatformSoftwareProduct",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "displayName": "Audited", "ictProjectCode": "AKT-2026-0001",
+            "developer": {"name": "Dev", "bin": "180940012345"},
+            "class": 2, "informationCategory": "public", "scale": "local",
+            "capacity": {"concurrentUsers": 5}, "contour": "internal",
+            "participants": {"developers": ["dev@example.kz"]},
+            "stage": stage, "acts": [{"type": "preliminaryTestProtocol", "number": "1", "date": "2026-09-01", "sha256": SHA}],
+            "environments": {
+                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
+                "testing": {"cpu": "1", "memory": "2Gi", "storage": "5Gi"}
+            }
+        }
+    })
+}
+
+/// Creates `doc` as `client`'s user; the API server's answer (allowed or the refusal).
+async fn create(client: &Client, doc: &Value, dry_run: bool) -> Result<Result<(), String>> {
+    let p: PlatformSoftwareProduct = serde_json::from_value(doc.clone())?;
+    let ns = p.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<PlatformSoftwareProduct> = Api::namespaced(client.clone(), &ns);
+    let params = PostParams {
+        dry_run,
+        ..PostParams::default()
+    };
+    Ok(api
+        .create(&params, &p)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string()))
+}
+
+/// Serves the validating webhook in this process with `sink`, registered with the API
+/// server of `cp`.
+async fn webhook(
+    cp: &ControlPlane,
+    admin: &Client,
+    sink: Sink,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let (cert, key) = cp.sign_serving_cert(&["localhost"], &[IpAddr::V4(Ipv4Addr::LOCALHOST)])?;
+    let certs = Arc::new(CertStore::from_pem(&cert, &key)?);
+    let validators = Validators::with_lookup(
+        Arc::new(ClusterLookup::new(admin.clone())),
+        Clock::fixed("2026-10-01".parse()?),
+    )
+    .with_audit(sink);
+    let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let port = server.local_addr()?.port();
+    let handle = tokio::spawn(async move {
+        let _ = server
+            .run(certs, router(validators), std::future::pending::<()>())
+            .await;
+    });
+    let endpoint = WebhookEndpoint::Url(format!("https://127.0.0.1:{port}"));
+    apply_configuration(
+        admin,
+        &validating_webhook_configuration(&endpoint, Some(cp.ca_cert_pem())),
+    )
+    .await?;
+    Ok(handle)
+}
+
+/// Admission decisions (from a real API server) and stage changes (observed by the
+/// operator) land in PostgreSQL with time, actor, object and decision; while
+/// PostgreSQL is down admission answers as fast as before and the records arrive once
+/// it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a_database_outage()
+-> Result<()> {
+    let mut pg = TestPostgres::start()?;
+    let url = pg.create_database("audit")?;
+    let store = Store::open(&url).await?;
+    let sink = Sink::start(
+        &url,
+        SinkOptions {
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            ..SinkOptions::default()
+        },
+    );
+    let c = cluster()?;
+    let admin = c.cp.admin_client().await?;
+    let alice = c.cp.client_for(ALICE, &["system:masters"]).await?;
+    akp_operator::context::set_audit_sink(Some(sink.clone()));
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
+    let server = webhook(&c.cp, &admin, sink.clone()).await?;
+    let agency = documents(&repo_root().join("examples/agencies.yaml"))?
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "mon")
+        .context("agency mon")?;
+    apply(&admin, &agency, None, TESTER).await?;
+    let unowned = TestNamespace::new(&admin, "audit-unowned").await?;
+
+    // A refusal: a product in a namespace no Agency owns (R-LC-08). Wait for the API
+    // server to call the webhook.
+    let refused = eventually("the webhook enforced", Duration::from_secs(30), || {
+        let alice = alice.clone();
+        let doc = product("stray", unowned.name(), "development");
+        async move {
+            Ok(create(&alice, &doc, true)
+                .await?
+                .err()
+                .filter(|m| m.contains("(R-LC-08)")))
+        }
+    })
+    .await?;
+    let denied = wait_record(
+        &store,
+        "the refusal stored",
+        Filter {
+            action: Some(ADMISSION_DECISION.into()),
+            decision: Some(Decision::Denied),
+            ..Filter::default()
+        },
+        |e| e.record.object.name == "stray",
+    )
+    .await?;
+    ensure!(denied.record.actor == ALICE, "{denied:?}");
+    ensure!(
+        denied.record.object.path() == format!("PlatformSoftwareProduct/{}/stray", unowned.name())
+            && denied.record.object.uid.is_some(),
+        "{denied:?}"
+    );
+    ensure!(
+        denied.record.reason.contains("(R-LC-08)"),
+        "{denied:?} vs {refused}"
+    );
+    ensure!(denied.record.details["dryRun"] == true, "{denied:?}");
+    let age = jiff::Timestamp::now().duration_since(denied.record.time);
+    ensure!(
+        age.as_secs() < 120,
+        "recorded at the time of the decision: {age:?}"
+    );
+
+    // An allowed create, then a stage change by a field manager.
+    eventually("agency-mon exists", Duration::from_secs(30), || {
+        let admin = admin.clone();
+        async move {
+            let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(admin)
+                .get_opt("agency-mon")
+                .await?;
+            Ok(ns.map(|_| ()))
+        }
+    })
+    .await?;
+    let walker = product("walker", "agency-mon", "development");
+    eventually("walker created", Duration::from_secs(30), || {
+        let (alice, walker) = (alice.clone(), walker.clone());
+        async move { Ok(create(&alice, &walker, false).await?.ok()) }
+    })
+    .await?;
+    let allowed = wait_record(
+        &store,
+        "the allowed create stored",
+        Filter {
+            actor: Some(ALICE.into()),
+            object: Some("PlatformSoftwareProduct/agency-mon/walker".into()),
+            decision: Some(Decision::Allowed),
+            ..Filter::default()
+        },
+        |e| e.record.details["operation"] == "Create" && e.record.details["dryRun"] == false,
+    )
+    .await?;
+    ensure!(allowed.record.reason.is_empty(), "{allowed:?}");
+    let first = wait_record(
+        &store,
+        "the first stage observed",
+        Filter {
+            action: Some(STAGE_CHANGE.into()),
+            object: Some("PlatformSoftwareProduct/agency-mon/walker".into()),
+            ..Filter::default()
+        },
+        |e| e.record.details["to"] == "development",
+    )
+    .await?;
+    ensure!(first.record.details["from"] == "none", "{first:?}");
+    ensure!(first.record.decision == Decision::Done, "{first:?}");
+
+    let mut next = product("walker", "agency-mon", "preliminaryTesting");
+    next["metadata"]["namespace"] = json!("agency-mon");
+    apply(&admin, &next, None, TESTER).await?;
+    let change = wait_record(
+        &store,
+        "the stage change stored",
+        Filter {
+            action: Some(STAGE_CHANGE.into()),
+            object: Some("PlatformSoftwareProduct/agency-mon/walker".into()),
+            ..Filter::default()
+        },
+        |e| e.record.details["to"] == "preliminaryTesting",
+    )
+    .await?;
+    ensure!(
+        change.record.actor == TESTER,
+        "the field manager that set spec.stage: {change:?}"
+    );
+    ensure!(change.record.details["from"] == "development", "{change:?}");
+    ensure!(
+        change
+            .record
+            .reason
+            .contains("development → preliminaryTesting"),
+        "{change:?}"
+    );
+    ensure!(change.record.object.uid.is_some(), "{change:?}");
+
+    // PostgreSQL goes down: admission answers without waiting on it.
+    pg.stop();
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        let started = Instant::now();
+        let answer = create(
+            &alice,
+            &product(&format!("down-{i}"), unowned.name(), "development"),
+            true,
+        )
+        .await?;
+        slowest = slowest.max(started.elapsed());
+        ensure!(
+            answer.is_err_and(|m| m.contains("(R-LC-08)")),
+            "refused as before"
+        );
+    }
+    ensure!(
+        slowest < Duration::from_secs(3),
+        "admission waited on the database: {slowest:?}"
+    );
+    ensure!(sink.dropped() == 0, "nothing dropped within the bound");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(sink.errors() > 0, "the writer noticed the outage");
+    pg.restart()?;
+    ensure!(
+        sink.flush(Duration::from_secs(90)).await,
+        "records stored after the outage"
+    );
+    let during = records(
+        &store,
+        Filter {
+            object: Some(format!("PlatformSoftwareProduct/{}", unowned.name())),
+            decision: Some(Decision::Denied),
+            ..Filter::default()
+        },
+    )
+    .await?;
+    for i in 0..5 {
+        ensure!(
+            during
+                .iter()
+                .any(|e| e.record.object.name == format!("down-{i}")),
+            "the decision on down-{i} was kept and stored"
+        );
+    }
+    let report = akp_audit::verify(&store, None).await?;
+    ensure!(report.ok(), "{:?}", report.problems);
+
+    akp_operator::context::set_audit_sink(None);
+    operator.stop().await;
+    server.abort();
+    Ok(())
+}
+
+/// The billing daemon's actions: the month closed in the ledger, the report generated,
+/// signed and its delivery (failing here: the endpoint refuses connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", tmp.path().join("audit.db").display());
+    let sink = Sink::start(&url, SinkOptions::default());
+
+    // Two days of one environment around the end of September (UTC+5), collected after
+    // the grace period: September closes.
+    let start = t("2026-09-29T00:00:00Z").as_second();
+    let env = environments(1).remove(0);
+    let mut data = OpenMetrics::new();
+    env_series(&mut data, &env, start, 0..(2 * 96), &Twists::default());
+    let prom = TestPrometheus::start(&data)?;
+    let ledger = Ledger::open(
+        &format!("sqlite://{}", tmp.path().join("ledger.db").display()),
+        Calendar::new(5),
+    )
+    .await?;
+    let collector = Collector::new(
+        test_config(&prom.url(), start),
+        ledger.clone(),
+        Catalog::default(),
+        BillingMetrics::new()?,
+    )?
+    .with_audit(sink.clone());
+    let now = t("2026-10-05T00:00:00Z").as_second();
+    let report = collector.collect(now).await?;
+    ensure!(
+        report
+            .months_closed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            == ["2026-09"],
+        "{report:?}"
+    );
+
+    // The report controller makes September's report and tries to deliver it.
+    let cp = ControlPlane::start(Options {
+        crds: true,
+        ..Default::default()
+    })?;
+    let client = cp.admin_client().await?;
+    for file in ["tariffs.yaml", "agencies.yaml"] {
+        for doc in documents(&repo_root().join("examples").join(file))? {
+            apply(&client, &doc, None, TESTER).await?;
+        }
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = closed.local_addr()?.port();
+    drop(closed);
+    let config = ReportsConfig {
+        dir: tmp.path().join("reports"),
+        delivery: Some(DeliveryConfig {
+            endpoint: format!("https://127.0.0.1:{port}/reports"),
+            timeout: Duration::from_secs(2),
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(1),
+            ..DeliveryConfig::default()
+        }),
+        pending_requeue: Duration::from_millis(500),
+        create_interval: Duration::from_millis(300),
+        instance: Some("test".into()),
+    };
+    let key = akp_billing::sign::signing_key_from_bytes(&[9; 32])?;
+    let ctx = Arc::new(
+        ReportsContext::new(client.clone(), ledger.clone(), key, config)?.with_audit(sink.clone()),
+    );
+    let running = tokio::spawn(akp_billing::reports::run(ctx));
+
+    let store = Store::open(&url).await?;
+    let billing = |action: &str| Filter {
+        actor: Some("akp-billing".into()),
+        action: Some(action.into()),
+        ..Filter::default()
+    };
+    let closed = wait_record(&store, "month closed", billing(BILLING_MONTH_CLOSED), |e| {
+        e.record.object == Object::cluster("LedgerMonth", "2026-09")
+    })
+    .await?;
+    ensure!(closed.record.decision == Decision::Done, "{closed:?}");
+    let generated = wait_record(
+        &store,
+        "report generated",
+        billing(BILLING_REPORT_GENERATED),
+        |e| e.record.object.kind == "BillingReport" && e.record.object.name == "2026-09",
+    )
+    .await?;
+    ensure!(
+        generated.record.details["period"] == "2026-09",
+        "{generated:?}"
+    );
+    let signed = wait_record(
+        &store,
+        "report signed",
+        billing(BILLING_REPORT_SIGNED),
+        |e| e.record.object.name == "2026-09",
+    )
+    .await?;
+    let sha = signed.record.details["manifestSha256"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no manifest hash: {signed:?}"))?;
+    let manifest = std::fs::read(tmp.path().join("reports/2026-09/manifest.json"))?;
+    ensure!(
+        sha == hex_sha256(&manifest),
+        "the record names the signed manifest"
+    );
+    let failed = wait_record(
+        &store,
+        "delivery failed",
+        billing(BILLING_REPORT_DELIVERY),
+        |e| e.record.object.name == "2026-09",
+    )
+    .await?;
+    ensure!(failed.record.decision == Decision::Failed, "{failed:?}");
+    ensure!(
+        failed.record.details["attempts"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{failed:?}"
+    );
+    // Generated and signed once, however often the controller looks again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(sink.flush(Duration::from_secs(10)).await);
+    let signed_all = records(&store, billing(BILLING_REPORT_SIGNED)).await?;
+    ensure!(signed_all.len() == 1, "{signed_all:?}");
+    running.abort();
+    let report = akp_audit::verify(&store, None).await?;
+    ensure!(report.ok(), "{:?}", report.problems);
+    Ok(())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    akp_billing::sign::sha256_hex(bytes)
+}
