@@ -253,7 +253,7 @@ impl DevelopmentInput {
 pub enum DevelopmentError {
     /// The YAML does not fit the input.
     #[error(
-        "the input does not fit the calculator (R-EST-01): {message}; see examples/development-estimate.yaml"
+        "the input does not fit the calculator (R-EST-01): {message}; see examples/development-cost/estimate.yaml"
     )]
     Yaml {
         /// The parser's message, with the line.

@@ -51,7 +51,7 @@ fn column<'a>(
 fn r_est_01_class_2_medium_worked_example() {
     let e = run(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-estimate.yaml"
+        "/../examples/development-cost/estimate.yaml"
     ))
     .expect("the example exists"));
     assert_eq!(e.rule, "R-EST-01");
@@ -296,7 +296,7 @@ averageInflationPercent: "8.45"
 fn r_est_01_above_the_table_uses_the_planned_duration_over_two_years() {
     let e = run(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-estimate-multi-year.yaml"
+        "/../examples/development-cost/estimate-multi-year.yaml"
     ))
     .expect("the example exists"));
     assert_eq!(e.coefficients.kp2, "1.28142");
@@ -335,7 +335,7 @@ fn r_est_01_above_the_table_uses_the_planned_duration_over_two_years() {
     // Without the planned duration the same product is refused, naming S and the fix.
     let yaml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-estimate-multi-year.yaml"
+        "/../examples/development-cost/estimate-multi-year.yaml"
     ))
     .expect("the example exists")
     .replace("durationMonths: 18", "");

@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn r_est_01_table_shows_every_step_of_the_example() {
-        let text = std::fs::read_to_string(example("development-estimate.yaml"))
+        let text = std::fs::read_to_string(example("development-cost/estimate.yaml"))
             .expect("the example exists");
         let e = estimate_yaml(&text).expect("the example estimates");
         let out = render(&e, Style::PLAIN);
@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn r_est_01_json_and_yaml_carry_the_same_estimate() {
         let args = Args {
-            file: example("development-estimate.yaml"),
+            file: example("development-cost/estimate.yaml"),
         };
         let json = run(&args, Output::Json).expect("json");
         let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
