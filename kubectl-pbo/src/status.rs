@@ -474,18 +474,23 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
     }
     out.push_str(&f.render(style));
     if let Some(n) = v.next.as_ref().filter(|n| !n.missing_acts.is_empty()) {
-        let acts: Vec<String> = n
-            .missing_acts
-            .iter()
-            .map(|t| format!("--act type={t},file=<signed document>"))
-            .collect();
         out.push_str(&format!(
-            "  to promote: kubectl pbo promote {} -n {} --to {} {}\n",
-            v.name,
-            v.namespace,
-            n.stage,
-            acts.join(" ")
+            "  to promote: kubectl pbo promote {} -n {} --to {}",
+            v.name, v.namespace, n.stage
         ));
+        for t in &n.missing_acts {
+            out.push_str(&format!(
+                " \\\n                --act type={t},file=<signed document>"
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(n) = v.next.as_ref() {
+        for field in &n.missing_fields {
+            out.push_str(&format!(
+                "  and set {field} (the confirmed production resources, R-LC-04)\n"
+            ));
+        }
     }
 
     out.push_str(&heading(style, "Gates"));
@@ -761,7 +766,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("kubectl pbo promote walker -n agency-mon --to production --act type=trialCompletionAct,file=<signed document>"),
+            text.contains("kubectl pbo promote walker -n agency-mon --to production \\\n                --act type=trialCompletionAct,file=<signed document> \\\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("and set spec.environments.production"),
             "{text}"
         );
         assert!(!text.contains('\x1b'), "no colour in plain style");
@@ -801,7 +810,6 @@ mod tests {
         assert!(v.up_to_date);
         assert_eq!(v.placement.sites, ["ast-1"]);
         let text = render(&v, now, Style::PLAIN);
-        eprintln!("{text}");
         assert!(text.contains("trial deadline"), "{text}");
         assert!(text.contains("2026-10-03 10:00 +05"), "{text}");
         assert!(text.contains("overdue by 1d 0h"), "{text}");
