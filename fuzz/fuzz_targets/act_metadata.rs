@@ -23,10 +23,19 @@ fuzz_target!(|data: &[u8]| {
 fn check(acts: &[Act]) {
     let json = serde_json::to_vec(acts).expect("acts serialize");
     let again: Vec<Act> = serde_json::from_slice(&json).expect("serialized acts deserialize");
-    assert_eq!(again, acts, "round trip through {}", String::from_utf8_lossy(&json));
+    assert_eq!(
+        again,
+        acts,
+        "round trip through {}",
+        String::from_utf8_lossy(&json)
+    );
     for act in acts {
         let text = act.date.to_string();
-        assert_eq!(text.parse::<jiff::civil::Date>().ok(), Some(act.date), "{text}");
+        assert_eq!(
+            text.parse::<jiff::civil::Date>().ok(),
+            Some(act.date),
+            "{text}"
+        );
     }
     for stage in [
         Stage::Development,

@@ -20,9 +20,9 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(same_amount(text, &rendered), "{text:?} vs {rendered:?}");
     // A quantity never parses smaller than written: the negated text is the negation.
-    if let Some(positive) = text.trim().strip_prefix('-') {
-        if let Ok(p) = parse_nanos(positive) {
-            assert!(p >= 0 && nanos <= 0, "{text:?}");
-        }
+    if let Some(positive) = text.trim().strip_prefix('-')
+        && let Ok(p) = parse_nanos(positive)
+    {
+        assert!(p >= 0 && nanos <= 0, "{text:?}");
     }
 });

@@ -74,11 +74,11 @@ fn tamper(edits: &[u8]) {
         let value = edit[4];
         match edit[1] % 6 {
             0 => {
-                if let Some(file) = files.get_mut(name) {
-                    if !file.is_empty() {
-                        let i = at % file.len();
-                        file[i] ^= value.max(1);
-                    }
+                if let Some(file) = files.get_mut(name)
+                    && !file.is_empty()
+                {
+                    let i = at % file.len();
+                    file[i] ^= value.max(1);
                 }
             }
             1 => {
@@ -88,11 +88,11 @@ fn tamper(edits: &[u8]) {
                 }
             }
             2 => {
-                if let Some(file) = files.get_mut(name) {
-                    if !file.is_empty() {
-                        let i = at % file.len();
-                        file.remove(i);
-                    }
+                if let Some(file) = files.get_mut(name)
+                    && !file.is_empty()
+                {
+                    let i = at % file.len();
+                    file.remove(i);
                 }
             }
             3 => {
@@ -118,7 +118,10 @@ fn tamper(edits: &[u8]) {
         .filter(|n| n.as_str() != SIGNATURE)
         .all(|n| same(n))
         && files.get(SIGNATURE).and_then(|f| decode_signature(f))
-            == signed.files.get(SIGNATURE).and_then(|f| decode_signature(f));
+            == signed
+                .files
+                .get(SIGNATURE)
+                .and_then(|f| decode_signature(f));
     match result {
         Ok(_) => assert!(intact, "a tampered report verified"),
         Err(e) => assert!(!intact, "the signed report does not verify: {e}"),
@@ -159,10 +162,7 @@ fn signed_manifest(manifest: &[u8]) {
         &public,
     );
     for name in requested.borrow().iter() {
-        let plain = !name.is_empty()
-            && !name.contains(['/', '\\'])
-            && name != "."
-            && name != "..";
+        let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
         assert!(plain, "verification read {name:?}");
     }
     if let Ok(m) = result {

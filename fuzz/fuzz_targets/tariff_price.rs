@@ -26,7 +26,11 @@ fn grammar(text: &str) -> Option<i128> {
 
 fn check(price: Price) {
     let shown = price.to_string();
-    assert_eq!(Price::parse(&shown), Some(price), "{price:?} shown as {shown:?}");
+    assert_eq!(
+        Price::parse(&shown),
+        Some(price),
+        "{price:?} shown as {shown:?}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -43,12 +47,12 @@ fuzz_target!(|data: &[u8]| {
         check(price);
     }
     // A whole tariff from JSON (YAML files are read into the same types).
-    if let Ok(tariff) = serde_json::from_slice::<Tariff>(data) {
-        if let Ok(book) = TariffBook::new(&[tariff]) {
-            for version in book.versions() {
-                for entry in version.rates.values() {
-                    check(entry.price);
-                }
+    if let Ok(tariff) = serde_json::from_slice::<Tariff>(data)
+        && let Ok(book) = TariffBook::new(&[tariff])
+    {
+        for version in book.versions() {
+            for entry in version.rates.values() {
+                check(entry.price);
             }
         }
     }
