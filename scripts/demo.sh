@@ -9,7 +9,7 @@ phase "control-plane binaries (cold: ~10 min, cached: seconds)"
 build_control_plane
 phase "build"
 # cargo prints what it compiles (a cold build takes minutes on 2 cores).
-cargo build -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator
+cargo build -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator -p kubectl-pbo --bin kubectl-pbo
 phase "demo"
 "$repo/target/debug/akp-demo" "$@"
 finish

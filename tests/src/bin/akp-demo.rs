@@ -22,6 +22,9 @@ struct Demo {
     started: Instant,
     kubectl: PathBuf,
     kubeconfig: PathBuf,
+    /// PATH with this binary's directory first, where `kubectl-pbo` is built, so that
+    /// kubectl finds the plugin.
+    path: std::ffi::OsString,
 }
 
 impl Demo {
@@ -38,6 +41,7 @@ impl Demo {
         let out = Command::new(&self.kubectl)
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
+            .env("PATH", &self.path)
             .current_dir(repo_root())
             .output()
             .with_context(|| format!("running {}", self.kubectl.display()))?;
@@ -67,6 +71,7 @@ async fn main() -> Result<()> {
         started,
         kubectl: Binaries::locate()?.kubectl,
         kubeconfig,
+        path: plugin_path()?,
     };
     demo.step(&format!(
         "control plane ready in {:.1}s; CRDs installed",
@@ -261,6 +266,7 @@ async fn main() -> Result<()> {
             "wide",
         ])?;
     }
+    demo.kubectl(&["pbo", "status", "school-enrolment", "-n", "agency-mon"])?;
     demo.kubectl(&[
         "get",
         "namespaces",
@@ -360,6 +366,36 @@ async fn main() -> Result<()> {
         "billing: October 2026 metered from Prometheus into the ledger, rated, signed and verified",
     );
     let report_dir = billing(&demo, &client, &out_dir).await?;
+    let reports = report_dir.parent().context("reports directory")?;
+    demo.kubectl(&[
+        "pbo",
+        "report",
+        "verify",
+        "2026-10",
+        "--dir",
+        &reports.display().to_string(),
+        "--public-key",
+        &reports.join("signing-key.pub").display().to_string(),
+    ])?;
+    demo.kubectl(&[
+        "pbo",
+        "usage",
+        "e-health-records",
+        "-n",
+        "agency-mz",
+        "--month",
+        "2026-10",
+        "--ledger",
+        &format!("sqlite://{}", out_dir.join("ledger.db").display()),
+    ])?;
+    demo.step("before placement, an agency estimates its monthly bill (R-BIL-04) and its development cost (R-EST-01)");
+    demo.kubectl(&["pbo", "estimate", "-f", "examples/products/tax-check.yaml"])?;
+    demo.kubectl(&[
+        "pbo",
+        "estimate-development",
+        "-f",
+        "examples/development-cost/estimate.yaml",
+    ])?;
 
     demo.step("done");
     println!("kubeconfig: {}", demo.kubeconfig.display());
@@ -478,6 +514,11 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
     let bundle = akp_billing::sign::sign(&doc, &key)?;
     let dir = out_dir.join("reports").join("2026-10");
     akp_billing::sign::write_bundle(&bundle, &dir)?;
+    // The public half, as the authorized body receives it, for `kubectl pbo report verify`.
+    std::fs::write(
+        out_dir.join("reports").join("signing-key.pub"),
+        hex::encode(key.verifying_key().to_bytes()),
+    )?;
     let manifest = akp_billing::sign::verify_dir(&dir, &key.verifying_key())?;
     let mut files: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -495,6 +536,16 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("report.json"))?)?;
     println!("  totals: {}", json["totals"]);
     Ok(dir)
+}
+
+/// PATH with the directory of this binary (and of `kubectl-pbo`, built beside it) first.
+fn plugin_path() -> Result<std::ffi::OsString> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("the demo binary has no directory")?;
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    Ok(std::env::join_paths(
+        std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)),
+    )?)
 }
 
 /// A child process killed when the demo ends.
