@@ -187,7 +187,7 @@ impl Record {
 
     /// The time in microseconds since the Unix epoch, as stored.
     pub fn time_us(&self) -> i64 {
-        i64::try_from(self.time.as_microsecond()).unwrap_or(i64::MAX)
+        self.time.as_microsecond()
     }
 
     /// Logs the record on the tracing target [`crate::TRACING_TARGET`].

@@ -313,10 +313,10 @@ async fn main_inner(cli: Cli) -> Result<()> {
 
 async fn commands(cli: &Cli) -> Result<()> {
     match &cli.command {
-        Command::Run { listen, reports } => run(&cli, *listen, reports).await,
+        Command::Run { listen, reports } => run(cli, *listen, reports).await,
         Command::Collect { now } => {
             let now = parse_time(now.as_deref())?;
-            let collector = collector(&cli, Metrics::new()?).await?;
+            let collector = collector(cli, Metrics::new()?).await?;
             let report = collector.collect(now).await?;
             println!(
                 "windows={} queries={} max_queries_per_window={} rows={} adjustments={} closed={:?} collected_until={}",
@@ -341,7 +341,7 @@ async fn commands(cli: &Cli) -> Result<()> {
             let now = parse_time(now.as_deref())?;
             let from = Hour::containing(parse_time(Some(from))?);
             let to = Hour::containing(parse_time(Some(to))?);
-            let collector = collector(&cli, Metrics::new()?).await?;
+            let collector = collector(cli, Metrics::new()?).await?;
             let report = collector.recollect(from, to, now).await?;
             println!(
                 "windows={} rows={} adjustments={}",
@@ -351,7 +351,7 @@ async fn commands(cli: &Cli) -> Result<()> {
         }
         Command::Coverage { month } => {
             let month = Month::parse(month)?;
-            let collector = collector(&cli, Metrics::new()?).await?;
+            let collector = collector(cli, Metrics::new()?).await?;
             println!("namespace\thours\tcovered_ppm\tgap_hours");
             for c in collector.ledger().coverage(month).await? {
                 println!("{}\t{}\t{}\t{}", c.namespace, c.hours, c.ppm(), c.gap_hours);
@@ -363,7 +363,7 @@ async fn commands(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Dump => {
-            let collector = collector(&cli, Metrics::new()?).await?;
+            let collector = collector(cli, Metrics::new()?).await?;
             print!("{}", collector.ledger().dump().await?);
             Ok(())
         }
