@@ -1441,13 +1441,14 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
         Some((ReportPhase::Delivered, status.delivery_attempts)),
         "the delivered report's status is unchanged"
     );
-    let log = receiver.log();
-    assert_eq!(log.stored.len(), 4, "the report and three corrections");
-    assert!(
-        log.stored.values().all(|(n, _)| *n == 1),
-        "each key stored exactly once"
-    );
-    drop(log);
+    {
+        let log = receiver.log();
+        assert_eq!(log.stored.len(), 4, "the report and three corrections");
+        assert!(
+            log.stored.values().all(|(n, _)| *n == 1),
+            "each key stored exactly once"
+        );
+    }
     ledger.close().await;
     eprintln!("total {:?}", started.elapsed());
     Ok(())
