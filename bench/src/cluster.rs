@@ -148,7 +148,10 @@ impl OperatorProcess {
                 &format!("127.0.0.1:{port}"),
             ])
             .env("KUBECONFIG", &kubeconfig)
-            .env("RUST_LOG", std::env::var("AKP_BENCH_OPERATOR_LOG").unwrap_or("info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("AKP_BENCH_OPERATOR_LOG").unwrap_or("info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)

@@ -126,7 +126,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn write_markdown(path: &std::path::Path, header: &str, results: &Results) -> anyhow::Result<()> {
     const BEGIN: &str = "<!-- results: begin (written by scripts/bench.sh) -->";
     const END: &str = "<!-- results: end -->";
-    let mut block = format!("{BEGIN}\n\n{header}.\n\n{}\n", results.render_markdown_table());
+    let mut block = format!(
+        "{BEGIN}\n\n{header}.\n\n{}\n",
+        results.render_markdown_table()
+    );
     for n in &results.notes {
         block.push_str(&format!("- {n}\n"));
     }

@@ -67,10 +67,18 @@ async fn apply_plan(client: &Client, plan: &Plan) -> Result<()> {
         let ns = env.namespace.name_any();
         for child in &env.objects {
             match child {
-                Child::Quota(o) => ssa(Api::<ResourceQuota>::namespaced(client.clone(), &ns), o).await?,
-                Child::Limits(o) => ssa(Api::<LimitRange>::namespaced(client.clone(), &ns), o).await?,
-                Child::Binding(o) => ssa(Api::<RoleBinding>::namespaced(client.clone(), &ns), o).await?,
-                Child::Policy(o) => ssa(Api::<NetworkPolicy>::namespaced(client.clone(), &ns), o).await?,
+                Child::Quota(o) => {
+                    ssa(Api::<ResourceQuota>::namespaced(client.clone(), &ns), o).await?
+                }
+                Child::Limits(o) => {
+                    ssa(Api::<LimitRange>::namespaced(client.clone(), &ns), o).await?
+                }
+                Child::Binding(o) => {
+                    ssa(Api::<RoleBinding>::namespaced(client.clone(), &ns), o).await?
+                }
+                Child::Policy(o) => {
+                    ssa(Api::<NetworkPolicy>::namespaced(client.clone(), &ns), o).await?
+                }
             }
         }
     }
@@ -86,7 +94,10 @@ async fn floor(cfg: &Config) -> Result<(Duration, usize, usize)> {
         .map(|e| 1 + e.objects.len())
         .sum();
     let audited = Audited::start(true)?;
-    let client = audited.cp.client_for(FLOOR_USER, &["system:masters"]).await?;
+    let client = audited
+        .cp
+        .client_for(FLOOR_USER, &["system:masters"])
+        .await?;
     let started = Instant::now();
     let results = futures::future::join_all(plans.iter().map(|p| apply_plan(&client, p))).await;
     let took = started.elapsed();
@@ -100,7 +111,10 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
     let n = cfg.products;
     eprintln!("P1: floor: {n} products' child objects by a plain client");
     let (floor_time, floor_writes, objects) = floor(cfg).await?;
-    eprintln!("P1: floor {} ({floor_writes} writes, {objects} objects)", secs(floor_time));
+    eprintln!(
+        "P1: floor {} ({floor_writes} writes, {objects} objects)",
+        secs(floor_time)
+    );
 
     eprintln!("P1: operator: {n} products until Ready");
     let audited = Audited::start(true)?;
@@ -125,7 +139,10 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
         secs(provision_cpu)
     );
     results.ratio(
-        &format!("P1 provisioning: {n} products, {} environments → Ready", 2 * n),
+        &format!(
+            "P1 provisioning: {n} products, {} environments → Ready",
+            2 * n
+        ),
         took,
         floor_time,
         1.3,

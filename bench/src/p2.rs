@@ -51,7 +51,11 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
         // Let the last reconciles and watch events settle.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let (rss, hwm) = op.rss_kib()?;
-        eprintln!("P2: {step} products: RSS {:.1} MiB, peak {:.1} MiB", mib(rss), mib(hwm));
+        eprintln!(
+            "P2: {step} products: RSS {:.1} MiB, peak {:.1} MiB",
+            mib(rss),
+            mib(hwm)
+        );
         points.push((step, rss, hwm));
     }
     let text: Vec<String> = points
@@ -64,7 +68,10 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
         "—",
         None,
     );
-    if let (Some(first), Some(last)) = (points.first(), points.iter().find(|p| p.0 >= 1000).or(points.last())) {
+    if let (Some(first), Some(last)) = (
+        points.first(),
+        points.iter().find(|p| p.0 >= 1000).or(points.last()),
+    ) {
         let per = (mib(last.1) - mib(first.1)) / (last.0 - first.0).max(1) as f64 * 100.0;
         results.value(
             &format!("P2 RSS growth {}→{} products", first.0, last.0),
@@ -76,7 +83,10 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
     for (n, _, hwm) in &points {
         if *n == 1000 || *n == *points.last().map(|p| &p.0).unwrap_or(&0) {
             results.value(
-                &format!("P2 operator peak RSS (VmHWM): {n} products, {} environments", 3 * n),
+                &format!(
+                    "P2 operator peak RSS (VmHWM): {n} products, {} environments",
+                    3 * n
+                ),
                 format!("{:.1} MiB", mib(*hwm)),
                 "≤ 64 MiB",
                 Some(mib(*hwm) <= 64.0),

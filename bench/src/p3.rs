@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use akp_billing::period::Window;
-use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, Meter, MeteringConfig, Metrics, Month};
+use akp_billing::{
+    Calendar, Catalog, Collector, Hour, Ledger, Meter, MeteringConfig, Metrics, Month,
+};
 use akp_test_support::usage::{STEP, Twists, env_series, environments, test_config};
 use akp_test_support::{OpenMetrics, TestPrometheus};
 use anyhow::{Context, Result, anyhow};
@@ -119,14 +121,19 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
         let (mut measured, mut floor, mut query_time) = (Vec::new(), Vec::new(), Vec::new());
         let mut last = None;
         for rep in 0..cfg.repeats {
-            let url = format!("sqlite://{}", dir.path().join(format!("p3-{i}-{rep}.db")).display());
+            let url = format!(
+                "sqlite://{}",
+                dir.path().join(format!("p3-{i}-{rep}.db")).display()
+            );
             let ledger = Ledger::open(&url, calendar.clone()).await?;
             let catalog = Catalog::from_yaml(CATALOG).map_err(|e| anyhow!(e))?;
             let c = Collector::new(config.clone(), ledger, catalog, Metrics::new()?)?;
             let t = Instant::now();
             let report = c.recollect(hour, hour.plus(1), now).await?;
             measured.push(t.elapsed());
-            query_time.push(Duration::from_secs_f64(query_seconds(&c.metrics().encode())));
+            query_time.push(Duration::from_secs_f64(query_seconds(
+                &c.metrics().encode(),
+            )));
             c.ledger().close().await;
             let t = Instant::now();
             floor_pass(&http, &base, &qs).await?;

@@ -90,7 +90,10 @@ fn contracts() -> Result<Contracts> {
 
 /// Fills a fresh ledger (schema applied by `Ledger::open`) with the month's rows.
 async fn load(url: &str, n: usize, month_start: i64, postgres: bool) -> Result<u64> {
-    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
     let mut tx = pool.begin().await?;
     let last_env = n as i64 - 1;
     let last_hour = HOURS - 1;
@@ -134,7 +137,10 @@ async fn load(url: &str, n: usize, month_start: i64, postgres: bool) -> Result<u
                 (i * 7919 + k * 104729 + r.j * 15485863) % 5000000 + 1000 \
          FROM {envs}, r, {hours}{order}"
     );
-    let rows = sqlx::query(&ledger).execute(&mut *tx).await?.rows_affected();
+    let rows = sqlx::query(&ledger)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     // Coverage per environment and hour (one hour in 97 half covered) and the
     // environments, as metering writes them.
     let coverage = format!(
@@ -149,7 +155,9 @@ async fn load(url: &str, n: usize, month_start: i64, postgres: bool) -> Result<u
         if postgres {
             String::new()
         } else {
-            format!("WITH RECURSIVE e(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM e WHERE i < {last_env}) ")
+            format!(
+                "WITH RECURSIVE e(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM e WHERE i < {last_env}) "
+            )
         },
         month_start - 30 * 86_400,
         month_start + (HOURS + 48) * 3600,
@@ -171,7 +179,10 @@ async fn load(url: &str, n: usize, month_start: i64, postgres: bool) -> Result<u
 
 /// The floor: the month's rows summed per environment and resource, fetched.
 async fn floor(url: &str) -> Result<(Duration, BTreeMap<(String, String), (i64, i64)>)> {
-    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
     let t = Instant::now();
     let rows = sqlx::query(
         "SELECT namespace, resource, CAST(SUM(quantity) AS BIGINT), COUNT(*) FROM ledger \
@@ -194,7 +205,10 @@ async fn floor(url: &str) -> Result<(Duration, BTreeMap<(String, String), (i64, 
 
 /// Checks the report against the floor's sums: every billable environment-hour rated
 /// once, and the allocated CPU (one line per environment) exactly the summed quota.
-fn check(doc: &report::ReportDocument, sums: &BTreeMap<(String, String), (i64, i64)>) -> Result<()> {
+fn check(
+    doc: &report::ReportDocument,
+    sums: &BTreeMap<(String, String), (i64, i64)>,
+) -> Result<()> {
     let mut hours: BTreeMap<&str, i64> = BTreeMap::new();
     for a in &doc.agencies {
         for p in &a.products {
@@ -211,7 +225,10 @@ fn check(doc: &report::ReportDocument, sums: &BTreeMap<(String, String), (i64, i
             *expected.entry(ns.as_str()).or_default() += count;
         }
     }
-    ensure!(hours == expected, "rated hours per environment differ from the ledger's rows");
+    ensure!(
+        hours == expected,
+        "rated hours per environment differ from the ledger's rows"
+    );
     for al in &doc.allocation {
         if al.resource != "cpu" {
             continue;
@@ -268,7 +285,10 @@ async fn one(
             .daily_usage(month, akp_billing::rating::KZ_UTC_OFFSET_SECS)
             .await?;
         let by_day = akp_billing::rating::rate_daily(&input, &days, &[])?;
-        ensure!(by_row == by_day, "{label}: rating by day differs from rating by row");
+        ensure!(
+            by_row == by_day,
+            "{label}: rating by day differs from rating by row"
+        );
         results.note(format!(
             "P4 {label}: rating {} daily sums equals rating the {rows} rows one by one",
             days.len()

@@ -109,7 +109,15 @@ fn compiler_running() -> bool {
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
         matches!(
             comm.trim(),
-            "rustc" | "cc1" | "cc1plus" | "ld" | "ld.lld" | "cargo" | "clippy-driver" | "go" | "compile"
+            "rustc"
+                | "cc1"
+                | "cc1plus"
+                | "ld"
+                | "ld.lld"
+                | "cargo"
+                | "clippy-driver"
+                | "go"
+                | "compile"
         )
     })
 }
@@ -142,7 +150,10 @@ impl Sampler {
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let sample = (load1(), compiler_running());
-                samples.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+                samples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(sample);
                 for _ in 0..50 {
                     if stop.load(Ordering::Relaxed) {
                         break;

@@ -106,11 +106,7 @@ impl Results {
         };
         let mut out = String::new();
         let _ = writeln!(out, "{}", line(&Self::HEADER.map(String::from)));
-        let _ = writeln!(
-            out,
-            "{}",
-            line(&width.map(|w| "-".repeat(w)))
-        );
+        let _ = writeln!(out, "{}", line(&width.map(|w| "-".repeat(w))));
         for r in &rows {
             let _ = writeln!(out, "{}", line(r));
         }

@@ -592,7 +592,13 @@ impl Ledger {
              GROUP BY namespace, resource, {day}, agency, product, environment"
         );
         let mut tx = self.pool.begin().await?;
-        if self.pool.connect_options().database_url.scheme().starts_with("postgres") {
+        if self
+            .pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("postgres")
+        {
             // About 500,000 groups for 2,000 environments: let the hash aggregate keep
             // them in memory instead of spilling batches to disk (default 4 MB).
             sqlx::query("SET LOCAL work_mem = '128MB'")
@@ -692,10 +698,7 @@ impl Ledger {
         .await?;
         let mut by_env: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
         for r in &covered {
-            by_env.insert(
-                r.try_get(0)?,
-                (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
-            );
+            by_env.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
         }
         let mut out = Vec::new();
         for r in &envs {

@@ -781,7 +781,11 @@ fn rate_usage<'a>(
                 }
                 let a = out
                     .availability
-                    .entry((u.agency.to_owned(), u.product.to_owned(), u.namespace.to_owned()))
+                    .entry((
+                        u.agency.to_owned(),
+                        u.product.to_owned(),
+                        u.namespace.to_owned(),
+                    ))
                     .or_default();
                 a.hours += count;
                 a.available_micro += i128::from(u.quantity);
@@ -1051,7 +1055,11 @@ mod tests {
         assert_eq!(by_hour, by_day);
         let treatments: std::collections::BTreeSet<Treatment> =
             by_hour.lines.iter().map(|l| l.key.treatment).collect();
-        assert_eq!(treatments.len(), 4, "billed, free, flagged and unpriced lines");
+        assert_eq!(
+            treatments.len(),
+            4,
+            "billed, free, flagged and unpriced lines"
+        );
         assert_eq!(by_hour.tariffs_used.len(), 2);
     }
 

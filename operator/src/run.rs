@@ -81,9 +81,8 @@ pub async fn run(
     macro_rules! cache {
         ($kind:ty, $api:expr, $config:expr) => {{
             let (store, writer) = reflector::store::<$kind>();
-            // managedFields are most of a small object and nothing reads them from
-            // these caches: dropping them keeps the operator's memory to about half
-            // (docs/benchmarks.md, P2).
+            // managedFields are a large part of a small object and nothing reads them
+            // from these caches: dropping them saves memory (docs/benchmarks.md, P2).
             let watch = watcher::watcher($api, $config).modify(|o| {
                 o.managed_fields_mut().clear();
             });
