@@ -21,6 +21,15 @@ cargo run -q -p akp-crds --bin crdgen -- --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+phase "supply chain: cargo deny (licences, bans, sources; advisories when a RustSec DB is present)"
+scripts/deny.sh
+
+phase "fuzzing: cargo fuzz, every parser of outside input (cold build ~10 min, warm ~2 min)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh
+
+phase "build the binaries the tests run (akp-operator, akp-billing, akp-audit, kubectl-pbo)"
+cargo build --workspace --bins
+
 phase "cargo test (real etcd, kube-apiserver, scheduler, controller manager, kwok)"
 out="$repo/target/test-output.txt"; mkdir -p "$repo/target"
 set +e

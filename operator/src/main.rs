@@ -150,9 +150,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     info!(addr = %serving.local_addr, "telemetry");
-    let client = kube::Client::try_default()
-        .await
-        .context("connecting to the API server")?;
+    let client = api_client().await?;
     if let Some(url) = &args.audit_db {
         let sink = akp_audit::Sink::start(url, akp_audit::SinkOptions::default());
         if let Some(registry) = metrics.registry() {
@@ -319,4 +317,23 @@ async fn shutdown_signal() {
         }
     }
     let _ = ctrl_c.await;
+}
+
+/// How long a request may wait for the API server's response headers. A watch answers
+/// with its headers at once, so this does not cut long watches short.
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The API client, with [`RESPONSE_TIMEOUT`] on every request: kube's watcher only times
+/// out streams that are already flowing, and a watch sent while kube-apiserver restarts
+/// otherwise waits for its response forever, so the controllers stop seeing events
+/// (found by tests/tests/faults.rs).
+async fn api_client() -> anyhow::Result<kube::Client> {
+    let config = kube::Config::infer()
+        .await
+        .context("reading the kubeconfig or the in-cluster configuration")?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .context("building the API client")?;
+    Ok(builder
+        .with_layer(&tower::timeout::TimeoutLayer::new(RESPONSE_TIMEOUT))
+        .build())
 }
