@@ -331,8 +331,8 @@ async fn api_client() -> anyhow::Result<kube::Client> {
     let config = kube::Config::infer()
         .await
         .context("reading the kubeconfig or the in-cluster configuration")?;
-    let builder = kube::client::ClientBuilder::try_from(config)
-        .context("building the API client")?;
+    let builder =
+        kube::client::ClientBuilder::try_from(config).context("building the API client")?;
     Ok(builder
         .with_layer(&tower::timeout::TimeoutLayer::new(RESPONSE_TIMEOUT))
         .build())
