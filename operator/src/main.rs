@@ -241,12 +241,24 @@ async fn webhooks(
             ensure_serving_cert(&client, &certs.namespace, &certs.secret_name, &dns_names).await?;
         let store = Arc::new(CertStore::from_pem(&serving.cert_pem, &serving.key_pem)?);
         let (refresh_client, refresh_store) = (client.clone(), store.clone());
+        // Configurations installed by someone else (the Helm chart) carry no caBundle
+        // until this replica patches it, so patch at once; then renew every 6 hours,
+        // retrying a failure sooner.
+        let mut wait = if args.register_webhooks {
+            CERT_RENEWAL
+        } else {
+            std::time::Duration::ZERO
+        };
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
-                if let Err(e) = certs.refresh(&refresh_client, &refresh_store).await {
-                    error!(error = %e, "renewing the webhook certificate");
-                }
+                tokio::time::sleep(wait).await;
+                wait = match certs.refresh(&refresh_client, &refresh_store).await {
+                    Ok(_) => CERT_RENEWAL,
+                    Err(e) => {
+                        error!(error = %e, "renewing the webhook certificate or its caBundle");
+                        CERT_RETRY
+                    }
+                };
             }
         });
         (store, Some(serving.ca_pem))
@@ -318,6 +330,11 @@ async fn shutdown_signal() {
     }
     let _ = ctrl_c.await;
 }
+
+/// How often the self-managed webhook certificate is checked and renewed.
+const CERT_RENEWAL: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+/// How soon a failed renewal or caBundle patch is retried.
+const CERT_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How long a request may wait for the API server's response headers. A watch answers
 /// with its headers at once, so this does not cut long watches short.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use akp_crds::{Agency, PlatformSoftwareProduct, Site, Stage};
+use akp_crds::{Agency, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Stage};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, Pod, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -134,6 +134,13 @@ pub async fn run(
         Api::<Pod>::all(client.clone()),
         watcher::Config::default()
     );
+    // The catalog only feeds the expiry gauge; its stream just keeps the cache fresh.
+    let (catalog, catalog_stream) = cache!(
+        SoftwareCatalogItem,
+        Api::<SoftwareCatalogItem>::all(client.clone()),
+        watcher::Config::default()
+    );
+    let catalog_cache = catalog_stream.for_each(|_| futures::future::ready(()));
     let stores = Stores {
         agencies,
         namespaces,
@@ -279,17 +286,25 @@ pub async fn run(
         }
     };
     let fleet = fleet_metrics(
-        product_store,
-        stores.clone(),
+        Fleet {
+            products: product_store,
+            catalog,
+            stores: stores.clone(),
+            calendar: ctx.calendar.clone(),
+            clock: settings.clock.clone(),
+        },
         settings.metrics,
         shutdown.clone(),
     );
+    let catalog_cache =
+        futures::future::select(Box::pin(catalog_cache), Box::pin(shutdown.clone()));
     futures::join!(
         product_controller,
         agency_controller,
         site_controller,
         mark_ready,
-        fleet
+        fleet,
+        catalog_cache
     );
     Ok(())
 }
@@ -319,16 +334,21 @@ fn pods_outside_country(stores: &Stores) -> i64 {
         .count() as i64
 }
 
-/// Products by stage, overdue trials and SLA breaches, from the cache every 15 s.
-async fn fleet_metrics(
-    store: Store<PlatformSoftwareProduct>,
+/// What the fleet gauges are computed from.
+struct Fleet {
+    products: Store<PlatformSoftwareProduct>,
+    catalog: Store<SoftwareCatalogItem>,
     stores: Stores,
-    metrics: Metrics,
-    shutdown: impl Future<Output = ()>,
-) {
+    calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Products by stage, overdue trials, SLA breaches and risks, pods abroad and catalog
+/// expiries, from the caches every 15 s.
+async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Output = ()>) {
     let tick = async {
         loop {
-            let products = store.state();
+            let products = fleet.products.state();
             let stages = [
                 ("development", Stage::Development),
                 ("preliminaryTesting", Stage::PreliminaryTesting),
@@ -356,12 +376,37 @@ async fn fleet_metrics(
             };
             metrics.set_trials_overdue(with(conditions::TRIAL_WITHIN_LIMIT));
             metrics.set_provisioning_sla_breaches(with(conditions::PROVISIONED_WITHIN_SLA));
-            metrics.set_pods_outside_country(pods_outside_country(&stores));
+            metrics.set_pods_outside_country(pods_outside_country(&fleet.stores));
+            let now = fleet.clock.now();
+            let at_risk = products
+                .iter()
+                .flat_map(|p| p.status.iter().flat_map(|s| s.environments.iter()))
+                .filter(|e| !e.ready)
+                .filter_map(|e| e.requested_at.as_ref())
+                .filter(|requested| {
+                    crate::rules::clocks::provisioning_at_risk(&fleet.calendar, requested.0, now)
+                })
+                .count() as i64;
+            metrics.set_provisioning_sla_at_risk(at_risk);
+            let catalog = fleet.catalog.state();
+            metrics.set_catalog_expiries(catalog.iter().filter_map(|item| {
+                let valid_until = item.spec.trusted_register.as_ref()?.documents_valid_until;
+                Some((item.metadata.name.as_deref()?, expiry_seconds(valid_until)?))
+            }));
             tokio::time::sleep(Duration::from_secs(15)).await;
         }
     };
     futures::pin_mut!(tick);
     futures::future::select(tick, Box::pin(shutdown)).await;
+}
+
+/// The end of `last_valid_day` in Kazakhstan (UTC+5), in Unix seconds.
+pub(crate) fn expiry_seconds(last_valid_day: jiff::civil::Date) -> Option<i64> {
+    let next = last_valid_day.tomorrow().ok()?;
+    let zoned = next
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(5)))
+        .ok()?;
+    Some(zoned.timestamp().as_second())
 }
 
 /// Runs the controllers while this replica leads the Lease of `election`, until
@@ -409,4 +454,16 @@ pub async fn run_when_leading(
         let _ = tokio::time::timeout(Duration::from_secs(5), election_task).await;
     }
     Ok(lost)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn r_sw_02_a_catalog_item_expires_at_the_end_of_its_last_valid_day_in_kazakhstan() {
+        // 2026-12-31 ends at 2027-01-01T00:00+05:00 = 2026-12-31T19:00Z.
+        assert_eq!(
+            super::expiry_seconds(jiff::civil::date(2026, 12, 31)),
+            Some(1_798_743_600)
+        );
+    }
 }

@@ -83,6 +83,8 @@ struct Inner {
     products: IntGaugeVec,
     trials_overdue: IntGauge,
     provisioning_sla_breaches: IntGauge,
+    provisioning_sla_at_risk: IntGauge,
+    catalog_item_expiry: IntGaugeVec,
     leader: IntGauge,
     nodes_outside_country: IntGaugeVec,
     pods_outside_country: IntGauge,
@@ -146,6 +148,25 @@ impl Metrics {
                 IntGauge::new(
                     "provisioning_sla_breaches",
                     "Environments not provisioned within their deadline",
+                ),
+            )?,
+            provisioning_sla_at_risk: register(
+                &registry,
+                "provisioning_sla_at_risk",
+                IntGauge::new(
+                    "provisioning_sla_at_risk",
+                    "Environments not ready with at most two working days left before their deadline",
+                ),
+            )?,
+            catalog_item_expiry: register(
+                &registry,
+                "catalog_item_expiry_timestamp_seconds",
+                IntGaugeVec::new(
+                    Opts::new(
+                        "catalog_item_expiry_timestamp_seconds",
+                        "When each trusted-software catalog item's register documents expire (end of the last valid day, UTC+5), Unix seconds",
+                    ),
+                    &["item"],
                 ),
             )?,
             leader: register(
@@ -234,6 +255,24 @@ impl Metrics {
     pub fn set_provisioning_sla_breaches(&self, count: i64) {
         if let Some(i) = self.inner.as_deref() {
             i.provisioning_sla_breaches.set(count);
+        }
+    }
+
+    /// Sets the number of environments at risk of missing their provisioning deadline.
+    pub fn set_provisioning_sla_at_risk(&self, count: i64) {
+        if let Some(i) = self.inner.as_deref() {
+            i.provisioning_sla_at_risk.set(count);
+        }
+    }
+
+    /// Sets when each catalog item's documents expire; items absent from `expiries`
+    /// drop out.
+    pub fn set_catalog_expiries<'a>(&self, expiries: impl IntoIterator<Item = (&'a str, i64)>) {
+        if let Some(i) = self.inner.as_deref() {
+            i.catalog_item_expiry.reset();
+            for (item, at) in expiries {
+                i.catalog_item_expiry.with_label_values(&[item]).set(at);
+            }
         }
     }
 
@@ -476,6 +515,8 @@ mod tests {
         metrics.set_products([("development", 2), ("production", 1)]);
         metrics.set_trials_overdue(3);
         metrics.set_provisioning_sla_breaches(4);
+        metrics.set_provisioning_sla_at_risk(5);
+        metrics.set_catalog_expiries([("postgresql-16", 1_798_657_200)]);
         metrics.set_leader(true);
         let text = metrics.render().unwrap();
         for line in [
@@ -486,6 +527,8 @@ mod tests {
             "akp_operator_products{stage=\"production\"} 1",
             "akp_operator_trials_overdue 3",
             "akp_operator_provisioning_sla_breaches 4",
+            "akp_operator_provisioning_sla_at_risk 5",
+            "akp_operator_catalog_item_expiry_timestamp_seconds{item=\"postgresql-16\"} 1798657200",
             "akp_operator_leader 1",
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");

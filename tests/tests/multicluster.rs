@@ -83,13 +83,22 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
         quota.spec.and_then(|s| s.hard).unwrap_or_default()["requests.cpu"].0,
         "64"
     );
-    let policies: Vec<String> = Api::<NetworkPolicy>::namespaced(remote.clone(), ns)
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(|p| p.name_any())
-        .collect();
+    // The quota comes first; the policies follow within the same reconcile.
+    let policies: Vec<String> = eventually(
+        "the reserve environment's network policies",
+        Duration::from_secs(60),
+        || async {
+            let names: Vec<String> = Api::<NetworkPolicy>::namespaced(remote.clone(), ns)
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .map(|p| p.name_any())
+                .collect();
+            Ok((names.len() >= 2).then_some(names))
+        },
+    )
+    .await?;
     assert!(
         policies.contains(&"akp-default-deny".to_owned())
             && policies.contains(&"akp-contour".to_owned()),

@@ -51,6 +51,20 @@ pub fn provisioning_deadline(calendar: &Calendar, requested: Timestamp) -> Date 
     calendar.add_working_days(civil_date(requested), PROVISIONING_WORKING_DAYS)
 }
 
+/// Working days left before the provisioning deadline from which an environment that
+/// is still not ready is reported at risk (the chart's AkpProvisioningSlaAtRisk alert).
+pub const PROVISIONING_AT_RISK_WORKING_DAYS: u32 = 2;
+
+/// R-ENV-03: whether an environment requested at `requested` and still not ready at
+/// `now` has at most [`PROVISIONING_AT_RISK_WORKING_DAYS`] working days left, and is
+/// not late yet (a late one is a breach, counted apart).
+pub fn provisioning_at_risk(calendar: &Calendar, requested: Timestamp, now: Timestamp) -> bool {
+    let deadline = provisioning_deadline(calendar, requested);
+    let today = civil_date(now);
+    today <= deadline
+        && calendar.working_days_between(today, deadline) <= PROVISIONING_AT_RISK_WORKING_DAYS
+}
+
 /// R-ENV-03: whether provisioning requested at `requested` is within the SLA, given
 /// when it became ready (or, while not ready, the current time).
 pub fn provisioned_within_sla(
@@ -125,6 +139,41 @@ mod tests {
         // Counting calendar days would say 2026-03-27; Nauryz and the carried days off
         // push the deadline, and one more day breaches it.
         assert!(!provisioned_within_sla(
+            &cal,
+            requested,
+            at("2026-04-02T09:00:00+05:00")
+        ));
+    }
+
+    #[test]
+    fn r_env_03_provisioning_at_risk_in_the_last_two_working_days_before_the_deadline() {
+        let cal = Calendar::kazakhstan(2026..=2026);
+        // Requested on Friday 13 March 2026: the deadline is Wednesday 1 April.
+        let requested = at("2026-03-13T16:00:00+05:00");
+        assert!(!provisioning_at_risk(
+            &cal,
+            requested,
+            at("2026-03-16T09:00:00+05:00")
+        ));
+        // Friday 27 March: Monday 30, Tuesday 31 and Wednesday 1 April are left.
+        assert!(!provisioning_at_risk(
+            &cal,
+            requested,
+            at("2026-03-27T09:00:00+05:00")
+        ));
+        // Monday 30 March: two working days left.
+        assert!(provisioning_at_risk(
+            &cal,
+            requested,
+            at("2026-03-30T09:00:00+05:00")
+        ));
+        assert!(provisioning_at_risk(
+            &cal,
+            requested,
+            at("2026-04-01T23:00:00+05:00")
+        ));
+        // Thursday 2 April it is late: a breach, no longer "at risk".
+        assert!(!provisioning_at_risk(
             &cal,
             requested,
             at("2026-04-02T09:00:00+05:00")
