@@ -286,15 +286,23 @@ fn lines_of(
     }
     for sw in &req.software {
         let resource = format!("software/{}", sw.item);
-        let rate = tariff
-            .rates
-            .get(&resource)
-            .ok_or_else(|| EstimateError::NoRate {
-                tariff: tariff.name.clone(),
-                resource: resource.clone(),
-                environment: env.to_string(),
-            })?;
         let instances = i128::from(sw.instances);
+        // Software without a rate (an agency's own application, free software) costs
+        // nothing at this tariff: listed as unpriced, as rating does, never dropped.
+        let Some(rate) = tariff.rates.get(&resource) else {
+            out.push((
+                EstimateLine {
+                    category: Category::of(&resource),
+                    resource,
+                    unit: "instance-hour".into(),
+                    quantity: format_micro(instances * 1_000_000 * HOURS_PER_MONTH),
+                    rate: "unpriced".into(),
+                    amount: format_tiyn(0),
+                },
+                0,
+            ));
+            continue;
+        };
         // A per-core licence is estimated at the environment's whole CPU request per
         // instance: an upper bound, as the real core count is only known when running.
         let quantity = match rate.unit {

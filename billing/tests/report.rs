@@ -575,7 +575,7 @@ internetFacing: false
 stage: development
 environments:
   development: {cpu: "500m", memory: 2Gi, storage: 10Gi, egress: 20Gi, software: [{item: postgresql-16, instances: 1}]}
-  production: {cpu: "4", memory: 16Gi, storage: 100Gi, software: [{item: kafka-3, instances: 2}]}
+  production: {cpu: "4", memory: 16Gi, storage: 100Gi, software: [{item: kafka-3, instances: 2}, {item: e-license-portal, instances: 3}]}
 "#,
     )
     .expect("spec");
@@ -608,6 +608,20 @@ environments:
     // 4 × 730 × 10.80 + 16 × 730 × 1.30 + 100 × 730 × 0.020 + 2 × 4 × 730 × 6.25
     assert_eq!(prod.monthly, "84680.00");
     assert_eq!(est.billed_now, "84680.00");
+    // The agency's own application has no rate: listed as unpriced, 3 × 730 h, free.
+    let own = prod
+        .lines
+        .iter()
+        .find(|l| l.resource == "software/e-license-portal")
+        .expect("the unpriced software is listed");
+    assert_eq!(
+        (
+            own.rate.as_str(),
+            own.quantity.as_str(),
+            own.amount.as_str()
+        ),
+        ("unpriced", "2190.000000", "0.00")
+    );
     // In 2027 the tariff bills non-production after the free period.
     let later =
         estimate(&spec, &book, "2027-02-01".parse().expect("date"), contract).expect("estimate");
