@@ -536,7 +536,8 @@ async fn r_bil_04_estimate_of_the_requested_resources() -> Result<()> {
         table.contains("testing (flag, free until 2026-06-02)") && table.contains("19856.00"),
         "{table}"
     );
-    // A requested item without a rate is refused, naming the tariff and the item.
+    // A requested item without a rate (the agency's own portal) is listed as unpriced
+    // at 0, never dropped; the rest is priced as usual.
     let e_license = repo_root().join("examples/products/e-license.yaml");
     let r = k.pbo(&[
         "estimate",
@@ -550,8 +551,20 @@ async fn r_bil_04_estimate_of_the_requested_resources() -> Result<()> {
         "2026-10-15",
     ])?;
     ensure!(
-        r.code == 1
-            && r.stderr.contains("tariff akp-2026 has no rate for software/e-license-portal, requested by environments.trial (R-BIL-04)"),
+        r.code == 0
+            && r.stdout.lines().any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols == [
+                    "software",
+                    "software/e-license-portal",
+                    "2190.000000",
+                    "instance-hour",
+                    "unpriced",
+                    "0.00",
+                ]
+            })
+            && r.stdout.contains("software/postgresql-16      1460.000000")
+            && r.stdout.contains("List value:  447217.40 KZT"),
         "{r:?}"
     );
     Ok(())
