@@ -105,6 +105,66 @@ fn parse_env(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// A binary of this workspace, built on first use in the test's own profile and target
+/// dir: for an integration test cargo builds the other packages' libraries, not their
+/// binaries. Each binary is built once per test process.
+pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(bin.to_owned())
+        .or_insert_with(|| build_workspace_binary(package, bin).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn build_workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    // <target>/<profile>/deps/<test> → <target>/<profile>/<bin>
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the test executable is not in <target>/<profile>/deps")?
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "build",
+        "-q",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--manifest-path",
+    ])
+    .arg(repo_root().join("Cargo.toml"));
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    if let Some(target) = profile_dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running cargo build -p {package}"))?;
+    if !status.success() {
+        bail!("building {bin} failed: {status}");
+    }
+    let path = profile_dir.join(bin);
+    if !path.is_file() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

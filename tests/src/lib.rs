@@ -31,7 +31,7 @@ mod process;
 mod prometheus;
 pub mod usage;
 
-pub use bins::{Binaries, crds_dir, repo_root};
+pub use bins::{Binaries, crds_dir, repo_root, workspace_binary};
 pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
 pub use crds::install_crds;
 pub use helpers::{

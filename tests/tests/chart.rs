@@ -12,7 +12,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use akp_test_support::{Binaries, ControlPlane, Options, apply, documents, repo_root};
+use akp_test_support::operator::eventually;
+use akp_test_support::{
+    Binaries, ControlPlane, Options, apply, documents, repo_root, workspace_binary,
+};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -666,36 +669,6 @@ impl Drop for Running {
     }
 }
 
-/// A workspace binary, built if needed (cargo builds only libraries for tests).
-fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("cannot locate the target dir")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-q",
-        "-p",
-        package,
-        "--bin",
-        bin,
-        "--manifest-path",
-    ])
-    .arg(repo_root().join("Cargo.toml"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    if let Some(target) = profile_dir.parent() {
-        cmd.env("CARGO_TARGET_DIR", target);
-    }
-    run_ok(&mut cmd)?;
-    Ok(profile_dir.join(bin))
-}
-
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
@@ -807,26 +780,6 @@ async fn http_get_status(addr: &str, path: &str) -> Result<u16> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .context("no status line")
-}
-
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last = String::new();
-    loop {
-        match check().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = format!("{e:#}"),
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what} {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 fn has_condition(obj: &Value, type_: &str, status: &str) -> bool {

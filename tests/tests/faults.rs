@@ -49,7 +49,9 @@ use akp_operator::product::segmentation::Segmentation;
 use akp_operator::product::validate::validate;
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
-use akp_test_support::{ControlPlane, Options, apply, documents, ensure_namespace, repo_root};
+use akp_test_support::{
+    ControlPlane, Options, apply, documents, ensure_namespace, repo_root, workspace_binary,
+};
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
@@ -66,51 +68,6 @@ const AGENCY_NAMESPACE: &str = "agency-mon";
 
 // ---------------------------------------------------------------------------------
 // Binaries and the operator process.
-
-/// A binary of this workspace, built on first use: for an integration test cargo
-/// builds the other packages' libraries, not their binaries.
-fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
-    static BUILT: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let result = built
-        .entry(bin.to_owned())
-        .or_insert_with(|| build(package, bin))
-        .clone();
-    result.map_err(|e| anyhow!(e))
-}
-
-fn build(package: &str, bin: &str) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // <target>/<profile>/deps/<test> → <target>/<profile>/<bin>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target dir")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-q",
-        "-p",
-        package,
-        "--bin",
-        bin,
-        "--manifest-path",
-    ])
-    .arg(repo_root().join("Cargo.toml"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    if let Some(target) = profile_dir.parent() {
-        cmd.env("CARGO_TARGET_DIR", target);
-    }
-    let status = cmd.status().map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("building {bin} failed: {status}"));
-    }
-    Ok(profile_dir.join(bin))
-}
 
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?

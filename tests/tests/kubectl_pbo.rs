@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use akp_billing::identity::EnvIdentity;
@@ -32,55 +31,11 @@ const TESTER: &str = "akp-tests";
 
 /// The directory holding the freshly built `kubectl-pbo`.
 fn plugin_dir() -> Result<PathBuf> {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| build_plugin().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow::anyhow!(e))
-}
-
-fn build_plugin() -> Result<PathBuf> {
-    // This test runs as <target>/<profile>/deps/kubectl_pbo-<hash>.
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
+    let bin = akp_test_support::workspace_binary("kubectl-pbo", "kubectl-pbo")?;
+    Ok(bin
         .parent()
-        .and_then(Path::parent)
-        .context("the test executable is not in <target>/<profile>/deps")?
-        .to_path_buf();
-    let target_dir = profile_dir.parent().context("no target dir")?;
-    let profile = profile_dir
-        .file_name()
-        .map(|p| p.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root())
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubectl-pbo",
-            "--bin",
-            "kubectl-pbo",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir);
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let status = cmd.status().context("running cargo build -p kubectl-pbo")?;
-    ensure!(
-        status.success(),
-        "cargo build -p kubectl-pbo failed: {status}"
-    );
-    let bin = profile_dir.join("kubectl-pbo");
-    ensure!(bin.is_file(), "{} was not built", bin.display());
-    Ok(profile_dir)
+        .context("the plugin binary has no directory")?
+        .to_path_buf())
 }
 
 /// `kubectl pbo …` through the real kubectl, with the plugin on PATH.

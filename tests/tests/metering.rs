@@ -15,7 +15,7 @@ use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, MeteringConfig, Me
 use akp_test_support::usage::{
     Env, GIB, STEP, Twists, env_series, environments, rfc3339, test_config,
 };
-use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus, repo_root};
+use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
 const CATALOG: &str = r#"
@@ -355,44 +355,9 @@ async fn r_bil_01_month_of_20_environments_matches_hand_totals_on_sqlite_and_pos
 // ---------------------------------------------------------------------------------
 // SIGKILL during a backfill.
 
-/// The `akp-billing` binary, built if needed (cargo builds only libraries of
-/// dependencies for tests).
+/// The `akp-billing` binary, built if needed.
 fn billing_binary() -> Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        // <target>/<profile>/deps/<test> → <target>/<profile>/akp-billing
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("cannot locate the target dir")?
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-q",
-            "-p",
-            "akp-billing",
-            "--bin",
-            "akp-billing",
-            "--manifest-path",
-        ])
-        .arg(repo_root().join("Cargo.toml"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let status = cmd.status().map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err(format!("building akp-billing failed: {status}"));
-        }
-        Ok(profile_dir.join("akp-billing"))
-    })
-    .clone()
-    .map_err(|e| anyhow!(e))
+    akp_test_support::workspace_binary("akp-billing", "akp-billing")
 }
 
 /// A tiny deterministic PRNG (xorshift64*), seeded from `AKP_TEST_SEED` or the clock.
