@@ -101,6 +101,25 @@ pub fn hide_password(url: &str) -> String {
     }
 }
 
+/// A pool on `url` (`sqlite:///path/x.db`, created if missing, or `postgres://…`) and
+/// whether it is SQLite. SQLite gets one connection: one writer, no lock contention.
+/// Shared by the audit store and the billing ledger.
+pub async fn connect_pool(url: &str) -> Result<(AnyPool, bool), sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    let full = if sqlite && !url.contains("mode=") {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    } else {
+        url.to_string()
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 1 } else { 4 })
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(&full)
+        .await?;
+    Ok((pool, sqlite))
+}
+
 const COLUMNS: &str = "seq, time_us, actor, action, object_kind, object_namespace, object_name, \
                        object_uid, decision, reason, details, prev_hash, hash";
 
@@ -139,17 +158,7 @@ impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the store at `url`:
     /// `sqlite:///path/audit.db` or `postgres://user@host/db`.
     pub async fn open(url: &str) -> Result<Self, AuditError> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let full = if sqlite && !url.contains("mode=") {
-            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-        } else {
-            url.to_string()
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 1 } else { 4 })
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(&full)
+        let (pool, sqlite) = connect_pool(url)
             .await
             .map_err(|source| AuditError::Connect {
                 url: hide_password(url),

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use akp_audit::store::{connect_pool, hide_password};
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, Row, Transaction};
 
 use crate::identity::{EnvIdentity, WindowIdentity};
@@ -168,34 +168,11 @@ pub struct Ledger {
     calendar: Calendar,
 }
 
-fn hide_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 impl Ledger {
     /// Opens (creating a SQLite file if needed) and migrates the ledger at `url`:
     /// `sqlite:///path/ledger.db` or `postgres://user@host/db`.
     pub async fn open(url: &str, calendar: Calendar) -> Result<Self, LedgerError> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let url_full = if sqlite && !url.contains("mode=") {
-            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-        } else {
-            url.to_string()
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 1 } else { 4 })
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(&url_full)
+        let (pool, sqlite) = connect_pool(url)
             .await
             .map_err(|source| LedgerError::Connect {
                 url: hide_password(url),
