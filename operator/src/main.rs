@@ -340,10 +340,10 @@ const CERT_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// with its headers at once, so this does not cut long watches short.
 const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The API client, with [`RESPONSE_TIMEOUT`] on every request: kube's watcher only times
-/// out streams that are already flowing, and a watch sent while kube-apiserver restarts
-/// otherwise waits for its response forever, so the controllers stop seeing events
-/// (found by tests/tests/faults.rs).
+/// The API client, with [`RESPONSE_TIMEOUT`] on every request: kube sets no read
+/// timeout, and its watcher only times out streams that are already flowing, so a
+/// server that accepts a request and never answers would otherwise hold a reconcile
+/// (and with it that product) forever.
 async fn api_client() -> anyhow::Result<kube::Client> {
     let config = kube::Config::infer()
         .await

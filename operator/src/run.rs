@@ -15,7 +15,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::apply::{FIELD_MANAGER, is_applied};
 use crate::clock::Clock;
@@ -41,6 +41,65 @@ pub struct Settings {
     pub metrics: Metrics,
     /// Set once the caches are filled.
     pub readiness: Readiness,
+}
+
+/// Whether a cache keeps the objects' managedFields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StripManagedFields {
+    Yes,
+    No,
+}
+
+/// A cache of `api` and the stream of objects that changed in it.
+///
+/// Each watch retries on its own backoff, and its errors are logged, counted in
+/// `akp_operator_watch_errors_total` and dropped here. A controller merges all of its
+/// trigger streams under one shared backoff that stops polling every one of them while
+/// it sleeps (up to 30 s per error): after a kube-apiserver restart each watch's
+/// "resource version too old" then put all the watches to sleep again, one at a time,
+/// and the operator stalled for minutes (found by tests/tests/faults.rs).
+fn watched<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    metrics: &Metrics,
+    strip: StripManagedFields,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let resource = K::plural(&()).into_owned();
+    let metrics = metrics.clone();
+    // managedFields are a large part of a small object and nothing reads them from
+    // the child caches: dropping them saves memory (docs/benchmarks.md, P2).
+    let watch = watcher::watcher(api, config).modify(move |o| {
+        if strip == StripManagedFields::Yes {
+            o.managed_fields_mut().clear();
+        }
+    });
+    let stream = reflector::reflector(writer, watch)
+        .default_backoff()
+        .touched_objects()
+        .filter_map(move |event| {
+            futures::future::ready(match event {
+                Ok(object) => Some(Ok(object)),
+                Err(error) => {
+                    warn!(%resource, %error, "watch failed; retrying on its own backoff");
+                    metrics.watch_error(&resource);
+                    None
+                }
+            })
+        });
+    (store, stream)
 }
 
 fn managed() -> watcher::Config {
@@ -78,19 +137,11 @@ pub async fn run(
 
     // Caches of what the operator manages; their watch streams also trigger the
     // product that owns a changed or deleted object.
+    let metrics = settings.metrics.clone();
     macro_rules! cache {
-        ($kind:ty, $api:expr, $config:expr) => {{
-            let (store, writer) = reflector::store::<$kind>();
-            // managedFields are a large part of a small object and nothing reads them
-            // from these caches: dropping them saves memory (docs/benchmarks.md, P2).
-            let watch = watcher::watcher($api, $config).modify(|o| {
-                o.managed_fields_mut().clear();
-            });
-            let stream = reflector::reflector(writer, watch)
-                .default_backoff()
-                .touched_objects();
-            (store, stream)
-        }};
+        ($kind:ty, $api:expr, $config:expr) => {
+            watched::<$kind>($api, $config, &metrics, StripManagedFields::Yes)
+        };
     }
     let (agencies, agency_stream) = cache!(
         Agency,
@@ -168,11 +219,15 @@ pub async fn run(
         caches_ready: caches_ready.clone(),
     });
 
-    let products = Controller::new(
+    // The controllers' own objects keep their managedFields: the stage-change audit
+    // names the field manager that moved the stage.
+    let (product_store, product_stream) = watched(
         Api::<PlatformSoftwareProduct>::all(client.clone()),
         watcher::Config::default(),
+        &metrics,
+        StripManagedFields::No,
     );
-    let product_store = products.store();
+    let products = Controller::for_stream(product_stream, product_store.clone());
     let by_agency = {
         let product_store = product_store.clone();
         move |a: Agency| {
@@ -228,13 +283,16 @@ pub async fn run(
             )
             .for_each(|_| async {})
     };
-    let agency_controller = Controller::new(
+    let (agency_store, own_agency_stream) = watched(
         Api::<Agency>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .graceful_shutdown_on(shutdown.clone())
-    .run(agency::reconcile, agency::error_policy, ctx.clone())
-    .for_each(|_| async {});
+        &metrics,
+        StripManagedFields::No,
+    );
+    let agency_controller = Controller::for_stream(own_agency_stream, agency_store)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(agency::reconcile, agency::error_policy, ctx.clone())
+        .for_each(|_| async {});
 
     let readiness = settings.readiness.clone();
     let ready_stores = stores.clone();

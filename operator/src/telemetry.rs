@@ -80,6 +80,7 @@ struct Inner {
     reconciles: IntCounterVec,
     reconcile_errors: IntCounterVec,
     reconcile_duration: HistogramVec,
+    watch_errors: IntCounterVec,
     products: IntGaugeVec,
     trials_overdue: IntGauge,
     provisioning_sla_breaches: IntGauge,
@@ -124,6 +125,17 @@ impl Metrics {
                     HistogramOpts::new("reconcile_duration_seconds", "Duration of reconciliations")
                         .buckets(RECONCILE_BUCKETS.to_vec()),
                     &["controller"],
+                ),
+            )?,
+            watch_errors: register(
+                &registry,
+                "watch_errors_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "watch_errors_total",
+                        "Failed watch requests and watch error events, by resource; each watch retries on its own backoff",
+                    ),
+                    &["resource"],
                 ),
             )?,
             products: register(
@@ -230,6 +242,13 @@ impl Metrics {
             i.reconcile_errors
                 .with_label_values(&[controller, error])
                 .inc();
+        }
+    }
+
+    /// Counts a failed watch of `resource` (its plural, e.g. `resourcequotas`).
+    pub fn watch_error(&self, resource: &str) {
+        if let Some(i) = self.inner.as_deref() {
+            i.watch_errors.with_label_values(&[resource]).inc();
         }
     }
 
