@@ -8,7 +8,8 @@
 //! - `# refused-by: webhook`: the operator's webhook refuses it (HTTP 403), not the
 //!   schema (HTTP 422, CEL and OpenAPI);
 //! - `# namespace: no-agency` or `# namespace: environment <env> <contour> <class>`:
-//!   where a namespaced object goes; by default, the namespace of an Agency.
+//!   where a namespaced object goes; by default, the namespace of an Agency. An
+//!   Agency whose `spec.namespace` is `@namespace` claims that same namespace.
 //!
 //! Two documents mean the first is accepted and the second, an update, is refused; the
 //! stored object must then be unchanged.
@@ -207,6 +208,9 @@ fn in_namespace(doc: &Value, ns: &str) -> Value {
     let mut doc = doc.clone();
     if resource(&doc).is_ok_and(|(_, namespaced)| namespaced) {
         doc["metadata"]["namespace"] = ns.into();
+    }
+    if doc["kind"] == "Agency" && doc["spec"]["namespace"] == "@namespace" {
+        doc["spec"]["namespace"] = ns.into();
     }
     doc
 }

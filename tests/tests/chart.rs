@@ -271,7 +271,7 @@ fn alert_rules_pass_promtool_check_and_unit_tests() -> Result<()> {
             .args(["check", "rules", "alerts.yaml"])
             .current_dir(dir.path()),
     )?;
-    assert!(check.contains("SUCCESS: 13 rules found"), "{check}");
+    assert!(check.contains("SUCCESS: 14 rules found"), "{check}");
     let test = run_ok(
         Command::new("promtool")
             .args(["test", "rules", "alerts-tests.yaml"])
@@ -794,6 +794,20 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     let bins = bins()?;
     let cp = control_plane()?;
     let admin = cp.admin_client().await?;
+    // The Agency the operator must reconcile, created before the install: the chart's
+    // fail-closed admission hook for Agencies points at the webhook Service, which has
+    // no pods here.
+    let agencies = documents(&repo_root().join("examples").join("agencies.yaml"))?;
+    let agency = agencies.first().context("an example agency")?;
+    let agency_name = agency["metadata"]["name"]
+        .as_str()
+        .context("name")?
+        .to_owned();
+    let agency_ns = agency["spec"]["namespace"]
+        .as_str()
+        .context("namespace")?
+        .to_owned();
+    apply(&admin, agency, None, "chart-test").await?;
     // The chart as an SRE installs it (CRDs from the chart's crds/; ours are already
     // in place with the same content, which Helm leaves alone).
     let install = run_ok(
@@ -929,17 +943,6 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     assert!(!ca.0.is_empty(), "an empty CA in the webhook Secret");
     // An Agency reconciled to Ready: its namespace and the bindings to `admin` and
     // `akp:product-editor` (the operator's `bind` on exactly those).
-    let agencies = documents(&repo_root().join("examples").join("agencies.yaml"))?;
-    let agency = agencies.first().context("an example agency")?;
-    let agency_name = agency["metadata"]["name"]
-        .as_str()
-        .context("name")?
-        .to_owned();
-    let agency_ns = agency["spec"]["namespace"]
-        .as_str()
-        .context("namespace")?
-        .to_owned();
-    apply(&admin, agency, None, "chart-test").await?;
     let api = Api::<akp_crds::Agency>::all(admin.clone());
     eventually(
         "the Agency to be Ready",

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use akp_crds::PlatformSoftwareProduct;
+use akp_crds::{Agency, PlatformSoftwareProduct};
 use jiff::civil::Date;
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use kube::Resource;
@@ -15,6 +15,7 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::{DynamicObject, GroupVersionKind};
 use serde::de::DeserializeOwned;
 
+use super::agency::AgencyValidator;
 use super::environment::PlacementPolicy;
 use super::lookup::{ClusterLookup, Lookup, LookupError};
 use super::metrics::AdmissionMetrics;
@@ -179,6 +180,7 @@ impl fmt::Debug for Clock {
 pub struct Validators {
     lookup: Arc<dyn Lookup>,
     clock: Clock,
+    agencies: Arc<AgencyValidator>,
     products: Arc<ProductValidator>,
     pods: Arc<PodValidator>,
     claims: Arc<ClaimValidator>,
@@ -220,6 +222,7 @@ impl Validators {
     pub fn with_lookup(lookup: Arc<dyn Lookup>, clock: Clock) -> Self {
         let policy = PlacementPolicy::default();
         Self {
+            agencies: Arc::new(AgencyValidator::new(lookup.clone())),
             products: Arc::new(ProductValidator::new(lookup.clone(), clock.clone())),
             pods: Arc::new(PodValidator::new(
                 lookup.clone(),
@@ -275,6 +278,8 @@ impl Validators {
         let sub_resource = request.sub_resource.as_deref();
         let decision = if is_kind::<PlatformSoftwareProduct>(&request.kind) {
             run(self.products.as_ref(), request).await
+        } else if is_kind::<Agency>(&request.kind) {
+            run(self.agencies.as_ref(), request).await
         } else if is_kind::<Pod>(&request.kind)
             && matches!(sub_resource, None | Some(EPHEMERAL_CONTAINERS))
         {

@@ -101,6 +101,14 @@ pub fn validating_hooks() -> Vec<Hook> {
             side_effects: "None",
         },
         Hook {
+            name: "agencies.validate.akp.egov.kz",
+            path: VALIDATE_PATH,
+            // Creates only: the namespace is immutable, so only a create can claim one.
+            rules: vec![rule(GROUP, VERSION, "agencies", "Cluster", &["CREATE"])],
+            namespace_selector: None,
+            side_effects: "None",
+        },
+        Hook {
             name: PODS_VALIDATING_HOOK,
             path: VALIDATE_PATH,
             // Updates too: an image or a toleration can be changed on a running pod,

@@ -4,7 +4,7 @@
 //! Agencies, the software catalog, the Sites or the namespace's labels is checked here,
 //! in the shape of linkerd2's policy controller: an HTTPS server ([`server`]) hands
 //! each `AdmissionReview` to [`Validators`], which dispatches on the kind to a
-//! [`Validate`] implementation ([`product`] for PlatformSoftwareProducts, [`pod`] for
+//! [`Validate`] implementation ([`agency`] for Agencies, [`product`] for PlatformSoftwareProducts, [`pod`] for
 //! Pods, [`pvc`] for PersistentVolumeClaims), or to [`PodPlacement`] ([`mutate`]) for
 //! the placement patch. The checks themselves are pure functions over the objects; a
 //! thin [`Lookup`] fetches what they need.
@@ -22,6 +22,7 @@
 //! Every decision is logged at info on the target [`AUDIT_TARGET`] (R-MON-02).
 
 pub mod admission;
+pub mod agency;
 pub mod certs;
 pub mod configuration;
 pub mod environment;

@@ -1,0 +1,132 @@
+//! Admission of Agencies (R-LC-08): an agency's namespace is its tenancy, so no two
+//! Agencies may claim the same one. The schema cannot see other objects; this hook
+//! can.
+//!
+//! [`check_agency`] is pure; [`AgencyValidator`] fetches the Agencies. Two creates
+//! racing past each other can still both be admitted; then
+//! [`super::product::owning_agency`] lets the first by name own the namespace.
+
+use std::sync::Arc;
+
+use akp_crds::Agency;
+use kube::ResourceExt;
+
+use kube::core::admission::Operation;
+
+use super::admission::{Admission, Validate, Verdict, Violation};
+use super::lookup::{Freshness, Lookup, LookupError};
+
+/// Judges the Agency `name` being created, given every Agency.
+pub fn check_agency(name: &str, agency: &Agency, agencies: &[Agency]) -> Verdict {
+    let namespace = &agency.spec.namespace;
+    let Some(holder) = agencies
+        .iter()
+        .filter(|a| a.name_any() != name && &a.spec.namespace == namespace)
+        .min_by_key(|a| a.name_any())
+    else {
+        return Verdict::allowed();
+    };
+    Verdict {
+        violations: vec![Violation {
+            field: "spec.namespace".into(),
+            value: namespace.clone(),
+            problem: format!(
+                "is already the namespace of Agency {} (BIN {}); an agency's namespace is its alone",
+                holder.name_any(),
+                holder.spec.bin
+            ),
+            rule: "R-LC-08",
+            fix: format!(
+                "choose a namespace no Agency claims (kubectl get agencies lists them), or change Agency {} instead of creating a second one",
+                holder.name_any()
+            ),
+        }],
+        ..Verdict::default()
+    }
+}
+
+/// Reads the Agencies for [`check_agency`].
+pub struct AgencyValidator {
+    lookup: Arc<dyn Lookup>,
+}
+
+impl AgencyValidator {
+    /// A validator reading from `lookup`.
+    pub fn new(lookup: Arc<dyn Lookup>) -> Self {
+        Self { lookup }
+    }
+}
+
+impl Validate for AgencyValidator {
+    type Object = Agency;
+
+    async fn validate<'a>(
+        &'a self,
+        admission: &'a Admission<'a, Agency>,
+    ) -> Result<Verdict, LookupError> {
+        // spec.namespace cannot change (CEL), so only a create can claim a namespace;
+        // updates of an Agency that already conflicts must still go through.
+        if !matches!(admission.operation, Operation::Create) {
+            return Ok(Verdict::allowed());
+        }
+        // The latest state: an Agency created a moment ago must count.
+        let agencies = self.lookup.agencies(Freshness::Latest).await?;
+        Ok(check_agency(admission.name, admission.object, &agencies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn agency(name: &str, namespace: &str) -> Agency {
+        serde_json::from_value(json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
+            "metadata": {"name": name},
+            "spec": {
+                "displayName": {"kk": "Сынақ", "ru": "Тест"},
+                "bin": "040340004434",
+                "namespace": namespace,
+                "digitalizationHead": {"user": "head@example.kz"}
+            }
+        }))
+        .expect("a valid Agency")
+    }
+
+    #[test]
+    fn r_lc_08_a_namespace_claimed_by_another_agency_is_refused() {
+        let existing = [
+            agency("mzdr", "agency-health"),
+            agency("mf", "agency-finance"),
+        ];
+        let verdict = check_agency("health-2", &agency("health-2", "agency-health"), &existing);
+        let message = verdict.message();
+        assert!(!verdict.is_allowed());
+        for part in [
+            "spec.namespace",
+            "\"agency-health\"",
+            "Agency mzdr",
+            "R-LC-08",
+            "kubectl get agencies",
+        ] {
+            assert!(message.contains(part), "{part} missing from: {message}");
+        }
+    }
+
+    #[test]
+    fn r_lc_08_a_free_namespace_or_the_agency_itself_is_allowed() {
+        let existing = [agency("mzdr", "agency-health")];
+        assert!(check_agency("mf", &agency("mf", "agency-finance"), &existing).is_allowed());
+        // The object itself may already be in the list (a retried create).
+        assert!(check_agency("mzdr", &agency("mzdr", "agency-health"), &existing).is_allowed());
+        assert!(check_agency("mf", &agency("mf", "agency-finance"), &[]).is_allowed());
+    }
+
+    #[test]
+    fn r_lc_08_of_two_conflicting_holders_the_first_by_name_is_named() {
+        let existing = [agency("zz", "ns"), agency("aa", "ns")];
+        let message = check_agency("new", &agency("new", "ns"), &existing).message();
+        assert!(message.contains("Agency aa"), "{message}");
+    }
+}
