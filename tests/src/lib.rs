@@ -29,6 +29,7 @@ mod pki;
 mod postgres;
 mod process;
 mod prometheus;
+pub mod reports;
 pub mod usage;
 
 pub use bins::{Binaries, crds_dir, repo_root, workspace_binary};

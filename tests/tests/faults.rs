@@ -36,10 +36,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use akp_billing::delivery::{AttemptOutcome, DeliveryBody, DeliveryConfig, DeliveryRecord};
-use akp_billing::identity::EnvIdentity;
+use akp_billing::delivery::{AttemptOutcome, DeliveryBody, DeliveryRecord};
 use akp_billing::ledger::LedgerRow;
-use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
 use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_crds::{Agency, PlatformSoftwareProduct};
@@ -49,6 +47,7 @@ use akp_operator::product::segmentation::Segmentation;
 use akp_operator::product::validate::validate;
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
+use akp_test_support::reports::{production_row, reports_config, start_reports};
 use akp_test_support::{
     ControlPlane, Options, apply, documents, ensure_namespace, repo_root, workspace_binary,
 };
@@ -1020,66 +1019,6 @@ impl Receiver {
     }
 }
 
-fn ledger_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
-    LedgerRow {
-        namespace: "mon-e-license-production".into(),
-        resource: resource.into(),
-        hour,
-        identity: EnvIdentity {
-            agency: "mon".into(),
-            product: "e-license".into(),
-            environment: "production".into(),
-            ..EnvIdentity::default()
-        },
-        unit: unit.into(),
-        quantity,
-    }
-}
-
-/// The report controller in this process; aborted on drop (a restart is a drop and
-/// a new start).
-struct InProcessReports(tokio::task::JoinHandle<()>);
-
-impl Drop for InProcessReports {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn report_controller(
-    client: &Client,
-    ledger: &Ledger,
-    dir: &Path,
-    endpoint: &str,
-    ca_pem: &[u8],
-) -> Result<InProcessReports> {
-    let config = ReportsConfig {
-        dir: dir.to_path_buf(),
-        delivery: Some(DeliveryConfig {
-            endpoint: endpoint.to_owned(),
-            ca_pem: Some(ca_pem.to_vec()),
-            timeout: Duration::from_secs(2),
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(1),
-            ..DeliveryConfig::default()
-        }),
-        pending_requeue: Duration::from_millis(500),
-        create_interval: Duration::from_millis(300),
-        instance: Some("faults".into()),
-    };
-    let key = akp_billing::sign::signing_key_from_bytes(&SEED)?;
-    let ctx = Arc::new(ReportsContext::new(
-        client.clone(),
-        ledger.clone(),
-        key,
-        config,
-    )?);
-    Ok(InProcessReports(tokio::spawn(akp_billing::reports::run(
-        ctx,
-    ))))
-}
-
 fn read_record(dir: &Path, report: &str) -> Result<Option<DeliveryRecord>> {
     match std::fs::read(dir.join(format!("{report}.delivery.json"))) {
         Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
@@ -1214,8 +1153,8 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
         .flat_map(|i| {
             let h = first.plus(i);
             [
-                ledger_row("cpu", "core_second", h, 7_200_000_000),
-                ledger_row("memory", "gib_hour", h, 8_000_000),
+                production_row("cpu", "core_second", h, 7_200_000_000),
+                production_row("memory", "gib_hour", h, 8_000_000),
             ]
         })
         .collect();
@@ -1231,7 +1170,12 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     let ca = cp.ca_cert_pem().as_bytes().to_vec();
     let api = Api::<BillingReport>::all(client.clone());
     eprintln!("{:?}: control plane and ledger ready", started.elapsed());
-    let controller = report_controller(&client, &ledger, &reports, &endpoint, &ca)?;
+    let (controller, _) = start_reports(
+        &client,
+        &ledger,
+        &SEED,
+        reports_config(&reports, &endpoint, &ca, "faults"),
+    )?;
     let refused = eventually(
         "two refused delivery attempts",
         Duration::from_secs(60),
@@ -1361,7 +1305,12 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     // correction (its own key), which shows it has listed and reconciled everything.
     let sent = receiver.requests_with(&key);
     drop(controller);
-    let controller = report_controller(&client, &ledger, &reports, &endpoint, &ca)?;
+    let (controller, _) = start_reports(
+        &client,
+        &ledger,
+        &SEED,
+        reports_config(&reports, &endpoint, &ca, "faults"),
+    )?;
     create_report(&api, "2026-10-c1", Some("2026-10")).await?;
     wait_delivered(&api, "2026-10-c1").await?;
     drop(controller);

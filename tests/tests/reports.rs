@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use akp_billing::delivery::DeliveryConfig;
-use akp_billing::identity::EnvIdentity;
 use akp_billing::ledger::LedgerRow;
-use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
+use akp_billing::reports::Context as ReportsContext;
 use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
+use akp_test_support::reports::{InProcessReports, production_row, reports_config, start_reports};
 use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
 use anyhow::{Context, Result, anyhow, ensure};
 use k8s_openapi::api::events::v1::Event;
@@ -83,63 +82,20 @@ async fn receiver(cp: &ControlPlane, client: &kube::Client) -> Result<Receiver> 
     })
 }
 
-fn row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
-    LedgerRow {
-        namespace: "mon-e-license-production".into(),
-        resource: resource.into(),
-        hour,
-        identity: EnvIdentity {
-            agency: "mon".into(),
-            product: "e-license".into(),
-            environment: "production".into(),
-            ..EnvIdentity::default()
-        },
-        unit: unit.into(),
-        quantity,
-    }
-}
-
-/// Aborts the controller when dropped (a "restart" is a drop and a new start).
-struct Running(tokio::task::JoinHandle<()>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 fn start(
     client: &kube::Client,
     ledger: &Ledger,
     dir: &std::path::Path,
     rx: &Receiver,
-) -> Result<(Running, Arc<ReportsContext>)> {
-    let config = ReportsConfig {
-        dir: dir.to_path_buf(),
-        delivery: Some(DeliveryConfig {
-            endpoint: rx.url.clone(),
-            ca_pem: Some(rx.ca_pem.clone()),
-            timeout: Duration::from_secs(5),
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(300),
-            max_backoff: Duration::from_secs(1),
-            ..DeliveryConfig::default()
-        }),
-        pending_requeue: Duration::from_millis(500),
-        create_interval: Duration::from_millis(300),
-        instance: Some("test".into()),
-    };
-    let key = akp_billing::sign::signing_key_from_bytes(&SEED)?;
-    let ctx = Arc::new(ReportsContext::new(
-        client.clone(),
-        ledger.clone(),
-        key,
-        config,
-    )?);
-    Ok((
-        Running(tokio::spawn(akp_billing::reports::run(ctx.clone()))),
-        ctx,
-    ))
+) -> Result<(InProcessReports, Arc<ReportsContext>)> {
+    let mut config = reports_config(dir, &rx.url, &rx.ca_pem, "test");
+    if let Some(delivery) = config.delivery.as_mut() {
+        // One attempt per reconcile: the tests count the controller's retries.
+        delivery.timeout = Duration::from_secs(5);
+        delivery.max_attempts = 1;
+        delivery.initial_backoff = Duration::from_millis(300);
+    }
+    start_reports(client, ledger, &SEED, config)
 }
 
 async fn wait_phase(
@@ -219,8 +175,8 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
         .flat_map(|i| {
             let h = first.plus(i);
             [
-                row("cpu", "core_second", h, 7_200_000_000),
-                row("memory", "gib_hour", h, 8_000_000),
+                production_row("cpu", "core_second", h, 7_200_000_000),
+                production_row("memory", "gib_hour", h, 8_000_000),
             ]
         })
         .collect();

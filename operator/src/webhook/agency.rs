@@ -76,11 +76,12 @@ impl Validate for AgencyValidator {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn agency(name: &str, namespace: &str) -> Agency {
+    /// An Agency `name` claiming `namespace`, for the admission unit tests.
+    pub(crate) fn agency(name: &str, namespace: &str) -> Agency {
         serde_json::from_value(json!({
             "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
             "metadata": {"name": name},

@@ -338,21 +338,8 @@ impl Validate for ProductValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::agency::tests::agency;
     use serde_json::json;
-
-    fn agency(name: &str, namespace: &str) -> Agency {
-        serde_json::from_value(json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-            "metadata": {"name": name},
-            "spec": {
-                "displayName": {"kk": "Министрлік", "ru": "Министерство"},
-                "bin": "040340004434",
-                "namespace": namespace,
-                "digitalizationHead": {"user": "alice@mon.gov.kz"}
-            }
-        }))
-        .expect("agency")
-    }
 
     fn item(name: &str, envs: &[&str], valid_until: Option<&str>) -> SoftwareCatalogItem {
         let mut spec = json!({
