@@ -13,7 +13,8 @@ use std::time::Duration;
 use akp_audit::archive::{self, month_name, plan, write_archive};
 use akp_audit::record::{ADMISSION_DECISION, BILLING_MONTH_CLOSED, STAGE_CHANGE};
 use akp_audit::{
-    Archive, Decision, Entry, Filter, Object, Policy, Record, Sink, SinkOptions, Store,
+    Archive, Decision, Entry, Filter, Object, Policy, Record, RetainReport, Sink, SinkOptions,
+    Store,
 };
 use jiff::Timestamp;
 
@@ -40,6 +41,13 @@ fn record(i: usize, time: Timestamp) -> Record {
     .reason(format!("record {i}"))
     .details(serde_json::json!({"i": i}))
     .at(time)
+}
+
+/// The default filter changed by `edit`.
+fn filter(edit: impl FnOnce(&mut Filter)) -> Filter {
+    let mut f = Filter::default();
+    edit(&mut f);
+    f
 }
 
 /// One record at noon UTC on the 10th of every month from `from` (YYYY-MM), `n` months.
@@ -91,17 +99,46 @@ async fn everything(store: &Store, archive: &Archive) -> BTreeMap<i64, Entry> {
     seen
 }
 
+/// The retention job at `now` with the default policy.
+async fn retain_at(store: &Store, archive: &Archive, now: &str) -> RetainReport {
+    akp_audit::retain(store, archive, &Policy::default(), t(now))
+        .await
+        .expect("retain")
+}
+
+/// Fails unless the chain (and `archive`, if given) verifies without a problem.
+async fn assert_verifies(store: &Store, archive: Option<&Archive>) {
+    let report = akp_audit::verify(store, archive).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+}
+
+/// Fails unless verification reports a problem for which `found` holds.
+async fn assert_problem(store: &Store, archive: Option<&Archive>, found: impl Fn(&str) -> bool) {
+    let report = akp_audit::verify(store, archive).await.expect("verify");
+    assert!(
+        report.problems.iter().any(|p| found(p)),
+        "{:?}",
+        report.problems
+    );
+}
+
+/// Runs `sql` on the store's database, which must accept it.
+async fn execute(store: &Store, sql: &str) {
+    sqlx::query(sql)
+        .execute(store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 #[tokio::test]
 async fn r_mon_02_two_months_online_older_archived_and_deleted_after_three_years() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&url(dir.path())).await.expect("open");
     let appended = monthly(&store, "2023-01", 47, 3).await; // 2023-01 .. 2026-11
     let archive = Archive::new(dir.path().join("archive"));
-    let now = t("2026-11-22T06:00:00Z");
+    let now = "2026-11-22T06:00:00Z";
 
-    let report = akp_audit::retain(&store, &archive, &Policy::default(), now)
-        .await
-        .expect("retain");
+    let report = retain_at(&store, &archive, now).await;
     // now - 2 months = 2026-09-22: September stays online with October and November.
     let online = store.page(0, i64::MAX).await.expect("online");
     let months_online: std::collections::BTreeSet<String> = online
@@ -153,10 +190,7 @@ async fn r_mon_02_two_months_online_older_archived_and_deleted_after_three_years
             e.seq
         );
     }
-    let report = akp_audit::verify(&store, Some(&archive))
-        .await
-        .expect("verify");
-    assert!(report.ok(), "{:?}", report.problems);
+    assert_verifies(&store, Some(&archive)).await;
 
     // Queries reach the archive.
     let filter = Filter {
@@ -179,18 +213,9 @@ async fn r_mon_02_two_months_online_older_archived_and_deleted_after_three_years
     );
 
     // Again at the same time: nothing moves; a month later September goes.
-    let again = akp_audit::retain(&store, &archive, &Policy::default(), now)
-        .await
-        .expect("retain");
+    let again = retain_at(&store, &archive, now).await;
     assert!(again.archived.is_empty() && again.deleted == 0, "{again:?}");
-    let later = akp_audit::retain(
-        &store,
-        &archive,
-        &Policy::default(),
-        t("2026-12-22T06:00:00Z"),
-    )
-    .await
-    .expect("retain");
+    let later = retain_at(&store, &archive, "2026-12-22T06:00:00Z").await;
     assert_eq!(
         later
             .archived
@@ -200,10 +225,7 @@ async fn r_mon_02_two_months_online_older_archived_and_deleted_after_three_years
         ["2026-09"]
     );
     assert_eq!(later.purged, ["2023-11"]);
-    let report = akp_audit::verify(&store, Some(&archive))
-        .await
-        .expect("verify");
-    assert!(report.ok(), "{:?}", report.problems);
+    assert_verifies(&store, Some(&archive)).await;
 }
 
 #[tokio::test]
@@ -240,9 +262,7 @@ async fn r_mon_02_a_failure_between_archive_write_and_delete_loses_and_duplicate
     assert!(!report.ok());
 
     // The next run (now without gzip) finishes the job.
-    let report = akp_audit::retain(&store, &archive, &Policy::default(), now)
-        .await
-        .expect("retain");
+    let report = retain_at(&store, &archive, "2026-11-22T06:00:00Z").await;
     assert_eq!(report.deleted, 40);
     assert!(
         std::fs::read_dir(archive.dir()).expect("dir").all(|f| !f
@@ -256,10 +276,7 @@ async fn r_mon_02_a_failure_between_archive_write_and_delete_loses_and_duplicate
     for e in &appended {
         assert_eq!(all.get(&e.seq), Some(e));
     }
-    let report = akp_audit::verify(&store, Some(&archive))
-        .await
-        .expect("verify");
-    assert!(report.ok(), "{:?}", report.problems);
+    assert_verifies(&store, Some(&archive)).await;
 }
 
 fn akp_audit_cmd() -> Command {
@@ -353,20 +370,8 @@ async fn r_mon_02_verification_catches_a_modified_deleted_or_replaced_record() {
     let store = Store::open(&db).await.expect("open");
     monthly(&store, "2026-01", 11, 4).await;
     let archive = Archive::new(dir.path().join("archive"));
-    akp_audit::retain(
-        &store,
-        &archive,
-        &Policy::default(),
-        t("2026-11-22T06:00:00Z"),
-    )
-    .await
-    .expect("retain");
-    assert!(
-        akp_audit::verify(&store, Some(&archive))
-            .await
-            .expect("v")
-            .ok()
-    );
+    retain_at(&store, &archive, "2026-11-22T06:00:00Z").await;
+    assert_verifies(&store, Some(&archive)).await;
 
     // The database refuses changes outright.
     let pool = store.pool();
@@ -386,23 +391,16 @@ async fn r_mon_02_verification_catches_a_modified_deleted_or_replaced_record() {
     );
 
     // Someone with the rights to drop the triggers changes a record: verify names it.
-    sqlx::query("DROP TRIGGER audit_records_no_update")
-        .execute(pool)
-        .await
-        .expect("drop");
-    sqlx::query("UPDATE audit_records SET decision = 'allowed' WHERE seq = 40")
-        .execute(pool)
-        .await
-        .expect("tamper");
-    let report = akp_audit::verify(&store, None).await.expect("verify");
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.starts_with("record 40 ") && p.contains("modified")),
-        "{:?}",
-        report.problems
-    );
+    execute(&store, "DROP TRIGGER audit_records_no_update").await;
+    execute(
+        &store,
+        "UPDATE audit_records SET decision = 'allowed' WHERE seq = 40",
+    )
+    .await;
+    assert_problem(&store, None, |p| {
+        p.starts_with("record 40 ") && p.contains("modified")
+    })
+    .await;
     let out = akp_audit_cmd()
         .args(["verify", "--db", &db])
         .output()
@@ -422,34 +420,15 @@ async fn r_mon_02_verification_catches_a_modified_deleted_or_replaced_record() {
         .execute(pool)
         .await
         .expect("tamper");
-    let report = akp_audit::verify(&store, None).await.expect("verify");
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.starts_with("record 41 ") && p.contains("does not chain")),
-        "{:?}",
-        report.problems
-    );
+    assert_problem(&store, None, |p| {
+        p.starts_with("record 41 ") && p.contains("does not chain")
+    })
+    .await;
 
     // A deleted record is a gap.
-    sqlx::query("DROP TRIGGER audit_records_no_delete")
-        .execute(pool)
-        .await
-        .expect("drop");
-    sqlx::query("DELETE FROM audit_records WHERE seq = 42")
-        .execute(pool)
-        .await
-        .expect("delete");
-    let report = akp_audit::verify(&store, None).await.expect("verify");
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("record 42 is missing")),
-        "{:?}",
-        report.problems
-    );
+    execute(&store, "DROP TRIGGER audit_records_no_delete").await;
+    execute(&store, "DELETE FROM audit_records WHERE seq = 42").await;
+    assert_problem(&store, None, |p| p.contains("record 42 is missing")).await;
 
     // An archive file changed after the fact no longer matches its manifest.
     let month = archive.months().expect("months")[2];
@@ -460,17 +439,7 @@ async fn r_mon_02_verification_catches_a_modified_deleted_or_replaced_record() {
         .expect("read")
         .replace("user-1", "user-9");
     std::fs::write(&file, text).expect("write");
-    let report = akp_audit::verify(&store, Some(&archive))
-        .await
-        .expect("verify");
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("SHA-256 differs")),
-        "{:?}",
-        report.problems
-    );
+    assert_problem(&store, Some(&archive), |p| p.contains("SHA-256 differs")).await;
 }
 
 #[tokio::test]
@@ -483,132 +452,83 @@ async fn r_mon_02_query_filters_by_time_actor_object_action_and_decision() {
         base.checked_add(jiff::Span::new().minutes(m))
             .expect("time")
     };
-    store
-        .append(&[
-            Record::new(
-                "alice",
-                ADMISSION_DECISION,
-                Object::namespaced("Pod", "mon-a-dev", "web"),
-                Decision::Denied,
-            )
-            .reason("R-PLC-01")
-            .at(at(0)),
-            Record::new(
-                "alice",
-                ADMISSION_DECISION,
-                Object::namespaced("Pod", "mon-a-dev", "api"),
-                Decision::Allowed,
-            )
-            .at(at(1)),
-            Record::new(
-                "kubectl",
-                STAGE_CHANGE,
-                Object::namespaced("PlatformSoftwareProduct", "agency-mon", "a"),
-                Decision::Done,
-            )
-            .at(at(2)),
-            Record::new(
-                "akp-billing",
-                BILLING_MONTH_CLOSED,
-                Object::cluster("LedgerMonth", "2026-10"),
-                Decision::Done,
-            )
-            .at(at(3)),
-            Record::new(
-                "akp-billing",
-                akp_audit::record::BILLING_REPORT_DELIVERY,
-                Object::cluster("BillingReport", "2026-10"),
-                Decision::Failed,
-            )
-            .at(at(4)),
-        ])
-        .await
-        .expect("append");
-    let q = |f: Filter| {
-        let store = store.clone();
-        async move {
-            akp_audit::query(&store, None, &f)
-                .await
-                .expect("query")
-                .into_iter()
-                .map(|e| e.seq)
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(q(Filter::default()).await, [1, 2, 3, 4, 5]);
-    assert_eq!(
-        q(Filter {
-            actor: Some("alice".into()),
-            ..Filter::default()
-        })
-        .await,
-        [1, 2]
-    );
-    assert_eq!(
-        q(Filter {
-            decision: Some(Decision::Denied),
-            ..Filter::default()
-        })
-        .await,
-        [1]
-    );
-    assert_eq!(
-        q(Filter {
-            action: Some("billing".into()),
-            ..Filter::default()
-        })
-        .await,
-        [4, 5]
-    );
-    assert_eq!(
-        q(Filter {
-            action: Some("bill".into()),
-            ..Filter::default()
-        })
-        .await,
-        Vec::<i64>::new()
-    );
-    assert_eq!(
-        q(Filter {
-            action: Some(STAGE_CHANGE.into()),
-            ..Filter::default()
-        })
-        .await,
-        [3]
-    );
-    assert_eq!(
-        q(Filter {
-            object: Some("Pod/mon-a-dev".into()),
-            ..Filter::default()
-        })
-        .await,
-        [1, 2]
-    );
-    assert_eq!(
-        q(Filter {
-            object: Some("Pod/mon-a-dev/api".into()),
-            ..Filter::default()
-        })
-        .await,
-        [2]
-    );
-    assert_eq!(
-        q(Filter {
-            object: Some("2026-10".into()),
-            ..Filter::default()
-        })
-        .await,
-        [4, 5]
-    );
-    assert_eq!(
-        q(Filter {
-            since: Some(at(1)),
-            until: Some(at(3)),
-            ..Filter::default()
-        })
-        .await,
-        [2, 3]
-    );
+    // Minute by minute; the first has a reason, the others none.
+    let records: Vec<Record> = [
+        (
+            "alice",
+            ADMISSION_DECISION,
+            Object::namespaced("Pod", "mon-a-dev", "web"),
+            Decision::Denied,
+            "R-PLC-01",
+        ),
+        (
+            "alice",
+            ADMISSION_DECISION,
+            Object::namespaced("Pod", "mon-a-dev", "api"),
+            Decision::Allowed,
+            "",
+        ),
+        (
+            "kubectl",
+            STAGE_CHANGE,
+            Object::namespaced("PlatformSoftwareProduct", "agency-mon", "a"),
+            Decision::Done,
+            "",
+        ),
+        (
+            "akp-billing",
+            BILLING_MONTH_CLOSED,
+            Object::cluster("LedgerMonth", "2026-10"),
+            Decision::Done,
+            "",
+        ),
+        (
+            "akp-billing",
+            akp_audit::record::BILLING_REPORT_DELIVERY,
+            Object::cluster("BillingReport", "2026-10"),
+            Decision::Failed,
+            "",
+        ),
+    ]
+    .into_iter()
+    .zip(0..)
+    .map(|((actor, action, object, decision, reason), m)| {
+        Record::new(actor, action, object, decision)
+            .reason(reason)
+            .at(at(m))
+    })
+    .collect();
+    store.append(&records).await.expect("append");
+    let cases: [(Filter, &[i64]); 10] = [
+        (Filter::default(), &[1, 2, 3, 4, 5]),
+        (filter(|f| f.actor = Some("alice".into())), &[1, 2]),
+        (filter(|f| f.decision = Some(Decision::Denied)), &[1]),
+        (filter(|f| f.action = Some("billing".into())), &[4, 5]),
+        (filter(|f| f.action = Some("bill".into())), &[]),
+        (filter(|f| f.action = Some(STAGE_CHANGE.into())), &[3]),
+        (filter(|f| f.object = Some("Pod/mon-a-dev".into())), &[1, 2]),
+        (
+            filter(|f| f.object = Some("Pod/mon-a-dev/api".into())),
+            &[2],
+        ),
+        (filter(|f| f.object = Some("2026-10".into())), &[4, 5]),
+        (
+            filter(|f| {
+                f.since = Some(at(1));
+                f.until = Some(at(3));
+            }),
+            &[2, 3],
+        ),
+    ];
+    for (filter, want) in cases {
+        let seqs: Vec<i64> = akp_audit::query(&store, None, &filter)
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, want, "{filter:?}");
+    }
 
     let out = akp_audit_cmd()
         .args([

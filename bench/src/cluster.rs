@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use akp_test_support::operator::{audit_log_args, writes_in};
 use akp_test_support::{ControlPlane, Options};
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 
 use crate::sys;
 
@@ -30,21 +30,8 @@ impl Audited {
     /// manager or kwok: nothing here runs pods, and they would only add noise.
     pub fn start(audit: bool) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("akp-bench-").tempdir()?;
-        let policy = dir.path().join("audit-policy.yaml");
-        std::fs::write(
-            &policy,
-            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  verbs: [create, update, patch, delete, deletecollection]\n- level: None\n",
-        )?;
-        let audit_log = dir.path().join("audit.log");
-        let apiserver_args = if audit {
-            vec![
-                format!("--audit-policy-file={}", policy.display()),
-                format!("--audit-log-path={}", audit_log.display()),
-                "--audit-log-mode=blocking".into(),
-            ]
-        } else {
-            Vec::new()
-        };
+        let (args, audit_log) = audit_log_args(dir.path())?;
+        let apiserver_args = if audit { args } else { Vec::new() };
         let cp = ControlPlane::start(Options {
             crds: true,
             apiserver_args,
@@ -58,30 +45,10 @@ impl Audited {
         self.dir.path()
     }
 
-    /// Write requests by `user` so far, excluding Leases and Events (as
-    /// `akp_test_support::operator::Cluster::writes_by`).
+    /// Write requests by `user` so far, excluding Leases and Events
+    /// (`akp_test_support::operator::writes_in`).
     pub fn writes_by(&self, user: &str) -> Result<Vec<String>> {
-        let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
-            .filter(|e| {
-                !matches!(
-                    e["objectRef"]["resource"].as_str(),
-                    Some("leases" | "events")
-                )
-            })
-            .map(|e| {
-                format!(
-                    "{} {} {}/{}",
-                    e["verb"].as_str().unwrap_or_default(),
-                    e["objectRef"]["resource"].as_str().unwrap_or_default(),
-                    e["objectRef"]["namespace"].as_str().unwrap_or_default(),
-                    e["objectRef"]["name"].as_str().unwrap_or_default()
-                )
-            })
-            .collect())
+        writes_in(&self.audit_log, user)
     }
 
     /// PIDs of etcd and kube-apiserver.

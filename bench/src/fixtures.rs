@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
-use akp_test_support::{apply, documents, ensure_namespace, repo_root};
+use akp_test_support::fixtures::{self, example};
+use akp_test_support::{apply, ensure_namespace};
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
@@ -17,16 +18,12 @@ pub const AGENCY: &str = "mon";
 /// The agency's namespace.
 pub const AGENCY_NAMESPACE: &str = "agency-mon";
 
-const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
 /// The acts a product needs to be at trial operation (R-LC-02).
-pub const GATE2: &[&str] = &["preliminaryTestProtocol", "trialTransferAct"];
+pub use akp_test_support::fixtures::GATE2;
 
 /// The agency `mon` of `examples/agencies.yaml`.
 pub fn agency_doc() -> Result<Value> {
-    documents(&repo_root().join("examples/agencies.yaml"))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == AGENCY)
-        .context("agency mon in examples/agencies.yaml")
+    example("agencies.yaml", AGENCY)
 }
 
 /// The agency as a typed object.
@@ -34,31 +31,14 @@ pub fn agency() -> Result<Agency> {
     Ok(serde_json::from_value(agency_doc()?)?)
 }
 
-/// A product of the agency at `stage` with `acts`, requesting every environment.
+/// A product of the agency at `stage` with `acts`, requesting every environment
+/// (the tests' fixture product, named Benchmark, with an administrator).
 pub fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
-    let acts: Vec<Value> = acts
-        .iter()
-        .map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
-        .collect();
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1",
-        "kind": "PlatformSoftwareProduct",
-        "metadata": {"name": name, "namespace": AGENCY_NAMESPACE},
-        "spec": {
-            "displayName": "Benchmark", "ictProjectCode": "AKT-2026-0001",
-            "developer": {"name": "Dev", "bin": "180940012345"},
-            "class": 2, "informationCategory": "public", "scale": "local",
-            "capacity": {"concurrentUsers": 5}, "contour": "internal",
-            "participants": {"developers": ["dev@example.kz"], "administrators": ["admin@example.kz"]},
-            "stage": stage, "acts": acts,
-            "environments": {
-                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "testing": {"cpu": "1", "memory": "2Gi", "storage": "5Gi"},
-                "trial": {"cpu": "4", "memory": "8Gi", "storage": "20Gi"},
-                "production": {"cpu": "8", "memory": "16Gi", "storage": "100Gi"}
-            }
-        }
-    })
+    let mut doc = fixtures::product(name, stage, acts);
+    doc["metadata"]["namespace"] = json!(AGENCY_NAMESPACE);
+    doc["spec"]["displayName"] = json!("Benchmark");
+    doc["spec"]["participants"]["administrators"] = json!(["admin@example.kz"]);
+    doc
 }
 
 /// The product's name: `p0000`, `p0001`, …

@@ -21,6 +21,7 @@
 mod bins;
 mod control_plane;
 mod crds;
+pub mod fixtures;
 mod helpers;
 mod manifests;
 pub mod netpol;

@@ -2,7 +2,7 @@
 //! audit log, so tests can count the operator's requests exactly.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,22 +28,57 @@ pub struct Cluster {
     _policy: tempfile::TempDir,
 }
 
+/// The API server's audit policy: the metadata of every write, nothing else.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  verbs: [create, update, patch, delete, deletecollection]\n- level: None\n";
+
+/// Writes the audit policy into `dir` and returns the kube-apiserver arguments that
+/// log every write, blocking, to `dir/audit.log`, and that log's path.
+pub fn audit_log_args(dir: &Path) -> Result<(Vec<String>, PathBuf)> {
+    let policy = dir.join("audit-policy.yaml");
+    std::fs::write(&policy, AUDIT_POLICY)?;
+    let audit_log = dir.join("audit.log");
+    let args = vec![
+        format!("--audit-policy-file={}", policy.display()),
+        format!("--audit-log-path={}", audit_log.display()),
+        "--audit-log-mode=blocking".into(),
+    ];
+    Ok((args, audit_log))
+}
+
+/// Write requests made so far by `user` according to the audit log at `audit_log`
+/// (none while it does not exist), excluding Leases and Events (elections and notices
+/// are not environment writes), as `verb resource namespace/name`.
+pub fn writes_in(audit_log: &Path, user: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(audit_log).unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
+        .filter(|e| {
+            !matches!(
+                e["objectRef"]["resource"].as_str(),
+                Some("leases" | "events")
+            )
+        })
+        .map(|e| {
+            format!(
+                "{} {} {}/{}",
+                e["verb"].as_str().unwrap_or_default(),
+                e["objectRef"]["resource"].as_str().unwrap_or_default(),
+                e["objectRef"]["namespace"].as_str().unwrap_or_default(),
+                e["objectRef"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
 /// A full control plane (scheduler, controller manager, kwok, CRDs) with an audit log.
 pub fn cluster() -> Result<Cluster> {
     let dir = tempfile::tempdir()?;
-    let policy = dir.path().join("audit-policy.yaml");
-    std::fs::write(
-        &policy,
-        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  verbs: [create, update, patch, delete, deletecollection]\n- level: None\n",
-    )?;
-    let audit_log = dir.path().join("audit.log");
+    let (apiserver_args, audit_log) = audit_log_args(dir.path())?;
     let cp = ControlPlane::start(Options {
         crds: true,
-        apiserver_args: vec![
-            format!("--audit-policy-file={}", policy.display()),
-            format!("--audit-log-path={}", audit_log.display()),
-            "--audit-log-mode=blocking".into(),
-        ],
+        apiserver_args,
         ..Options::full()
     })?;
     Ok(Cluster {
@@ -54,30 +89,10 @@ pub fn cluster() -> Result<Cluster> {
 }
 
 impl Cluster {
-    /// Write requests made so far by `user`, excluding Leases and Events (elections and
-    /// notices are not environment writes).
+    /// Write requests made so far by `user`, excluding Leases and Events (see
+    /// [`writes_in`]).
     pub fn writes_by(&self, user: &str) -> Result<Vec<String>> {
-        let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == user)
-            .filter(|e| {
-                !matches!(
-                    e["objectRef"]["resource"].as_str(),
-                    Some("leases" | "events")
-                )
-            })
-            .map(|e| {
-                format!(
-                    "{} {} {}/{}",
-                    e["verb"],
-                    e["objectRef"]["resource"],
-                    e["objectRef"]["namespace"],
-                    e["objectRef"]["name"]
-                )
-            })
-            .collect())
+        writes_in(&self.audit_log, user)
     }
 }
 

@@ -46,6 +46,7 @@ use akp_operator::product::build::{Child as Planned, plan};
 use akp_operator::product::segmentation::Segmentation;
 use akp_operator::product::validate::validate;
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
+use akp_test_support::fixtures::{self, ALL_ACTS, GATE2, example};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
 use akp_test_support::reports::{production_row, reports_config, start_reports};
 use akp_test_support::{
@@ -283,41 +284,13 @@ impl Supervisor {
 // ---------------------------------------------------------------------------------
 // Products and the cluster invariant.
 
-const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
-const GATE2: &[&str] = &["preliminaryTestProtocol", "trialTransferAct"];
-const ALL_ACTS: &[&str] = &[
-    "preliminaryTestProtocol",
-    "trialTransferAct",
-    "trialCompletionAct",
-    "infoSecTestProtocol",
-    "commissioningOrder",
-    "resourceConfirmation",
-];
-
+/// The shared fixture product, named Fault, with this file's project code.
 fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
-    let acts: Vec<Value> = acts
-        .iter()
-        .map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
-        .collect();
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1",
-        "kind": "PlatformSoftwareProduct",
-        "metadata": {"name": name, "namespace": AGENCY_NAMESPACE},
-        "spec": {
-            "displayName": "Fault", "ictProjectCode": "AKT-2026-0009",
-            "developer": {"name": "Dev", "bin": "180940012345"},
-            "class": 2, "informationCategory": "public", "scale": "local",
-            "capacity": {"concurrentUsers": 5}, "contour": "internal",
-            "participants": {"developers": ["dev@example.kz"]},
-            "stage": stage, "acts": acts,
-            "environments": {
-                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "testing": {"cpu": "1", "memory": "2Gi", "storage": "5Gi"},
-                "trial": {"cpu": "4", "memory": "8Gi", "storage": "20Gi"},
-                "production": {"cpu": "8", "memory": "16Gi", "storage": "100Gi"}
-            }
-        }
-    })
+    let mut doc = fixtures::product(name, stage, acts);
+    doc["metadata"]["namespace"] = json!(AGENCY_NAMESPACE);
+    doc["spec"]["displayName"] = json!("Fault");
+    doc["spec"]["ictProjectCode"] = json!("AKT-2026-0009");
+    doc
 }
 
 /// Applies `doc`, retrying while the control plane is down (each attempt bounded,
@@ -368,11 +341,7 @@ async fn walk(client: &Client, name: &str, stage: &str) -> Result<()> {
 }
 
 async fn create_agency(client: &Client) -> Result<()> {
-    let doc = documents(&repo_root().join("examples").join("agencies.yaml"))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == AGENCY)
-        .context("agency mon in examples/agencies.yaml")?;
-    apply_retrying(client, &doc).await?;
+    apply_retrying(client, &example("agencies.yaml", AGENCY)?).await?;
     let api = Api::<Agency>::all(client.clone());
     eventually("agency mon Ready", Duration::from_secs(60), || async {
         let a = api.get(AGENCY).await?;

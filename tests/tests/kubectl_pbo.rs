@@ -19,6 +19,7 @@ use akp_billing::{Calendar, Hour, Ledger, sign};
 use akp_crds::report::{Artifact, BillingReport, BillingReportStatus, ReportPhase};
 use akp_crds::{PlatformSoftwareProduct, Tariff};
 use akp_operator::clock::ManualClock;
+use akp_test_support::fixtures::{example, is_ready};
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::{
     Binaries, ControlPlane, Options, apply, documents, ensure_namespace, repo_root,
@@ -70,6 +71,15 @@ impl Run {
         let text = self.ok()?;
         serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))
     }
+
+    /// Fails unless the run exited with `code` and its stderr holds each of `messages`.
+    fn failed(&self, code: i32, messages: &[&str]) -> Result<()> {
+        ensure!(
+            self.code == code && messages.iter().all(|m| self.stderr.contains(m)),
+            "expected exit {code} with {messages:?}: {self:?}"
+        );
+        Ok(())
+    }
 }
 
 impl Kubectl {
@@ -103,14 +113,27 @@ impl Kubectl {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
+
+    /// `kubectl pbo <args> -o json`, which must succeed.
+    fn pbo_json(&self, args: &[&str]) -> Result<Value> {
+        self.pbo(&[args, &["-o", "json"]].concat())?.json()
+    }
 }
 
-fn example(path: &str, name: &str) -> Result<Value> {
-    documents(&repo_root().join("examples").join(path))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == name)
-        .with_context(|| format!("{name} in {path}"))
+/// Applies the document `name` of `examples/<path>`.
+async fn apply_example(client: &kube::Client, path: &str, name: &str) -> Result<()> {
+    apply(client, &example(path, name)?, None, TESTER).await?;
+    Ok(())
 }
+
+/// The first hour of 10 October 2026 (UTC), where the ledger rows start.
+fn october_10() -> Result<Hour> {
+    let t: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
+    Ok(Hour::containing(t.as_second()))
+}
+
+/// `kubectl pbo status` of the example product.
+const STATUS: [&str; 4] = ["status", "e-license", "-n", "agency-mon"];
 
 fn sha256sum(path: &Path) -> Result<String> {
     let out = Command::new("sha256sum").arg(path).output()?;
@@ -123,26 +146,21 @@ fn sha256sum(path: &Path) -> Result<String> {
 }
 
 /// The shared control plane (API server and CRDs, no operator) for the tests that need
-/// only objects, with agency mon, its namespace, the example tariffs and e-license.
-async fn shared() -> Result<(&'static ControlPlane, kube::Client)> {
+/// only objects, with agency mon, its namespace, the example tariffs and e-license;
+/// kubectl pointed at it and its admin client.
+async fn shared() -> Result<(Kubectl, kube::Client)> {
     let cp = ControlPlane::shared(Options {
         crds: true,
         ..Options::default()
     })?;
     let client = cp.admin_client().await?;
-    apply(&client, &example("agencies.yaml", "mon")?, None, TESTER).await?;
+    apply_example(&client, "agencies.yaml", "mon").await?;
     ensure_namespace(&client, "agency-mon").await?;
     for name in ["akp-2026", "akp-2027"] {
-        apply(&client, &example("tariffs.yaml", name)?, None, TESTER).await?;
+        apply_example(&client, "tariffs.yaml", name).await?;
     }
-    apply(
-        &client,
-        &example("products/e-license.yaml", "e-license")?,
-        None,
-        TESTER,
-    )
-    .await?;
-    Ok((cp, client))
+    apply_example(&client, "products/e-license.yaml", "e-license").await?;
+    Ok((Kubectl::new(cp.kubeconfig_path())?, client))
 }
 
 /// R-LC-02, R-LC-03, R-LC-04, R-ENV-03: `status` of an example product reconciled by
@@ -157,27 +175,17 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     let _operator = c
         .operator(&ManualClock::new(jiff::Timestamp::now()))
         .await?;
-    apply(&admin, &example("agencies.yaml", "mon")?, None, TESTER).await?;
+    apply_example(&admin, "agencies.yaml", "mon").await?;
     // The operator creates the agency's namespace; the product lives in it.
     let agencies = Api::<akp_crds::Agency>::all(admin.clone());
     eventually("agency mon Ready", Duration::from_secs(60), || async {
         let a = agencies.get("mon").await?;
         Ok(a.status
-            .is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            .is_some_and(|s| is_ready(&s.conditions))
             .then_some(()))
     })
     .await?;
-    apply(
-        &admin,
-        &example("products/e-license.yaml", "e-license")?,
-        None,
-        TESTER,
-    )
-    .await?;
+    apply_example(&admin, "products/e-license.yaml", "e-license").await?;
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
     let reconciled = eventually(
         "e-license reconciled at trialOperation with its environments ready",
@@ -185,10 +193,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         || async {
             let p = api.get("e-license").await?;
             let s = p.status.clone().unwrap_or_default();
-            let ready = s
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
+            let ready = is_ready(&s.conditions);
             Ok((ready && s.trial.is_some() && s.environments.len() == 3).then_some(p))
         },
     )
@@ -196,7 +201,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     let k = Kubectl::new(c.cp.kubeconfig_path())?;
 
     // status, as a table: no colour when not on a terminal.
-    let text = k.pbo(&["status", "e-license", "-n", "agency-mon"])?.ok()?;
+    let text = k.pbo(&STATUS)?.ok()?;
     ensure!(
         !text.contains('\x1b'),
         "colour codes off a terminal:\n{text}"
@@ -214,9 +219,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         ensure!(text.contains(want), "status lacks {want:?}:\n{text}");
     }
     // status -o json: the clocks are the operator's status, the gates the rules'.
-    let v = k
-        .pbo(&["status", "e-license", "-n", "agency-mon", "-o", "json"])?
-        .json()?;
+    let v = k.pbo_json(&STATUS)?;
     let status = reconciled.status.clone().unwrap_or_default();
     let deadline = status.trial.as_ref().map(|t| t.deadline.0.to_string());
     ensure!(
@@ -259,9 +262,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         v["clocks"]["provisioning"]
     );
     // -o yaml carries the same view.
-    let yaml = k
-        .pbo(&["status", "e-license", "-n", "agency-mon", "-o", "yaml"])?
-        .ok()?;
+    let yaml = k.pbo(&[&STATUS[..], &["-o", "yaml"]].concat())?.ok()?;
     ensure!(
         yaml.contains("missingActs:") && yaml.contains("trialCompletionAct"),
         "{yaml}"
@@ -283,40 +284,32 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     let resources = file("resources.pdf", "confirmed production resources")?;
     let act = |t: &str, p: &Path, extra: &str| format!("type={t},file={}{extra}", p.display());
 
-    // A closed gate: the API server refuses, and its message is shown verbatim.
-    let refused = k.pbo(&[
+    let promote = [
         "promote",
         "e-license",
         "-n",
         "agency-mon",
         "--to",
         "production",
-        "--act",
-        &act(
-            "trialCompletionAct",
-            &completion,
-            ",number=5,date=2026-10-02",
-        ),
-    ])?;
-    ensure!(refused.code == 1, "refused promotion exits 1: {refused:?}");
-    ensure!(
-        refused.stderr.contains("Error from server (Invalid)")
-            && refused.stderr.contains(
-                "stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: infoSecTestProtocol commissioningOrder resourceConfirmation. Add them to spec.acts with number, date and sha256"
-            ),
-        "the gate's message: {}",
-        refused.stderr
+    ];
+    let completion_act = act(
+        "trialCompletionAct",
+        &completion,
+        ",number=5,date=2026-10-02",
     );
+    // A closed gate: the API server refuses, and its message is shown verbatim.
+    k.pbo(&[&promote[..], &["--act", &completion_act]].concat())?
+        .failed(1, &[
+            "Error from server (Invalid)",
+            "stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: infoSecTestProtocol commissioningOrder resourceConfirmation. Add them to spec.acts with number, date and sha256",
+        ])
+        .context("refused promotion exits 1 with the gate's message")?;
     let p = api.get("e-license").await?;
     ensure!(p.spec.acts.len() == 2 && p.spec.stage == akp_crds::Stage::TrialOperation);
 
     let all_acts = [
         "--act".to_string(),
-        act(
-            "trialCompletionAct",
-            &completion,
-            ",number=5,date=2026-10-02",
-        ),
+        completion_act.clone(),
         "--act".to_string(),
         act(
             "infoSecTestProtocol",
@@ -332,14 +325,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
             ",number=R-1,date=2026-10-06",
         ),
     ];
-    let mut args: Vec<&str> = vec![
-        "promote",
-        "e-license",
-        "-n",
-        "agency-mon",
-        "--to",
-        "production",
-    ];
+    let mut args: Vec<&str> = promote.to_vec();
     args.extend(all_acts.iter().map(String::as_str));
 
     // A server dry run passes the gate and persists nothing.
@@ -386,23 +372,15 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
 
     // The operator takes it to production; status shows the warranty (R-LC-06).
     eventually("warranty in status", Duration::from_secs(60), || async {
-        let v = k
-            .pbo(&["status", "e-license", "-n", "agency-mon", "-o", "json"])?
-            .json()?;
+        let v = k.pbo_json(&STATUS)?;
         Ok(v["clocks"]["warranty"]["until"]
             .as_str()
             .map(str::to_string))
     })
     .await?;
     // A product that does not exist: exit 1 with what to do.
-    let missing = k.pbo(&["status", "nope", "-n", "agency-mon"])?;
-    ensure!(
-        missing.code == 1
-            && missing
-                .stderr
-                .contains("not found in namespace \"agency-mon\""),
-        "{missing:?}"
-    );
+    k.pbo(&["status", "nope", "-n", "agency-mon"])?
+        .failed(1, &["not found in namespace \"agency-mon\""])?;
     Ok(())
 }
 
@@ -411,21 +389,11 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
 /// item without a rate refused with the tariff and the item named.
 #[tokio::test]
 async fn r_bil_04_estimate_of_the_requested_resources() -> Result<()> {
-    let (cp, _client) = shared().await?;
-    let k = Kubectl::new(cp.kubeconfig_path())?;
+    let (k, _client) = shared().await?;
     let file = repo_root().join("examples/products/school-enrolment.yaml");
     let file = file.to_string_lossy();
-    let v = k
-        .pbo(&[
-            "estimate",
-            "-f",
-            &file,
-            "--as-of",
-            "2026-10-15",
-            "-o",
-            "json",
-        ])?
-        .json()?;
+    let at_cluster = ["estimate", "-f", &file, "--as-of", "2026-10-15"];
+    let v = k.pbo_json(&at_cluster)?;
     ensure!(
         v["tariff"] == "akp-2026" && v["tariffSource"] == "cluster",
         "{v}"
@@ -457,23 +425,19 @@ async fn r_bil_04_estimate_of_the_requested_resources() -> Result<()> {
     // From files, no cluster: the 2027 tariff bills non-production after the period.
     let tariffs = repo_root().join("examples/tariffs.yaml");
     let tariffs = tariffs.to_string_lossy();
-    let v = k
-        .pbo(&[
-            "estimate",
-            "-f",
-            &file,
-            "--tariff",
-            &tariffs,
-            "--as-of",
-            "2027-02-01",
-            "--contract-date",
-            "2026-03-02",
-            "--kubeconfig",
-            "/nonexistent",
-            "-o",
-            "json",
-        ])?
-        .json()?;
+    let v = k.pbo_json(&[
+        "estimate",
+        "-f",
+        &file,
+        "--tariff",
+        &tariffs,
+        "--as-of",
+        "2027-02-01",
+        "--contract-date",
+        "2026-03-02",
+        "--kubeconfig",
+        "/nonexistent",
+    ])?;
     // 2 × 730 × 11.20 + 4 × 730 × 1.35 + 20 × 730 × 0.021 = 16352 + 3942 + 306.60.
     let testing = env(&v, "testing")?;
     ensure!(
@@ -484,9 +448,7 @@ async fn r_bil_04_estimate_of_the_requested_resources() -> Result<()> {
         v["tariff"] == "akp-2027" && testing["policy"] == "bill",
         "{v}"
     );
-    let table = k
-        .pbo(&["estimate", "-f", &file, "--as-of", "2026-10-15"])?
-        .ok()?;
+    let table = k.pbo(&at_cluster)?.ok()?;
     ensure!(
         table.contains("testing (flag, free until 2026-06-02)") && table.contains("19856.00"),
         "{table}"
@@ -548,43 +510,22 @@ fn row(env: &str, product: &str, resource: &str, unit: &str, hour: Hour, q: i64)
 /// cluster's tariffs: production billed, trial flagged after the free period.
 #[tokio::test]
 async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
-    let (cp, _client) = shared().await?;
-    let k = Kubectl::new(cp.kubeconfig_path())?;
+    let (k, _client) = shared().await?;
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    let first = Hour::containing(
-        "2026-10-10T00:00:00Z"
-            .parse::<jiff::Timestamp>()?
-            .as_second(),
-    );
+    let first = october_10()?;
     let ledger = Ledger::open(&url, Calendar::new(5)).await?;
     let mut rows = Vec::new();
     for h in 0..3 {
-        // Two cores and 16 GiB for an hour, in ledger micro-units.
-        rows.push(row(
-            "production",
-            "e-license",
-            "cpu",
-            "core_second",
-            first.plus(h),
-            7_200_000_000,
-        ));
-        rows.push(row(
-            "production",
-            "e-license",
-            "memory",
-            "gib_hour",
-            first.plus(h),
-            16_000_000,
-        ));
-        rows.push(row(
-            "production",
-            "tax-check",
-            "cpu",
-            "core_second",
-            first.plus(h),
-            3_600_000_000,
-        ));
+        // Two cores and 16 GiB for an hour, in ledger micro-units; another product's
+        // core.
+        for (product, resource, unit, q) in [
+            ("e-license", "cpu", "core_second", 7_200_000_000),
+            ("e-license", "memory", "gib_hour", 16_000_000),
+            ("tax-check", "cpu", "core_second", 3_600_000_000),
+        ] {
+            rows.push(row("production", product, resource, unit, first.plus(h), q));
+        }
     }
     for h in 0..2 {
         rows.push(row(
@@ -599,20 +540,16 @@ async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
     ledger.commit("test", first.plus(3), &rows, &[]).await?;
     ledger.close().await;
 
-    let v = k
-        .pbo(&[
-            "usage",
-            "e-license",
-            "-n",
-            "agency-mon",
-            "--month",
-            "2026-10",
-            "--ledger",
-            &url,
-            "-o",
-            "json",
-        ])?
-        .json()?;
+    let usage_args = [
+        "usage",
+        "e-license",
+        "-n",
+        "agency-mon",
+        "--month",
+        "2026-10",
+        "--ledger",
+    ];
+    let v = k.pbo_json(&[&usage_args[..], &[&url]].concat())?;
     ensure!(v["agency"] == "mon" && v["closed"] == false, "{v}");
     let usage = v["usage"].as_array().context("usage")?;
     ensure!(usage.len() == 3, "other products left out: {usage:?}");
@@ -642,38 +579,15 @@ async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
         trial["treatment"] == "flagged" && trial["listAmount"] == "21.60",
         "{trial}"
     );
-    let table = k
-        .pbo(&[
-            "usage",
-            "e-license",
-            "-n",
-            "agency-mon",
-            "--month",
-            "2026-10",
-            "--ledger",
-            &url,
-        ])?
-        .ok()?;
+    let table = k.pbo(&[&usage_args[..], &[&url]].concat())?.ok()?;
     ensure!(
         table.contains("127.20 KZT") && table.contains("mon-e-license-production"),
         "{table}"
     );
     ensure!(table.contains("not closed in the ledger"), "{table}");
 
-    let missing = k.pbo(&[
-        "usage",
-        "e-license",
-        "-n",
-        "agency-mon",
-        "--month",
-        "2026-10",
-        "--ledger",
-        "sqlite:///nonexistent/ledger.db",
-    ])?;
-    ensure!(
-        missing.code == 1 && missing.stderr.contains("does not exist"),
-        "{missing:?}"
-    );
+    k.pbo(&[&usage_args[..], &["sqlite:///nonexistent/ledger.db"]].concat())?
+        .failed(1, &["does not exist"])?;
     Ok(())
 }
 
@@ -682,25 +596,19 @@ async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
 /// key is not the signer's; `report get` shows the BillingReport and its files.
 #[tokio::test]
 async fn r_bil_02_report_verify_and_get() -> Result<()> {
-    let (cp, client) = shared().await?;
-    let k = Kubectl::new(cp.kubeconfig_path())?;
+    let (k, client) = shared().await?;
     // A report of real rated lines.
     let tariffs: Vec<Tariff> = documents(&repo_root().join("examples/tariffs.yaml"))?
         .into_iter()
         .map(serde_json::from_value)
         .collect::<Result<_, _>>()?;
     let book = TariffBook::new(&tariffs)?;
-    let first = Hour::containing(
-        "2026-10-10T00:00:00Z"
-            .parse::<jiff::Timestamp>()?
-            .as_second(),
-    );
     let rows = vec![row(
         "production",
         "e-license",
         "cpu",
         "core_second",
-        first,
+        october_10()?,
         7_200_000_000,
     )];
     let calendar = Calendar::new(5);
@@ -736,64 +644,30 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
     let dir = reports.path().to_string_lossy().to_string();
     let public_s = public.to_string_lossy().to_string();
 
-    let out = k
-        .pbo(&[
-            "report",
-            "verify",
-            "2026-10",
-            "--dir",
-            &dir,
-            "--public-key",
-            &public_s,
-        ])?
-        .ok()?;
+    let verify = ["report", "verify", "2026-10", "--dir", &dir];
+    let with_key = [&verify[..], &["--public-key", &public_s]].concat();
+
+    let out = k.pbo(&with_key)?.ok()?;
     ensure!(out.starts_with("OK: report 2026-10 (2026-10)"), "{out}");
     ensure!(
         out.contains("report.csv") && out.contains("4 file(s) verified"),
         "{out}"
     );
-    let v = k
-        .pbo(&[
-            "report",
-            "verify",
-            "2026-10",
-            "--dir",
-            &dir,
-            "--public-key",
-            &public_s,
-            "-o",
-            "json",
-        ])?
-        .json()?;
+    let v = k.pbo_json(&with_key)?;
     ensure!(
         v["ok"] == true && v["signerAuthenticated"] == true && v["totals"]["KZT"] == "21.60",
         "{v}"
     );
     // Without a key: integrity only, and it says so.
-    let out = k
-        .pbo(&["report", "verify", "2026-10", "--dir", &dir])?
-        .ok()?;
+    let out = k.pbo(&verify)?.ok()?;
     ensure!(out.contains("pass --public-key"), "{out}");
 
     // Another key: refused.
     let other = reports.path().join("other.pub");
     let other_key = sign::signing_key_from_bytes(&[8u8; 32])?;
     std::fs::write(&other, other_key.verifying_key().as_bytes())?;
-    let r = k.pbo(&[
-        "report",
-        "verify",
-        "2026-10",
-        "--dir",
-        &dir,
-        "--public-key",
-        &other.to_string_lossy(),
-    ])?;
-    ensure!(
-        r.code == 3
-            && r.stderr
-                .contains("does not verify with the given public key"),
-        "{r:?}"
-    );
+    k.pbo(&[&verify[..], &["--public-key", &other.to_string_lossy()]].concat())?
+        .failed(3, &["does not verify with the given public key"])?;
 
     // One byte changed: refused, naming the file.
     let csv = bundle_dir.join("report.csv");
@@ -801,25 +675,13 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
     let i = bytes.len() / 2;
     bytes[i] ^= 0x01;
     std::fs::write(&csv, &bytes)?;
-    let r = k.pbo(&[
-        "report",
-        "verify",
-        "2026-10",
-        "--dir",
-        &dir,
-        "--public-key",
-        &public_s,
-    ])?;
-    ensure!(r.code == 3, "tampered bundle exits 3: {r:?}");
-    ensure!(
-        r.stderr.contains("does NOT verify") && r.stderr.contains("report.csv was changed"),
-        "{}",
-        r.stderr
-    );
+    k.pbo(&with_key)?
+        .failed(3, &["does NOT verify", "report.csv was changed"])
+        .context("tampered bundle exits 3")?;
     bytes[i] ^= 0x01;
     std::fs::write(&csv, &bytes)?;
     // A wrong month.
-    let r = k.pbo(&[
+    k.pbo(&[
         "report",
         "verify",
         "2026-09",
@@ -827,13 +689,8 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
         &bundle_dir.to_string_lossy(),
         "--public-key",
         &public_s,
-    ])?;
-    ensure!(
-        r.code == 3
-            && r.stderr
-                .contains("the manifest is for period 2026-10, not 2026-09"),
-        "{r:?}"
-    );
+    ])?
+    .failed(3, &["the manifest is for period 2026-10, not 2026-09"])?;
 
     // report get: the BillingReport's status and the files in the reports directory.
     let api = Api::<BillingReport>::all(client.clone());
@@ -861,7 +718,8 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
         &Patch::Merge(json!({"status": status})),
     )
     .await?;
-    let out = k.pbo(&["report", "get", "2026-10", "--dir", &dir])?.ok()?;
+    let get = ["report", "get", "2026-10", "--dir", &dir];
+    let out = k.pbo(&get)?.ok()?;
     ensure!(
         out.contains("Signed") && out.contains("21.60 KZT") && out.contains("akp-2026"),
         "{out}"
@@ -872,21 +730,10 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
     );
     ensure!(!out.contains("DIFFERS"), "{out}");
     let csv_text = k
-        .pbo(&[
-            "report",
-            "get",
-            "2026-10",
-            "--dir",
-            &dir,
-            "--print",
-            "report.csv",
-        ])?
+        .pbo(&[&get[..], &["--print", "report.csv"]].concat())?
         .ok()?;
     ensure!(csv_text.starts_with("record,period,agency"), "{csv_text}");
-    let none = k.pbo(&["report", "get", "2031-01"])?;
-    ensure!(
-        none.code == 1 && none.stderr.contains("no BillingReport for 2031-01"),
-        "{none:?}"
-    );
+    k.pbo(&["report", "get", "2031-01"])?
+        .failed(1, &["no BillingReport for 2031-01"])?;
     Ok(())
 }

@@ -6,28 +6,25 @@
 //! acts on the whole cluster and two tests' operators must not meet.
 
 use std::collections::BTreeSet;
+use std::fmt::Debug;
 use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::clock::ManualClock;
-use akp_test_support::operator::{OPERATOR_USER, Operator, cluster, eventually, wait_for_event};
-use akp_test_support::{apply, documents, repo_root};
+use akp_test_support::apply;
+use akp_test_support::fixtures::{ALL_ACTS, GATE2, example, is_ready, product};
+use akp_test_support::operator::{
+    Cluster, OPERATOR_USER, Operator, cluster, eventually, wait_for_event,
+};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TESTER: &str = "akp-tests";
-
-fn example(path: &str, name: &str) -> Result<Value> {
-    documents(&repo_root().join("examples").join(path))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == name)
-        .with_context(|| format!("{name} in {path}"))
-}
 
 async fn create_agency(client: &Client, name: &str) -> Result<Agency> {
     let doc = example("agencies.yaml", name)?;
@@ -38,62 +35,35 @@ async fn create_agency(client: &Client, name: &str) -> Result<Agency> {
         Duration::from_secs(30),
         || async {
             let a = api.get(name).await?;
-            let ready = a.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            });
+            let ready = a.status.as_ref().is_some_and(|s| is_ready(&s.conditions));
             Ok(ready.then_some(a))
         },
     )
     .await
 }
 
-const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
-
-fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
-    let acts: Vec<Value> = acts
-        .iter()
-        .map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
-        .collect();
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1",
-        "kind": "PlatformSoftwareProduct",
-        "metadata": {"name": name, "namespace": "agency-mon"},
-        "spec": {
-            "displayName": "Walker", "ictProjectCode": "AKT-2026-0001",
-            "developer": {"name": "Dev", "bin": "180940012345"},
-            "class": 2, "informationCategory": "public", "scale": "local",
-            "capacity": {"concurrentUsers": 5}, "contour": "internal",
-            "participants": {"developers": ["dev@example.kz"]},
-            "stage": stage, "acts": acts,
-            "environments": {
-                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "testing": {"cpu": "1", "memory": "2Gi", "storage": "5Gi"},
-                "trial": {"cpu": "4", "memory": "8Gi", "storage": "20Gi"},
-                "production": {"cpu": "8", "memory": "16Gi", "storage": "100Gi"}
-            }
-        }
-    })
+/// A cluster of its own, its admin client and an operator running on `clock`, with
+/// agency mon Ready.
+async fn start_cluster(clock: &ManualClock) -> Result<(Cluster, Client, Operator)> {
+    let c = cluster()?;
+    let admin = c.cp.admin_client().await?;
+    let operator = c.operator(clock).await?;
+    create_agency(&admin, "mon").await?;
+    Ok((c, admin, operator))
 }
 
-const GATE2: &[&str] = &["preliminaryTestProtocol", "trialTransferAct"];
-const ALL_ACTS: &[&str] = &[
-    "preliminaryTestProtocol",
-    "trialTransferAct",
-    "trialCompletionAct",
-    "infoSecTestProtocol",
-    "commissioningOrder",
-    "resourceConfirmation",
-];
-
-/// Environment namespaces of a product that exist and are not terminating.
-async fn live_environments(client: &Client, product: &str) -> Result<BTreeSet<String>> {
+/// The environment namespaces of a product, terminating or not.
+async fn environment_namespaces(client: &Client, product: &str) -> Result<Vec<Namespace>> {
     let list = Api::<Namespace>::all(client.clone())
         .list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}")))
         .await?;
-    Ok(list
-        .items
+    Ok(list.items)
+}
+
+/// Environment namespaces of a product that exist and are not terminating.
+async fn live_environments(client: &Client, product: &str) -> Result<BTreeSet<String>> {
+    Ok(environment_namespaces(client, product)
+        .await?
         .into_iter()
         .filter(|n| n.metadata.deletion_timestamp.is_none())
         .map(|n| n.name_any())
@@ -102,16 +72,15 @@ async fn live_environments(client: &Client, product: &str) -> Result<BTreeSet<St
 
 /// Environment namespaces of a product at all, terminating or not.
 async fn any_environments(client: &Client, product: &str) -> Result<usize> {
-    let list = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default().labels(&format!("akp.egov.kz/product={product}")))
-        .await?;
-    Ok(list.items.len())
+    Ok(environment_namespaces(client, product).await?.len())
 }
 
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// Waits until product `name` is Ready at `stage`, observed at its generation, with
+/// exactly the environment namespaces `mon-<name>-<env>` of `envs`.
 async fn wait_for_stage(
     client: &Client,
     name: &str,
@@ -119,17 +88,14 @@ async fn wait_for_stage(
     envs: &[&str],
 ) -> Result<PlatformSoftwareProduct> {
     let api = Api::<PlatformSoftwareProduct>::namespaced(client.clone(), "agency-mon");
-    let want = set(envs);
+    let want: BTreeSet<String> = envs.iter().map(|e| format!("mon-{name}-{e}")).collect();
     eventually(
         &format!("{name} ready at {stage} with {want:?}"),
         Duration::from_secs(60),
         || async {
             let p = api.get(name).await?;
             let s = p.status.clone().unwrap_or_default();
-            let ready = s
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
+            let ready = is_ready(&s.conditions);
             let at_stage = serde_json::to_value(s.stage)? == json!(stage);
             let live = live_environments(client, name).await?;
             Ok((ready
@@ -142,26 +108,82 @@ async fn wait_for_stage(
     .await
 }
 
-async fn check_environment(
+/// Sets product `name` to `stage` with `acts` and waits for it as [`wait_for_stage`].
+async fn walk_to(
     client: &Client,
-    ns: &str,
-    cpu: &str,
-    memory: &str,
-    env: &str,
-    developer_role: &str,
-) -> Result<()> {
+    name: &str,
+    stage: &str,
+    acts: &[&str],
+    envs: &[&str],
+) -> Result<PlatformSoftwareProduct> {
+    set_stage(client, name, stage, acts).await?;
+    wait_for_stage(client, name, stage, envs).await
+}
+
+/// What an environment namespace of the fixture product must hold: the quota it
+/// requests (`fixtures::product`) and the role its developers get.
+struct Environment {
+    env: &'static str,
+    cpu: &'static str,
+    memory: &'static str,
+    developer_role: &'static str,
+}
+
+/// The environments of a product before trial operation, in trial operation and in
+/// production (R-ENV-01).
+const DEV_TEST: &[&str] = &["development", "testing"];
+const WITH_TRIAL: &[&str] = &["development", "testing", "trial"];
+const WITH_PRODUCTION: &[&str] = &["development", "testing", "production"];
+
+const DEVELOPER: &str = "akp:environment-developer";
+const VIEWER: &str = "akp:environment-viewer";
+const DEVELOPMENT: Environment = Environment {
+    env: "development",
+    cpu: "2",
+    memory: "4Gi",
+    developer_role: DEVELOPER,
+};
+const TESTING: Environment = Environment {
+    env: "testing",
+    cpu: "1",
+    memory: "2Gi",
+    developer_role: DEVELOPER,
+};
+const TRIAL: Environment = Environment {
+    env: "trial",
+    cpu: "4",
+    memory: "8Gi",
+    developer_role: VIEWER,
+};
+const PRODUCTION: Environment = Environment {
+    env: "production",
+    cpu: "8",
+    memory: "16Gi",
+    developer_role: VIEWER,
+};
+
+/// Checks the namespace `mon-<product>-<env>`: labels, quota, limits, bindings and the
+/// default deny.
+async fn check_environment(client: &Client, product: &str, want: &Environment) -> Result<()> {
+    let Environment {
+        env,
+        cpu,
+        memory,
+        developer_role,
+    } = want;
+    let ns = &format!("mon-{product}-{env}");
     let namespace = Api::<Namespace>::all(client.clone()).get(ns).await?;
     let labels = namespace.labels();
     assert_eq!(labels["akp.egov.kz/agency"], "mon", "{ns}");
-    assert_eq!(labels["akp.egov.kz/environment"], env, "{ns}");
+    assert_eq!(labels["akp.egov.kz/environment"], *env, "{ns}");
     assert_eq!(labels["akp.egov.kz/contour"], "internal", "{ns}");
     assert_eq!(labels["akp.egov.kz/class"], "2", "{ns}");
     let quota = Api::<ResourceQuota>::namespaced(client.clone(), ns)
         .get("akp-requested")
         .await?;
     let hard = quota.spec.and_then(|s| s.hard).unwrap_or_default();
-    assert_eq!(hard["requests.cpu"].0, cpu, "{ns} quota cpu");
-    assert_eq!(hard["limits.memory"].0, memory, "{ns} quota memory");
+    assert_eq!(hard["requests.cpu"].0, *cpu, "{ns} quota cpu");
+    assert_eq!(hard["limits.memory"].0, *memory, "{ns} quota memory");
     Api::<LimitRange>::namespaced(client.clone(), ns)
         .get("akp-defaults")
         .await?;
@@ -185,7 +207,7 @@ async fn check_environment(
         .iter()
         .find(|b| b.name_any() == "akp-developer")
         .context("developer binding")?;
-    assert_eq!(dev.role_ref.name, developer_role, "{ns}");
+    assert_eq!(dev.role_ref.name, *developer_role, "{ns}");
     let policies = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await?;
@@ -204,101 +226,46 @@ async fn set_stage(client: &Client, name: &str, stage: &str, acts: &[&str]) -> R
     Ok(())
 }
 
+/// A replica `akp-operator-<identity>` (a cluster admin) that writes while it leads.
+async fn replica(c: &Cluster, clock: &ManualClock, identity: &str) -> Result<Operator> {
+    let user = format!("akp-operator-{identity}");
+    let client = c.cp.client_for(&user, &["system:masters"]).await?;
+    Ok(Operator::start_elected(client, clock, identity))
+}
+
+/// Fails unless `result` is the API server's 403 Forbidden.
+fn assert_forbidden<T: Debug>(result: kube::Result<T>, what: &str) -> Result<()> {
+    match result {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 403, "{what}: {}", s.message);
+            Ok(())
+        }
+        other => bail!("{what} must be forbidden: {other:?}"),
+    }
+}
+
 /// R-ENV-01, R-LC-01, R-LC-07: a product walks development → preliminaryTesting →
 /// trialOperation → production → decommissioned, and at each step has exactly the
 /// environments of its stage, with their quota, limits, bindings and labels.
 #[tokio::test]
 async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Result<()> {
-    let c = cluster()?;
-    let admin = c.cp.admin_client().await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
-    create_agency(&admin, "mon").await?;
+    let (_c, admin, operator) = start_cluster(&ManualClock::new(jiff::Timestamp::now())).await?;
 
-    set_stage(&admin, "walker", "development", &[]).await?;
-    wait_for_stage(
-        &admin,
-        "walker",
-        "development",
-        &["mon-walker-development", "mon-walker-testing"],
-    )
-    .await?;
-    check_environment(
-        &admin,
-        "mon-walker-development",
-        "2",
-        "4Gi",
-        "development",
-        "akp:environment-developer",
-    )
-    .await?;
-    check_environment(
-        &admin,
-        "mon-walker-testing",
-        "1",
-        "2Gi",
-        "testing",
-        "akp:environment-developer",
-    )
-    .await?;
+    walk_to(&admin, "walker", "development", &[], DEV_TEST).await?;
+    check_environment(&admin, "walker", &DEVELOPMENT).await?;
+    check_environment(&admin, "walker", &TESTING).await?;
 
-    set_stage(&admin, "walker", "preliminaryTesting", &[]).await?;
-    wait_for_stage(
-        &admin,
-        "walker",
-        "preliminaryTesting",
-        &["mon-walker-development", "mon-walker-testing"],
-    )
-    .await?;
+    walk_to(&admin, "walker", "preliminaryTesting", &[], DEV_TEST).await?;
 
-    set_stage(&admin, "walker", "trialOperation", GATE2).await?;
-    let p = wait_for_stage(
-        &admin,
-        "walker",
-        "trialOperation",
-        &[
-            "mon-walker-development",
-            "mon-walker-testing",
-            "mon-walker-trial",
-        ],
-    )
-    .await?;
-    check_environment(
-        &admin,
-        "mon-walker-trial",
-        "4",
-        "8Gi",
-        "trial",
-        "akp:environment-viewer",
-    )
-    .await?;
+    let p = walk_to(&admin, "walker", "trialOperation", GATE2, WITH_TRIAL).await?;
+    check_environment(&admin, "walker", &TRIAL).await?;
     assert!(
         p.status.as_ref().and_then(|s| s.trial.as_ref()).is_some(),
         "the trial clock runs"
     );
 
-    set_stage(&admin, "walker", "production", ALL_ACTS).await?;
-    let p = wait_for_stage(
-        &admin,
-        "walker",
-        "production",
-        &[
-            "mon-walker-development",
-            "mon-walker-testing",
-            "mon-walker-production",
-        ],
-    )
-    .await?;
-    check_environment(
-        &admin,
-        "mon-walker-production",
-        "8",
-        "16Gi",
-        "production",
-        "akp:environment-viewer",
-    )
-    .await?;
+    let p = walk_to(&admin, "walker", "production", ALL_ACTS, WITH_PRODUCTION).await?;
+    check_environment(&admin, "walker", &PRODUCTION).await?;
     let status = p.status.clone().unwrap_or_default();
     let production = status.production.context("production status")?;
     assert_eq!(
@@ -325,8 +292,7 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
     )
     .await?;
 
-    set_stage(&admin, "walker", "decommissioned", ALL_ACTS).await?;
-    wait_for_stage(&admin, "walker", "decommissioned", &[]).await?;
+    walk_to(&admin, "walker", "decommissioned", ALL_ACTS, &[]).await?;
     eventually(
         "every environment namespace gone",
         Duration::from_secs(60),
@@ -338,14 +304,7 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
     assert!(api.get_opt("walker").await?.is_some());
 
     // Deletion goes through the finalizer.
-    set_stage(&admin, "second", "development", &[]).await?;
-    wait_for_stage(
-        &admin,
-        "second",
-        "development",
-        &["mon-second-development", "mon-second-testing"],
-    )
-    .await?;
+    walk_to(&admin, "second", "development", &[], DEV_TEST).await?;
     api.delete("second", &Default::default()).await?;
     eventually(
         "the product and its environments gone",
@@ -380,12 +339,7 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
 /// R-LC-08: an agency's users manage products in their own namespace only.
 #[tokio::test]
 async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
-    let c = cluster()?;
-    let admin = c.cp.admin_client().await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
-    create_agency(&admin, "mon").await?;
+    let (c, admin, operator) = start_cluster(&ManualClock::new(jiff::Timestamp::now())).await?;
     create_agency(&admin, "mz").await?;
     let mon_user =
         c.cp.client_for("aigerim@mon.gov.kz", &["agency-mon"])
@@ -400,36 +354,28 @@ async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
         .await?;
     let mut foreign = own.clone();
     foreign["metadata"]["namespace"] = json!("agency-mz");
-    match apply(&mon_user, &foreign, None, TESTER).await {
-        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{}", s.message),
-        other => bail!("creating in another agency's namespace must be forbidden: {other:?}"),
-    }
-    match Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mz")
-        .list(&ListParams::default())
-        .await
-    {
-        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
-        other => bail!("reading another agency's products must be forbidden: {other:?}"),
-    }
+    assert_forbidden(
+        apply(&mon_user, &foreign, None, TESTER).await,
+        "creating in another agency's namespace",
+    )?;
+    assert_forbidden(
+        Api::<PlatformSoftwareProduct>::namespaced(mon_user.clone(), "agency-mz")
+            .list(&ListParams::default())
+            .await,
+        "reading another agency's products",
+    )?;
     // The agency reads its own environments, not another's.
-    wait_for_stage(
-        &admin,
-        "own",
-        "development",
-        &["mon-own-development", "mon-own-testing"],
-    )
-    .await?;
+    wait_for_stage(&admin, "own", "development", DEV_TEST).await?;
     Api::<ResourceQuota>::namespaced(mon_user.clone(), "mon-own-development")
         .list(&ListParams::default())
         .await?;
     let mz_user = c.cp.client_for("berik@dsm.gov.kz", &["agency-mz"]).await?;
-    match Api::<ResourceQuota>::namespaced(mz_user, "mon-own-development")
-        .list(&ListParams::default())
-        .await
-    {
-        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
-        other => bail!("another agency must not read the environment: {other:?}"),
-    }
+    assert_forbidden(
+        Api::<ResourceQuota>::namespaced(mz_user, "mon-own-development")
+            .list(&ListParams::default())
+            .await,
+        "another agency reading the environment",
+    )?;
     // The digitalization head administers the agency namespace.
     let head = c.cp.client_for("alice@mon.gov.kz", &[]).await?;
     Api::<RoleBinding>::namespaced(head, "agency-mon")
@@ -443,26 +389,12 @@ async fn r_lc_08_agencies_are_kept_apart() -> Result<()> {
 /// it started: condition, Warning event, metric.
 #[tokio::test]
 async fn r_lc_03_trial_overdue_with_an_injected_clock() -> Result<()> {
-    let c = cluster()?;
-    let admin = c.cp.admin_client().await?;
-    let start: jiff::Timestamp = "2026-09-03T10:00:00+05:00".parse()?;
-    let clock = ManualClock::new(start);
-    let operator = c.operator(&clock).await?;
-    create_agency(&admin, "mon").await?;
+    let clock = ManualClock::new("2026-09-03T10:00:00+05:00".parse()?);
+    let (_c, admin, operator) = start_cluster(&clock).await?;
     set_stage(&admin, "trial", "development", &[]).await?;
     set_stage(&admin, "trial", "preliminaryTesting", &[]).await?;
     set_stage(&admin, "trial", "trialOperation", GATE2).await?;
-    let p = wait_for_stage(
-        &admin,
-        "trial",
-        "trialOperation",
-        &[
-            "mon-trial-development",
-            "mon-trial-testing",
-            "mon-trial-trial",
-        ],
-    )
-    .await?;
+    let p = wait_for_stage(&admin, "trial", "trialOperation", WITH_TRIAL).await?;
     let trial = p
         .status
         .as_ref()
@@ -523,13 +455,7 @@ async fn a_resync_of_fifty_products_writes_nothing_and_a_killed_operator_converg
     let operator = Operator::start(operator_client.clone(), &clock);
     create_agency(&admin, "mon").await?;
     for i in 0..50 {
-        apply(
-            &admin,
-            &product(&format!("p{i:02}"), "development", &[]),
-            None,
-            TESTER,
-        )
-        .await?;
+        set_stage(&admin, &format!("p{i:02}"), "development", &[]).await?;
     }
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
     eventually("50 products Ready", Duration::from_secs(180), || async {
@@ -537,13 +463,7 @@ async fn a_resync_of_fifty_products_writes_nothing_and_a_killed_operator_converg
         let ready = list
             .items
             .iter()
-            .filter(|p| {
-                p.status.as_ref().is_some_and(|s| {
-                    s.conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-                })
-            })
+            .filter(|p| p.status.as_ref().is_some_and(|s| is_ready(&s.conditions)))
             .count();
         Ok((ready == 50).then_some(()))
     })
@@ -572,33 +492,14 @@ async fn a_resync_of_fifty_products_writes_nothing_and_a_killed_operator_converg
     // operator dies while applying, a new one finishes the job.
     let operator = Operator::start(operator_client.clone(), &clock);
     for i in 0..10 {
-        apply(
-            &admin,
-            &product(&format!("p{i:02}"), "preliminaryTesting", &[]),
-            None,
-            TESTER,
-        )
-        .await?;
-        apply(
-            &admin,
-            &product(&format!("p{i:02}"), "trialOperation", GATE2),
-            None,
-            TESTER,
-        )
-        .await?;
+        set_stage(&admin, &format!("p{i:02}"), "preliminaryTesting", &[]).await?;
+        set_stage(&admin, &format!("p{i:02}"), "trialOperation", GATE2).await?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     operator.kill();
     let operator = Operator::start(operator_client, &clock);
     for i in 0..10 {
-        let name = format!("p{i:02}");
-        let envs = [
-            format!("mon-{name}-development"),
-            format!("mon-{name}-testing"),
-            format!("mon-{name}-trial"),
-        ];
-        let envs: Vec<&str> = envs.iter().map(String::as_str).collect();
-        wait_for_stage(&admin, &name, "trialOperation", &envs).await?;
+        wait_for_stage(&admin, &format!("p{i:02}"), "trialOperation", WITH_TRIAL).await?;
     }
     // No orphan: every environment namespace belongs to an existing product's stage.
     let all = Api::<Namespace>::all(admin.clone())
@@ -624,28 +525,11 @@ async fn only_the_leader_writes() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
     let clock = ManualClock::new(jiff::Timestamp::now());
-    let a = Operator::start_elected(
-        c.cp.client_for("akp-operator-a", &["system:masters"])
-            .await?,
-        &clock,
-        "a",
-    );
+    let a = replica(&c, &clock, "a").await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let b = Operator::start_elected(
-        c.cp.client_for("akp-operator-b", &["system:masters"])
-            .await?,
-        &clock,
-        "b",
-    );
+    let b = replica(&c, &clock, "b").await?;
     create_agency(&admin, "mon").await?;
-    apply(&admin, &product("led", "development", &[]), None, TESTER).await?;
-    wait_for_stage(
-        &admin,
-        "led",
-        "development",
-        &["mon-led-development", "mon-led-testing"],
-    )
-    .await?;
+    walk_to(&admin, "led", "development", &[], DEV_TEST).await?;
     let (wa, wb) = (
         c.writes_by("akp-operator-a")?,
         c.writes_by("akp-operator-b")?,
@@ -655,28 +539,8 @@ async fn only_the_leader_writes() -> Result<()> {
 
     // The leader dies without releasing; the follower takes over after the lease.
     a.kill();
-    apply(
-        &admin,
-        &product("led", "preliminaryTesting", &[]),
-        None,
-        TESTER,
-    )
-    .await?;
-    wait_for_stage(
-        &admin,
-        "led",
-        "preliminaryTesting",
-        &["mon-led-development", "mon-led-testing"],
-    )
-    .await?;
-    apply(&admin, &product("later", "development", &[]), None, TESTER).await?;
-    wait_for_stage(
-        &admin,
-        "later",
-        "development",
-        &["mon-later-development", "mon-later-testing"],
-    )
-    .await?;
+    walk_to(&admin, "led", "preliminaryTesting", &[], DEV_TEST).await?;
+    walk_to(&admin, "later", "development", &[], DEV_TEST).await?;
     assert!(
         !c.writes_by("akp-operator-b")?.is_empty(),
         "the new leader writes"
