@@ -67,30 +67,15 @@ pub struct Context {
     /// Whether the caches are filled; reconciles wait for it, so that an empty cache
     /// is never taken for "no agency".
     pub caches_ready: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// The audit sink of this process (R-MON-02), set once at start by `--audit-db`.
-/// Process-wide rather than a field of [`Context`] so that the webhooks and the
-/// controllers, started apart, share one writer without a change to `run::Settings`.
-static AUDIT: std::sync::RwLock<Option<akp_audit::Sink>> = std::sync::RwLock::new(None);
-
-/// Sends the audit records of this process to `sink` (or, with `None`, to the tracing
-/// target only).
-pub fn set_audit_sink(sink: Option<akp_audit::Sink>) {
-    if let Ok(mut slot) = AUDIT.write() {
-        *slot = sink;
-    }
-}
-
-/// The audit sink of this process, if any.
-pub fn audit_sink() -> Option<akp_audit::Sink> {
-    AUDIT.read().ok().and_then(|s| s.clone())
+    /// Where audit records are stored (R-MON-02), with `--audit-db`; without it they
+    /// only go to the tracing target.
+    pub audit: Option<akp_audit::Sink>,
 }
 
 impl Context {
     /// Logs an audit record and stores it when the process has an audit database.
     pub fn audit(&self, record: akp_audit::Record) {
-        akp_audit::emit(audit_sink().as_ref(), record);
+        akp_audit::emit(self.audit.as_ref(), record);
     }
 
     /// The reporter name of the operator's events.

@@ -151,15 +151,26 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     info!(addr = %serving.local_addr, "telemetry");
     let client = api_client().await?;
-    if let Some(url) = &args.audit_db {
-        let sink = akp_audit::Sink::start(url, akp_audit::SinkOptions::default());
-        if let Some(registry) = metrics.registry() {
-            sink.register(registry)?;
+    // One writer for the webhooks and the controllers.
+    let audit = match &args.audit_db {
+        Some(url) => {
+            let sink = akp_audit::Sink::start(url, akp_audit::SinkOptions::default());
+            if let Some(registry) = metrics.registry() {
+                sink.register(registry)?;
+            }
+            Some(sink)
         }
-        akp_operator::context::set_audit_sink(Some(sink));
-    }
+        None => None,
+    };
     if !args.no_webhooks {
-        webhooks(&args, client.clone(), &metrics, stopped.clone()).await?;
+        webhooks(
+            &args,
+            client.clone(),
+            &metrics,
+            audit.clone(),
+            stopped.clone(),
+        )
+        .await?;
     }
     let (calendar, segmentation) = config(args.config.as_ref())?;
     let settings = Settings {
@@ -169,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         instance: args.identity.clone(),
         metrics: metrics.clone(),
         readiness: readiness.clone(),
+        audit,
     };
 
     if args.no_leader_election {
@@ -197,6 +209,7 @@ async fn webhooks(
     args: &Args,
     client: kube::Client,
     metrics: &Metrics,
+    audit: Option<akp_audit::Sink>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let endpoint = match args.webhook_endpoint.strip_prefix("service:") {
@@ -294,7 +307,7 @@ async fn webhooks(
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
     }
-    if let Some(sink) = akp_operator::context::audit_sink() {
+    if let Some(sink) = audit {
         validators = validators.with_audit(sink);
     }
     let server = WebhookServer::bind(args.webhook_addr).await?;

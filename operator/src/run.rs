@@ -41,6 +41,8 @@ pub struct Settings {
     pub metrics: Metrics,
     /// Set once the caches are filled.
     pub readiness: Readiness,
+    /// The audit trail's writer (R-MON-02), shared with the webhooks; `None` logs only.
+    pub audit: Option<akp_audit::Sink>,
 }
 
 /// Whether a cache keeps the objects' managedFields.
@@ -217,6 +219,7 @@ pub async fn run(
         recheck,
         remotes: Default::default(),
         caches_ready: caches_ready.clone(),
+        audit: settings.audit.clone(),
     });
 
     // The controllers' own objects keep their managedFields: the stage-change audit

@@ -107,6 +107,7 @@ pub struct Operator {
 impl Operator {
     fn settings(clock: &ManualClock, metrics: &Metrics) -> Settings {
         Settings {
+            audit: None,
             clock: Arc::new(clock.clone()),
             calendar: Calendar::kazakhstan(2025..=2028),
             segmentation: Default::default(),
@@ -118,8 +119,21 @@ impl Operator {
 
     /// Runs the controllers (no election) on this runtime.
     pub fn start(client: Client, clock: &ManualClock) -> Self {
+        Self::start_audited(client, clock, None)
+    }
+
+    /// Runs the controllers (no election) on this runtime, storing their audit
+    /// records (R-MON-02) through `audit`.
+    pub fn start_audited(
+        client: Client,
+        clock: &ManualClock,
+        audit: Option<akp_audit::Sink>,
+    ) -> Self {
         let metrics = Metrics::new().unwrap_or_default();
-        let settings = Self::settings(clock, &metrics);
+        let settings = Settings {
+            audit,
+            ..Self::settings(clock, &metrics)
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             run(client, settings, rx.map(|_| ())).await?;
@@ -210,11 +224,21 @@ pub const OPERATOR_USER: &str = "akp-operator";
 impl Cluster {
     /// Starts an operator as [`OPERATOR_USER`] (a cluster admin) with `clock`.
     pub async fn operator(&self, clock: &ManualClock) -> Result<Operator> {
-        Ok(Operator::start(
+        self.operator_audited(clock, None).await
+    }
+
+    /// [`Cluster::operator`] whose audit records go to `audit`.
+    pub async fn operator_audited(
+        &self,
+        clock: &ManualClock,
+        audit: Option<akp_audit::Sink>,
+    ) -> Result<Operator> {
+        Ok(Operator::start_audited(
             self.cp
                 .client_for(OPERATOR_USER, &["system:masters"])
                 .await?,
             clock,
+            audit,
         ))
     }
 }

@@ -274,9 +274,11 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
     let alice = c.cp.client_for(ALICE, &["system:masters"]).await?;
-    akp_operator::context::set_audit_sink(Some(sink.clone()));
     let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .operator_audited(
+            &ManualClock::new(jiff::Timestamp::now()),
+            Some(sink.clone()),
+        )
         .await?;
     let server = webhook(&c.cp, &admin, sink.clone()).await?;
     let agency = documents(&repo_root().join("examples/agencies.yaml"))?
@@ -454,7 +456,6 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
     let report = akp_audit::verify(&store, None).await?;
     ensure!(report.ok(), "{:?}", report.problems);
 
-    akp_operator::context::set_audit_sink(None);
     operator.stop().await;
     server.abort();
     Ok(())
