@@ -4,6 +4,7 @@
 //! `examples/invalid/` is checked by `bad_input.rs`, with the operator's webhooks.
 
 use akp_crds::{Agency, BillingReport, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Tariff};
+use akp_test_support::fixtures::{ALL_ACTS, GATE2, SHA};
 use akp_test_support::{
     ControlPlane, Options, TestNamespace, documents, dynamic_api, ensure_namespace, repo_root,
     yaml_files,
@@ -151,7 +152,6 @@ fn written_is_kept(written: &Value, stored: &Value) -> bool {
 }
 
 fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
-    const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
     let acts: Vec<Value> = acts
         .iter()
         .map(|t| serde_json::json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
@@ -178,31 +178,22 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
     let client = control_plane().admin_client().await?;
     let ns = TestNamespace::new(&client, "stages").await?;
     let on = Some(ns.name());
-    let gate2 = ["preliminaryTestProtocol", "trialTransferAct"];
-    let all = [
-        "preliminaryTestProtocol",
-        "trialTransferAct",
-        "trialCompletionAct",
-        "infoSecTestProtocol",
-        "commissioningOrder",
-        "resourceConfirmation",
-    ];
     let walk = [
         ("development", &[][..]),
         ("preliminaryTesting", &[][..]),
-        ("trialOperation", &gate2[..]),
-        ("development", &gate2[..]), // R-LC-01: rework after a failed trial
-        ("preliminaryTesting", &gate2[..]),
-        ("trialOperation", &gate2[..]),
-        ("production", &all[..]),
-        ("decommissioned", &all[..]),
+        ("trialOperation", GATE2),
+        ("development", GATE2), // R-LC-01: rework after a failed trial
+        ("preliminaryTesting", GATE2),
+        ("trialOperation", GATE2),
+        ("production", ALL_ACTS),
+        ("decommissioned", ALL_ACTS),
     ];
     for (stage, acts) in walk {
         apply(&client, &product("walker", stage, acts), on)
             .await
             .with_context(|| format!("moving to {stage} must be allowed"))?;
     }
-    let refused = apply(&client, &product("walker", "production", &all), on).await;
+    let refused = apply(&client, &product("walker", "production", ALL_ACTS), on).await;
     match refused {
         Err(kube::Error::Api(s)) => {
             assert!(
@@ -215,8 +206,8 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
         other => panic!("decommissioned must be final, got {other:?}"),
     }
     // Production cannot go back to rework either.
-    apply(&client, &product("runner", "production", &all), on).await?;
-    match apply(&client, &product("runner", "development", &all), on).await {
+    apply(&client, &product("runner", "production", ALL_ACTS), on).await?;
+    match apply(&client, &product("runner", "development", ALL_ACTS), on).await {
         Err(kube::Error::Api(s)) => assert!(s.message.contains("R-LC-01"), "{}", s.message),
         other => panic!("production must not go back to development, got {other:?}"),
     }

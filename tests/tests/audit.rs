@@ -25,6 +25,7 @@ use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, Validators, WebhookEndpoint, WebhookServer,
     apply_configuration, router, validating_webhook_configuration,
 };
+use akp_test_support::fixtures::SHA;
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::usage::{Twists, env_series, environments, test_config};
 use akp_test_support::{
@@ -184,8 +185,6 @@ async fn r_mon_02_postgres_store_chains_concurrent_appends_refuses_changes_and_r
     ensure!(report.ok(), "{:?}", report.problems);
     Ok(())
 }
-
-const SHA: &str = "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606";
 
 fn product(name: &str, namespace: &str, stage: &str) -> Value {
     json!({

@@ -1139,12 +1139,16 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     let ca = cp.ca_cert_pem().as_bytes().to_vec();
     let api = Api::<BillingReport>::all(client.clone());
     eprintln!("{:?}: control plane and ledger ready", started.elapsed());
-    let (controller, _) = start_reports(
-        &client,
-        &ledger,
-        &SEED,
-        reports_config(&reports, &endpoint, &ca, "faults"),
-    )?;
+    // The report controller of this process; a restart is a drop and a new start.
+    let start = || {
+        start_reports(
+            &client,
+            &ledger,
+            &SEED,
+            reports_config(&reports, &endpoint, &ca, "faults"),
+        )
+    };
+    let (controller, _) = start()?;
     let refused = eventually(
         "two refused delivery attempts",
         Duration::from_secs(60),
@@ -1274,12 +1278,7 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     // correction (its own key), which shows it has listed and reconciled everything.
     let sent = receiver.requests_with(&key);
     drop(controller);
-    let (controller, _) = start_reports(
-        &client,
-        &ledger,
-        &SEED,
-        reports_config(&reports, &endpoint, &ca, "faults"),
-    )?;
+    let (controller, _) = start()?;
     create_report(&api, "2026-10-c1", Some("2026-10")).await?;
     wait_delivered(&api, "2026-10-c1").await?;
     drop(controller);

@@ -119,11 +119,23 @@ impl Webhook {
         let endpoint = WebhookEndpoint::Url(format!("https://127.0.0.1:{}", self.port));
         let mut config = validating_webhook_configuration(&endpoint, ca_pem);
         config.metadata.name = Some(self.configuration.clone());
+        let scope = LabelSelector {
+            match_labels: Some(BTreeMap::from([(SCOPE_LABEL.into(), self.id.clone())])),
+            ..LabelSelector::default()
+        };
         for hook in config.webhooks.iter_mut().flatten() {
-            hook.namespace_selector = Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(SCOPE_LABEL.into(), self.id.clone())])),
-                ..LabelSelector::default()
-            });
+            hook.namespace_selector = Some(scope.clone());
+            // A namespace selector does not apply to cluster-scoped objects (Agencies):
+            // select by the object's own label, so that this test's hook never judges
+            // the Agencies of the other tests sharing the control plane.
+            let cluster_scoped = hook
+                .rules
+                .iter()
+                .flatten()
+                .any(|r| r.scope.as_deref() == Some("Cluster"));
+            if cluster_scoped {
+                hook.object_selector = Some(scope.clone());
+            }
         }
         apply_configuration(&self.client, &config)
             .await
