@@ -4,6 +4,7 @@
 //! kubeconfig as kubectl does (`--kubeconfig`, `KUBECONFIG`, `--context`, `-n`).
 
 mod cluster;
+mod complete;
 mod error;
 mod estimate;
 mod estimate_development;
@@ -84,6 +85,27 @@ fn completion(shell: clap_complete::Shell) -> String {
 }
 
 fn main() {
+    // kubectl's completion of `kubectl pbo …`: run as kubectl_complete-pbo (a symlink
+    // to this executable) or as `kubectl-pbo __complete …`.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let words = if invoked_as == complete::EXECUTABLE {
+        Some(args.get(1..).unwrap_or_default())
+    } else if args.get(1).map(String::as_str) == Some("__complete") {
+        Some(args.get(2..).unwrap_or_default())
+    } else {
+        None
+    };
+    if let Some(words) = words {
+        print!("{}", complete::answer(Cli::command(), words));
+        return;
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -54,6 +54,41 @@ pub fn parse_stage(text: &str) -> Result<Stage, String> {
         })
 }
 
+/// Parses `--to` with [`parse_stage`]'s message, and lists the stages for help and
+/// completion (`kubectl pbo promote NAME --to <TAB>`).
+#[derive(Clone, Copy, Debug)]
+struct StageParser;
+
+impl clap::builder::TypedValueParser for StageParser {
+    type Value = Stage;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Stage, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_stage(&text).map_err(|message| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("--to: {message}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            STAGES
+                .into_iter()
+                .map(|s| clap::builder::PossibleValue::new(stage_name(s))),
+        ))
+    }
+}
+
 fn parse_act_type(text: &str) -> Result<ActType, String> {
     ACT_TYPES
         .into_iter()
@@ -148,7 +183,7 @@ pub struct Args {
     pub name: String,
     /// The stage to move to: development, preliminaryTesting, trialOperation,
     /// production or decommissioned.
-    #[arg(long = "to", value_parser = parse_stage, value_name = "STAGE")]
+    #[arg(long = "to", value_parser = StageParser, value_name = "STAGE")]
     pub to: Stage,
     /// A signed document to add (repeatable):
     /// type=<act type>,file=<path>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>].

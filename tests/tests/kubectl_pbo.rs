@@ -737,3 +737,51 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
         .failed(1, &["no BillingReport for 2031-01"])?;
     Ok(())
 }
+
+/// `kubectl pbo <TAB>`: the real kubectl finds `kubectl_complete-pbo` (installed as a
+/// symlink to the plugin, as docs/kubectl-pbo.md says) and shows its answers for
+/// subcommands, flags and flag values.
+#[test]
+fn kubectl_completes_pbo_through_kubectl_complete_pbo() -> Result<()> {
+    let bins = Binaries::locate()?;
+    Binaries::require(&bins.kubectl)?;
+    let plugin = akp_test_support::workspace_binary("kubectl-pbo", "kubectl-pbo")?;
+    let dir = tempfile::tempdir()?;
+    std::os::unix::fs::symlink(&plugin, dir.path().join("kubectl_complete-pbo"))?;
+    let mut paths = vec![dir.path().to_path_buf(), plugin_dir()?];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(paths)?;
+    let complete = |words: &[&str]| -> Result<Vec<String>> {
+        let out = Command::new(&bins.kubectl)
+            .args(["__complete", "pbo"])
+            .args(words)
+            .env("PATH", &path)
+            .env("KUBECONFIG", dir.path().join("none"))
+            .output()?;
+        ensure!(out.status.success(), "{out:?}");
+        Ok(String::from_utf8(out.stdout)?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    };
+    let subcommands = complete(&[""])?;
+    for sub in ["status", "promote", "usage", "report"] {
+        ensure!(
+            subcommands
+                .iter()
+                .any(|l| l.starts_with(&format!("{sub}\t"))),
+            "{sub} missing: {subcommands:?}"
+        );
+    }
+    ensure!(subcommands.last().map(String::as_str) == Some(":4"));
+    let stages = complete(&["promote", "q00", "--to", "tri"])?;
+    ensure!(stages == ["trialOperation", ":4"], "{stages:?}");
+    let flags = complete(&["promote", "q00", "--dr"])?;
+    ensure!(
+        flags.first().is_some_and(|l| l.starts_with("--dry-run\t")),
+        "{flags:?}"
+    );
+    Ok(())
+}
