@@ -221,16 +221,8 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
 async fn r_lc_04_each_missing_production_act_is_named() -> Result<()> {
     let client = control_plane().admin_client().await?;
     let ns = TestNamespace::new(&client, "gate").await?;
-    let all = [
-        "preliminaryTestProtocol",
-        "trialTransferAct",
-        "trialCompletionAct",
-        "infoSecTestProtocol",
-        "commissioningOrder",
-        "resourceConfirmation",
-    ];
-    for missing in all {
-        let acts: Vec<&str> = all.iter().copied().filter(|a| *a != missing).collect();
+    for &missing in ALL_ACTS {
+        let acts: Vec<&str> = ALL_ACTS.iter().copied().filter(|a| *a != missing).collect();
         let name = format!("without-{}", missing.to_lowercase());
         match apply(
             &client,
