@@ -15,15 +15,18 @@ use kube::core::admission::Operation;
 
 use super::admission::{Admission, Validate, Verdict, Violation};
 use super::lookup::{Freshness, Lookup, LookupError};
+use super::product::owning_agency;
 
 /// Judges the Agency `name` being created, given every Agency.
 pub fn check_agency(name: &str, agency: &Agency, agencies: &[Agency]) -> Verdict {
     let namespace = &agency.spec.namespace;
-    let Some(holder) = agencies
+    // The holder is whom products in the namespace belong to: the same rule.
+    let others: Vec<Agency> = agencies
         .iter()
-        .filter(|a| a.name_any() != name && &a.spec.namespace == namespace)
-        .min_by_key(|a| a.name_any())
-    else {
+        .filter(|a| a.name_any() != name)
+        .cloned()
+        .collect();
+    let Some(holder) = owning_agency(namespace, &others) else {
         return Verdict::allowed();
     };
     Verdict {

@@ -76,7 +76,8 @@ pub fn check_product(
 }
 
 /// R-LC-08: the Agency whose `spec.namespace` is `namespace`. Should two claim it
-/// (nothing else prevents that yet), the first by name decides, so answers are stable.
+/// (two creates racing past the Agency hook, [`super::agency`]), the first by name
+/// decides, so answers are stable.
 pub fn owning_agency<'a>(namespace: &str, agencies: &'a [Agency]) -> Option<&'a Agency> {
     agencies
         .iter()
