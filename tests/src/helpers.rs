@@ -150,6 +150,25 @@ pub async fn delete_test_namespaces(client: &Client) -> Result<usize> {
     Ok(count)
 }
 
+/// Creates kwok Nodes `(name, zone, country)`: a server building of a Site
+/// (`topology.kubernetes.io/zone`) and the country it is attested in (R-PLC-01).
+pub async fn create_site_nodes(client: &Client, nodes: &[(&str, &str, &str)]) -> Result<()> {
+    let api = Api::<Node>::all(client.clone());
+    for (name, zone, country) in nodes {
+        let node = kwok_node(
+            name,
+            &[
+                ("topology.kubernetes.io/zone", zone),
+                (akp_crds::site::COUNTRY_LABEL, country),
+            ],
+        );
+        api.create(&PostParams::default(), &node)
+            .await
+            .with_context(|| format!("creating node {name}"))?;
+    }
+    Ok(())
+}
+
 /// A Node for kwok to manage (annotated `kwok.x-k8s.io/node=fake`), with `labels`
 /// plus `kubernetes.io/hostname` and `type=kwok`. Create it with an admin client;
 /// kwok then makes it Ready and runs the Pods bound to it.

@@ -37,7 +37,8 @@ pub use bins::{Binaries, crds_dir, repo_root, workspace_binary};
 pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
 pub use crds::install_crds;
 pub use helpers::{
-    TEST_NAMESPACE_LABEL, TestNamespace, delete_test_namespaces, kwok_node, wait_for,
+    TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, delete_test_namespaces, kwok_node,
+    wait_for,
 };
 pub use manifests::{
     api_resource, apply, documents, dynamic_api, ensure_namespace, with_namespace, yaml_files,

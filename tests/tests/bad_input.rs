@@ -24,7 +24,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use akp_crds::site::COUNTRY_LABEL;
 use akp_operator::rules::naming::labels;
 use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, PodPlacement, Validators, WebhookEndpoint, WebhookServer,
@@ -32,11 +31,11 @@ use akp_operator::webhook::{
     validating_webhook_configuration,
 };
 use akp_test_support::{
-    ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, documents, kwok_node,
-    repo_root, yaml_files,
+    ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, create_site_nodes,
+    documents, repo_root, yaml_files,
 };
 use anyhow::{Context, Result, bail, ensure};
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
@@ -276,26 +275,15 @@ impl Namespaces {
 /// Nodes in Kazakhstan and abroad, the example Sites and catalog, the Agency that owns
 /// the default namespace, and a namespace of no agency.
 async fn world(client: &Client) -> Result<Namespaces> {
-    let nodes = Api::<Node>::all(client.clone());
-    for (name, zone, country) in [
-        ("astana-1-a", "astana-1", "KZ"),
-        ("almaty-1-a", "almaty-1", "KZ"),
-        ("frankfurt-1-a", "frankfurt-1", "DE"),
-    ] {
-        nodes
-            .create(
-                &PostParams::default(),
-                &kwok_node(
-                    name,
-                    &[
-                        ("topology.kubernetes.io/zone", zone),
-                        (COUNTRY_LABEL, country),
-                    ],
-                ),
-            )
-            .await
-            .with_context(|| format!("creating node {name}"))?;
-    }
+    create_site_nodes(
+        client,
+        &[
+            ("astana-1-a", "astana-1", "KZ"),
+            ("almaty-1-a", "almaty-1", "KZ"),
+            ("frankfurt-1-a", "frankfurt-1", "DE"),
+        ],
+    )
+    .await?;
     for file in ["sites.yaml", "catalog.yaml"] {
         for doc in documents(&repo_root().join("examples").join(file))? {
             apply(client, &doc, "default")

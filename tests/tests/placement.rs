@@ -7,7 +7,7 @@ use akp_crds::Site;
 use akp_crds::site::COUNTRY_LABEL;
 use akp_operator::clock::ManualClock;
 use akp_test_support::operator::{cluster, eventually, wait_for_event};
-use akp_test_support::{apply, documents, kwok_node, repo_root};
+use akp_test_support::{apply, create_site_nodes, documents, repo_root};
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -29,25 +29,16 @@ async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<
     let operator = c
         .operator(&ManualClock::new(jiff::Timestamp::now()))
         .await?;
+    create_site_nodes(
+        &admin,
+        &[
+            ("astana-1-a", "astana-1", "KZ"),
+            ("astana-1-b", "astana-1", "KZ"),
+            ("almaty-1-a", "almaty-1", "KZ"),
+        ],
+    )
+    .await?;
     let nodes = Api::<Node>::all(admin.clone());
-    for (name, zone, country) in [
-        ("astana-1-a", "astana-1", "KZ"),
-        ("astana-1-b", "astana-1", "KZ"),
-        ("almaty-1-a", "almaty-1", "KZ"),
-    ] {
-        nodes
-            .create(
-                &PostParams::default(),
-                &kwok_node(
-                    name,
-                    &[
-                        ("topology.kubernetes.io/zone", zone),
-                        (COUNTRY_LABEL, country),
-                    ],
-                ),
-            )
-            .await?;
-    }
     for doc in documents(&repo_root().join("examples/sites.yaml"))? {
         apply(&admin, &doc, None, "akp-tests").await?;
     }
@@ -120,19 +111,8 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     let operator = c
         .operator(&ManualClock::new(jiff::Timestamp::now()))
         .await?;
+    create_site_nodes(&admin, &[("astana-1-a", "astana-1", "KZ")]).await?;
     let nodes = Api::<Node>::all(admin.clone());
-    nodes
-        .create(
-            &PostParams::default(),
-            &kwok_node(
-                "astana-1-a",
-                &[
-                    ("topology.kubernetes.io/zone", "astana-1"),
-                    (COUNTRY_LABEL, "KZ"),
-                ],
-            ),
-        )
-        .await?;
     for doc in documents(&repo_root().join("examples/sites.yaml"))? {
         apply(&admin, &doc, None, "akp-tests").await?;
     }

@@ -9,11 +9,10 @@ use std::time::Instant;
 use akp_crds::{Agency, PlatformSoftwareProduct};
 
 use akp_test_support::{
-    Binaries, ControlPlane, Options, apply, documents, ensure_namespace, kwok_node, repo_root,
-    yaml_files,
+    Binaries, ControlPlane, Options, apply, create_site_nodes, documents, ensure_namespace,
+    repo_root, yaml_files,
 };
 use anyhow::{Context, Result};
-use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, PostParams};
 
 const MANAGER: &str = "akp-demo";
@@ -81,22 +80,16 @@ async fn main() -> Result<()> {
     demo.kubectl(&["get", "crds"])?;
 
     demo.step("nodes: two server buildings in Kazakhstan and one abroad (kwok makes them Ready)");
-    let nodes = Api::<Node>::all(client.clone());
-    for (name, zone, country) in [
-        ("astana-1-a", "astana-1", "KZ"),
-        ("astana-1-b", "astana-1", "KZ"),
-        ("almaty-1-a", "almaty-1", "KZ"),
-        ("frankfurt-1-a", "frankfurt-1", "DE"),
-    ] {
-        let node = kwok_node(
-            name,
-            &[
-                ("topology.kubernetes.io/zone", zone),
-                (akp_crds::site::COUNTRY_LABEL, country),
-            ],
-        );
-        nodes.create(&PostParams::default(), &node).await?;
-    }
+    create_site_nodes(
+        &client,
+        &[
+            ("astana-1-a", "astana-1", "KZ"),
+            ("astana-1-b", "astana-1", "KZ"),
+            ("almaty-1-a", "almaty-1", "KZ"),
+            ("frankfurt-1-a", "frankfurt-1", "DE"),
+        ],
+    )
+    .await?;
     apply_dir(
         &client,
         &repo_root().join("examples"),
