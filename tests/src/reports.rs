@@ -9,7 +9,7 @@ use akp_billing::delivery::DeliveryConfig;
 use akp_billing::identity::EnvIdentity;
 use akp_billing::ledger::LedgerRow;
 use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
-use akp_billing::{Hour, Ledger};
+use akp_billing::{Calendar, Hour, Ledger};
 
 /// A ledger row of `mon`'s `e-license` production environment.
 pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
@@ -26,6 +26,28 @@ pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> 
         unit: unit.into(),
         quantity,
     }
+}
+
+/// The ledger at `url` (created if it is a new SQLite file) holding ten hours of `mon`'s `e-license` production from
+/// 2026-10-10T00:00Z (October 2026 in UTC+5), 2 cores and 8 GiB each hour: at the
+/// akp-2026 tariff 10 × (2 × 10.80 + 8 × 1.30) = 320.00 KZT. Returns the ledger and
+/// the first hour; the month is not closed.
+pub async fn october_production_ledger(url: &str) -> anyhow::Result<(Ledger, Hour)> {
+    let ledger = Ledger::open(url, Calendar::new(5)).await?;
+    let first: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
+    let first = Hour::starting_at(first.as_second())
+        .ok_or_else(|| anyhow::anyhow!("2026-10-10T00:00Z is not an hour"))?;
+    let rows: Vec<LedgerRow> = (0..10)
+        .flat_map(|i| {
+            let h = first.plus(i);
+            [
+                production_row("cpu", "core_second", h, 7_200_000_000),
+                production_row("memory", "gib_hour", h, 8_000_000),
+            ]
+        })
+        .collect();
+    ledger.commit("cpu", first.plus(10), &rows, &[]).await?;
+    Ok((ledger, first))
 }
 
 /// Report settings fast enough for tests: delivery to `endpoint` trusting `ca_pem`,

@@ -37,8 +37,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use akp_billing::delivery::{AttemptOutcome, DeliveryBody, DeliveryRecord};
-use akp_billing::ledger::LedgerRow;
-use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::apply::is_applied;
@@ -48,7 +46,7 @@ use akp_operator::product::validate::validate;
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::fixtures::{self, ALL_ACTS, GATE2, example};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
-use akp_test_support::reports::{production_row, reports_config, start_reports};
+use akp_test_support::reports::{october_production_ledger, reports_config, start_reports};
 use akp_test_support::{
     ControlPlane, Options, apply, documents, ensure_namespace, repo_root, workspace_binary,
 };
@@ -1114,20 +1112,8 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     }
     let tmp = tempfile::tempdir()?;
     let db = format!("sqlite://{}", tmp.path().join("ledger.db").display());
-    let ledger = Ledger::open(&db, Calendar::new(5)).await?;
-    // Ten production hours of October 2026 (UTC+5): 10 × (2 × 10.80 + 8 × 1.30) KZT.
-    let first: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
-    let first = Hour::starting_at(first.as_second()).context("an hour")?;
-    let rows: Vec<LedgerRow> = (0..10)
-        .flat_map(|i| {
-            let h = first.plus(i);
-            [
-                production_row("cpu", "core_second", h, 7_200_000_000),
-                production_row("memory", "gib_hour", h, 8_000_000),
-            ]
-        })
-        .collect();
-    ledger.commit("cpu", first.plus(10), &rows, &[]).await?;
+    // 320.00 KZT of October 2026 for mon/e-license in production.
+    let (ledger, first) = october_production_ledger(&db).await?;
     ledger
         .close_due_months(jiff::Timestamp::now().as_second(), 0, first.plus(24 * 40))
         .await?;

@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use akp_billing::ledger::LedgerRow;
+use akp_billing::Ledger;
 use akp_billing::reports::Context as ReportsContext;
-use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
-use akp_test_support::reports::{InProcessReports, production_row, reports_config, start_reports};
+use akp_test_support::reports::{
+    InProcessReports, october_production_ledger, reports_config, start_reports,
+};
 use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
 use anyhow::{Context, Result, anyhow, ensure};
 use k8s_openapi::api::events::v1::Event;
@@ -161,26 +162,12 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
         }
     }
     let tmp = tempfile::tempdir()?;
-    let ledger = Ledger::open(
-        &format!("sqlite://{}", tmp.path().join("ledger.db").display()),
-        Calendar::new(5),
-    )
+    // 320.00 KZT of October 2026 for mon/e-license in production.
+    let (ledger, first) = october_production_ledger(&format!(
+        "sqlite://{}",
+        tmp.path().join("ledger.db").display()
+    ))
     .await?;
-    // October 2026 (UTC+5): ten hours of mon/e-license in production from
-    // 2026-10-10T00:00Z, 2 cores and 8 GiB each hour, at akp-2026:
-    // 10 × (2 × 10.80 + 8 × 1.30) = 10 × 32.00 = 320.00 KZT.
-    let first: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
-    let first = Hour::starting_at(first.as_second()).ok_or_else(|| anyhow!("hour"))?;
-    let rows: Vec<LedgerRow> = (0..10)
-        .flat_map(|i| {
-            let h = first.plus(i);
-            [
-                production_row("cpu", "core_second", h, 7_200_000_000),
-                production_row("memory", "gib_hour", h, 8_000_000),
-            ]
-        })
-        .collect();
-    ledger.commit("cpu", first.plus(10), &rows, &[]).await?;
     ensure!(ledger.closed_through().await?.is_none());
 
     let rx = receiver(&cp, &client).await?;
