@@ -8,23 +8,13 @@ use akp_billing::period::Window;
 use akp_billing::{
     Calendar, Catalog, Collector, Hour, Ledger, Meter, MeteringConfig, Metrics, Month,
 };
-use akp_test_support::usage::{STEP, Twists, env_series, environments, test_config};
+use akp_test_support::usage::{
+    POSTGRES_CATALOG, STEP, Twists, env_series, environments, test_config,
+};
 use akp_test_support::{OpenMetrics, TestPrometheus};
 use anyhow::{Context, Result, anyhow};
 
 use crate::table::{Results, secs};
-
-const CATALOG: &str = r#"
-apiVersion: akp.egov.kz/v1alpha1
-kind: SoftwareCatalogItem
-metadata: {name: postgresql}
-spec:
-  displayName: PostgreSQL 15
-  category: system
-  images: [registry.akp.kz/platform/postgresql]
-  allowedEnvironments: [development, testing, trial, production]
-  license: {metric: core}
-"#;
 
 /// What P3 does.
 #[derive(Clone, Debug)]
@@ -126,7 +116,7 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
                 dir.path().join(format!("p3-{i}-{rep}.db")).display()
             );
             let ledger = Ledger::open(&url, calendar.clone()).await?;
-            let catalog = Catalog::from_yaml(CATALOG).map_err(|e| anyhow!(e))?;
+            let catalog = Catalog::from_yaml(POSTGRES_CATALOG).map_err(|e| anyhow!(e))?;
             let c = Collector::new(config.clone(), ledger, catalog, Metrics::new()?)?;
             let t = Instant::now();
             let report = c.recollect(hour, hour.plus(1), now).await?;

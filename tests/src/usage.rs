@@ -16,6 +16,19 @@ pub const MIB: i64 = 1 << 20;
 /// The image of the catalogued software in the generated data.
 pub const POSTGRES_IMAGE: &str = "registry.akp.kz/platform/postgresql:15.4";
 
+/// The catalog item of [`POSTGRES_IMAGE`], whose use the series meter as software.
+pub const POSTGRES_CATALOG: &str = r#"
+apiVersion: akp.egov.kz/v1alpha1
+kind: SoftwareCatalogItem
+metadata: {name: postgresql}
+spec:
+  displayName: PostgreSQL 15
+  category: system
+  images: [registry.akp.kz/platform/postgresql]
+  allowedEnvironments: [development, testing, trial, production]
+  license: {metric: core}
+"#;
+
 /// Unix seconds as RFC 3339.
 pub fn rfc3339(secs: i64) -> String {
     jiff::Timestamp::from_second(secs)

@@ -13,22 +13,10 @@ use std::time::{Duration, Instant};
 
 use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, MeteringConfig, Metrics, Month};
 use akp_test_support::usage::{
-    Env, GIB, STEP, Twists, env_series, environments, rfc3339, test_config,
+    Env, GIB, POSTGRES_CATALOG, STEP, Twists, env_series, environments, rfc3339, test_config,
 };
 use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus};
 use anyhow::{Context, Result, anyhow, bail, ensure};
-
-const CATALOG: &str = r#"
-apiVersion: akp.egov.kz/v1alpha1
-kind: SoftwareCatalogItem
-metadata: {name: postgresql}
-spec:
-  displayName: PostgreSQL 15
-  category: system
-  images: [registry.akp.kz/platform/postgresql]
-  allowedEnvironments: [development, testing, trial, production]
-  license: {metric: core}
-"#;
 
 fn calendar() -> Calendar {
     Calendar::new(5)
@@ -64,7 +52,7 @@ fn system_series(om: &mut OpenMetrics, t0: i64, ks: std::ops::Range<i64>) {
 
 async fn collector(config: MeteringConfig, db: &str) -> Result<Collector> {
     let ledger = Ledger::open(db, calendar()).await?;
-    let catalog = Catalog::from_yaml(CATALOG).map_err(|e| anyhow!(e))?;
+    let catalog = Catalog::from_yaml(POSTGRES_CATALOG).map_err(|e| anyhow!(e))?;
     Ok(Collector::new(config, ledger, catalog, Metrics::new()?)?)
 }
 
@@ -433,7 +421,7 @@ async fn r_bil_01_sigkill_during_backfill_ten_times_gives_the_uninterrupted_ledg
     let config_path = dir.path().join("metering.yaml");
     std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
     let catalog_path = dir.path().join("catalog.yaml");
-    std::fs::write(&catalog_path, CATALOG)?;
+    std::fs::write(&catalog_path, POSTGRES_CATALOG)?;
     let now = rfc3339(data.start.start() + 12 * 86_400 + 2 * STEP);
     let bin = billing_binary()?;
     let child = |db: &str| Child {
