@@ -55,6 +55,19 @@ pub enum Stage {
     Decommissioned,
 }
 
+impl Stage {
+    /// The name as the API writes it (`spec.stage`, `status.stage`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Development => "development",
+            Stage::PreliminaryTesting => "preliminaryTesting",
+            Stage::TrialOperation => "trialOperation",
+            Stage::Production => "production",
+            Stage::Decommissioned => "decommissioned",
+        }
+    }
+}
+
 /// The environments the platform provides to a product (R-ENV-01).
 #[derive(
     Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
@@ -269,6 +282,30 @@ pub fn plain_texts(schema: &mut Schema) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stage_and_act_names_are_the_serialized_ones() {
+        use crate::product::ActType;
+        for stage in [
+            Stage::Development,
+            Stage::PreliminaryTesting,
+            Stage::TrialOperation,
+            Stage::Production,
+            Stage::Decommissioned,
+        ] {
+            assert_eq!(serde_json::json!(stage), stage.as_str());
+        }
+        for act in [
+            ActType::PreliminaryTestProtocol,
+            ActType::TrialTransferAct,
+            ActType::TrialCompletionAct,
+            ActType::InfoSecTestProtocol,
+            ActType::CommissioningOrder,
+            ActType::ResourceConfirmation,
+        ] {
+            assert_eq!(serde_json::json!(act), act.as_str());
+        }
+    }
 
     #[test]
     fn hidden_characters_are_a_valid_class_that_catches_the_tricks() {

@@ -438,6 +438,20 @@ pub enum ActType {
     ResourceConfirmation,
 }
 
+impl ActType {
+    /// The name as the API writes it (`spec.acts[].type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActType::PreliminaryTestProtocol => "preliminaryTestProtocol",
+            ActType::TrialTransferAct => "trialTransferAct",
+            ActType::TrialCompletionAct => "trialCompletionAct",
+            ActType::InfoSecTestProtocol => "infoSecTestProtocol",
+            ActType::CommissioningOrder => "commissioningOrder",
+            ActType::ResourceConfirmation => "resourceConfirmation",
+        }
+    }
+}
+
 /// What the operator observed of the product.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

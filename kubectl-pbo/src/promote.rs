@@ -19,7 +19,6 @@ use sha2::{Digest, Sha256};
 use crate::cluster::{ClusterArgs, get_error, server_error};
 use crate::error::CliError;
 use crate::output::{Color, Output, Style, Table};
-use crate::status::{act_name, stage_name};
 
 /// The field manager of the plugin's writes.
 pub const FIELD_MANAGER: &str = "kubectl-pbo";
@@ -45,11 +44,11 @@ const ACT_TYPES: [ActType; 6] = [
 pub fn parse_stage(text: &str) -> Result<Stage, String> {
     STAGES
         .into_iter()
-        .find(|s| stage_name(*s) == text)
+        .find(|s| s.as_str() == text)
         .ok_or_else(|| {
             format!(
                 "{text:?} is not a stage: use one of {}",
-                STAGES.map(stage_name).join(", ")
+                STAGES.map(Stage::as_str).join(", ")
             )
         })
 }
@@ -84,7 +83,7 @@ impl clap::builder::TypedValueParser for StageParser {
         Some(Box::new(
             STAGES
                 .into_iter()
-                .map(|s| clap::builder::PossibleValue::new(stage_name(s))),
+                .map(|s| clap::builder::PossibleValue::new(s.as_str())),
         ))
     }
 }
@@ -92,11 +91,11 @@ impl clap::builder::TypedValueParser for StageParser {
 fn parse_act_type(text: &str) -> Result<ActType, String> {
     ACT_TYPES
         .into_iter()
-        .find(|t| act_name(*t) == text)
+        .find(|t| t.as_str() == text)
         .ok_or_else(|| {
             format!(
                 "type={text} is not an act type: use one of {}",
-                ACT_TYPES.map(act_name).join(", ")
+                ACT_TYPES.map(ActType::as_str).join(", ")
             )
         })
 }
@@ -153,7 +152,7 @@ impl FromStr for ActArg {
         let file = file.ok_or_else(|| {
             format!(
                 "type={} needs file=<path to the signed document>: its SHA-256 is computed from the file ({ACT_SYNTAX})",
-                act_name(type_)
+                type_.as_str()
             )
         })?;
         let date = date
@@ -280,7 +279,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
         let sha = sha256_file(&arg.file)?;
         let act = act_of(arg, sha, today);
         added.push(AddedAct {
-            type_: act_name(act.type_).to_string(),
+            type_: act.type_.as_str().to_string(),
             number: act.number.clone(),
             date: act.date.to_string(),
             sha256: act.sha256.clone(),
@@ -299,7 +298,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
     // it was read, instead of overwriting their acts.
     let patch = serde_json::json!({
         "metadata": {"resourceVersion": p.resource_version()},
-        "spec": {"stage": stage_name(args.to), "acts": acts},
+        "spec": {"stage": args.to.as_str(), "acts": acts},
     });
     let dry_run = args.dry_run == "server";
     let mut params = PatchParams {
@@ -325,8 +324,8 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
     let result = PromoteResult {
         name: updated.name_any(),
         namespace: c.namespace.clone(),
-        from: stage_name(p.spec.stage).to_string(),
-        to: stage_name(updated.spec.stage).to_string(),
+        from: p.spec.stage.as_str().to_string(),
+        to: updated.spec.stage.as_str().to_string(),
         dry_run,
         acts_added: added,
     };

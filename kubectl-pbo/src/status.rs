@@ -5,7 +5,7 @@
 //! calendar, from the operator's own rules (`akp_operator::rules`), so the plugin and
 //! the operator never disagree about a gate or a deadline.
 
-use akp_crds::product::{Act, ActType};
+use akp_crds::product::Act;
 use akp_crds::{PlatformSoftwareProduct, Stage};
 use akp_operator::rules::calendar::Calendar;
 use akp_operator::rules::{clocks, stages};
@@ -184,29 +184,6 @@ pub struct ConditionView {
     pub last_transition_time: String,
 }
 
-/// The API's name of a stage.
-pub fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Development => "development",
-        Stage::PreliminaryTesting => "preliminaryTesting",
-        Stage::TrialOperation => "trialOperation",
-        Stage::Production => "production",
-        Stage::Decommissioned => "decommissioned",
-    }
-}
-
-/// The API's name of an act type.
-pub fn act_name(t: ActType) -> &'static str {
-    match t {
-        ActType::PreliminaryTestProtocol => "preliminaryTestProtocol",
-        ActType::TrialTransferAct => "trialTransferAct",
-        ActType::TrialCompletionAct => "trialCompletionAct",
-        ActType::InfoSecTestProtocol => "infoSecTestProtocol",
-        ActType::CommissioningOrder => "commissioningOrder",
-        ActType::ResourceConfirmation => "resourceConfirmation",
-    }
-}
-
 /// The next stage forward (R-LC-01), if any.
 pub fn next_stage(stage: Stage) -> Option<Stage> {
     match stage {
@@ -241,7 +218,7 @@ fn span_text(seconds: i64) -> String {
 fn missing_for(stage: Stage, acts: &[Act]) -> Vec<String> {
     stages::missing_acts(stage, acts)
         .into_iter()
-        .map(|t| act_name(t).to_string())
+        .map(|t| t.as_str().to_string())
         .collect()
 }
 
@@ -262,7 +239,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             _ => {}
         }
         NextStage {
-            stage: stage_name(to).to_string(),
+            stage: to.as_str().to_string(),
             open: missing_acts.is_empty()
                 && missing_fields.is_empty()
                 && stages::check_transition(spec.stage, to).is_ok(),
@@ -279,7 +256,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
     .map(|(stage, rule)| {
         let missing = missing_for(stage, &spec.acts);
         Gate {
-            stage: stage_name(stage).to_string(),
+            stage: stage.as_str().to_string(),
             rule: rule.to_string(),
             open: missing.is_empty(),
             missing,
@@ -290,7 +267,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         .acts
         .iter()
         .map(|a| ActView {
-            type_: act_name(a.type_).to_string(),
+            type_: a.type_.as_str().to_string(),
             number: a.number.clone(),
             date: a.date.to_string(),
             sha256: a.sha256.clone(),
@@ -382,8 +359,8 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
         internet_facing: spec.internet_facing,
-        stage: stage_name(spec.stage).to_string(),
-        reconciled_stage: status.stage.map(|s| stage_name(s).to_string()),
+        stage: spec.stage.as_str().to_string(),
+        reconciled_stage: status.stage.map(|s| s.as_str().to_string()),
         stage_since: status.stage_since.as_ref().map(|t| t.0.to_string()),
         up_to_date: status.observed_generation.is_some()
             && status.observed_generation == p.metadata.generation,

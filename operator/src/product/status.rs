@@ -98,7 +98,7 @@ pub fn applied(
         notices.push(Notice {
             warning: false,
             reason: "StageChanged",
-            note: format!("stage {} → {}", stage_name(previous), stage_name(v.stage)),
+            note: format!("stage {} → {}", previous.as_str(), v.stage.as_str()),
         });
     }
 
@@ -159,7 +159,7 @@ pub fn applied(
                     "environment {} (namespace {}) removed at stage {}",
                     o.name.as_str(),
                     o.namespace,
-                    stage_name(v.stage)
+                    v.stage.as_str()
                 ),
             });
         }
@@ -205,7 +205,7 @@ pub fn applied(
             "ResourcesNotRequested",
             format!(
                 "stage {} needs spec.environments.{} (R-ENV-01): request its resources",
-                stage_name(v.stage),
+                v.stage.as_str(),
                 not_requested.join(", spec.environments.")
             ),
         )
@@ -215,7 +215,7 @@ pub fn applied(
             format!(
                 "{} environment(s) provisioned for stage {}",
                 environments.len(),
-                stage_name(v.stage)
+                v.stage.as_str()
             ),
         )
     } else {
@@ -445,16 +445,6 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     );
     status.observed_generation = obs.generation;
     (status, notices)
-}
-
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Development => "development",
-        Stage::PreliminaryTesting => "preliminaryTesting",
-        Stage::TrialOperation => "trialOperation",
-        Stage::Production => "production",
-        Stage::Decommissioned => "decommissioned",
-    }
 }
 
 /// Whether condition `type_` is about to change to `value` (or appear).

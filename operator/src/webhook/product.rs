@@ -211,15 +211,15 @@ pub fn check_stage(product: &PlatformSoftwareProduct, old_stage: Option<Stage>) 
     {
         violations.push(Violation {
             field: "spec.stage".into(),
-            value: stage_name(stage).into(),
-            problem: format!("may not follow {}", stage_name(from)),
+            value: stage.as_str().into(),
+            problem: format!("may not follow {}", from.as_str()),
             rule: "R-LC-01",
             fix: "stages go development, preliminaryTesting, trialOperation, production, decommissioned one at a time; before production a product may go back to development or preliminaryTesting for rework; decommissioned is final".into(),
         });
     }
     let missing = missing_acts(stage, &product.spec.acts);
     if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().copied().map(act_name).collect();
+        let names: Vec<&str> = missing.iter().copied().map(ActType::as_str).collect();
         let rule = if missing.iter().all(|t| {
             matches!(
                 t,
@@ -232,36 +232,13 @@ pub fn check_stage(product: &PlatformSoftwareProduct, old_stage: Option<Stage>) 
         };
         violations.push(Violation {
             field: "spec.stage".into(),
-            value: stage_name(stage).into(),
+            value: stage.as_str().into(),
             problem: format!("needs acts that are missing: {}", names.join(", ")),
             rule,
             fix: "add them to spec.acts with number, date and sha256".into(),
         });
     }
     violations
-}
-
-/// The stage as the API writes it.
-fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Development => "development",
-        Stage::PreliminaryTesting => "preliminaryTesting",
-        Stage::TrialOperation => "trialOperation",
-        Stage::Production => "production",
-        Stage::Decommissioned => "decommissioned",
-    }
-}
-
-/// The act type as the API writes it.
-fn act_name(act: ActType) -> &'static str {
-    match act {
-        ActType::PreliminaryTestProtocol => "preliminaryTestProtocol",
-        ActType::TrialTransferAct => "trialTransferAct",
-        ActType::TrialCompletionAct => "trialCompletionAct",
-        ActType::InfoSecTestProtocol => "infoSecTestProtocol",
-        ActType::CommissioningOrder => "commissioningOrder",
-        ActType::ResourceConfirmation => "resourceConfirmation",
-    }
 }
 
 /// Fetches the Agencies and the named catalog items, then calls [`check_product`].
