@@ -41,7 +41,8 @@ pub use helpers::{
     wait_for,
 };
 pub use manifests::{
-    api_resource, apply, documents, dynamic_api, ensure_namespace, with_namespace, yaml_files,
+    api_resource, apply, apply_examples, documents, dynamic_api, ensure_namespace, with_namespace,
+    yaml_files,
 };
 pub use postgres::TestPostgres;
 pub use process::{pid_alive, wait_pids_gone};

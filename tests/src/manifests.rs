@@ -100,6 +100,19 @@ pub async fn apply(
     .await
 }
 
+/// Applies every document of the named files of `examples/` (cluster-scoped ones, or
+/// ones that carry their namespace) under `field_manager`.
+pub async fn apply_examples(client: &Client, files: &[&str], field_manager: &str) -> Result<()> {
+    for file in files {
+        for doc in documents(&crate::repo_root().join("examples").join(file))? {
+            apply(client, &doc, None, field_manager)
+                .await
+                .with_context(|| format!("applying examples/{file}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates a namespace unless it exists.
 pub async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;

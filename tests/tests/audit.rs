@@ -30,7 +30,7 @@ use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::usage::{Twists, env_series, environments, test_config};
 use akp_test_support::{
     ControlPlane, OpenMetrics, Options, TestNamespace, TestPostgres, TestPrometheus, apply,
-    documents, repo_root,
+    apply_examples, documents, repo_root,
 };
 use anyhow::{Context, Result, anyhow, ensure};
 use kube::Client;
@@ -505,11 +505,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
         ..Default::default()
     })?;
     let client = cp.admin_client().await?;
-    for file in ["tariffs.yaml", "agencies.yaml"] {
-        for doc in documents(&repo_root().join("examples").join(file))? {
-            apply(&client, &doc, None, TESTER).await?;
-        }
-    }
+    apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], TESTER).await?;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = closed.local_addr()?.port();
     drop(closed);

@@ -48,7 +48,7 @@ use akp_test_support::fixtures::{self, ALL_ACTS, GATE2, example};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
 use akp_test_support::reports::{october_production_ledger, reports_config, start_reports};
 use akp_test_support::{
-    ControlPlane, Options, apply, documents, ensure_namespace, repo_root, workspace_binary,
+    ControlPlane, Options, apply, apply_examples, ensure_namespace, workspace_binary,
 };
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
@@ -1103,13 +1103,7 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
         ..Options::default()
     })?;
     let client = cp.admin_client().await?;
-    for file in ["tariffs.yaml", "agencies.yaml"] {
-        for doc in documents(&repo_root().join("examples").join(file))? {
-            apply(&client, &doc, None, TESTER)
-                .await
-                .with_context(|| format!("applying {file}"))?;
-        }
-    }
+    apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], TESTER).await?;
     let tmp = tempfile::tempdir()?;
     let db = format!("sqlite://{}", tmp.path().join("ledger.db").display());
     // 320.00 KZT of October 2026 for mon/e-license in production.

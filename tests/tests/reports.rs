@@ -19,8 +19,8 @@ use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::reports::{
     InProcessReports, october_production_ledger, reports_config, start_reports,
 };
-use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
-use anyhow::{Context, Result, anyhow, ensure};
+use akp_test_support::{ControlPlane, Options, apply_examples};
+use anyhow::{Result, anyhow, ensure};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 
@@ -154,13 +154,7 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
         ..Default::default()
     })?;
     let client = cp.admin_client().await?;
-    for file in ["tariffs.yaml", "agencies.yaml"] {
-        for doc in documents(&repo_root().join("examples").join(file))? {
-            apply(&client, &doc, None, "tests")
-                .await
-                .with_context(|| format!("applying {file}"))?;
-        }
-    }
+    apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], "tests").await?;
     let tmp = tempfile::tempdir()?;
     // 320.00 KZT of October 2026 for mon/e-license in production.
     let (ledger, first) = october_production_ledger(&format!(
