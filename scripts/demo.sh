@@ -9,7 +9,8 @@ phase "control-plane binaries (cold: ~10 min, cached: seconds)"
 build_control_plane
 phase "build"
 # cargo prints what it compiles (a cold build takes minutes on 2 cores).
-cargo build -p akp-test-support --bin akp-demo -p akp-operator --bin akp-operator -p kubectl-pbo --bin kubectl-pbo
+# --workspace: the same dependency features as scripts/test.sh, so the two share one build.
+cargo build --workspace --bin akp-demo --bin akp-operator --bin kubectl-pbo
 phase "demo"
 "$repo/target/debug/akp-demo" "$@"
 finish

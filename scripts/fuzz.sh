@@ -13,7 +13,9 @@
 # RUSTC_BOOTSTRAP=1, so a machine with stable only works; FUZZ_TOOLCHAIN=nightly uses
 # `cargo +nightly` instead. cargo-fuzz is installed from crates.io into .cache/cargo-tools
 # when missing. New inputs that libFuzzer finds stay in fuzz/target/corpus (not
-# committed); fuzz/corpus stays the small, minimized seed set.
+# committed); fuzz/corpus stays the small, minimized seed set. FUZZ_CLEAN=1 removes the
+# built targets afterwards (~2 GiB; scripts/test.sh sets it, as CI builds cold anyway)
+# and keeps the logs and the found corpus.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 repro=${FUZZ_REPRO:+$(realpath "$FUZZ_REPRO")}
@@ -78,6 +80,9 @@ for t in "${targets[@]}"; do
     failed+=("$t")
   fi
 done
+if [ -n "${FUZZ_CLEAN:-}" ]; then
+  rm -rf "target/$(rustc -vV | sed -n 's/^host: //p')" target/release target/debug
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}"
   exit 1

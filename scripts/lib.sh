@@ -7,14 +7,18 @@ run_start=$SECONDS
 
 phase() {
   local now=$SECONDS
-  [ -n "${phase_name:-}" ] && printf '==> %s: done in %ss\n' "$phase_name" "$((now - phase_start))"
+  [ -n "${phase_name:-}" ] && printf '==> %s: done in %ss (disk: %s free)\n' "$phase_name" "$((now - phase_start))" "$(disk_free)"
   phase_name=$1 phase_start=$now
   printf '\n==> %s (%s)\n' "$phase_name" "$(date +%H:%M:%S)"
 }
 
+# The space left where the builds go: a full disk fails a build in the middle (it did
+# once in CI), and this line shows which phase took it.
+disk_free() { df -h --output=avail "$repo" 2>/dev/null | tail -1 | tr -d ' '; }
+
 finish() {
   phase_name=${phase_name:-} ; local now=$SECONDS
-  [ -n "$phase_name" ] && printf '==> %s: done in %ss\n' "$phase_name" "$((now - phase_start))"
+  [ -n "$phase_name" ] && printf '==> %s: done in %ss (disk: %s free)\n' "$phase_name" "$((now - phase_start))" "$(disk_free)"
   printf '==> total: %ss\n' "$((now - run_start))"
 }
 

@@ -10,6 +10,19 @@ source "$here/versions.env"
 bin_root=${AKP_BIN_DIR:-$repo/.cache/bin}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$bin_root"
+# Go's module and build caches (~6.5 GiB for these parts) are scratch: only the binaries
+# are kept, so a cold build leaves disk for the Rust build after it (CI ran out once).
+# AKP_KEEP_GO_CACHE=1 uses and keeps the user's own caches instead.
+go_scratch=
+if [ -z "${AKP_KEEP_GO_CACHE:-}" ]; then
+  go_scratch="$bin_root/.go-scratch"
+  export GOCACHE="$go_scratch/build" GOMODCACHE="$go_scratch/mod"
+fi
+drop_go_scratch() {
+  [ -n "$go_scratch" ] && [ -d "$go_scratch" ] || return 0
+  chmod -R u+w "$go_scratch" && rm -rf "$go_scratch"
+}
+trap drop_go_scratch EXIT
 
 log() { printf '[tools/build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 

@@ -108,19 +108,19 @@ fn parse_env(text: &str) -> HashMap<String, String> {
 /// A binary of this workspace, built on first use in the test's own profile and target
 /// dir: for an integration test cargo builds the other packages' libraries, not their
 /// binaries. Each binary is built once per test process.
-pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
     static BUILT: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     built
         .entry(bin.to_owned())
-        .or_insert_with(|| build_workspace_binary(package, bin).map_err(|e| format!("{e:#}")))
+        .or_insert_with(|| build_workspace_binary(bin).map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(|e| anyhow::anyhow!(e))
 }
 
-fn build_workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+fn build_workspace_binary(bin: &str) -> Result<PathBuf> {
     // <target>/<profile>/deps/<test> → <target>/<profile>/<bin>
     let exe = std::env::current_exe()?;
     let profile_dir = exe
@@ -130,11 +130,13 @@ fn build_workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
         .to_path_buf();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
+    // --workspace, not -p: the dependency features are then those of `cargo build
+    // --workspace` and `cargo test --workspace` (scripts/test.sh), so nothing is
+    // recompiled with another feature set.
     cmd.args([
         "build",
         "-q",
-        "-p",
-        package,
+        "--workspace",
         "--bin",
         bin,
         "--manifest-path",
@@ -154,7 +156,7 @@ fn build_workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
     }
     let status = cmd
         .status()
-        .with_context(|| format!("running cargo build -p {package}"))?;
+        .with_context(|| format!("running cargo build --bin {bin}"))?;
     if !status.success() {
         bail!("building {bin} failed: {status}");
     }

@@ -859,7 +859,7 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     assert!(!args.iter().any(|a| a == "--register-webhooks"), "{args:?}");
     let log = dir.path().join("operator.log");
     let mut operator = Running {
-        child: Command::new(workspace_binary("akp-operator", "akp-operator")?)
+        child: Command::new(workspace_binary("akp-operator")?)
             .args(&args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("KUBECONFIG", &kubeconfig)
@@ -1018,7 +1018,7 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
         .replace("/var/lib/akp-billing", &data.display().to_string());
     let log = dir.path().join("billing.log");
     let mut billing = Running {
-        child: Command::new(workspace_binary("akp-billing", "akp-billing")?)
+        child: Command::new(workspace_binary("akp-billing")?)
             .args(&args)
             .env("AKP_BILLING_DATABASE_URL", &database)
             .env("POD_NAME", format!("{billing_name}-test"))

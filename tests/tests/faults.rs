@@ -121,7 +121,7 @@ impl OperatorProcess {
         let kubeconfig = dir.join("operator.kubeconfig");
         c.cp.write_kubeconfig_for(OPERATOR_USER, &["system:masters"], &kubeconfig)?;
         let mut op = Self {
-            bin: workspace_binary("akp-operator", "akp-operator")?,
+            bin: workspace_binary("akp-operator")?,
             kubeconfig,
             log: dir.join("operator.log"),
             metrics_port: free_port()?,
@@ -1043,7 +1043,7 @@ impl Daemon {
     ) -> Result<Self> {
         let child = Command::new("setpriv")
             .args(["--pdeathsig", "KILL", "--"])
-            .arg(workspace_binary("akp-billing", "akp-billing")?)
+            .arg(workspace_binary("akp-billing")?)
             // Metering fails every cycle (nothing listens there): only reports matter.
             .args([
                 "--prometheus",

@@ -2,9 +2,9 @@
 //! discovery on PATH) against a real API server, the in-process operator, a real
 //! SQLite ledger written by akp-billing, and report bundles signed by akp-billing.
 //!
-//! The plugin is built with `cargo build -p kubectl-pbo` into this test's own target
-//! directory and profile, so the test works on a fresh clone under
-//! `cargo test --workspace` (cargo holds no lock while tests run).
+//! The plugin is built with `cargo build --workspace --bin kubectl-pbo` into this test's
+//! own target directory and profile, so the test works on a fresh clone under `cargo
+//! test --workspace` (cargo holds no lock while tests run).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ const TESTER: &str = "akp-tests";
 
 /// The directory holding the freshly built `kubectl-pbo`.
 fn plugin_dir() -> Result<PathBuf> {
-    let bin = akp_test_support::workspace_binary("kubectl-pbo", "kubectl-pbo")?;
+    let bin = akp_test_support::workspace_binary("kubectl-pbo")?;
     Ok(bin
         .parent()
         .context("the plugin binary has no directory")?
@@ -745,7 +745,7 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
 fn kubectl_completes_pbo_through_kubectl_complete_pbo() -> Result<()> {
     let bins = Binaries::locate()?;
     Binaries::require(&bins.kubectl)?;
-    let plugin = akp_test_support::workspace_binary("kubectl-pbo", "kubectl-pbo")?;
+    let plugin = akp_test_support::workspace_binary("kubectl-pbo")?;
     let dir = tempfile::tempdir()?;
     std::os::unix::fs::symlink(&plugin, dir.path().join("kubectl_complete-pbo"))?;
     let mut paths = vec![dir.path().to_path_buf(), plugin_dir()?];

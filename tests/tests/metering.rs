@@ -345,7 +345,7 @@ async fn r_bil_01_month_of_20_environments_matches_hand_totals_on_sqlite_and_pos
 
 /// The `akp-billing` binary, built if needed.
 fn billing_binary() -> Result<PathBuf> {
-    akp_test_support::workspace_binary("akp-billing", "akp-billing")
+    akp_test_support::workspace_binary("akp-billing")
 }
 
 /// A tiny deterministic PRNG (xorshift64*), seeded from `AKP_TEST_SEED` or the clock.
