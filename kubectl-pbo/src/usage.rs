@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use akp_billing::ledger::{Adjustment, Ledger, LedgerRow};
 use akp_billing::period::{Calendar, Month};
 use akp_billing::rating::{
-    self, Contracts, KZ_UTC_OFFSET_HOURS, RatingInput, format_micro, format_tiyn, unit_name,
+    self, Contracts, KZ_UTC_OFFSET_HOURS, RatingInput, Treatment, format_micro, format_tiyn,
 };
+use akp_billing::report::LineReport;
 use akp_crds::PlatformSoftwareProduct;
 use kube::api::Api;
 use serde::Serialize;
@@ -65,22 +66,13 @@ pub struct UsageLine {
     pub adjustment_of: Option<String>,
 }
 
-/// A rated line.
+/// A rated line: the report's line and the environment it is in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RatedLine {
     pub environment: String,
-    pub category: String,
-    pub resource: String,
-    pub unit: String,
-    pub quantity: String,
-    pub rate: String,
-    pub list_amount: String,
-    pub amount: String,
-    pub treatment: String,
-    pub tariff: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adjustment_of: Option<String>,
+    #[serde(flatten)]
+    pub line: LineReport,
 }
 
 /// The rated amounts.
@@ -194,16 +186,7 @@ pub fn rate(
         .iter()
         .map(|l| RatedLine {
             environment: l.key.environment.clone(),
-            category: l.key.category.as_str().to_string(),
-            resource: l.key.resource.clone(),
-            unit: unit_name(l.unit).to_string(),
-            quantity: format_micro(l.quantity_micro),
-            rate: l.price.to_string(),
-            list_amount: format_tiyn(l.list_tiyn),
-            amount: format_tiyn(l.billed_tiyn),
-            treatment: l.key.treatment.as_str().to_string(),
-            tariff: l.key.tariff.clone(),
-            adjustment_of: l.key.adjustment_of.clone(),
+            line: LineReport::of(l),
         })
         .collect();
     Ok(Rated {
@@ -431,14 +414,19 @@ pub fn render(v: &UsageView, style: Style) -> String {
                 "treatment",
                 "tariff",
             ]);
-            for l in &r.lines {
-                let treatment = match l.treatment.as_str() {
-                    "billed" => l.treatment.clone().into(),
-                    "unpriced" => crate::output::Cell::colored(l.treatment.clone(), Color::Red),
-                    _ => crate::output::Cell::colored(l.treatment.clone(), Color::Yellow),
+            for RatedLine {
+                environment,
+                line: l,
+            } in &r.lines
+            {
+                let name = l.treatment.as_str().to_owned();
+                let treatment = match l.treatment {
+                    Treatment::Billed => name.into(),
+                    Treatment::Unpriced => crate::output::Cell::colored(name, Color::Red),
+                    _ => crate::output::Cell::colored(name, Color::Yellow),
                 };
                 t.row(vec![
-                    l.environment.clone().into(),
+                    environment.clone().into(),
                     l.resource.clone().into(),
                     l.quantity.clone().into(),
                     l.unit.clone().into(),

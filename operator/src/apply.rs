@@ -52,17 +52,26 @@ where
     if let Some(ns) = desired.namespace() {
         key = key.within(&ns);
     }
-    if let Some(live) = store.get(&key)
+    apply_unless_live(api, store.get(&key).as_deref(), desired).await
+}
+
+/// Applies `desired` unless `live` (however it was read) already matches it and is not
+/// being deleted. Returns whether a write was made.
+pub async fn apply_unless_live<K>(api: &Api<K>, live: Option<&K>, desired: &K) -> Result<bool>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+{
+    if let Some(live) = live
         && live.meta().deletion_timestamp.is_none()
         && is_applied(
             &serde_json::to_value(desired)?,
-            &serde_json::to_value(&*live)?,
+            &serde_json::to_value(live)?,
         )
     {
         return Ok(false);
     }
     api.patch(
-        &name,
+        &desired.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(desired),
     )

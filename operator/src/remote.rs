@@ -10,13 +10,13 @@ use akp_crds::common::NamespacedRef;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::apply::{FIELD_MANAGER, delete_if_present, is_applied};
+use crate::apply::{apply_unless_live, delete_if_present};
 use crate::error::{Error, Result};
 use crate::product::build::{Child, EnvironmentPlan};
 
@@ -70,23 +70,8 @@ async fn ensure<K>(api: &Api<K>, desired: &K) -> Result<bool>
 where
     K: Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
-    let name = desired.name_any();
-    if let Some(live) = api.get_opt(&name).await?
-        && live.meta().deletion_timestamp.is_none()
-        && is_applied(
-            &serde_json::to_value(desired)?,
-            &serde_json::to_value(&live)?,
-        )
-    {
-        return Ok(false);
-    }
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(desired),
-    )
-    .await?;
-    Ok(true)
+    let live = api.get_opt(&desired.name_any()).await?;
+    apply_unless_live(api, live.as_ref(), desired).await
 }
 
 /// Creates or updates an environment in another cluster. Returns the writes made.

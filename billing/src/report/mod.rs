@@ -314,6 +314,25 @@ pub struct LineReport {
     pub hours: u32,
 }
 
+impl LineReport {
+    /// A rated line as the report and `kubectl pbo usage` show it: decimal strings.
+    pub fn of(l: &rating::Line) -> LineReport {
+        LineReport {
+            category: l.key.category,
+            resource: l.key.resource.clone(),
+            unit: unit_name(l.unit).to_string(),
+            quantity: format_micro(l.quantity_micro),
+            rate: l.price.to_string(),
+            list_amount: format_tiyn(l.list_tiyn),
+            amount: format_tiyn(l.billed_tiyn),
+            treatment: l.key.treatment,
+            tariff: l.key.tariff.clone(),
+            adjustment_of: l.key.adjustment_of.clone(),
+            hours: l.hours,
+        }
+    }
+}
+
 /// Allocated vs used vs billed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -453,19 +472,7 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
                     product_sum.add(l);
                     agency_sum.add(l);
                     overall.add(l);
-                    line_reports.push(LineReport {
-                        category: l.key.category,
-                        resource: l.key.resource.clone(),
-                        unit: unit_name(l.unit).to_string(),
-                        quantity: format_micro(l.quantity_micro),
-                        rate: l.price.to_string(),
-                        list_amount: format_tiyn(l.list_tiyn),
-                        amount: format_tiyn(l.billed_tiyn),
-                        treatment: l.key.treatment,
-                        tariff: l.key.tariff.clone(),
-                        adjustment_of: l.key.adjustment_of.clone(),
-                        hours: l.hours,
-                    });
+                    line_reports.push(LineReport::of(l));
                 }
                 env_reports.push(EnvironmentReport {
                     environment: environment.to_string(),
