@@ -56,6 +56,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// All stages, in lifecycle order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Development,
+        Stage::PreliminaryTesting,
+        Stage::TrialOperation,
+        Stage::Production,
+        Stage::Decommissioned,
+    ];
+
     /// The name as the API writes it (`spec.stage`, `status.stage`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -286,25 +295,33 @@ mod tests {
     #[test]
     fn stage_and_act_names_are_the_serialized_ones() {
         use crate::product::ActType;
-        for stage in [
-            Stage::Development,
-            Stage::PreliminaryTesting,
-            Stage::TrialOperation,
-            Stage::Production,
-            Stage::Decommissioned,
-        ] {
+        for stage in Stage::ALL {
             assert_eq!(serde_json::json!(stage), stage.as_str());
         }
-        for act in [
-            ActType::PreliminaryTestProtocol,
-            ActType::TrialTransferAct,
-            ActType::TrialCompletionAct,
-            ActType::InfoSecTestProtocol,
-            ActType::CommissioningOrder,
-            ActType::ResourceConfirmation,
-        ] {
+        for act in ActType::ALL {
             assert_eq!(serde_json::json!(act), act.as_str());
         }
+    }
+
+    #[test]
+    fn all_lists_every_stage_and_act_type_once() {
+        use crate::product::ActType;
+        // The schema is derived from the type, so a variant missing from ALL shows. With
+        // doc comments on the variants schemars writes one `const` per variant.
+        fn schema_names<T: JsonSchema>() -> Vec<String> {
+            let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema");
+            let variants = schema["oneOf"].as_array().expect("oneOf");
+            let names = variants.iter().map(|v| v["const"].as_str().expect("const"));
+            names.map(str::to_owned).collect()
+        }
+        assert_eq!(
+            Stage::ALL.map(Stage::as_str).to_vec(),
+            schema_names::<Stage>()
+        );
+        assert_eq!(
+            ActType::ALL.map(ActType::as_str).to_vec(),
+            schema_names::<ActType>()
+        );
     }
 
     #[test]

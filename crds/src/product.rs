@@ -439,6 +439,16 @@ pub enum ActType {
 }
 
 impl ActType {
+    /// All act types, in the order of the gates they open.
+    pub const ALL: [ActType; 6] = [
+        ActType::PreliminaryTestProtocol,
+        ActType::TrialTransferAct,
+        ActType::TrialCompletionAct,
+        ActType::InfoSecTestProtocol,
+        ActType::CommissioningOrder,
+        ActType::ResourceConfirmation,
+    ];
+
     /// The name as the API writes it (`spec.acts[].type`).
     pub fn as_str(self) -> &'static str {
         match self {

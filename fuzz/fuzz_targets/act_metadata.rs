@@ -37,13 +37,7 @@ fn check(acts: &[Act]) {
             "{text}"
         );
     }
-    for stage in [
-        Stage::Development,
-        Stage::PreliminaryTesting,
-        Stage::TrialOperation,
-        Stage::Production,
-        Stage::Decommissioned,
-    ] {
+    for stage in Stage::ALL {
         let missing = missing_acts(stage, acts);
         for t in acts_required_for(stage) {
             let present = acts.iter().any(|a| a.type_ == *t);

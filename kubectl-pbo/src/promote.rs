@@ -23,32 +23,15 @@ use crate::output::{Color, Output, Style, Table};
 /// The field manager of the plugin's writes.
 pub const FIELD_MANAGER: &str = "kubectl-pbo";
 
-const STAGES: [Stage; 5] = [
-    Stage::Development,
-    Stage::PreliminaryTesting,
-    Stage::TrialOperation,
-    Stage::Production,
-    Stage::Decommissioned,
-];
-
-const ACT_TYPES: [ActType; 6] = [
-    ActType::PreliminaryTestProtocol,
-    ActType::TrialTransferAct,
-    ActType::TrialCompletionAct,
-    ActType::InfoSecTestProtocol,
-    ActType::CommissioningOrder,
-    ActType::ResourceConfirmation,
-];
-
 /// A stage as the API writes it (`trialOperation`).
 pub fn parse_stage(text: &str) -> Result<Stage, String> {
-    STAGES
+    Stage::ALL
         .into_iter()
         .find(|s| s.as_str() == text)
         .ok_or_else(|| {
             format!(
                 "{text:?} is not a stage: use one of {}",
-                STAGES.map(Stage::as_str).join(", ")
+                Stage::ALL.map(Stage::as_str).join(", ")
             )
         })
 }
@@ -81,7 +64,7 @@ impl clap::builder::TypedValueParser for StageParser {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            STAGES
+            Stage::ALL
                 .into_iter()
                 .map(|s| clap::builder::PossibleValue::new(s.as_str())),
         ))
@@ -89,13 +72,13 @@ impl clap::builder::TypedValueParser for StageParser {
 }
 
 fn parse_act_type(text: &str) -> Result<ActType, String> {
-    ACT_TYPES
+    ActType::ALL
         .into_iter()
         .find(|t| t.as_str() == text)
         .ok_or_else(|| {
             format!(
                 "type={text} is not an act type: use one of {}",
-                ACT_TYPES.map(ActType::as_str).join(", ")
+                ActType::ALL.map(ActType::as_str).join(", ")
             )
         })
 }

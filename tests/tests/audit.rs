@@ -25,7 +25,7 @@ use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, Validators, WebhookEndpoint, WebhookServer,
     apply_configuration, router, validating_webhook_configuration,
 };
-use akp_test_support::fixtures::SHA;
+use akp_test_support::fixtures;
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::usage::{Twists, env_series, environments, test_config};
 use akp_test_support::{
@@ -187,23 +187,14 @@ async fn r_mon_02_postgres_store_chains_concurrent_appends_refuses_changes_and_r
 }
 
 fn product(name: &str, namespace: &str, stage: &str) -> Value {
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1",
-        "kind": "PlatformSoftwareProduct",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "displayName": "Audited", "ictProjectCode": "AKT-2026-0001",
-            "developer": {"name": "Dev", "bin": "180940012345"},
-            "class": 2, "informationCategory": "public", "scale": "local",
-            "capacity": {"concurrentUsers": 5}, "contour": "internal",
-            "participants": {"developers": ["dev@example.kz"]},
-            "stage": stage, "acts": [{"type": "preliminaryTestProtocol", "number": "1", "date": "2026-09-01", "sha256": SHA}],
-            "environments": {
-                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi"},
-                "testing": {"cpu": "1", "memory": "2Gi", "storage": "5Gi"}
-            }
-        }
-    })
+    let mut doc = fixtures::product(name, stage, &["preliminaryTestProtocol"]);
+    doc["metadata"]["namespace"] = namespace.into();
+    doc["spec"]["displayName"] = "Audited".into();
+    // Only the environments before trial operation.
+    if let Some(envs) = doc["spec"]["environments"].as_object_mut() {
+        envs.retain(|env, _| env == "development" || env == "testing");
+    }
+    doc
 }
 
 /// Creates `doc` as `client`'s user; the API server's answer (allowed or the refusal).
