@@ -58,7 +58,8 @@ printf 'fuzz: built in %ss\n' "$((SECONDS - start))"
 
 # Run the built binaries: `cargo fuzz run` would rebuild per target when someone edits
 # the workspace meanwhile.
-bin="target/$(rustc -vV | sed -n 's/^host: //p')/release"
+host=$(rustc -vV | sed -n 's/^host: //p')
+bin="target/$host/release"
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "target/corpus/$t" "artifacts/$t"
@@ -81,7 +82,7 @@ for t in "${targets[@]}"; do
   fi
 done
 if [ -n "${FUZZ_CLEAN:-}" ]; then
-  rm -rf "target/$(rustc -vV | sed -n 's/^host: //p')" target/release target/debug
+  rm -rf "target/$host" target/release target/debug
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}"

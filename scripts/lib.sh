@@ -12,9 +12,10 @@ phase() {
   printf '\n==> %s (%s)\n' "$phase_name" "$(date +%H:%M:%S)"
 }
 
-# The space left where the builds go: a full disk fails a build in the middle (it did
-# once in CI), and this line shows which phase took it.
-disk_free() { df -h --output=avail "$repo" 2>/dev/null | tail -1 | tr -d ' '; }
+# The space left where the builds go, in MiB: a full disk fails a build in the middle
+# (it did once in CI), and the phase lines show which phase took it.
+disk_free_mib() { df -m --output=avail "$repo" 2>/dev/null | tail -1 | tr -d ' '; }
+disk_free() { printf '%s MiB' "$(disk_free_mib)"; }
 
 finish() {
   phase_name=${phase_name:-} ; local now=$SECONDS

@@ -10,8 +10,7 @@ export CARGO_TERM_COLOR=never RUST_BACKTRACE=1 CARGO_INCREMENTAL=0
 phase "system dependencies"
 ensure_toolchains
 # A cold run needs about 8 GiB here (README); say so first rather than fail mid-build.
-free_kib=$(df -k --output=avail "$repo" | tail -1 | tr -d ' ')
-[ "$free_kib" -ge $((8 * 1024 * 1024)) ] ||
+[ "$(disk_free_mib)" -ge $((8 * 1024)) ] ||
   echo "WARNING: $(disk_free) free where the build goes; a cold run needs about 8 GiB"
 
 phase "control-plane binaries (cold: ~10 min, cached: seconds)"

@@ -10,7 +10,7 @@ source "$here/versions.env"
 bin_root=${AKP_BIN_DIR:-$repo/.cache/bin}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$bin_root"
-# Go's module and build caches (~6.5 GiB for these parts) are scratch: only the binaries
+# Go's module and build caches (5.6 GiB at the peak for these parts) are scratch: only the binaries
 # are kept, so a cold build leaves disk for the Rust build after it (CI ran out once).
 # AKP_KEEP_GO_CACHE=1 uses and keeps the user's own caches instead.
 go_scratch=
