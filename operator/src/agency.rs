@@ -21,7 +21,7 @@ use crate::apply::{FIELD_MANAGER, apply_if_changed};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::rbac;
-use crate::rules::naming::labels;
+use crate::rules::naming::{labels, pod_security_labels};
 
 /// The agency's namespace and its role bindings (pure).
 pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
@@ -68,9 +68,16 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
             vec![subject("User", head)],
         ),
     ];
+    // Pod Security Admission as in environments, under the policy that refuses
+    // workloads here at all (admission_policy.rs).
+    let mut ns_meta = meta(None);
+    ns_meta
+        .labels
+        .get_or_insert_default()
+        .extend(pod_security_labels());
     (
         Namespace {
-            metadata: meta(None),
+            metadata: ns_meta,
             ..Namespace::default()
         },
         bindings,

@@ -6,6 +6,7 @@
 //! product one a pipeline validate → build → apply → status; `webhook` serves
 //! admission; `telemetry` metrics and health; `leader` the Lease election.
 
+pub mod admission_policy;
 pub mod agency;
 pub mod apply;
 pub mod clock;

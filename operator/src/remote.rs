@@ -57,6 +57,9 @@ impl RemoteClusters {
             .await
             .map_err(|e| Error::Remote(format!("{}/{}: {e}", r.namespace, r.name)))?;
         let client = Client::try_from(config).map_err(Error::Kube)?;
+        // The rules that need no outside data hold there as at home, before anything
+        // of an environment is written (R-PLC-01, R-SEG-02..04).
+        crate::admission_policy::apply(&client).await?;
         if let Ok(mut cache) = self.clients.lock() {
             cache.insert(key, (version, client.clone()));
         }

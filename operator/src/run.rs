@@ -135,6 +135,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     apply_cluster_roles(&client).await?;
+    crate::admission_policy::apply(&client).await?;
     let shutdown = shutdown.shared();
 
     // Caches of what the operator manages; their watch streams also trigger the

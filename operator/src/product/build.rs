@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::ObjectMeta;
 
 use crate::rbac;
-use crate::rules::naming::{environment_namespace, labels};
+use crate::rules::naming::{environment_namespace, labels, pod_security_labels};
 use crate::rules::quantity::{format_nanos, parse_nanos};
 use crate::rules::stages::environments_at;
 
@@ -102,10 +102,17 @@ fn environment(
         labels: Some(labels.clone()),
         ..ObjectMeta::default()
     };
+    // The namespace alone carries what admission reads: the Pod Security level and
+    // whether the product may expose Services (admission_policy.rs).
+    let mut ns_labels = labels.clone();
+    ns_labels.extend(pod_security_labels());
+    if spec.internet_facing {
+        ns_labels.insert(labels::INTERNET_FACING.to_owned(), "true".to_owned());
+    }
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(ns.clone()),
-            labels: Some(labels.clone()),
+            labels: Some(ns_labels),
             annotations: Some(BTreeMap::from([(
                 labels::OWNER_ANNOTATION.to_owned(),
                 format!("{}/{}", v.product_namespace, v.product_name),

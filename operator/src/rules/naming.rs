@@ -19,10 +19,35 @@ pub mod labels {
     pub const CONTOUR: &str = "akp.egov.kz/contour";
     /// 1, 2 or 3.
     pub const CLASS: &str = "akp.egov.kz/class";
+    /// "true" on the environments of a product with `internetFacing: true`: the only
+    /// ones that may expose NodePort and LoadBalancer Services (R-SEG-02).
+    pub const INTERNET_FACING: &str = "akp.egov.kz/internet-facing";
+    /// The built-in Pod Security Admission's level, enforced in every namespace an
+    /// agency writes to (docs/security.md: why "restricted").
+    pub const POD_SECURITY_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+    /// The version of the Pod Security Standards enforced, pinned so that a Kubernetes
+    /// upgrade does not tighten them unannounced.
+    pub const POD_SECURITY_ENFORCE_VERSION: &str = "pod-security.kubernetes.io/enforce-version";
+    /// Pod Security Admission's audit annotations and warnings, at the same level.
+    pub const POD_SECURITY_AUDIT: &str = "pod-security.kubernetes.io/audit";
+    /// See [`POD_SECURITY_AUDIT`].
+    pub const POD_SECURITY_WARN: &str = "pod-security.kubernetes.io/warn";
     /// Who manages the object.
     pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
     /// The value of `MANAGED_BY`.
     pub const OPERATOR: &str = "akp-operator";
+}
+
+/// The Pod Security Admission labels of every namespace an agency writes to: the
+/// "restricted" standard of Kubernetes 1.36, enforced, audited and warned about.
+pub fn pod_security_labels() -> [(String, String); 4] {
+    [
+        (labels::POD_SECURITY_ENFORCE, "restricted"),
+        (labels::POD_SECURITY_ENFORCE_VERSION, "v1.36"),
+        (labels::POD_SECURITY_AUDIT, "restricted"),
+        (labels::POD_SECURITY_WARN, "restricted"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
 }
 
 /// The longest a namespace name may be (a DNS label).

@@ -27,6 +27,9 @@ pub struct PlacementPolicy {
     pub home_country: String,
     /// Taint keys no environment pod may tolerate.
     pub forbidden_taints: Vec<String>,
+    /// CSI drivers whose inline volumes stay on the platform's storage (none by default:
+    /// storage comes through claims of the sites' storage classes, R-PLC-01).
+    pub allowed_csi_drivers: Vec<String>,
 }
 
 impl Default for PlacementPolicy {
@@ -37,6 +40,7 @@ impl Default for PlacementPolicy {
                 .iter()
                 .map(|k| (*k).to_owned())
                 .collect(),
+            allowed_csi_drivers: Vec::new(),
         }
     }
 }

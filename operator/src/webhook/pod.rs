@@ -66,12 +66,49 @@ impl Changes {
     }
 }
 
-/// Every image of a pod with its field path: containers, init containers and
-/// ephemeral containers.
+/// Every image of a pod with its field path: containers, init containers, ephemeral
+/// containers and image volumes (an image mounted as a volume is software too).
 pub fn images(pod: &Pod) -> Vec<(String, String)> {
+    let volumes = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten().enumerate())
+        .filter_map(|(i, v)| {
+            let reference = v.image.as_ref()?.reference.clone()?;
+            Some((format!("spec.volumes[{i}].image.reference"), reference))
+        });
     containers(pod)
         .into_iter()
         .filter_map(|(field, _, image)| image.map(|i| (format!("{field}.image"), i.to_owned())))
+        .chain(volumes)
+        .collect()
+}
+
+/// R-PLC-01: an inline CSI volume reaches whatever storage its driver serves, so only
+/// the drivers the platform allows may be used; claims go through the claim webhook.
+/// (Every other volume type that leaves the platform is refused by the API server's
+/// own policy, `admission_policy::POD_ISOLATION`.)
+pub fn check_volumes(pod: &Pod, policy: &PlacementPolicy) -> Vec<Violation> {
+    let allowed = if policy.allowed_csi_drivers.is_empty() {
+        "none is allowed".to_owned()
+    } else {
+        format!("allowed: {}", listed(&policy.allowed_csi_drivers))
+    };
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten().enumerate())
+        .filter_map(|(i, v)| {
+            let driver = &v.csi.as_ref()?.driver;
+            (!policy.allowed_csi_drivers.contains(driver)).then(|| Violation {
+                field: format!("spec.volumes[{i}].csi.driver"),
+                value: driver.clone(),
+                problem: format!(
+                    "is not a CSI driver of the platform's storage ({allowed}): an inline volume of it reaches storage outside the sites the environment may use"
+                ),
+                rule: "R-PLC-01",
+                fix: "use a persistentVolumeClaim of a storage class of the environment's sites (kubectl get storageclass)".into(),
+            })
+        })
         .collect()
 }
 
@@ -169,6 +206,7 @@ pub fn check_pod(pod: &Pod, old: Option<&Pod>, facts: &PodFacts<'_>) -> Verdict 
     };
     if old.is_none() {
         check_placement(pod, facts, &mut verdict);
+        verdict.violations.extend(check_volumes(pod, facts.policy));
     }
     verdict.violations.extend(
         tolerations

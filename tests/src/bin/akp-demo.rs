@@ -339,6 +339,65 @@ async fn main() -> Result<()> {
     }
     demo.kubectl(&["get", "sites"])?;
 
+    demo.step("tenants cannot walk around it: no workloads in the agency namespace, no host access (docs/security.md)");
+    let miner = || -> Result<k8s_openapi::api::core::v1::Pod> {
+        Ok(serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "miner"},
+            "spec": {"nodeName": "frankfurt-1-a", "containers": [{"name": "m", "image": "docker.io/evil/miner"}]}
+        }))?)
+    };
+    let head = cp.client_for("alice@mon.gov.kz", &[]).await?;
+    for (who, client) in [
+        ("mon's digitalization head, with her own certificate", &head),
+        ("even the platform's administrator", &client),
+    ] {
+        println!("{who}: a miner pinned to frankfurt-1-a in the agency namespace agency-mon:");
+        match Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "agency-mon")
+            .create(&PostParams::default(), &miner()?)
+            .await
+        {
+            Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
+            Err(e) => return Err(e.into()),
+            Ok(_) => anyhow::bail!("a pod in the agency namespace was admitted"),
+        }
+    }
+    println!("a privileged pod on the node's network in mon-school-enrolment-development:");
+    let mut privileged = pod("root", None)?;
+    if let Some(spec) = privileged.spec.as_mut() {
+        spec.host_network = Some(true);
+        if let Some(c) = spec.containers.first_mut() {
+            c.security_context = Some(k8s_openapi::api::core::v1::SecurityContext {
+                privileged: Some(true),
+                ..Default::default()
+            });
+        }
+    }
+    match pods.create(&PostParams::default(), &privileged).await {
+        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
+        Err(e) => return Err(e.into()),
+        Ok(_) => anyhow::bail!("a privileged pod was admitted"),
+    }
+    println!("the same as a Deployment's pod template:");
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "root"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "root"}},
+                "template": {"metadata": {"labels": {"app": "root"}}, "spec": privileged.spec}
+            }
+        }))?;
+    match Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+        client.clone(),
+        "mon-school-enrolment-development",
+    )
+    .create(&PostParams::default(), &deployment)
+    .await
+    {
+        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
+        Err(e) => return Err(e.into()),
+        Ok(_) => anyhow::bail!("a privileged Deployment was admitted"),
+    }
+
     demo.step("bad input is refused by the API server with the field, the rule and the fix");
     for bad in [
         "pbo-internet-facing-internal.yaml",
