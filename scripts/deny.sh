@@ -100,9 +100,11 @@ if [ -d "$db/.git" ]; then
   date=$(git -C "$db" show -s --format=%cs HEAD)
   age=$((($(date +%s) - $(head_time "$db")) / 86400))
   max=$(sed -n 's/^maximum-db-staleness *= *"\(.*\)".*/\1/p' deny.toml)
-  echo "cargo deny: advisories (database of $date, $age days old; accepted up to ${max:-P90D})"
+  echo "advisory database of $date, $age days old (deny.toml accepts up to ${max:-P90D})"
   [ "$age" -le 90 ] || echo "  WARNING: the database is over 90 days old: bring a newer copy (docs/supply-chain.md)"
+  echo "cargo deny: advisories (workspace)"
   cargo deny --offline --locked --config "$config" "${check[@]}" advisories || status=1
+  echo "cargo deny: advisories (fuzz/)"
   cargo deny --offline --manifest-path fuzz/Cargo.toml --config "$config" "${check[@]}" \
     advisories || status=1
 else
