@@ -30,8 +30,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --root "$tools" --quiet
 fi
 
-# The workspace's versions, plus what only the fuzz targets use (libfuzzer-sys).
-[ -f Cargo.lock ] || cp "$repo/Cargo.lock" Cargo.lock
+# The workspace's versions, plus what only the fuzz targets use (libfuzzer-sys): seeded
+# again whenever Cargo.lock changed since (as scripts/deny.sh), so fixed versions reach fuzz/.
+[ Cargo.lock -nt "$repo/Cargo.lock" ] || cp "$repo/Cargo.lock" Cargo.lock
 
 toolchain=()
 if [ -n "${FUZZ_TOOLCHAIN:-}" ]; then

@@ -22,7 +22,7 @@ cargo fmt --all --check
 phase "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-phase "supply chain: cargo deny (licences, bans, sources; advisories when a RustSec DB is present)"
+phase "supply chain: cargo deny (licences, bans, sources; advisories offline from the RustSec snapshot)"
 scripts/deny.sh
 
 phase "fuzzing: cargo fuzz, every parser of outside input (cold build ~10 min, warm ~2 min)"

@@ -10,8 +10,9 @@ source "$here/versions.env"
 bin_root=${AKP_BIN_DIR:-$repo/.cache/bin}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$bin_root"
-# Go's module and build caches (5.6 GiB at the peak for these parts) are scratch: only the binaries
-# are kept, so a cold build leaves disk for the Rust build after it (CI ran out once).
+# Go's module and build caches (5.6 GiB at the peak for the control plane and chart tools,
+# 0.75 GiB for cyclonus built alone) are scratch: only the binaries are kept, so a cold
+# build leaves disk for the Rust build after it (CI ran out once).
 # AKP_KEEP_GO_CACHE=1 uses and keeps the user's own caches instead.
 go_scratch=
 if [ -z "${AKP_KEEP_GO_CACHE:-}" ]; then
@@ -61,5 +62,10 @@ build helm "$helm_dir" helm.sh/helm/v3/cmd/helm helm "$helm_ld"
 kubeconform_dir="$bin_root/kubeconform-$KUBECONFORM_VERSION"
 build kubeconform "$kubeconform_dir" github.com/yannh/kubeconform/cmd/kubeconform kubeconform \
   "-X main.version=$KUBECONFORM_VERSION"
+# cyclonus: a NetworkPolicy engine no one here wrote, the second judge of the segmentation
+# table (tests/tests/segmentation.rs).
+cyclonus_dir="$bin_root/cyclonus-$CYCLONUS_VERSION"
+build cyclonus "$cyclonus_dir" github.com/mattfenwick/cyclonus/cmd/cyclonus cyclonus \
+  "-X github.com/mattfenwick/cyclonus/pkg/cli.version=$CYCLONUS_VERSION"
 log "all parts ready"
-printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir"
+printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir" "$cyclonus_dir"

@@ -16,7 +16,7 @@ pub fn crds_dir() -> PathBuf {
     repo_root().join("crds").join("yaml")
 }
 
-/// Paths of the control-plane binaries and chart tools, as built by `tools/build.sh`.
+/// Paths of the control-plane binaries, chart tools and policy engine, as built by `tools/build.sh`.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     /// `etcd`.
@@ -35,6 +35,9 @@ pub struct Binaries {
     pub helm: PathBuf,
     /// `kubeconform`, which validates rendered manifests against JSON schemas.
     pub kubeconform: PathBuf,
+    /// `cyclonus`, a NetworkPolicy engine written outside this project: the second judge
+    /// of the segmentation table (`tests/tests/segmentation.rs`).
+    pub cyclonus: PathBuf,
 }
 
 impl Binaries {
@@ -75,6 +78,9 @@ impl Binaries {
             kubeconform: bin_root
                 .join(format!("kubeconform-{}", version("KUBECONFORM_VERSION")?))
                 .join("kubeconform"),
+            cyclonus: bin_root
+                .join(format!("cyclonus-{}", version("CYCLONUS_VERSION")?))
+                .join("cyclonus"),
         })
     }
 
@@ -198,6 +204,7 @@ mod tests {
         assert!(bins.etcd.to_string_lossy().contains("etcd-v"));
         assert!(bins.helm.to_string_lossy().contains("helm-v3."));
         assert!(bins.kubeconform.ends_with("kubeconform"));
+        assert!(bins.cyclonus.to_string_lossy().contains("cyclonus-v"));
         Ok(())
     }
 }
