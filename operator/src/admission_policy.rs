@@ -357,7 +357,9 @@ fn security_defaults_policy() -> Value {
     for list in ["containers", "initContainers"] {
         mutations.push(container_default(
             list,
-            "!has(c.securityContext) || !has(c.securityContext.allowPrivilegeEscalation)",
+            // Not on a privileged container, which the API server would refuse as
+            // invalid instead of Pod Security Admission naming what is wrong.
+            "!has(c.securityContext) || !has(c.securityContext.allowPrivilegeEscalation) && !(has(c.securityContext.privileged) && c.securityContext.privileged)",
             "allowPrivilegeEscalation: false",
         ));
         mutations.push(drop_all_capabilities(list));
