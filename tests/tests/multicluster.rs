@@ -1,6 +1,7 @@
 //! Multi-cluster: the reserve site of a class 1 product may be another cluster; the
 //! operator creates the reserve environment there too, with the same quota, roles and
-//! policies, and removes it when the product leaves production (R-PLC-02).
+//! policies, and removes it when the product leaves production (R-PLC-02); the admission
+//! rules that need no outside data hold there as at home.
 
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use akp_operator::clock::ManualClock;
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::{ControlPlane, Options, apply, documents, ensure_namespace, repo_root};
 use anyhow::{Context, Result};
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::ResourceExt;
@@ -114,6 +116,66 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
             .await?
             .is_some(),
         "the roles exist there too"
+    );
+    // The same rules hold there: the reserve cluster's own API server runs the policies
+    // the operator applied and Pod Security Admission on the namespace's labels
+    // (docs/security.md W2, W3; R-SEG-04, R-PLC-01). Made by a project administrator
+    // with a certificate of that cluster.
+    let tenant = reserve
+        .client_for(
+            "ops@dsm.gov.kz",
+            &["agency-mz:e-health-records:administrator"],
+        )
+        .await?;
+    let privileged: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "root"},
+        "spec": {"containers": [{"name": "c", "image": "registry.akp.kz/platform/postgresql:16", "securityContext": {"privileged": true}}]}
+    }))?;
+    match Api::<Pod>::namespaced(tenant.clone(), ns)
+        .create(&PostParams::default(), &privileged)
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert!(
+            s.message
+                .contains("violates PodSecurity \"restricted:v1.36\"")
+                && s.message.contains("privileged"),
+            "{}",
+            s.message
+        ),
+        other => panic!("a privileged pod in the reserve cluster: {other:?}"),
+    }
+    for (name, spec, says) in [
+        (
+            "host-network",
+            json!({"hostNetwork": true, "containers": [{"name": "c", "image": "registry.akp.kz/platform/postgresql:16"}]}),
+            "spec.template.spec.hostNetwork: true is refused",
+        ),
+        (
+            "nfs",
+            json!({"containers": [{"name": "c", "image": "registry.akp.kz/platform/postgresql:16"}], "volumes": [{"name": "data", "nfs": {"server": "203.0.113.7", "path": "/"}}]}),
+            "spec.template.spec.volumes \"data\" (nfs): this volume type is refused",
+        ),
+    ] {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}
+        }))?;
+        match Api::<Deployment>::namespaced(tenant.clone(), ns)
+            .create(&PostParams::default(), &deployment)
+            .await
+        {
+            Err(kube::Error::Api(s)) => assert!(s.message.contains(says), "{}", s.message),
+            other => panic!("{name} in the reserve cluster: {other:?}"),
+        }
+    }
+    assert!(
+        Api::<Deployment>::namespaced(remote.clone(), ns)
+            .list(&ListParams::default())
+            .await?
+            .items
+            .is_empty(),
+        "nothing was stored"
     );
     // Only production of a class 1 product goes to the reserve site.
     assert!(
