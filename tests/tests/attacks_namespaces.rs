@@ -92,7 +92,9 @@ async fn world() -> Result<World> {
     Api::<ClusterRoleBinding>::all(admin.clone())
         .patch(&binding.name_any(), &pp, &Patch::Apply(&binding))
         .await?;
-    let operator = c.operator(&ManualClock::new(jiff::Timestamp::now())).await?;
+    let operator = c
+        .operator(&ManualClock::new(jiff::Timestamp::now()))
+        .await?;
     let sre = c.cp.client_for(SRE, &[SRE_GROUP]).await?;
     Ok(World {
         c,
@@ -152,13 +154,21 @@ impl World {
             .context("schema")?
             .remove("x-kubernetes-validations");
         ensure!(root.is_some(), "the current CRD has the root naming rule");
-        let rules = schema["properties"]["spec"]["properties"]["namespace"]
-            ["x-kubernetes-validations"]
-            .as_array_mut()
-            .context("namespace rules")?;
+        let rules =
+            schema["properties"]["spec"]["properties"]["namespace"]["x-kubernetes-validations"]
+                .as_array_mut()
+                .context("namespace rules")?;
         let n = rules.len();
-        rules.retain(|r| !r["rule"].as_str().unwrap_or_default().contains("development"));
-        ensure!(rules.len() + 1 == n, "the current CRD has the namespace rule");
+        rules.retain(|r| {
+            !r["rule"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("development")
+        });
+        ensure!(
+            rules.len() + 1 == n,
+            "the current CRD has the namespace rule"
+        );
         let install = |crd: Value| {
             let crds = crds.clone();
             async move {
@@ -187,10 +197,14 @@ impl World {
             self.create_agency(name, namespace).await?;
         }
         install(serde_json::to_value(&current)?).await?;
-        eventually("the current Agency CRD served", Duration::from_secs(30), || {
-            let (api, probe, dry) = (agencies_api.clone(), probe_agency.clone(), dry.clone());
-            async move { Ok(api.create(&dry, &probe).await.err().map(|_| ())) }
-        })
+        eventually(
+            "the current Agency CRD served",
+            Duration::from_secs(30),
+            || {
+                let (api, probe, dry) = (agencies_api.clone(), probe_agency.clone(), dry.clone());
+                async move { Ok(api.create(&dry, &probe).await.err().map(|_| ())) }
+            },
+        )
         .await?;
         Ok(())
     }
@@ -212,7 +226,12 @@ impl World {
             Duration::from_secs(60),
             || async {
                 let a = self.agency(name).await?;
-                Ok(find(&a.status.unwrap_or_default().conditions, type_, status, reason))
+                Ok(find(
+                    &a.status.unwrap_or_default().conditions,
+                    type_,
+                    status,
+                    reason,
+                ))
             },
         )
         .await
@@ -251,7 +270,12 @@ impl World {
             Duration::from_secs(60),
             || async {
                 let p = self.product(namespace, name).await?;
-                Ok(find(&p.status.unwrap_or_default().conditions, type_, status, reason))
+                Ok(find(
+                    &p.status.unwrap_or_default().conditions,
+                    type_,
+                    status,
+                    reason,
+                ))
             },
         )
         .await
@@ -422,7 +446,12 @@ async fn assert_product_refused(w: &World, ns: &str, name: &str, message: &str) 
 
 /// Asserts a refusal of the API server (422) whose message contains `expected`, and
 /// that no Agency `name` was stored.
-async fn assert_agency_refused(w: &World, name: &str, namespace: &str, expected: &str) -> Result<()> {
+async fn assert_agency_refused(
+    w: &World,
+    name: &str,
+    namespace: &str,
+    expected: &str,
+) -> Result<()> {
     match apply(&w.sre, &agency_doc(name, namespace), None, TESTER).await {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 422, "{s:?}");
@@ -573,10 +602,14 @@ async fn r_lc_08_an_agency_cannot_claim_a_product_s_or_another_agency_s_namespac
         "spec.namespace \"mon-e-license-development\" ends like an environment namespace <agency>-<product>-<environment> (R-LC-08): it could be the namespace of an environment of a product; choose a namespace that does not end in -development, -testing, -trial or -production, such as \"agency-mon\"",
     )
     .await?;
-    w.create_agencies_from_before(&[("squatter", victim)]).await?;
+    w.create_agencies_from_before(&[("squatter", victim)])
+        .await?;
     let e_uid = e_license.metadata.uid.clone().unwrap_or_default();
     let message = taken(
-        &[(victim, &format!("product agency-mon/e-license (uid {e_uid})"))],
+        &[(
+            victim,
+            &format!("product agency-mon/e-license (uid {e_uid})"),
+        )],
         "Agency squatter",
         AGENCY_FIX,
     );
@@ -601,7 +634,12 @@ async fn r_lc_08_an_agency_cannot_claim_a_product_s_or_another_agency_s_namespac
     assert_eq!(degraded.message, message);
     w.taken_event("Agency", "evil", &message).await?;
     ensure!(
-        w.agency("evil").await?.status.unwrap_or_default().namespace.is_none(),
+        w.agency("evil")
+            .await?
+            .status
+            .unwrap_or_default()
+            .namespace
+            .is_none(),
         "evil's status names a namespace it does not hold"
     );
 
@@ -619,16 +657,20 @@ async fn r_lc_08_an_agency_cannot_claim_a_product_s_or_another_agency_s_namespac
         .await?
         .metadata
         .generation;
-    eventually("e-license observed again", Duration::from_secs(60), || async {
-        let p = w.product("agency-mon", "e-license").await?;
-        let s = p.status.unwrap_or_default();
-        Ok((s.observed_generation == generation
-            && s.agency.as_deref() == Some("mon")
-            && s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True"))
-        .then_some(()))
-    })
+    eventually(
+        "e-license observed again",
+        Duration::from_secs(60),
+        || async {
+            let p = w.product("agency-mon", "e-license").await?;
+            let s = p.status.unwrap_or_default();
+            Ok((s.observed_generation == generation
+                && s.agency.as_deref() == Some("mon")
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True"))
+            .then_some(()))
+        },
+    )
     .await?;
     ensure!(
         !w.exists("evil-e-license-development").await?,
@@ -750,7 +792,9 @@ async fn r_lc_08_namespaces_without_an_owner_uid_are_adopted_only_by_their_exact
             e_license.metadata.uid.as_ref()
         );
         ensure!(
-            now.bindings.iter().any(|(name, ..)| name == "akp-developer"),
+            now.bindings
+                .iter()
+                .any(|(name, ..)| name == "akp-developer"),
             "e-license's bindings are in its adopted namespace"
         );
     }
@@ -763,7 +807,13 @@ async fn r_lc_08_namespaces_without_an_owner_uid_are_adopted_only_by_their_exact
         PRODUCT_FIX,
     );
     let degraded = w
-        .product_condition("agency-mon-e", "license", "Degraded", "True", "NamespaceTaken")
+        .product_condition(
+            "agency-mon-e",
+            "license",
+            "Degraded",
+            "True",
+            "NamespaceTaken",
+        )
         .await?;
     // The message names the new holder from license's next look (within 60 s).
     ensure!(

@@ -124,8 +124,8 @@ async fn apply(
         return Err(Error::MissingField("agency"));
     };
 
-    let owner = Owner::product(p, &validated.agency_name)
-        .ok_or(Error::MissingField("metadata.uid"))?;
+    let owner =
+        Owner::product(p, &validated.agency_name).ok_or(Error::MissingField("metadata.uid"))?;
     let plan = build::plan(&validated, &ctx.segmentation);
     let mut ready = BTreeMap::new();
     let mut taken = Vec::new();
@@ -317,7 +317,8 @@ async fn apply_environment(
         return Ok(Outcome::Terminating);
     }
     let namespaces = Api::<Namespace>::all(client.clone());
-    let mut writes = match apply_owned_namespace(&namespaces, cached, &env.namespace, owner).await? {
+    let mut writes = match apply_owned_namespace(&namespaces, cached, &env.namespace, owner).await?
+    {
         Claimed::Applied(w) => w,
         Claimed::Taken(holder) => {
             warn!(namespace = %name, %holder, "environment namespace held by another; nothing written");

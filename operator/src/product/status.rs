@@ -729,7 +729,10 @@ mod tests {
         };
         let (s1, n1) = step(None);
         let degraded = condition(&s1, conditions::DEGRADED);
-        assert_eq!((degraded.status.as_str(), degraded.reason.as_str()), ("True", "NamespaceTaken"));
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "NamespaceTaken")
+        );
         assert_eq!(
             degraded.message,
             "namespace mon-e-license-development is held by product agency-mon-e/license (uid u); the operator writes only to namespaces it made for product agency-mon/e-license (R-LC-08: a namespace belongs to one product or Agency) and wrote nothing there: choose another product name (its environments get other namespaces), or, if a namespace is abandoned, ask an SRE to delete it"

@@ -40,7 +40,10 @@ pub fn environment_namespace(agency: &str, product: &str, env: EnvironmentName) 
 /// lowercase letters and digits only (the CEL rule on `Agency.metadata.name` refuses
 /// other names for new Agencies, R-LC-08).
 pub fn is_separator_free(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// Reads an environment namespace name back into `(agency, product, environment)`,
@@ -51,7 +54,9 @@ pub fn is_separator_free(name: &str) -> bool {
 pub fn parse_environment_namespace(namespace: &str) -> Option<(&str, &str, EnvironmentName)> {
     let (agency, rest) = namespace.split_once('-')?;
     let (product, env) = rest.rsplit_once('-')?;
-    let env = EnvironmentName::ALL.into_iter().find(|e| e.as_str() == env)?;
+    let env = EnvironmentName::ALL
+        .into_iter()
+        .find(|e| e.as_str() == env)?;
     (is_separator_free(agency) && !product.is_empty()).then_some((agency, product, env))
 }
 
@@ -85,7 +90,10 @@ mod tests {
         }
         // Names as the API server allows them: DNS labels (no leading or trailing -).
         let label = |w: &String| !w.starts_with('-') && !w.ends_with('-');
-        let agencies: Vec<String> = words(3).into_iter().filter(|w| is_separator_free(w)).collect();
+        let agencies: Vec<String> = words(3)
+            .into_iter()
+            .filter(|w| is_separator_free(w))
+            .collect();
         let products: Vec<String> = words(5).into_iter().filter(label).collect();
         let mut seen = std::collections::HashMap::new();
         for agency in &agencies {
@@ -98,7 +106,10 @@ mod tests {
                         "{ns}"
                     );
                     let before = seen.insert(ns.clone(), (agency.clone(), product.clone(), env));
-                    assert!(before.is_none(), "{ns} spelt twice: {before:?} and {agency}/{product}");
+                    assert!(
+                        before.is_none(),
+                        "{ns} spelt twice: {before:?} and {agency}/{product}"
+                    );
                 }
             }
         }
