@@ -9,6 +9,9 @@ use crate::common::{
     LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text,
 };
 
+/// The refusal of an Agency name that could spell another agency's namespaces.
+const AGENCY_NAME_MESSAGE: &str = r#"'metadata.name "' + self.metadata.name + '" may hold only lowercase letters and digits (R-LC-08): it begins the names of its environment namespaces <agency>-<product>-<environment>, and a hyphen or a dot would let two agencies spell the same namespace (agency "mon" with product "e-license" and agency "mon-e" with product "license" both give mon-e-license-development); choose a name such as "' + self.metadata.name.replace('-', '').replace('.', '') + '"'"#;
+
 /// A state body (development initiator, 000 p.24) that develops platform software
 /// products. It owns one namespace, where it creates its products.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -26,7 +29,18 @@ use crate::common::{
     printcolumn = r#"{"name":"Namespace","type":"string","jsonPath":".spec.namespace"}"#,
     printcolumn = r#"{"name":"Head","type":"string","jsonPath":".spec.digitalizationHead.user"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    // R-LC-08: environment namespaces are `<agency>-<product>-<environment>`. With no
+    // hyphen in the agency's name, the agency is everything before the first hyphen,
+    // the environment (a hyphen-free word) everything after the last, and the product
+    // the rest: one namespace name cannot be spelt by two products
+    // (operator/src/rules/naming.rs `parse_environment_namespace`). Agencies made
+    // before this rule keep their names (`optionalOldSelf`: only a create is checked;
+    // the operator's ownership check keeps their namespaces apart).
+    validation = Rule::new("oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]+$')")
+        .optional_old_self(true)
+        .reason(Reason::FieldValueInvalid)
+        .message(Message::Expression(AGENCY_NAME_MESSAGE.into()))
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
@@ -51,6 +65,12 @@ pub struct AgencySpec {
         extend("x-kubernetes-validations" = [{
             "rule": "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease', 'akp-system']) && !self.startsWith('kube-')",
             "messageExpression": "'\"' + self + '\" is a namespace of the platform, not of an agency (R-LC-08): the operator would grant the agency rights in it; choose a namespace for the agency alone, such as \"agency-mon\"'"
+        }, {
+            // Environment namespaces end in their environment; an agency namespace that
+            // did could be a product's. Agencies made before keep theirs (ratcheting:
+            // the field is immutable, so an unchanged value is not checked again).
+            "rule": "!self.matches('-(development|testing|trial|production)$')",
+            "messageExpression": "'spec.namespace \"' + self + '\" ends like an environment namespace <agency>-<product>-<environment> (R-LC-08): it could be the namespace of an environment of a product; choose a namespace that does not end in -development, -testing, -trial or -production, such as \"agency-mon\"'"
         }]),
         transform = dns_label
     )]

@@ -14,14 +14,18 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{instrument, warn};
 
-use crate::apply::{FIELD_MANAGER, apply_if_changed};
+use crate::apply::{Claimed, FIELD_MANAGER, apply_if_changed, apply_owned_namespace};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::product::controller::publish;
+use crate::product::status::Notice;
 use crate::rbac;
 use crate::rules::naming::{labels, pod_security_labels};
+use crate::rules::ownership::{self, Owner};
 
 /// The agency's namespace and its role bindings (pure).
 pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
@@ -84,49 +88,94 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
     )
 }
 
-/// Reconciles one agency.
+/// Reconciles one agency: its namespace only if the Agency holds it (R-LC-08: made
+/// for its UID, or made for it before UIDs were recorded); a namespace another holds
+/// (another Agency's, a product's environment, one made by hand) gets no write, and
+/// the Agency is Degraded and not Ready with a Warning event naming the holder.
 #[instrument(skip(agency, ctx), fields(agency = %agency.name_any()))]
 pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile_timer("agency");
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::Acquire) {
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    let owner = Owner::agency(&agency).ok_or(Error::MissingField("metadata.uid"))?;
     let (namespace, bindings) = desired(&agency);
     let ns_name = namespace.name_any();
-    apply_if_changed(
-        &Api::<Namespace>::all(ctx.client.clone()),
-        &ctx.stores.namespaces,
-        &namespace,
-    )
-    .await?;
-    for b in &bindings {
-        apply_if_changed(
-            &Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name),
-            &ctx.stores.bindings,
-            b,
-        )
-        .await?;
+    let cached = ctx
+        .stores
+        .namespaces
+        .get(&ObjectRef::new(&ns_name))
+        .map(|n| (*n).clone());
+    let namespaces = Api::<Namespace>::all(ctx.client.clone());
+    let held = apply_owned_namespace(&namespaces, cached, &namespace, &owner).await?;
+    if let Claimed::Applied(_) = held {
+        for b in &bindings {
+            apply_if_changed(
+                &Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name),
+                &ctx.stores.bindings,
+                b,
+            )
+            .await?;
+        }
     }
     let old = agency.status.clone().unwrap_or_default();
     let now = jiff::Timestamp::from_second(ctx.clock.now().as_second())
         .unwrap_or_else(|_| ctx.clock.now());
-    let ready_since = old
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready" && c.status == "True")
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
+    let since = |type_: &str, status: &str| {
+        old.conditions
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(Time(now))
+    };
+    let condition = |type_: &str, value: bool, reason: &str, message: &str| {
+        let status = if value { "True" } else { "False" };
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            last_transition_time: since(type_, status),
+            observed_generation: agency.metadata.generation,
+        }
+    };
+    let (conditions, notice) = match &held {
+        Claimed::Applied(_) => {
+            let message =
+                format!("namespace {ns_name} and its role bindings are in place (R-LC-08)");
+            (
+                vec![
+                    condition("Ready", true, "Provisioned", &message),
+                    condition("Degraded", false, "Provisioned", &message),
+                ],
+                None,
+            )
+        }
+        Claimed::Taken(holder) => {
+            warn!(namespace = %ns_name, %holder, "agency namespace held by another; nothing written");
+            let message = ownership::taken_message([(ns_name.as_str(), "", holder)], &owner);
+            let is_new = !old
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == message);
+            let notice = is_new.then(|| Notice {
+                warning: true,
+                reason: "NamespaceTaken",
+                note: message.clone(),
+            });
+            (
+                vec![
+                    condition("Ready", false, "NamespaceTaken", &message),
+                    condition("Degraded", true, "NamespaceTaken", &message),
+                ],
+                notice,
+            )
+        }
+    };
     let status = AgencyStatus {
         observed_generation: agency.metadata.generation,
-        namespace: Some(ns_name.clone()),
-        conditions: vec![Condition {
-            type_: "Ready".into(),
-            status: "True".into(),
-            reason: "Provisioned".into(),
-            message: format!("namespace {ns_name} and its role bindings are in place (R-LC-08)"),
-            last_transition_time: ready_since,
-            observed_generation: agency.metadata.generation,
-        }],
+        namespace: matches!(held, Claimed::Applied(_)).then(|| ns_name.clone()),
+        conditions,
     };
     if agency.status.as_ref() != Some(&status) {
         let patch = serde_json::json!({"apiVersion": Agency::api_version(&()), "kind": Agency::kind(&()), "status": status});
@@ -139,7 +188,14 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
             .await
             .map_err(Error::Kube)?;
     }
-    Ok(Action::requeue(Duration::from_secs(30 * 60)))
+    if let Some(n) = notice {
+        publish(&ctx, agency.as_ref(), vec![n]).await;
+    }
+    Ok(match held {
+        Claimed::Applied(_) => Action::requeue(Duration::from_secs(30 * 60)),
+        // A namespace made by hand is not in the cache: look again for its removal.
+        Claimed::Taken(_) => Action::requeue(Duration::from_secs(60)),
+    })
 }
 
 /// Retries failed reconciles with a short delay and counts them.

@@ -3,7 +3,8 @@
 
 use std::fmt::Debug;
 
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Result;
+use crate::rules::ownership::{self, Claim, Holder, Owner};
 use crate::rules::quantity::same_amount;
 
 /// The field manager of every write the operator makes.
@@ -79,14 +81,82 @@ where
     Ok(true)
 }
 
-/// Deletes an object, treating "already gone" as done. Returns whether a request was made.
-pub async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<bool>
-where
-    K: Resource + Clone + Debug + DeserializeOwned,
-{
-    match api.delete(name, &DeleteParams::background()).await {
+/// The outcome of writing a namespace for its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// The namespace is the owner's; how many writes were made.
+    Applied(usize),
+    /// The namespace is someone else's: nothing was written.
+    Taken(Holder),
+}
+
+/// R-LC-08: applies `desired` as the namespace of `owner`, only if it is the owner's
+/// (its UID on it), free (then created, which fails if the name was taken meanwhile,
+/// where an apply would take it over), or made for exactly this owner before UIDs
+/// (adopted). `cached` is the operator's cache, which holds only managed namespaces:
+/// without it the server is asked. The write carries the resourceVersion that was
+/// checked, so a namespace changed since is not overwritten.
+pub async fn apply_owned_namespace(
+    api: &Api<Namespace>,
+    cached: Option<Namespace>,
+    desired: &Namespace,
+    owner: &Owner,
+) -> Result<Claimed> {
+    let name = desired.name_any();
+    let live = match cached {
+        Some(ns) => Some(ns),
+        None => api.get_opt(&name).await?,
+    };
+    let live = match ownership::claim(live.as_ref().map(|n| &n.metadata), owner) {
+        Claim::Taken(holder) => return Ok(Claimed::Taken(holder)),
+        Claim::Ours | Claim::Adopt => live,
+        Claim::Free => {
+            let params = PostParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..PostParams::default()
+            };
+            match api.create(&params, &owner.claim_object(&name)).await {
+                Ok(created) => Some(created),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let now = api.get(&name).await?;
+                    if let Claim::Taken(holder) = ownership::claim(Some(&now.metadata), owner) {
+                        return Ok(Claimed::Taken(holder));
+                    }
+                    Some(now)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let mut stamped = owner.stamp(desired);
+    stamped.metadata.resource_version = live.as_ref().and_then(|l| l.resource_version());
+    Ok(Claimed::Applied(usize::from(
+        apply_unless_live(api, live.as_ref(), &stamped).await?,
+    )))
+}
+
+/// R-LC-08: deletes the namespace `live` only if `owner` holds it, and only the very
+/// object that was checked (its UID and resourceVersion as preconditions). Returns
+/// whether a deletion was requested.
+pub async fn delete_owned_namespace(
+    api: &Api<Namespace>,
+    live: &Namespace,
+    owner: &Owner,
+) -> Result<bool> {
+    if !ownership::holds(&live.metadata, owner) {
+        return Ok(false);
+    }
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: live.metadata.uid.clone(),
+            resource_version: live.metadata.resource_version.clone(),
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&live.name_any(), &params).await {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        // Gone, or changed since it was checked: the next reconcile looks again.
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -16,9 +16,10 @@ use kube::{Client, Config, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::apply::{apply_unless_live, delete_if_present};
+use crate::apply::{Claimed, apply_owned_namespace, apply_unless_live, delete_owned_namespace};
 use crate::error::{Error, Result};
 use crate::product::build::{Child, EnvironmentPlan};
+use crate::rules::ownership::Owner;
 
 /// The key of the kubeconfig in the Secret.
 pub const KUBECONFIG_KEY: &str = "kubeconfig";
@@ -77,11 +78,20 @@ where
     apply_unless_live(api, live.as_ref(), desired).await
 }
 
-/// Creates or updates an environment in another cluster. Returns the writes made.
-pub async fn apply_environment(client: &Client, env: &EnvironmentPlan) -> Result<usize> {
+/// Creates or updates an environment in another cluster for `owner`, only if its
+/// namespace there is the owner's (R-LC-08, as at home). Returns the writes made, or
+/// who holds the namespace (then nothing was written).
+pub async fn apply_environment(
+    client: &Client,
+    env: &EnvironmentPlan,
+    owner: &Owner,
+) -> Result<Claimed> {
     let ns = env.namespace.name_any();
-    let mut writes =
-        usize::from(ensure(&Api::<Namespace>::all(client.clone()), &env.namespace).await?);
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let mut writes = match apply_owned_namespace(&namespaces, None, &env.namespace, owner).await? {
+        Claimed::Applied(written) => written,
+        taken @ Claimed::Taken(_) => return Ok(taken),
+    };
     for child in &env.objects {
         let written = match child {
             Child::Quota(o) => {
@@ -99,10 +109,17 @@ pub async fn apply_environment(client: &Client, env: &EnvironmentPlan) -> Result
         };
         writes += usize::from(written);
     }
-    Ok(writes)
+    Ok(Claimed::Applied(writes))
 }
 
-/// Removes an environment namespace from another cluster.
-pub async fn delete_environment(client: &Client, namespace: &str) -> Result<bool> {
-    delete_if_present(&Api::<Namespace>::all(client.clone()), namespace).await
+/// Removes an environment namespace from another cluster, if `owner` holds it there.
+/// Returns whether a deletion was requested.
+pub async fn delete_environment(client: &Client, namespace: &str, owner: &Owner) -> Result<bool> {
+    let api = Api::<Namespace>::all(client.clone());
+    match api.get_opt(namespace).await? {
+        Some(live) if live.metadata.deletion_timestamp.is_none() => {
+            delete_owned_namespace(&api, &live, owner).await
+        }
+        _ => Ok(false),
+    }
 }

@@ -46,7 +46,7 @@ const MANAGER: &str = "akp-bad-input-tests";
 /// "Today" for the R-SW-02 rules: every example catalog item is valid then.
 const TODAY: &str = "2026-11-22";
 /// The Agency that owns the default namespace of namespaced corpus objects.
-const AGENCY: &str = "bad-input";
+const AGENCY: &str = "badinput";
 
 fn control_plane() -> Result<&'static ControlPlane> {
     ControlPlane::shared(Options {

@@ -178,7 +178,8 @@ impl Webhook {
     async fn agency_namespace(&self, agency: &str) -> Result<(TestNamespace, String)> {
         let ns = TestNamespace::new(&self.client, &format!("agency-{agency}")).await?;
         label_namespace(&self.client, ns.name(), &self.id).await?;
-        let name = format!("{agency}-{}", suffix(&self.id));
+        // Agency names hold no hyphen (R-LC-08, the CEL rule on metadata.name).
+        let name = format!("{agency}{}", suffix(&self.id)).replace('-', "");
         create_agency(&self.client, &name, ns.name()).await?;
         Ok((ns, name))
     }
@@ -387,7 +388,7 @@ async fn r_lc_08_a_product_outside_every_agency_namespace_is_refused() -> Result
 async fn r_env_01_a_name_too_long_for_the_agency_is_refused() -> Result<()> {
     let client = control_plane()?.admin_client().await?;
     let webhook = Webhook::start(&client, "env01").await?;
-    let (ns, agency) = webhook.agency_namespace("ministry-of-long-names").await?;
+    let (ns, agency) = webhook.agency_namespace("ministryoflongnames").await?;
     let api = ns.api::<PlatformSoftwareProduct>();
     let limit = max_product_name_len(&agency);
     let too_long = "e".repeat(limit + 1);

@@ -17,13 +17,16 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
-use crate::apply::{FIELD_MANAGER, apply_if_changed, delete_if_present};
+use crate::apply::{
+    Claimed, FIELD_MANAGER, apply_if_changed, apply_owned_namespace, delete_owned_namespace,
+};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::rules::naming::labels;
+use crate::rules::ownership::{self, Holder, Owner};
 
 use super::build::{self, Child, Plan};
-use super::status::{self, Notice, Observation, PlacementView};
+use super::status::{self, NamespaceTaken, Notice, Observation, PlacementView};
 use super::validate::validate;
 
 /// The finalizer that holds a product until its environments are removed.
@@ -31,6 +34,10 @@ pub const FINALIZER: &str = "akp.egov.kz/environments";
 
 /// How often a product is looked at when nothing happens; a resync writes nothing.
 const RESYNC: Duration = Duration::from_secs(30 * 60);
+
+/// How often a product whose namespace another holds is looked at again (a namespace
+/// made by hand is not in the operator's cache, so its removal triggers nothing).
+const TAKEN_RECHECK: Duration = Duration::from_secs(60);
 
 /// Reconciles one product.
 #[instrument(skip(product, ctx), fields(product = %product.name_any(), namespace = product.namespace().unwrap_or_default()))]
@@ -83,7 +90,7 @@ async fn apply(
     ctx: &Context,
 ) -> Result<Action> {
     let now = now(ctx);
-    let agencies = ctx.stores.agencies.state();
+    let agencies = holding_agencies(ctx, &p.namespace().unwrap_or_default());
     let obs = Observation {
         now,
         calendar: &ctx.calendar,
@@ -117,29 +124,42 @@ async fn apply(
         return Err(Error::MissingField("agency"));
     };
 
+    let owner =
+        Owner::product(p, &validated.agency_name).ok_or(Error::MissingField("metadata.uid"))?;
     let plan = build::plan(&validated, &ctx.segmentation);
     let mut ready = BTreeMap::new();
+    let mut taken = Vec::new();
     let mut writes = 0;
     for env in &plan.environments {
-        match apply_environment(ctx, env).await? {
-            Some(w) => {
+        match apply_environment(ctx, env, &owner).await? {
+            Outcome::Applied(w) => {
                 writes += w;
                 ready.insert(env.env, true);
             }
-            None => {
+            Outcome::Terminating => {
                 ready.insert(env.env, false);
+            }
+            Outcome::Taken(holder) => {
+                ready.insert(env.env, false);
+                taken.push(NamespaceTaken::new(env, None, &holder));
             }
         }
     }
-    writes += retire_orphans(ctx, p, Some(&plan)).await?;
-    writes += sync_remote_sites(ctx, &validated, Some(&plan)).await?;
+    writes += retire_orphans(ctx, p, &owner, Some(&plan)).await?;
+    writes += sync_remote_sites(ctx, &validated, &owner, Some(&plan), &mut taken).await?;
     if writes > 0 {
         info!(writes, stage = ?validated.stage, "environments applied");
     }
 
     let placement = place(ctx, &validated, &plan);
-    let (status, notices) = status::applied(&obs, &validated, agency, &plan, &ready, &placement);
-    let requeue = next_look(&status, now, ready.values().all(|r| *r));
+    let (mut status, mut notices) =
+        status::applied(&obs, &validated, agency, &plan, &ready, &placement);
+    status::namespaces_taken(&obs, &mut status, &mut notices, &taken, &owner);
+    let requeue = if taken.is_empty() {
+        next_look(&status, now, ready.values().all(|r| *r))
+    } else {
+        Action::requeue(TAKEN_RECHECK)
+    };
     let old_stage = p.status.as_ref().and_then(|s| s.stage);
     write_status(api, p, status).await?;
     if old_stage != Some(validated.stage) {
@@ -148,15 +168,44 @@ async fn apply(
             .iter()
             .map(|e| e.namespace.name_any())
             .collect();
-        ctx.audit(stage_change(
-            p,
-            old_stage,
-            akp_audit::Decision::Done,
-            format!("environments of the stage applied: {}", envs.join(", ")),
-        ));
+        let (decision, reason) = if taken.is_empty() {
+            (
+                akp_audit::Decision::Done,
+                format!("environments of the stage applied: {}", envs.join(", ")),
+            )
+        } else {
+            let held: Vec<&str> = taken.iter().map(|t| t.namespace.as_str()).collect();
+            (
+                akp_audit::Decision::Failed,
+                format!(
+                    "namespaces held by another, nothing written there (R-LC-08): {}",
+                    held.join(", ")
+                ),
+            )
+        };
+        ctx.audit(stage_change(p, old_stage, decision, reason));
     }
     publish(ctx, p, notices).await;
     Ok(requeue)
+}
+
+/// The Agencies whose claim on their namespace holds (R-LC-08): one that names in
+/// `spec.namespace` a namespace it does not hold (another Agency's, a product's) is
+/// left out for the products there, so they never become its products.
+fn holding_agencies(ctx: &Context, namespace: &str) -> Vec<Arc<akp_crds::Agency>> {
+    let live = ctx.stores.namespaces.get(&ObjectRef::new(namespace));
+    ctx.stores
+        .agencies
+        .state()
+        .into_iter()
+        .filter(|a| {
+            a.spec.namespace != namespace
+                || live
+                    .as_ref()
+                    .zip(Owner::agency(a))
+                    .is_some_and(|(ns, owner)| ownership::holds(&ns.metadata, &owner))
+        })
+        .collect()
 }
 
 /// The allowed sites and the audit of every environment (R-PLC-01, R-PLC-02).
@@ -236,25 +285,46 @@ fn next_look(
     Action::requeue(wait)
 }
 
-/// Applies one environment's namespace and objects. `None` when its namespace is still
-/// terminating (a retired environment coming back), so nothing can be created yet.
-async fn apply_environment(ctx: &Context, env: &build::EnvironmentPlan) -> Result<Option<usize>> {
+/// What became of one environment.
+enum Outcome {
+    /// Applied, with this many writes.
+    Applied(usize),
+    /// Its namespace is still terminating (a retired environment coming back), so
+    /// nothing can be created yet.
+    Terminating,
+    /// Its namespace is held by another: nothing was written (R-LC-08).
+    Taken(Holder),
+}
+
+/// Applies one environment's namespace and objects, only into a namespace `owner`
+/// holds (R-LC-08): the namespace is checked before anything is written in it.
+async fn apply_environment(
+    ctx: &Context,
+    env: &build::EnvironmentPlan,
+    owner: &Owner,
+) -> Result<Outcome> {
     let client = &ctx.client;
     let name = env.namespace.name_any();
     let stores = &ctx.stores;
-    if let Some(live) = stores.namespaces.get(&ObjectRef::new(&name))
-        && live.metadata.deletion_timestamp.is_some()
+    let cached = stores
+        .namespaces
+        .get(&ObjectRef::new(&name))
+        .map(|n| (*n).clone());
+    if cached
+        .as_ref()
+        .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
     {
-        return Ok(None);
+        return Ok(Outcome::Terminating);
     }
-    let mut writes = usize::from(
-        apply_if_changed(
-            &Api::<Namespace>::all(client.clone()),
-            &stores.namespaces,
-            &env.namespace,
-        )
-        .await?,
-    );
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let mut writes = match apply_owned_namespace(&namespaces, cached, &env.namespace, owner).await?
+    {
+        Claimed::Applied(w) => w,
+        Claimed::Taken(holder) => {
+            warn!(namespace = %name, %holder, "environment namespace held by another; nothing written");
+            return Ok(Outcome::Taken(holder));
+        }
+    };
     for child in &env.objects {
         let written = match child {
             Child::Quota(o) => {
@@ -292,14 +362,16 @@ async fn apply_environment(ctx: &Context, env: &build::EnvironmentPlan) -> Resul
         };
         writes += usize::from(written);
     }
-    Ok(Some(writes))
+    Ok(Outcome::Applied(writes))
 }
 
 /// Deletes the environment namespaces of `p` that `plan` no longer has (all of them
-/// without a plan). Returns how many deletions were requested.
+/// without a plan), only those `owner` holds (R-LC-08). Returns how many deletions
+/// were requested.
 async fn retire_orphans(
     ctx: &Context,
     p: &PlatformSoftwareProduct,
+    owner: &Owner,
     plan: Option<&Plan>,
 ) -> Result<usize> {
     let product_ref = ObjectRef::<PlatformSoftwareProduct>::from_obj(p);
@@ -319,9 +391,10 @@ async fn retire_orphans(
             && owner_of(&ns.metadata).as_ref() == Some(&product_ref)
             && ns.metadata.deletion_timestamp.is_none()
             && !keep.contains(&ns.name_any())
+            && ownership::holds(&ns.metadata, owner)
         {
             info!(namespace = %ns.name_any(), "retiring environment");
-            deleted += usize::from(delete_if_present(&api, &ns.name_any()).await?);
+            deleted += usize::from(delete_owned_namespace(&api, &ns, owner).await?);
         }
     }
     Ok(deleted)
@@ -329,11 +402,14 @@ async fn retire_orphans(
 
 /// Environments at sites in other clusters (R-PLC-02): those the plan places at such a
 /// site are applied there; the product's other environment namespaces there are
-/// removed. Reads first, so a resync writes nothing there either.
+/// removed, those `owner` holds there (R-LC-08; namespaces held by another go to
+/// `taken`). Reads first, so a resync writes nothing there either.
 async fn sync_remote_sites(
     ctx: &Context,
     v: &super::validate::Validated,
+    owner: &Owner,
     plan: Option<&Plan>,
+    taken: &mut Vec<NamespaceTaken>,
 ) -> Result<usize> {
     use crate::rules::naming::environment_namespace;
     use crate::rules::placement::allowed_sites;
@@ -378,17 +454,22 @@ async fn sync_remote_sites(
                 .map_err(|e| Error::Remote(e.to_string()))?;
         }
         for env in &here {
-            writes += crate::remote::apply_environment(&remote, env).await?;
+            match crate::remote::apply_environment(&remote, env, owner).await? {
+                Claimed::Applied(w) => writes += w,
+                Claimed::Taken(holder) => {
+                    warn!(namespace = %env.namespace.name_any(), site = %site.name_any(), %holder, "remote environment namespace held by another; nothing written");
+                    taken.push(NamespaceTaken::new(env, Some(site.name_any()), &holder));
+                }
+            }
         }
         for env in akp_crds::EnvironmentName::ALL {
             let ns = environment_namespace(&v.agency_name, &v.product_name, env);
             if here.iter().any(|e| e.env == env) {
                 continue;
             }
-            let live = Api::<Namespace>::all(remote.clone()).get_opt(&ns).await?;
-            if live.is_some_and(|n| n.metadata.deletion_timestamp.is_none()) {
-                info!(namespace = %ns, site = %site.name_any(), "retiring environment at a remote site");
-                writes += usize::from(crate::remote::delete_environment(&remote, &ns).await?);
+            if crate::remote::delete_environment(&remote, &ns, owner).await? {
+                info!(namespace = %ns, site = %site.name_any(), "retired environment at a remote site");
+                writes += 1;
             }
         }
     }
@@ -397,11 +478,20 @@ async fn sync_remote_sites(
 
 /// R-LC-07 and deletion: the environments go, the finalizer lets the record go.
 async fn cleanup(p: &PlatformSoftwareProduct, ctx: &Context) -> Result<Action> {
-    let agencies = ctx.stores.agencies.state();
-    if let Ok(v) = validate(p, agencies.iter().map(|a| a.as_ref())) {
-        sync_remote_sites(ctx, &v, None).await?;
+    let agencies = holding_agencies(ctx, &p.namespace().unwrap_or_default());
+    let validated = validate(p, agencies.iter().map(|a| a.as_ref())).ok();
+    // Without its Agency, the agency it was last reconciled for (for namespaces made
+    // before owner UIDs; those with its UID are its own in any case).
+    let agency = validated
+        .as_ref()
+        .map(|v| v.agency_name.clone())
+        .or_else(|| p.status.as_ref().and_then(|s| s.agency.clone()))
+        .unwrap_or_default();
+    let owner = Owner::product(p, &agency).ok_or(Error::MissingField("metadata.uid"))?;
+    if let Some(v) = &validated {
+        sync_remote_sites(ctx, v, &owner, None, &mut Vec::new()).await?;
     }
-    let deleted = retire_orphans(ctx, p, None).await?;
+    let deleted = retire_orphans(ctx, p, &owner, None).await?;
     publish(
         ctx,
         p,

@@ -13,7 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::rules::calendar::Calendar;
 use crate::rules::clocks;
 
-use super::build::Plan;
+use crate::rules::ownership::{Holder, Owner, taken_message};
+
+use super::build::{EnvironmentPlan, Plan};
 use super::validate::{Invalid, Validated};
 
 /// How many request records the status keeps.
@@ -53,6 +55,31 @@ pub struct Notice {
     pub reason: &'static str,
     /// What happened, for people.
     pub note: String,
+}
+
+/// An environment whose namespace another product or Agency holds (R-LC-08).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceTaken {
+    /// Which environment.
+    pub env: EnvironmentName,
+    /// Its namespace.
+    pub namespace: String,
+    /// The site of the other cluster it was to be placed in; None: at home.
+    pub site: Option<String>,
+    /// Who holds it.
+    pub holder: Holder,
+}
+
+impl NamespaceTaken {
+    /// Environment `env`, whose namespace `holder` holds.
+    pub fn new(env: &EnvironmentPlan, site: Option<String>, holder: &Holder) -> Self {
+        Self {
+            env: env.env,
+            namespace: env.namespace.metadata.name.clone().unwrap_or_default(),
+            site,
+            holder: holder.clone(),
+        }
+    }
 }
 
 /// What the status step sees.
@@ -411,6 +438,63 @@ pub fn applied(
     (status, notices)
 }
 
+/// R-LC-08: environments whose namespace another holds make the product Degraded and
+/// not Ready (`NamespaceTaken`), with a Warning event when that is new; they stay in
+/// the status as not ready, and no `EnvironmentProvisioned` is announced for them.
+/// Nothing to do when none is taken ([`applied`] has set Degraded=False).
+pub fn namespaces_taken(
+    obs: &Observation,
+    status: &mut PlatformSoftwareProductStatus,
+    notices: &mut Vec<Notice>,
+    taken: &[NamespaceTaken],
+    owner: &Owner,
+) {
+    if taken.is_empty() {
+        return;
+    }
+    notices.retain(|n| {
+        n.reason != "EnvironmentProvisioned"
+            || !taken
+                .iter()
+                .any(|t| n.note.ends_with(&format!(" in namespace {}", t.namespace)))
+    });
+    let sites: Vec<String> = taken
+        .iter()
+        .map(|t| {
+            t.site
+                .as_ref()
+                .map(|s| format!(" at site {s}"))
+                .unwrap_or_default()
+        })
+        .collect();
+    let message = taken_message(
+        taken
+            .iter()
+            .zip(&sites)
+            .map(|(t, at)| (t.namespace.as_str(), at.as_str(), &t.holder)),
+        owner,
+    );
+    const REASON: &str = "NamespaceTaken";
+    let was = obs
+        .old_conditions()
+        .iter()
+        .find(|c| c.type_ == conditions::DEGRADED);
+    if !was.is_some_and(|c| c.status == "True" && c.message == message) {
+        notices.push(Notice {
+            warning: true,
+            reason: REASON,
+            note: message.clone(),
+        });
+    }
+    for (type_, value) in [
+        (conditions::DEGRADED, true),
+        (conditions::READY, false),
+        (conditions::PROGRESSING, false),
+    ] {
+        set(&mut status.conditions, obs, type_, value, REASON, &message);
+    }
+}
+
 /// The status of a product that cannot be reconciled: everything else is kept.
 pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
     let mut status = obs.old.cloned().unwrap_or_default();
@@ -617,6 +701,55 @@ mod tests {
             s2.non_production_free_until,
             Some(jiff::civil::date(2026, 6, 2))
         );
+    }
+
+    #[test]
+    fn r_lc_08_a_taken_namespace_degrades_with_one_warning_and_no_provisioned_notice() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.metadata.uid = Some("uid-e-license".into());
+        product.spec.stage = Stage::Development;
+        let calendar = Calendar::kazakhstan(2026..=2026);
+        let v = validate(&product, [&agency]).expect("valid");
+        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
+        let owner = Owner::product(&product, "mon").expect("uid");
+        let holder = Holder("product agency-mon-e/license (uid u)".into());
+        let taken = [NamespaceTaken::new(&plan.environments[0], None, &holder)];
+        let step = |old: Option<&PlatformSoftwareProductStatus>| {
+            let obs = Observation {
+                now: at("2026-03-13T16:00:00+05:00"),
+                calendar: &calendar,
+                generation: Some(1),
+                old,
+            };
+            let ready = BTreeMap::from([(EnvironmentName::Development, false)]);
+            let (mut s, mut n) = applied(&obs, &v, &agency, &plan, &ready, &BTreeMap::new());
+            namespaces_taken(&obs, &mut s, &mut n, &taken, &owner);
+            (s, n)
+        };
+        let (s1, n1) = step(None);
+        let degraded = condition(&s1, conditions::DEGRADED);
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "NamespaceTaken")
+        );
+        assert_eq!(
+            degraded.message,
+            "namespace mon-e-license-development is held by product agency-mon-e/license (uid u); the operator writes only to namespaces it made for product agency-mon/e-license (R-LC-08: a namespace belongs to one product or Agency) and wrote nothing there: choose another product name (its environments get other namespaces), or, if a namespace is abandoned, ask an SRE to delete it"
+        );
+        assert_eq!(condition(&s1, conditions::READY).status, "False");
+        // Development also has testing, whose namespace is free.
+        assert_eq!(
+            n1.iter()
+                .map(|n| (n.warning, n.reason, n.note.as_str()))
+                .filter(|n| n.0 || n.2.contains("development"))
+                .map(|n| n.1)
+                .collect::<Vec<_>>(),
+            ["NamespaceTaken"]
+        );
+        let (s2, n2) = step(Some(&s1));
+        assert_eq!(s1, s2);
+        assert!(n2.is_empty(), "{n2:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod clocks;
 pub mod naming;
+pub mod ownership;
 pub mod placement;
 pub mod quantity;
 pub mod stages;

@@ -13,6 +13,9 @@ pub mod labels {
     pub const PRODUCT_NAMESPACE: &str = "akp.egov.kz/product-namespace";
     /// Annotation on an environment namespace: `<namespace>/<name>` of its product.
     pub const OWNER_ANNOTATION: &str = "akp.egov.kz/owner";
+    /// Annotation on every namespace the operator made: the UID of the product or
+    /// Agency it was made for, the only one the operator writes there for (R-LC-08).
+    pub const OWNER_UID: &str = "akp.egov.kz/owner-uid";
     /// development, testing, trial or production.
     pub const ENVIRONMENT: &str = "akp.egov.kz/environment";
     /// internal or external.
@@ -58,6 +61,30 @@ pub fn environment_namespace(agency: &str, product: &str, env: EnvironmentName) 
     format!("{agency}-{product}-{}", env.as_str())
 }
 
+/// Whether `name` is an agency name that cannot spell another agency's namespaces:
+/// lowercase letters and digits only (the CEL rule on `Agency.metadata.name` refuses
+/// other names for new Agencies, R-LC-08).
+pub fn is_separator_free(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Reads an environment namespace name back into `(agency, product, environment)`,
+/// assuming a separator-free agency name: the agency is everything before the first
+/// hyphen, the environment (a hyphen-free word) everything after the last, the
+/// product the rest. That this is the only reading is why names cannot collide: two
+/// products whose namespaces are equal have equal agencies, products and environments.
+pub fn parse_environment_namespace(namespace: &str) -> Option<(&str, &str, EnvironmentName)> {
+    let (agency, rest) = namespace.split_once('-')?;
+    let (product, env) = rest.rsplit_once('-')?;
+    let env = EnvironmentName::ALL
+        .into_iter()
+        .find(|e| e.as_str() == env)?;
+    (is_separator_free(agency) && !product.is_empty()).then_some((agency, product, env))
+}
+
 /// The longest product name whose environments all fit in a namespace name.
 pub fn max_product_name_len(agency: &str) -> usize {
     // "production" is the longest environment name.
@@ -67,6 +94,60 @@ pub fn max_product_name_len(agency: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// R-LC-08, the proof that `<agency>-<product>-<environment>` cannot be spelt two
+    /// ways once agency names are separator-free: parsing inverts the naming for every
+    /// such triple, so equal namespaces mean equal triples. Checked exhaustively over
+    /// short names of the alphabet `a`, `-` (every place a hyphen can go).
+    #[test]
+    fn r_lc_08_separator_free_agencies_cannot_spell_one_namespace_twice() {
+        fn words(max: usize) -> Vec<String> {
+            let mut all = vec![String::new()];
+            let mut out = Vec::new();
+            for _ in 0..max {
+                all = all
+                    .iter()
+                    .flat_map(|w| [format!("{w}a"), format!("{w}-"), format!("{w}b")])
+                    .collect();
+                out.extend(all.iter().cloned());
+            }
+            out
+        }
+        // Names as the API server allows them: DNS labels (no leading or trailing -).
+        let label = |w: &String| !w.starts_with('-') && !w.ends_with('-');
+        let agencies: Vec<String> = words(3)
+            .into_iter()
+            .filter(|w| is_separator_free(w))
+            .collect();
+        let products: Vec<String> = words(5).into_iter().filter(label).collect();
+        let mut seen = std::collections::HashMap::new();
+        for agency in &agencies {
+            for product in &products {
+                for env in EnvironmentName::ALL {
+                    let ns = environment_namespace(agency, product, env);
+                    assert_eq!(
+                        parse_environment_namespace(&ns),
+                        Some((agency.as_str(), product.as_str(), env)),
+                        "{ns}"
+                    );
+                    let before = seen.insert(ns.clone(), (agency.clone(), product.clone(), env));
+                    assert!(
+                        before.is_none(),
+                        "{ns} spelt twice: {before:?} and {agency}/{product}"
+                    );
+                }
+            }
+        }
+        // With a hyphen in an agency's name the same namespace has two spellings: the
+        // attack of issue 14.
+        assert_eq!(
+            environment_namespace("mon-e", "license", EnvironmentName::Development),
+            environment_namespace("mon", "e-license", EnvironmentName::Development)
+        );
+        assert!(!is_separator_free("mon-e"));
+        assert!(!is_separator_free("mon.e"));
+        assert!(is_separator_free("mon2"));
+    }
 
     #[test]
     fn environment_namespaces_fit_a_dns_label() {
