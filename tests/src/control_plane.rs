@@ -286,7 +286,10 @@ impl ControlPlane {
         ];
         if let Some((_, pair)) = &cp.webhook_client {
             let config = write_admission_config(&mkdir(&root, "admission")?, pair)?;
-            args.push(format!("--admission-control-config-file={}", config.display()));
+            args.push(format!(
+                "--admission-control-config-file={}",
+                config.display()
+            ));
         }
         args.extend(options.apiserver_args.iter().cloned());
         let apiserver = cp.spawn("kube-apiserver", &bins.kube_apiserver, &args, &[], &logs)?;
@@ -543,7 +546,9 @@ impl ControlPlane {
         let pem = self
             .webhook_client_ca_pem()
             .context("the control plane was started without Options::webhook_client_cert")?;
-        Ok(std::sync::Arc::new(akp_operator::webhook::ClientCa::from_pem(pem)?))
+        Ok(std::sync::Arc::new(
+            akp_operator::webhook::ClientCa::from_pem(pem)?,
+        ))
     }
 
     /// The API server's webhook client certificate and key, `(cert_pem, key_pem)`

@@ -28,9 +28,7 @@ use akp_audit::{Decision, Entry, Filter, Sink, SinkOptions, Store};
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::webhook::{CertStore, Clock, ClusterLookup, Validators, WebhookServer, router};
 use akp_test_support::operator::{OPERATOR_USER, eventually};
-use akp_test_support::{
-    ControlPlane, Options, TestNamespace, ensure_namespace, workspace_binary,
-};
+use akp_test_support::{ControlPlane, Options, TestNamespace, ensure_namespace, workspace_binary};
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -207,16 +205,23 @@ async fn alice_creates(
         dry_run,
         field_manager: Some(ALICE_MANAGER.into()),
     };
-    Ok(match api.create(&params, &product(name, namespace)?).await {
-        Ok(_) => "allowed".into(),
-        Err(kube::Error::Api(e)) => e.message,
-        Err(e) => format!("error: {e}"),
-    })
+    Ok(
+        match api.create(&params, &product(name, namespace)?).await {
+            Ok(_) => "allowed".into(),
+            Err(kube::Error::Api(e)) => e.message,
+            Err(e) => format!("error: {e}"),
+        },
+    )
 }
 
 /// A PEM pair `(cert, key)` of the client certificate of `user` in `groups`, signed by
 /// the cluster CA: a real user's credentials.
-fn user_cert(cp: &ControlPlane, dir: &Path, user: &str, groups: &[&str]) -> Result<(String, String)> {
+fn user_cert(
+    cp: &ControlPlane,
+    dir: &Path,
+    user: &str,
+    groups: &[&str],
+) -> Result<(String, String)> {
     let path = dir.join("user.kubeconfig");
     cp.write_kubeconfig_for(user, groups, &path)?;
     let kubeconfig: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
@@ -225,11 +230,17 @@ fn user_cert(cp: &ControlPlane, dir: &Path, user: &str, groups: &[&str]) -> Resu
         let b64 = user[key].as_str().with_context(|| key.to_owned())?;
         Ok(String::from_utf8(BASE64.decode(b64)?)?)
     };
-    Ok((decode("client-certificate-data")?, decode("client-key-data")?))
+    Ok((
+        decode("client-certificate-data")?,
+        decode("client-key-data")?,
+    ))
 }
 
 /// A TLS client trusting `server_ca`, presenting `client` if given.
-fn connector(server_ca: &str, client: Option<&(String, String)>) -> Result<tokio_rustls::TlsConnector> {
+fn connector(
+    server_ca: &str,
+    client: Option<&(String, String)>,
+) -> Result<tokio_rustls::TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(server_ca.as_bytes()) {
         roots.add(cert?)?;
@@ -397,9 +408,7 @@ async fn r_plc_01_r_sw_01_r_mon_02_only_the_api_server_gets_in_and_a_flood_neith
     .await;
     eprintln!("forged review with a cluster user's certificate: {as_user:?}");
     ensure!(
-        as_user
-            .as_ref()
-            .is_err_and(|e| e.contains("UnknownCA")),
+        as_user.as_ref().is_err_and(|e| e.contains("UnknownCA")),
         "a forged review with a user's client certificate got in: {as_user:?}"
     );
 
@@ -438,7 +447,11 @@ async fn r_plc_01_r_sw_01_r_mon_02_only_the_api_server_gets_in_and_a_flood_neith
     let denied = decision_about(&operator.audit_url, "door-stray").await?;
     eprintln!("audit record: {:?}", denied.record);
     ensure!(denied.record.actor == ALICE, "{:?}", denied.record);
-    ensure!(denied.record.decision == Decision::Denied, "{:?}", denied.record);
+    ensure!(
+        denied.record.decision == Decision::Denied,
+        "{:?}",
+        denied.record
+    );
     ensure!(
         denied.record.reason == recorded_refusal,
         "{:?}",
@@ -500,7 +513,10 @@ async fn r_plc_01_r_sw_01_r_mon_02_only_the_api_server_gets_in_and_a_flood_neith
         report.failed_probes
     );
     ensure!(
-        report.too_large > 0 && report.timed_out > 0 && report.refused_handshakes > 0,
+        report.too_large > 0
+            && report.timed_out > 0
+            && report.refused_handshakes > 0
+            && report.heavy > 0,
         "the flood did not meet the limits: {report:?}"
     );
     // After it, as before.
@@ -555,6 +571,9 @@ struct FloodReport {
     too_large: u64,
     /// Slow bodies answered 408 (or cut off).
     timed_out: u64,
+    /// Reviews of just under 4 MiB of tiny JSON values (the costliest to parse)
+    /// answered 400.
+    heavy: u64,
     /// The operator's largest VmRSS sampled, KiB.
     peak_rss_kib: u64,
 }
@@ -566,7 +585,9 @@ struct FloodReport {
 /// - 16 clients handshaking without a client certificate, over and over;
 /// - with the API server's own client certificate (the worst case: the limits, not
 ///   mutual TLS, must hold): 16 clients posting 50 MiB bodies, half declared by
-///   Content-Length and half chunked, and 16 trickling a 1 MiB body a byte at a time.
+///   Content-Length and half chunked, 16 trickling a 1 MiB body a byte at a time,
+///   and 8 posting reviews of just under 4 MiB of `[0,0,…]`, the costliest JSON to
+///   parse, cut short at the end so that they are never judged.
 async fn flood<F, Fut>(
     addr: SocketAddr,
     server_ca: &str,
@@ -586,6 +607,7 @@ where
     let refused = Arc::new(AtomicU64::new(0));
     let too_large = Arc::new(AtomicU64::new(0));
     let timed_out = Arc::new(AtomicU64::new(0));
+    let heavy = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..400 {
         let closed = closed_idle.clone();
@@ -624,6 +646,16 @@ where
             while Instant::now() < deadline {
                 if oversized(addr, &tls, i % 2 == 0).await {
                     too_large.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    for _ in 0..8 {
+        let (heavy, tls) = (heavy.clone(), trusted.clone());
+        tasks.spawn(async move {
+            while Instant::now() < deadline {
+                if heavy_review(addr, &tls).await {
+                    heavy.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
@@ -674,6 +706,7 @@ where
     report.refused_handshakes = refused.load(Ordering::Relaxed);
     report.too_large = too_large.load(Ordering::Relaxed);
     report.timed_out = timed_out.load(Ordering::Relaxed);
+    report.heavy = heavy.load(Ordering::Relaxed);
     Ok(report)
 }
 
@@ -718,6 +751,38 @@ async fn oversized(addr: SocketAddr, tls: &tokio_rustls::TlsConnector, declared:
     let mut response = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
     String::from_utf8_lossy(&response).starts_with("HTTP/1.1 413")
+}
+
+/// Posts a review of just under the 4 MiB limit whose object is `[0,0,…]`, cut short
+/// at the end (so it parses as far as it can, then fails); true when answered 400.
+async fn heavy_review(addr: SocketAddr, tls: &tokio_rustls::TlsConnector) -> bool {
+    const SIZE: usize = 4 * 1024 * 1024 - 1024;
+    let Ok(tcp) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from("127.0.0.1") else {
+        return false;
+    };
+    let Ok(mut stream) = tls.connect(name, tcp).await else {
+        return false;
+    };
+    let mut body =
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"object":{"data":["#
+            .to_vec();
+    while body.len() < SIZE {
+        body.extend_from_slice(b"0,");
+    }
+    body.extend_from_slice(b"0");
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&body).await.is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).starts_with("HTTP/1.1 400")
 }
 
 /// Declares a 1 MiB body and trickles it a byte every 200 ms; true when the server

@@ -51,10 +51,10 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// How long open connections get to finish after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// What callers can make the server hold. The defaults keep the webhook server
-/// under ~200 MiB in the worst case (64 MiB of bodies, 8 reviews parsed at once,
-/// 256 connections of 64 KiB), within the chart's 512 MiB limit with room for the
-/// controllers (docs/operations.md).
+/// What callers can make the server hold: 64 MiB of bodies, 8 MiB of reviews being
+/// parsed, 256 connections of 64 KiB buffers, so that even a caller past mutual TLS
+/// keeps the operator within the chart's 512 MiB limit (measured in
+/// tests/tests/attacks_webhook.rs; docs/operations.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest request body. etcd stores objects of at most 1.5 MiB
@@ -84,9 +84,11 @@ pub struct Limits {
     pub max_handshakes: usize,
     /// Established connections at most; one beyond is closed after its handshake.
     pub max_connections: usize,
-    /// Reviews parsed and judged at once; more wait. Bounds the memory of parsing: a
-    /// 4 MiB review may take tens of MiB as JSON values.
-    pub max_in_flight: usize,
+    /// Bytes of reviews parsed and judged at once; more wait. Bounds the memory of
+    /// parsing, which is many times the text for small JSON values (`[0,0,…]` takes
+    /// 16 bytes of `Value` per 2 of text): two reviews of the largest size at once,
+    /// or hundreds of ordinary ones (a Pod's review is ~10 KiB).
+    pub max_judged_bytes: usize,
 }
 
 impl Default for Limits {
@@ -100,7 +102,7 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(5),
             max_handshakes: 128,
             max_connections: 256,
-            max_in_flight: 8,
+            max_judged_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -252,7 +254,7 @@ struct Gates {
     mutual: bool,
     connections: Arc<Semaphore>,
     buffered: Arc<Semaphore>,
-    in_flight: Arc<Semaphore>,
+    judged: Arc<Semaphore>,
     stopped: watch::Receiver<bool>,
 }
 
@@ -307,7 +309,7 @@ impl WebhookServer {
             app,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             buffered: Arc::new(Semaphore::new(limits.max_buffered_bytes)),
-            in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            judged: Arc::new(Semaphore::new(limits.max_judged_bytes)),
             limits: Arc::new(limits),
             mutual,
             stopped,
@@ -418,9 +420,7 @@ async fn connection(
         move |request: Request<hyper::body::Incoming>| {
             let gates = gates.clone();
             let caller = caller.clone();
-            async move {
-                Ok::<_, std::convert::Infallible>(bounded(request, caller, &gates).await)
-            }
+            async move { Ok::<_, std::convert::Infallible>(bounded(request, caller, &gates).await) }
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -501,7 +501,8 @@ async fn bounded(
                 .into_response();
         }
     };
-    let Ok(_judging) = gates.in_flight.clone().acquire_owned().await else {
+    let weight = u32::try_from(bytes.len().max(1)).unwrap_or(u32::MAX);
+    let Ok(_judging) = gates.judged.clone().acquire_many_owned(weight).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     parts.extensions.insert(caller);
@@ -871,7 +872,9 @@ mod tests {
         };
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params.distinguished_name.push(DnType::CommonName, ca_name);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = ca_params.self_signed(&ca_key).expect("ca");
         let issuer = Issuer::new(ca_params, ca_key);
