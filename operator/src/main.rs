@@ -17,7 +17,7 @@ use akp_operator::webhook::configuration::{
 };
 use akp_operator::webhook::metrics::AdmissionMetrics;
 use akp_operator::webhook::server::{WebhookServer, routes};
-use akp_operator::webhook::tls::CertStore;
+use akp_operator::webhook::tls::{CertStore, ClientCa};
 use akp_operator::webhook::{
     PodPlacement, apply_mutating_configuration, mutating_webhook_configuration,
 };
@@ -68,6 +68,13 @@ struct Args {
     /// `tls.key` (cert-manager), reloaded every five minutes.
     #[arg(long, env = "AKP_WEBHOOK_CERTS", default_value = "self-managed")]
     webhook_certs: String,
+    /// A PEM file with the CA of the API server's webhook client certificate: callers
+    /// without a client certificate it signed are refused at the TLS handshake, so
+    /// only the API server can make an admission call. Reloaded every five minutes.
+    /// Use a CA of its own, not the cluster CA (which signs users' certificates).
+    /// Without it, reviews are answered but not recorded (docs/operations.md).
+    #[arg(long, env = "AKP_WEBHOOK_CLIENT_CA")]
+    webhook_client_ca: Option<PathBuf>,
     /// The Secret of the self-managed certificate.
     #[arg(long, default_value = "akp-operator-webhook-tls")]
     webhook_secret: String,
@@ -310,7 +317,23 @@ async fn webhooks(
     if let Some(sink) = audit {
         validators = validators.with_audit(sink);
     }
-    let server = WebhookServer::bind(args.webhook_addr).await?;
+    let mut server = WebhookServer::bind(args.webhook_addr).await?;
+    if let Some(path) = &args.webhook_client_ca {
+        let ca = Arc::new(
+            ClientCa::from_file(path)
+                .with_context(|| format!("--webhook-client-ca {}", path.display()))?,
+        );
+        let (reload, path) = (ca.clone(), path.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+                if let Err(e) = reload.reload_file(&path) {
+                    error!(error = %e, "reloading the webhook client CA");
+                }
+            }
+        });
+        server = server.with_client_ca(ca);
+    }
     info!(addr = %server.local_addr()?, "admission webhooks");
     tokio::spawn(async move {
         if let Err(e) = server

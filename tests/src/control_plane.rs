@@ -35,6 +35,12 @@ pub struct Options {
     pub crds: bool,
     /// Where the CRDs are; `None` means `<repo>/crds/yaml`.
     pub crds_dir: Option<PathBuf>,
+    /// Give kube-apiserver a client certificate for calling admission webhooks (its
+    /// admission configuration, `--admission-control-config-file`), signed by a CA of
+    /// its own ([`ControlPlane::webhook_client_ca_pem`]), so that webhook servers can
+    /// require mutual TLS. On by default: a server that asks for no certificate
+    /// ignores it.
+    pub webhook_client_cert: bool,
     /// Extra kube-apiserver flags, appended last (so they override ours).
     pub apiserver_args: Vec<String>,
     /// How long each process may take to become ready.
@@ -49,6 +55,7 @@ impl Default for Options {
             kwok: false,
             crds: false,
             crds_dir: None,
+            webhook_client_cert: true,
             apiserver_args: Vec::new(),
             startup_timeout: Duration::from_secs(90),
         }
@@ -76,6 +83,8 @@ pub const FIELD_MANAGER: &str = "akp-test-support";
 pub struct ControlPlane {
     options: Options,
     pki: Pki,
+    /// The CA of the API server's webhook client certificate, and that certificate.
+    webhook_client: Option<(String, CertPair)>,
     apiserver_url: String,
     admin_kubeconfig: serde_json::Value,
     kubeconfig_path: PathBuf,
@@ -100,6 +109,10 @@ impl std::fmt::Debug for ControlPlane {
 /// User and groups of the admin client certificate.
 const ADMIN_USER: &str = "admin";
 const MASTERS: &str = "system:masters";
+/// Common name of the CA of the API server's webhook client certificate.
+const WEBHOOK_CLIENT_CA: &str = "akp-test-webhook-client-ca";
+/// Common name of the API server's webhook client certificate.
+pub const WEBHOOK_CLIENT_USER: &str = "kube-apiserver-webhook-client";
 /// Prefix of the temp dirs; leftovers of dead test processes are removed on start.
 const DIR_PREFIX: &str = "akp-cp-";
 const OWNER_FILE: &str = "owner.pid";
@@ -200,9 +213,18 @@ impl ControlPlane {
         let kubeconfig_path = root.join("admin.kubeconfig");
         write_json(&kubeconfig_path, &admin_kubeconfig)?;
 
+        let webhook_client = if options.webhook_client_cert {
+            let ca = Pki::with_common_name(WEBHOOK_CLIENT_CA)?;
+            let pair = ca.client_cert(WEBHOOK_CLIENT_USER, &[])?;
+            Some((ca.ca_cert_pem, pair))
+        } else {
+            None
+        };
+
         let mut cp = Self {
             options: options.clone(),
             pki,
+            webhook_client,
             apiserver_url,
             admin_kubeconfig,
             kubeconfig_path,
@@ -262,6 +284,13 @@ impl ControlPlane {
             "--allow-privileged=true".into(),
             "--profiling=false".into(),
         ];
+        if let Some((_, pair)) = &cp.webhook_client {
+            let config = write_admission_config(&mkdir(&root, "admission")?, pair)?;
+            args.push(format!(
+                "--admission-control-config-file={}",
+                config.display()
+            ));
+        }
         args.extend(options.apiserver_args.iter().cloned());
         let apiserver = cp.spawn("kube-apiserver", &bins.kube_apiserver, &args, &[], &logs)?;
         cp.set_probe("kube-apiserver", Probe::ApiServer);
@@ -501,6 +530,36 @@ impl ControlPlane {
         Ok((pair.cert_pem, pair.key_pem))
     }
 
+    /// The CA (PEM) of the client certificate the API server presents to admission
+    /// webhooks ([`Options::webhook_client_cert`]): a webhook server that requires
+    /// client certificates of this CA accepts calls from the API server only. It
+    /// signs nothing else (users' certificates come from [`ControlPlane::ca_cert_pem`]).
+    pub fn webhook_client_ca_pem(&self) -> Option<&str> {
+        self.webhook_client.as_ref().map(|(ca, _)| ca.as_str())
+    }
+
+    /// [`ControlPlane::webhook_client_ca_pem`] as the operator's [`ClientCa`], for
+    /// [`akp_operator::webhook::WebhookServer::with_client_ca`].
+    ///
+    /// [`ClientCa`]: akp_operator::webhook::ClientCa
+    pub fn webhook_client_ca(&self) -> Result<std::sync::Arc<akp_operator::webhook::ClientCa>> {
+        let pem = self
+            .webhook_client_ca_pem()
+            .context("the control plane was started without Options::webhook_client_cert")?;
+        Ok(std::sync::Arc::new(
+            akp_operator::webhook::ClientCa::from_pem(pem)?,
+        ))
+    }
+
+    /// The API server's webhook client certificate and key, `(cert_pem, key_pem)`
+    /// (CN [`WEBHOOK_CLIENT_USER`]): for tests that play a caller holding it, the
+    /// worst case of a webhook server's limits.
+    pub fn webhook_client_cert(&self) -> Option<(String, String)> {
+        self.webhook_client
+            .as_ref()
+            .map(|(_, pair)| (pair.cert_pem.clone(), pair.key_pem.clone()))
+    }
+
     /// A client in group `system:masters`. Cheap: make one per test (a client is tied
     /// to the tokio runtime it was made in).
     pub async fn admin_client(&self) -> Result<Client> {
@@ -671,6 +730,47 @@ where
         .join()
         .map_err(|_| anyhow!("the control-plane start thread panicked"))?
     })
+}
+
+/// Writes into `dir` the API server's admission configuration: the Validating- and
+/// MutatingAdmissionWebhook plugins present `pair` to every webhook host (`*`), as
+/// Kubernetes documents under "Authenticate apiservers". Returns its path.
+fn write_admission_config(dir: &Path, pair: &CertPair) -> Result<PathBuf> {
+    let kubeconfig = dir.join("webhook-client.kubeconfig");
+    write_json(
+        &kubeconfig,
+        &serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "users": [{
+                "name": "*",
+                "user": {
+                    "client-certificate-data": BASE64.encode(&pair.cert_pem),
+                    "client-key-data": BASE64.encode(&pair.key_pem),
+                },
+            }],
+        }),
+    )?;
+    let plugin = |name: &str| {
+        serde_json::json!({
+            "name": name,
+            "configuration": {
+                "apiVersion": "apiserver.config.k8s.io/v1",
+                "kind": "WebhookAdmissionConfiguration",
+                "kubeConfigFile": kubeconfig.display().to_string(),
+            },
+        })
+    };
+    let config = dir.join("admission-config.json");
+    write_json(
+        &config,
+        &serde_json::json!({
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "AdmissionConfiguration",
+            "plugins": [plugin("ValidatingAdmissionWebhook"), plugin("MutatingAdmissionWebhook")],
+        }),
+    )?;
+    Ok(config)
 }
 
 fn kubeconfig_json(server: &str, ca_pem: &str, user: &str, pair: &CertPair) -> serde_json::Value {

@@ -34,7 +34,9 @@ pub mod reports;
 pub mod usage;
 
 pub use bins::{Binaries, crds_dir, repo_root, workspace_binary};
-pub use control_plane::{ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options};
+pub use control_plane::{
+    ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options, WEBHOOK_CLIENT_USER,
+};
 pub use crds::install_crds;
 pub use helpers::{
     TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, delete_test_namespaces, kwok_node,

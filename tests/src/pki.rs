@@ -26,6 +26,8 @@ pub(crate) struct CertPair {
 /// The certificate authority of one control plane plus its service-account key.
 pub(crate) struct Pki {
     ca: Issuer<'static, KeyPair>,
+    /// The CA's common name, written as the issuer of the client certificates.
+    common_name: &'static str,
     pub ca_cert_pem: String,
     pub ca_key_pem: String,
     pub sa_key_pem: String,
@@ -34,12 +36,17 @@ pub(crate) struct Pki {
 
 impl Pki {
     pub fn new() -> Result<Self> {
+        Self::with_common_name(CA_COMMON_NAME)
+    }
+
+    /// A CA named `common_name` (e.g. a second CA only for one kind of client).
+    pub fn with_common_name(common_name: &'static str) -> Result<Self> {
         let key = KeyPair::generate().context("generating the CA key")?;
         let mut params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
-            .push(DnType::CommonName, CA_COMMON_NAME);
+            .push(DnType::CommonName, common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -53,6 +60,7 @@ impl Pki {
             ca_cert_pem: cert.pem(),
             ca_key_pem,
             ca: Issuer::new(params, key),
+            common_name,
             sa_key_pem: sa.serialize_pem(),
             sa_pub_pem: sa.public_key_pem(),
         })
@@ -116,7 +124,7 @@ impl Pki {
                 tlv(0xa0, &tlv(0x02, &[0x02])), // version v3
                 tlv(0x02, &random_serial()),
                 tlv(0x30, OID_ECDSA_WITH_SHA256),
-                name(&[(OID_COMMON_NAME, CA_COMMON_NAME)]),
+                name(&[(OID_COMMON_NAME, self.common_name)]),
                 tlv(
                     0x30,
                     &[tlv(0x17, b"200101000000Z"), tlv(0x17, b"491231235959Z")].concat(),

@@ -227,7 +227,10 @@ async fn webhook(
         Clock::fixed("2026-10-01".parse()?),
     )
     .with_audit(sink);
-    let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    // Mutual TLS: a review over an unauthenticated connection is not recorded.
+    let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await?
+        .with_client_ca(cp.webhook_client_ca()?);
     let port = server.local_addr()?.port();
     let handle = tokio::spawn(async move {
         let _ = server

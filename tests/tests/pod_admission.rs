@@ -168,7 +168,10 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
     .with_metrics(metrics.clone())
     .with_events(client.clone());
     let placement = PodPlacement::new(client.clone());
-    let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    // Mutual TLS, as in production: only the API server's calls get in.
+    let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await?
+        .with_client_ca(cp.webhook_client_ca()?);
     let endpoint =
         WebhookEndpoint::Url(format!("https://127.0.0.1:{}", server.local_addr()?.port()));
     let serving: Serving = Box::pin(async move {

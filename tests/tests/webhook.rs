@@ -90,7 +90,10 @@ impl Webhook {
             today()?,
         )
         .with_metrics(metrics.clone());
-        let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        // Mutual TLS, as in production: only the API server's calls get in.
+        let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await?
+            .with_client_ca(control_plane()?.webhook_client_ca()?);
         let port = server.local_addr()?.port();
         let (stop, stopped) = oneshot::channel::<()>();
         let tls = store.clone();

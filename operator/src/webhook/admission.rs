@@ -272,8 +272,28 @@ impl Validators {
         self
     }
 
-    /// Judges one request and logs the decision on [`AUDIT_TARGET`].
+    /// Judges one request and logs the decision on [`AUDIT_TARGET`] (and the audit
+    /// sink): for requests known to come from the API server.
     pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        self.judge(request, true).await
+    }
+
+    /// Judges one request that no one authenticated (the server requires no client
+    /// certificate): it is answered, but kept out of the audit trail (R-MON-02), since
+    /// anyone who reaches the port could have forged it, `userInfo` included. Logged
+    /// at debug on another target.
+    pub async fn review_unrecorded(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+    ) -> AdmissionResponse {
+        self.judge(request, false).await
+    }
+
+    async fn judge(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        recorded: bool,
+    ) -> AdmissionResponse {
         let started = Instant::now();
         let sub_resource = request.sub_resource.as_deref();
         let decision = if is_kind::<PlatformSoftwareProduct>(&request.kind) {
@@ -290,9 +310,17 @@ impl Validators {
             Decision::Judged(Verdict::allowed())
         };
         let elapsed = started.elapsed();
-        audit(request, &decision, elapsed);
-        if let Some(sink) = &self.audit {
-            sink.send(audit_record(request, &decision));
+        if recorded {
+            audit(request, &decision, elapsed);
+            if let Some(sink) = &self.audit {
+                sink.send(audit_record(request, &decision));
+            }
+        } else {
+            tracing::debug!(
+                uid = %request.uid,
+                kind = %request.kind.kind,
+                "unauthenticated admission review answered, not recorded"
+            );
         }
         if let Some(metrics) = &self.metrics {
             let allowed = matches!(&decision, Decision::Judged(v) if v.is_allowed());

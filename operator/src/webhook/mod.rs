@@ -51,5 +51,7 @@ pub use environment::PlacementPolicy;
 pub use lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 pub use metrics::AdmissionMetrics;
 pub use mutate::PodPlacement;
-pub use server::{ServeError, WebhookServer, mutating_router, router, routes, serve};
-pub use tls::{CertStore, TlsError};
+pub use server::{
+    Caller, Limits, ServeError, WebhookServer, mutating_router, router, routes, serve,
+};
+pub use tls::{CertStore, ClientCa, TlsError};

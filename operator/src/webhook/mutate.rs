@@ -231,6 +231,23 @@ impl PodPlacement {
     /// Answers one request: Pod CREATEs in environment namespaces get a patch; anything
     /// else is allowed unchanged. Logs the decision on [`AUDIT_TARGET`].
     pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        self.answer(request, true).await
+    }
+
+    /// [`PodPlacement::review`] for a request no one authenticated: answered, not
+    /// logged on [`AUDIT_TARGET`] (see `Validators::review_unrecorded`).
+    pub async fn review_unrecorded(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+    ) -> AdmissionResponse {
+        self.answer(request, false).await
+    }
+
+    async fn answer(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        recorded: bool,
+    ) -> AdmissionResponse {
         let started = Instant::now();
         let response = AdmissionResponse::from(request);
         let is_pod_create = request.kind.group.is_empty()
@@ -256,6 +273,9 @@ impl PodPlacement {
             }
             Err(e) => (fail(response, &e), 0, e.to_string()),
         };
+        if !recorded {
+            return response;
+        }
         tracing::info!(
             target: AUDIT_TARGET,
             uid = %request.uid,

@@ -4,6 +4,16 @@
 //! [`router`] serves `/validate` and `/healthz`, [`mutating_router`] the Pod placement
 //! `/mutate`; [`routes`] is both. TLS is rustls with the certificate from a
 //! [`CertStore`], looked up at each handshake, so rotation needs no restart.
+//!
+//! Not an open door (R-PLC-01, R-SW-01, R-MON-02):
+//! - with a [`ClientCa`] ([`WebhookServer::with_client_ca`]) a caller must present a
+//!   client certificate that CA signed, or the TLS handshake fails: only the API
+//!   server, which presents one through its admission configuration, gets a request
+//!   to the handlers. Without one, reviews are answered (the API server needs the
+//!   answer) but never recorded in the audit trail: anyone who reaches the port could
+//!   have forged them.
+//! - [`Limits`] bound what any caller can make the server hold: pending handshakes,
+//!   connections, bytes and seconds per request, requests judged at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,23 +21,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, extract::DefaultBodyLimit};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
 
 use super::admission::Validators;
 use super::mutate::PodPlacement;
-use super::tls::{CertStore, TlsError};
+use super::tls::{CertStore, ClientCa, TlsError};
 
 /// Path of the validating webhook.
 pub const VALIDATE_PATH: &str = "/validate";
@@ -36,13 +48,80 @@ pub const MUTATE_PATH: &str = "/mutate";
 /// Path of the liveness probe.
 pub const HEALTHZ_PATH: &str = "/healthz";
 
-/// An AdmissionReview holds the object and the old one, each up to etcd's 1.5 MiB.
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// A client that does not finish the TLS handshake or send its headers in this time is
-/// dropped, so it cannot hold a connection slot.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What callers can make the server hold: 64 MiB of bodies, 8 MiB of reviews being
+/// parsed, 256 connections of 64 KiB buffers, so that even a caller past mutual TLS
+/// keeps the operator within the chart's 512 MiB limit (measured in
+/// tests/tests/attacks_webhook.rs; docs/operations.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body. etcd stores objects of at most 1.5 MiB
+    /// (`--max-request-bytes`), an UPDATE's review carries the object and the old
+    /// one: 3 MiB, plus 1 MiB for the envelope and JSON escaping. Larger is refused
+    /// with 413, from the Content-Length before anything is read.
+    pub max_body_bytes: usize,
+    /// Bytes of request bodies held at once, over all connections; a request waits
+    /// (at most [`Limits::body_read_timeout`]) for its share, the declared length or
+    /// [`Limits::max_body_bytes`] when chunked.
+    pub max_buffered_bytes: usize,
+    /// A client that has not finished the TLS handshake in this time is dropped.
+    pub handshake_timeout: Duration,
+    /// A connection of anyone but the API server that has not sent a request's
+    /// headers in this time (idle keep-alive included) is closed.
+    pub header_read_timeout: Duration,
+    /// The same for the API server's connections (authenticated by mutual TLS): it
+    /// keeps them open for reuse (Go's idle timeout is 90 s), so that a flood of
+    /// handshakes does not make it reconnect.
+    pub api_server_idle_timeout: Duration,
+    /// A request whose body has not arrived in this time is refused (408). The API
+    /// server sends at once; only a slow-body (slowloris) client takes longer.
+    pub body_read_timeout: Duration,
+    /// TLS handshakes in progress at most; a connection beyond is closed at accept.
+    /// Without a client certificate a flood never gets further than this stage, so it
+    /// cannot take the connections of the API server.
+    pub max_handshakes: usize,
+    /// Established connections at most; one beyond is closed after its handshake.
+    pub max_connections: usize,
+    /// Bytes of reviews parsed and judged at once; more wait. Bounds the memory of
+    /// parsing, which is many times the text for small JSON values (`[0,0,…]` takes
+    /// 16 bytes of `Value` per 2 of text): two reviews of the largest size at once,
+    /// or hundreds of ordinary ones (a Pod's review is ~10 KiB).
+    pub max_judged_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_buffered_bytes: 64 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(5),
+            api_server_idle_timeout: Duration::from_secs(90),
+            body_read_timeout: Duration::from_secs(5),
+            max_handshakes: 128,
+            max_connections: 256,
+            max_judged_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Largest buffer hyper keeps per connection (request head and body chunks).
+const MAX_BUF_BYTES: usize = 64 * 1024;
+
+/// Who sent a request, as the connection's TLS established it; the handlers record
+/// only requests of an [`Caller::ApiServer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// Presented a client certificate the configured [`ClientCa`] signed.
+    ApiServer {
+        /// The certificate's subject, for the logs.
+        subject: String,
+    },
+    /// No client certificate required (no [`ClientCa`] configured): anyone.
+    Unauthenticated,
+}
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +149,9 @@ pub fn router(validators: Validators) -> Router {
     Router::new()
         .route(VALIDATE_PATH, post(validate))
         .route(HEALTHZ_PATH, get(healthz))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // The server has read the body under its own limit already; this one is for
+        // the router used alone (tests).
+        .layer(DefaultBodyLimit::max(Limits::default().max_body_bytes))
         .with_state(Arc::new(validators))
 }
 
@@ -83,7 +164,7 @@ async fn healthz() -> &'static str {
 pub fn mutating_router(placement: PodPlacement) -> Router {
     Router::new()
         .route(MUTATE_PATH, post(mutate))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(Limits::default().max_body_bytes))
         .with_state(Arc::new(placement))
 }
 
@@ -116,19 +197,42 @@ async fn answer<F: Future<Output = AdmissionResponse>>(
     axum::Json(response.into_review()).into_response()
 }
 
-async fn validate(State(validators): State<Arc<Validators>>, body: Bytes) -> Response {
-    answer(
-        &body,
-        |request| async move { validators.review(&request).await },
-    )
+/// Whether a request's decision goes to the audit trail. A request that did not come
+/// through [`WebhookServer`] (the router called in-process, tests) has no [`Caller`]
+/// and is trusted as the caller's own.
+fn recorded(caller: Option<&Caller>) -> bool {
+    !matches!(caller, Some(Caller::Unauthenticated))
+}
+
+async fn validate(
+    State(validators): State<Arc<Validators>>,
+    caller: Option<Extension<Caller>>,
+    body: Bytes,
+) -> Response {
+    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
+    answer(&body, |request| async move {
+        if recorded {
+            validators.review(&request).await
+        } else {
+            validators.review_unrecorded(&request).await
+        }
+    })
     .await
 }
 
-async fn mutate(State(placement): State<Arc<PodPlacement>>, body: Bytes) -> Response {
-    answer(
-        &body,
-        |request| async move { placement.review(&request).await },
-    )
+async fn mutate(
+    State(placement): State<Arc<PodPlacement>>,
+    caller: Option<Extension<Caller>>,
+    body: Bytes,
+) -> Response {
+    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
+    answer(&body, |request| async move {
+        if recorded {
+            placement.review(&request).await
+        } else {
+            placement.review_unrecorded(&request).await
+        }
+    })
     .await
 }
 
@@ -137,6 +241,21 @@ async fn mutate(State(placement): State<Arc<PodPlacement>>, body: Bytes) -> Resp
 #[derive(Debug)]
 pub struct WebhookServer {
     listener: TcpListener,
+    client_ca: Option<Arc<ClientCa>>,
+    limits: Limits,
+}
+
+/// The shared state of one server's connections.
+#[derive(Clone)]
+struct Gates {
+    acceptor: TlsAcceptor,
+    app: Router,
+    limits: Arc<Limits>,
+    mutual: bool,
+    connections: Arc<Semaphore>,
+    buffered: Arc<Semaphore>,
+    judged: Arc<Semaphore>,
+    stopped: watch::Receiver<bool>,
 }
 
 impl WebhookServer {
@@ -145,7 +264,26 @@ impl WebhookServer {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Self { listener })
+        Ok(Self {
+            listener,
+            client_ca: None,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Requires every caller to present a client certificate signed by `ca` (mutual
+    /// TLS): the API server's, given to it by its admission configuration.
+    #[must_use]
+    pub fn with_client_ca(mut self, ca: Arc<ClientCa>) -> Self {
+        self.client_ca = Some(ca);
+        self
+    }
+
+    /// Other [`Limits`] than the defaults.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The bound address.
@@ -161,18 +299,43 @@ impl WebhookServer {
         app: Router,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let acceptor = TlsAcceptor::from(tls.server_config()?);
+        let mutual = self.client_ca.is_some();
+        let acceptor = TlsAcceptor::from(tls.server_config(self.client_ca)?);
+        let limits = self.limits;
         let (stop, stopped) = watch::channel(false);
+        let handshakes = Arc::new(Semaphore::new(limits.max_handshakes));
+        let gates = Gates {
+            acceptor,
+            app,
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            buffered: Arc::new(Semaphore::new(limits.max_buffered_bytes)),
+            judged: Arc::new(Semaphore::new(limits.max_judged_bytes)),
+            limits: Arc::new(limits),
+            mutual,
+            stopped,
+        };
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
-        tracing::info!(addr = ?self.listener.local_addr().ok(), "admission webhook serving");
+        if !mutual {
+            tracing::warn!(
+                "the admission webhook requires no client certificate: anyone who reaches \
+                 it can send reviews, which are answered but not recorded in the audit \
+                 trail; give the API server a client certificate (--webhook-client-ca, \
+                 docs/operations.md)"
+            );
+        }
+        tracing::info!(addr = ?self.listener.local_addr().ok(), mutual, "admission webhook serving");
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        connections.spawn(connection(tcp, peer, acceptor.clone(), app.clone(), stopped.clone()));
-                    }
+                    Ok((tcp, peer)) => match handshakes.clone().try_acquire_owned() {
+                        Ok(handshake) => {
+                            connections.spawn(connection(tcp, peer, handshake, gates.clone()));
+                        }
+                        // Closing at once costs nothing; the API server retries a reset.
+                        Err(_) => tracing::debug!(%peer, "too many TLS handshakes in progress; closed"),
+                    },
                     Err(e) => {
                         // E.g. out of file descriptors: wait instead of spinning.
                         tracing::warn!("accepting a connection failed: {e}");
@@ -198,19 +361,35 @@ impl WebhookServer {
     }
 }
 
+/// The common name of a DER certificate's subject, or the whole subject.
+fn subject(der: &[u8]) -> String {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map_or_else(|| cert.subject().to_string(), str::to_owned),
+        Err(_) => String::new(),
+    }
+}
+
 async fn connection(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    app: Router,
-    mut stopped: watch::Receiver<bool>,
+    handshake: OwnedSemaphorePermit,
+    gates: Gates,
 ) {
     // Small request/response exchanges: send each response at once instead of letting
     // Nagle's algorithm wait for the peer's (possibly delayed) ACK.
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(%peer, "setting TCP_NODELAY failed: {e}");
     }
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let limits = gates.limits.clone();
+    let accepted = tokio::time::timeout(limits.handshake_timeout, gates.acceptor.accept(tcp)).await;
+    drop(handshake);
+    let stream = match accepted {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
             tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -221,12 +400,37 @@ async fn connection(
             return;
         }
     };
+    let Ok(_slot) = gates.connections.clone().try_acquire_owned() else {
+        tracing::debug!(%peer, "too many connections; closed after the handshake");
+        return;
+    };
+    let caller = match stream.get_ref().1.peer_certificates() {
+        // rustls verified it against the client CA during the handshake.
+        Some([leaf, ..]) if gates.mutual => Caller::ApiServer {
+            subject: subject(leaf.as_ref()),
+        },
+        _ => Caller::Unauthenticated,
+    };
+    let header_read_timeout = match caller {
+        Caller::ApiServer { .. } => limits.api_server_idle_timeout,
+        Caller::Unauthenticated => limits.header_read_timeout,
+    };
+    let service = tower::service_fn({
+        let gates = gates.clone();
+        move |request: Request<hyper::body::Incoming>| {
+            let gates = gates.clone();
+            let caller = caller.clone();
+            async move { Ok::<_, std::convert::Infallible>(bounded(request, caller, &gates).await) }
+        }
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT);
-    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+        .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_BUF_BYTES);
+    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(conn);
+    let mut stopped = gates.stopped.clone();
     let result = tokio::select! {
         result = conn.as_mut() => result,
         () = async {
@@ -239,6 +443,73 @@ async fn connection(
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended with an error: {e}");
+    }
+}
+
+/// Reads the body within the size and time limits, then hands the request, tagged
+/// with its [`Caller`], to the router once a judging slot is free.
+async fn bounded(
+    request: Request<hyper::body::Incoming>,
+    caller: Caller,
+    gates: &Gates,
+) -> Response {
+    let limits = &gates.limits;
+    let (mut parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than {} bytes, more than any AdmissionReview",
+                limits.max_body_bytes
+            ),
+        )
+            .into_response()
+    };
+    let share = match declared {
+        Some(n) if n > limits.max_body_bytes as u64 => return too_large(),
+        Some(n) => n as usize,
+        None => limits.max_body_bytes,
+    };
+    let read = async {
+        // Fits u32: at most max_body_bytes.
+        let permit = gates
+            .buffered
+            .clone()
+            .acquire_many_owned(u32::try_from(share).unwrap_or(u32::MAX))
+            .await;
+        let bytes = axum::body::to_bytes(Body::new(body), limits.max_body_bytes).await;
+        (permit, bytes)
+    };
+    let (_buffered, bytes) = match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Ok((Ok(permit), Ok(bytes))) => (permit, bytes),
+        Ok((Err(_), _)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        // Over the limit (chunked), or the connection broke while reading.
+        Ok((_, Err(_))) => return too_large(),
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {:?}",
+                    limits.body_read_timeout
+                ),
+            )
+                .into_response();
+        }
+    };
+    let weight = u32::try_from(bytes.len().max(1)).unwrap_or(u32::MAX);
+    let Ok(_judging) = gates.judged.clone().acquire_many_owned(weight).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    parts.extensions.insert(caller);
+    let request = Request::from_parts(parts, Body::from(bytes));
+    match gates.app.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 
@@ -590,5 +861,162 @@ mod tests {
         let _ = stop.send(());
         running.await.expect("join").expect("served");
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    /// A CA named `ca_name` for client certificates and one client certificate it
+    /// signed (CN `kube-apiserver`), PEM: `(ca, cert, key)`.
+    fn client_pki(ca_name: &str) -> (String, String, String) {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair,
+        };
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("ca");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer).expect("client cert");
+        (ca.pem(), cert.pem(), key.serialize_pem())
+    }
+
+    /// Sends `request` over TLS (trusting `ca_pem`, presenting `client` if given);
+    /// the status line, or the error of the handshake or the exchange.
+    async fn exchange(
+        addr: SocketAddr,
+        ca_pem: &str,
+        client: Option<(&str, &str)>,
+        request: &[u8],
+    ) -> Result<String, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("ca pem")).expect("root");
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots);
+        let config = match client {
+            Some((cert, key)) => builder
+                .with_client_auth_cert(
+                    CertificateDer::pem_slice_iter(cert.as_bytes())
+                        .collect::<Result<Vec<_>, _>>()
+                        .expect("cert"),
+                    PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+                )
+                .expect("client auth"),
+            None => builder.with_no_client_auth(),
+        };
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        // TLS 1.3: the server judges the client certificate after the client finished,
+        // so a refusal shows on the first read.
+        tls.write_all(request).await.map_err(|e| e.to_string())?;
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&response);
+        match text.lines().next() {
+            Some(line) if !line.is_empty() => Ok(line.to_owned()),
+            _ => Err("closed without a response".into()),
+        }
+    }
+
+    const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+    /// R-PLC-01, R-SW-01, R-MON-02: with a client CA only its certificates get in;
+    /// without a certificate, or with one of another CA, the handshake fails.
+    #[tokio::test]
+    async fn with_a_client_ca_only_its_certificates_get_a_request_in() {
+        let (ca, [(cert, key), _]) = pki();
+        let (client_ca, client_cert, client_key) = client_pki("webhook-client-ca");
+        // E.g. the cluster CA, which signs users' certificates.
+        let (_, other_cert, other_key) = client_pki("another-ca");
+        let store = Arc::new(CertStore::from_pem(&cert, &key).expect("store"));
+        let server = WebhookServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind")
+            .with_client_ca(Arc::new(ClientCa::from_pem(&client_ca).expect("ca")));
+        let addr = server.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(store, app(), async {
+            let _ = stopped.await;
+        }));
+
+        let refused = exchange(addr, &ca, None, HEALTHZ).await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("CertificateRequired")),
+            "{refused:?}"
+        );
+        let refused = exchange(addr, &ca, Some((&other_cert, &other_key)), HEALTHZ).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("UnknownCA")),
+            "{refused:?}"
+        );
+        let served = exchange(addr, &ca, Some((&client_cert, &client_key)), HEALTHZ).await;
+        assert_eq!(served.as_deref(), Ok("HTTP/1.1 200 OK"));
+
+        let _ = stop.send(());
+        running.await.expect("join").expect("served");
+    }
+
+    /// R-SW-01: a body over the limit is refused from its Content-Length, and a
+    /// chunked one once the limit is read; a body that does not arrive in time, 408.
+    #[tokio::test]
+    async fn bodies_are_bounded_in_size_and_time() {
+        let (ca, [(cert, key), _]) = pki();
+        let store = Arc::new(CertStore::from_pem(&cert, &key).expect("store"));
+        let limits = Limits {
+            max_body_bytes: 1024,
+            body_read_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let server = WebhookServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind")
+            .with_limits(limits);
+        let addr = server.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(store, app(), async {
+            let _ = stopped.await;
+        }));
+
+        let declared = b"POST /validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 52428800\r\n\r\n";
+        let status = exchange(addr, &ca, None, declared).await;
+        assert_eq!(status.as_deref(), Ok("HTTP/1.1 413 Payload Too Large"));
+
+        let mut chunked = b"POST /validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        chunked.extend(format!("800\r\n{}\r\n", "a".repeat(0x800)).as_bytes());
+        chunked.extend(b"0\r\n\r\n");
+        let status = exchange(addr, &ca, None, &chunked).await;
+        assert_eq!(status.as_deref(), Ok("HTTP/1.1 413 Payload Too Large"));
+
+        // Declares 100 bytes, sends 10 and waits.
+        let slow = b"POST /validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{\"a\":12345";
+        let status = exchange(addr, &ca, None, slow).await;
+        assert_eq!(status.as_deref(), Ok("HTTP/1.1 408 Request Timeout"));
+
+        let _ = stop.send(());
+        running.await.expect("join").expect("served");
     }
 }

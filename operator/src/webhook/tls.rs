@@ -2,16 +2,24 @@
 //! [`CertStore`] for the certificate at every handshake, so a rotated certificate
 //! (a renewed Secret, or files cert-manager rewrote) is used from the next
 //! connection on, without a restart.
+//!
+//! [`ClientCa`] is the other direction: the CA whose client certificates the server
+//! requires (mutual TLS), so that only the API server, which presents such a
+//! certificate through its admission configuration, can make an admission call.
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::ServerConfig;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 /// Why a certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +33,9 @@ pub enum TlsError {
     /// rustls refused the pair, e.g. the key does not match the certificate.
     #[error("the certificate and key cannot serve TLS: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA PEM holds no usable CA certificate.
+    #[error("the client CA PEM holds no usable CA certificate: {0}")]
+    ClientCa(String),
     /// A PEM file could not be read.
     #[error("reading {path} failed: {source}")]
     Read {
@@ -88,12 +99,19 @@ impl CertStore {
     }
 
     /// A rustls server configuration that takes its certificate from this store:
-    /// TLS 1.2 and 1.3, HTTP/1.1.
-    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
-        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_cert_resolver(self.clone());
+    /// TLS 1.2 and 1.3, HTTP/1.1. With `client_ca`, a client must present a
+    /// certificate that CA signed, or the handshake fails.
+    pub fn server_config(
+        self: &Arc<Self>,
+        client_ca: Option<Arc<ClientCa>>,
+    ) -> Result<Arc<ServerConfig>, TlsError> {
+        let builder = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        let builder = match client_ca {
+            Some(ca) => builder.with_client_cert_verifier(ca),
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
@@ -110,6 +128,135 @@ impl ResolvesServerCert for CertStore {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current())
     }
+}
+
+/// The CA whose client certificates the webhook server requires (mutual TLS),
+/// replaceable while the server runs like [`CertStore`]: each handshake asks the
+/// current verifier.
+///
+/// Give the API server's webhook client certificate a CA of its own: the cluster CA
+/// also signs users' and kubelets' client certificates, and every holder of one could
+/// then call the webhook directly.
+pub struct ClientCa {
+    current: RwLock<Arc<dyn ClientCertVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl std::fmt::Debug for ClientCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCa").finish_non_exhaustive()
+    }
+}
+
+impl ClientCa {
+    /// Requires client certificates signed by one of the CA certificates in `ca_pem`.
+    pub fn from_pem(ca_pem: &str) -> Result<Self, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = client_verifier(ca_pem, &provider)?;
+        Ok(Self {
+            current: RwLock::new(verifier),
+            provider,
+        })
+    }
+
+    /// Requires client certificates signed by a CA of the PEM file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, TlsError> {
+        Self::from_pem(&read(path)?)
+    }
+
+    /// Trusts the CAs of `ca_pem` from the next handshake on; on error the current
+    /// ones stay.
+    pub fn replace(&self, ca_pem: &str) -> Result<(), TlsError> {
+        let verifier = client_verifier(ca_pem, &self.provider)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = verifier;
+        Ok(())
+    }
+
+    /// Reloads the PEM file at `path` (e.g. a rotated ConfigMap).
+    pub fn reload_file(&self, path: &Path) -> Result<(), TlsError> {
+        self.replace(&read(path)?)
+    }
+
+    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl ClientCertVerifier for ClientCa {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    /// No hints: they would have to change with a reload, and without them a client
+    /// sends the one certificate it has (the API server has one per webhook host).
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
+fn client_verifier(
+    ca_pem: &str,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let cert = cert.map_err(|e| TlsError::ClientCa(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::ClientCa(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(TlsError::ClientCa("no CERTIFICATE block".into()));
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| TlsError::ClientCa(e.to_string()))
+}
+
+fn read(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn certified_key(
@@ -129,12 +276,6 @@ fn certified_key(
 }
 
 fn read_pair(cert_path: &Path, key_path: &Path) -> Result<(String, String), TlsError> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|source| TlsError::Read {
-            path: path.display().to_string(),
-            source,
-        })
-    };
     Ok((read(cert_path)?, read(key_path)?))
 }
 
@@ -177,5 +318,14 @@ mod tests {
         ));
         assert!(matches!(store.replace(&cert_a, ""), Err(TlsError::Key(_))));
         assert_eq!(store.leaf_der(), before);
+    }
+
+    #[test]
+    fn a_client_ca_needs_a_ca_certificate() {
+        assert!(matches!(ClientCa::from_pem(""), Err(TlsError::ClientCa(_))));
+        let (cert, _) = self_signed("ca.example");
+        let ca = ClientCa::from_pem(&cert).expect("client ca");
+        assert!(ca.client_auth_mandatory());
+        assert!(matches!(ca.replace("garbage"), Err(TlsError::ClientCa(_))));
     }
 }
