@@ -64,7 +64,10 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
         binding(
             "akp-digitalization-head",
             rbac::DIGITALIZATION_HEAD,
-            vec![subject("User", agency.spec.digitalization_head.user.clone())],
+            vec![subject(
+                "User",
+                agency.spec.digitalization_head.user.clone(),
+            )],
         ),
     ];
     (
@@ -100,7 +103,10 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
     .await?;
     for b in &bindings {
         let api = Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name);
-        if role_changed(ctx.stores.bindings.get(&ObjectRef::from_obj(b)).as_deref(), b) {
+        if role_changed(
+            ctx.stores.bindings.get(&ObjectRef::from_obj(b)).as_deref(),
+            b,
+        ) {
             delete_if_present(&api, &b.name_any()).await?;
         }
         apply_if_changed(&api, &ctx.stores.bindings, b).await?;

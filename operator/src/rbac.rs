@@ -170,7 +170,10 @@ mod tests {
 
     fn allows(role: &ClusterRole, group: &str, resource: &str, verb: &str) -> bool {
         role.rules.iter().flatten().any(|r| {
-            r.api_groups.iter().flatten().any(|g| g == group || g == "*")
+            r.api_groups
+                .iter()
+                .flatten()
+                .any(|g| g == group || g == "*")
                 && r.resources
                     .iter()
                     .flatten()
@@ -282,7 +285,10 @@ mod tests {
             }
             for rule in role.rules.iter().flatten() {
                 assert!(
-                    !rule.verbs.iter().any(|v| v == "*" || v == "deletecollection"),
+                    !rule
+                        .verbs
+                        .iter()
+                        .any(|v| v == "*" || v == "deletecollection"),
                     "{name}: {rule:?}"
                 );
             }

@@ -143,13 +143,18 @@ fn matrix() -> Result<(Vec<String>, Vec<Row>)> {
     let mut lines = MATRIX
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("--"));
-    let cells = |line: &str| -> Vec<String> { line.split('|').map(|c| c.trim().to_owned()).collect() };
+    let cells =
+        |line: &str| -> Vec<String> { line.split('|').map(|c| c.trim().to_owned()).collect() };
     let header = cells(lines.next().context("the matrix has no header")?);
     let subjects = header[2..].to_vec();
     let mut rows = Vec::new();
     for line in lines {
         let c = cells(line);
-        ensure!(c.len() == header.len(), "row {line:?} has {} cells", c.len());
+        ensure!(
+            c.len() == header.len(),
+            "row {line:?} has {} cells",
+            c.len()
+        );
         let tested = c[1].clone();
         for cell in &c[2..] {
             ensure!(
@@ -368,13 +373,21 @@ fn targets() -> BTreeMap<&'static str, Target> {
         ),
         (
             "product of B",
-            t("PlatformSoftwareProduct", Some("agency-b"), "portal", Object),
+            t(
+                "PlatformSoftwareProduct",
+                Some("agency-b"),
+                "portal",
+                Object,
+            ),
         ),
         (
             "status of A's product",
             t("PlatformSoftwareProduct", a, "portal", Status),
         ),
-        ("secret in A's agency namespace", t("Secret", a, "db", Object)),
+        (
+            "secret in A's agency namespace",
+            t("Secret", a, "db", Object),
+        ),
         (
             "head's rolebinding in A's namespace",
             t("RoleBinding", a, "akp-digitalization-head", Object),
@@ -400,18 +413,32 @@ fn targets() -> BTreeMap<&'static str, Target> {
             t("SoftwareCatalogItem", None, "postgresql-16", Object),
         ),
         ("tariff", t("Tariff", None, "akp-2027", Object)),
-        ("billing report", t("BillingReport", None, "2026-10", Object)),
-        ("webhook secret", t("Secret", system, WEBHOOK_SECRET, Object)),
+        (
+            "billing report",
+            t("BillingReport", None, "2026-10", Object),
+        ),
+        (
+            "webhook secret",
+            t("Secret", system, WEBHOOK_SECRET, Object),
+        ),
         (
             "other secret of akp-system",
             t("Secret", system, "other", Object),
         ),
-        ("configmap in A's env", t("ConfigMap", env, "settings", Object)),
+        (
+            "configmap in A's env",
+            t("ConfigMap", env, "settings", Object),
+        ),
         ("secret in A's env", t("Secret", env, "db", Object)),
         ("pod in A's env", t("Pod", env, "web", Object)),
         (
             "pods/exec in A's env",
-            t("Pod", env, "web", Connect("exec", "command=true&stdout=true")),
+            t(
+                "Pod",
+                env,
+                "web",
+                Connect("exec", "command=true&stdout=true"),
+            ),
         ),
         (
             "pods/attach in A's env",
@@ -459,7 +486,10 @@ fn targets() -> BTreeMap<&'static str, Target> {
             "rolebinding in A's env",
             t("RoleBinding", env, "akp-developer", Object),
         ),
-        ("configmap in B's env", t("ConfigMap", Some(B_ENV), "settings", Object)),
+        (
+            "configmap in B's env",
+            t("ConfigMap", Some(B_ENV), "settings", Object),
+        ),
         (
             "clusterrole environment-administrator",
             t(
@@ -469,7 +499,10 @@ fn targets() -> BTreeMap<&'static str, Target> {
                 Grant,
             ),
         ),
-        ("clusterrole admin (built-in)", t("ClusterRole", None, "admin", Grant)),
+        (
+            "clusterrole admin (built-in)",
+            t("ClusterRole", None, "admin", Grant),
+        ),
         (
             "user head@a.gov.kz",
             t(
@@ -511,7 +544,8 @@ fn targets() -> BTreeMap<&'static str, Target> {
 fn refused_by_rbac(s: &Status) -> bool {
     s.code == 403
         && ((s.message.contains(": User \"") && s.message.contains(" cannot "))
-            || s.message.contains("attempting to grant RBAC permissions not currently held"))
+            || s.message
+                .contains("attempting to grant RBAC permissions not currently held"))
 }
 
 fn dry_post() -> PostParams {
@@ -530,7 +564,13 @@ fn dry_patch() -> PatchParams {
 }
 
 /// A raw request as `client` (for what kube's typed calls do not cover).
-async fn raw(client: &Client, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Result<(), kube::Error> {
+async fn raw(
+    client: &Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Result<(), kube::Error> {
     let mut request = http::Request::builder().method(method).uri(path);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -539,9 +579,7 @@ async fn raw(client: &Client, method: &str, path: &str, headers: &[(&str, &str)]
         request = request.header("Content-Type", "application/json");
     }
     let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let request = request
-        .body(body)
-        .map_err(kube::Error::HttpError)?;
+    let request = request.body(body).map_err(kube::Error::HttpError)?;
     client.request_text(request).await.map(drop)
 }
 
@@ -630,12 +668,26 @@ async fn attempt(
                 .map(drop)
         }
         (Access::Connect(sub, query), 'c') => {
-            raw(client, "POST", &format!("{}?{query}", pod_path(sub)), &[], None).await
+            raw(
+                client,
+                "POST",
+                &format!("{}?{query}", pod_path(sub)),
+                &[],
+                None,
+            )
+            .await
         }
         (Access::PodBinding, 'c') => {
             let binding = json!({"apiVersion": "v1", "kind": "Binding",
                 "metadata": {"name": target.name}, "target": {"kind": "Node", "name": "frankfurt-1-a"}});
-            raw(client, "POST", &format!("{}?dryRun=All", pod_path("binding")), &[], Some(binding)).await
+            raw(
+                client,
+                "POST",
+                &format!("{}?dryRun=All", pod_path("binding")),
+                &[],
+                Some(binding),
+            )
+            .await
         }
         (Access::Ephemeral, 'g') => as_subject
             .get_subresource("ephemeralcontainers", target.name)
@@ -644,12 +696,7 @@ async fn attempt(
         (Access::Ephemeral, 'u') => {
             let object = as_admin.get(target.name).await?;
             as_subject
-                .replace_subresource(
-                    "ephemeralcontainers",
-                    target.name,
-                    &dry_post(),
-                    &object,
-                )
+                .replace_subresource("ephemeralcontainers", target.name, &dry_post(), &object)
                 .await
                 .map(drop)
         }
@@ -658,7 +705,12 @@ async fn attempt(
                 {"name": "debugger", "image": "registry.akp.kz/library/busybox", "command": ["sh"]}
             ]}});
             as_subject
-                .patch_subresource("ephemeralcontainers", target.name, &dry_patch(), &Patch::Strategic(&debug))
+                .patch_subresource(
+                    "ephemeralcontainers",
+                    target.name,
+                    &dry_patch(),
+                    &Patch::Strategic(&debug),
+                )
                 .await
                 .map(drop)
         }
@@ -700,7 +752,11 @@ async fn attempt(
             let mut rules = role.data["rules"].as_array().cloned().unwrap_or_default();
             rules.push(json!({"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]}));
             as_subject
-                .patch(target.name, &dry_patch(), &Patch::Merge(&json!({"rules": rules})))
+                .patch(
+                    target.name,
+                    &dry_patch(),
+                    &Patch::Merge(&json!({"rules": rules})),
+                )
                 .await
                 .map(drop)
         }
@@ -889,6 +945,9 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     Ok(())
 }
 
+/// A cell of the matrix: the row, the subject, the verb.
+type Cell<'a> = (usize, &'a str, char);
+
 /// The tests of this file start an operator each; one at a time.
 static ONE_OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -937,13 +996,14 @@ async fn r_lc_08_rbac_matrix_of_people_project_roles_and_service_accounts() -> R
         service_account_client(cp, &admin, BILLING_SA).await?,
     );
     ensure!(
-        columns.iter().all(|c| subjects.contains_key(c.as_str())) && columns.len() == subjects.len(),
+        columns.iter().all(|c| subjects.contains_key(c.as_str()))
+            && columns.len() == subjects.len(),
         "the matrix's columns {columns:?} are not the subjects {:?}",
         subjects.keys().collect::<Vec<_>>()
     );
 
     // Every cell: (row, subject, verb) → (allowed, note).
-    let cells: Vec<(usize, &str, char)> = rows
+    let cells: Vec<Cell> = rows
         .iter()
         .enumerate()
         .flat_map(|(i, row)| {
@@ -952,7 +1012,7 @@ async fn r_lc_08_rbac_matrix_of_people_project_roles_and_service_accounts() -> R
                 .flat_map(move |s| row.tested.chars().map(move |v| (i, s.as_str(), v)))
         })
         .collect();
-    let results: Vec<((usize, &str, char), (bool, String))> = stream::iter(cells)
+    let results: Vec<(Cell, (bool, String))> = stream::iter(cells)
         .map(|(i, subject, verb)| {
             let (rows, targets, subjects, admin) = (&rows, &targets, &subjects, &admin);
             async move {
@@ -1016,9 +1076,9 @@ fn refusal<T>(result: Result<T, kube::Error>) -> Result<String> {
 
 /// R-ENV-01 and R-SEG-02 (issue 14, item 7): the quota of an environment of an
 /// internal product allows no node port and no load balancer, and a pod that says
-/// nothing about scratch space gets the LimitRange's ephemeral-storage defaults, so the
-/// quota on it does not refuse it, while more than the maximum is refused; requested
-/// by the product's developer with its own certificate, nothing stored.
+/// nothing about scratch space gets the LimitRange's ephemeral-storage defaults (the
+/// quota alone would count it as zero), while more than the maximum is refused;
+/// requested by the product's developer with its own certificate, nothing stored.
 #[tokio::test]
 async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Result<()> {
     let _one = ONE_OPERATOR.lock().await;
@@ -1117,15 +1177,25 @@ async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Resu
                 "containers": [{"name": "app", "image": "registry.akp.kz/library/nginx", "resources": resources}]}
         }))?)
     };
-    let admitted = eventually("a pod that says nothing (dry run)", Duration::from_secs(30), || {
-        let (pods, quiet) = (pods.clone(), pod("quiet", json!({})));
-        async move {
-            Ok(Some(
-                pods.create(&PostParams { dry_run: true, ..PostParams::default() }, &quiet?)
+    let admitted = eventually(
+        "a pod that says nothing (dry run)",
+        Duration::from_secs(30),
+        || {
+            let (pods, quiet) = (pods.clone(), pod("quiet", json!({})));
+            async move {
+                Ok(Some(
+                    pods.create(
+                        &PostParams {
+                            dry_run: true,
+                            ..PostParams::default()
+                        },
+                        &quiet?,
+                    )
                     .await?,
-            ))
-        }
-    })
+                ))
+            }
+        },
+    )
     .await?;
     let resources = serde_json::to_value(&admitted)?["spec"]["containers"][0]["resources"].clone();
     ensure!(

@@ -230,8 +230,9 @@ fn bound(resource: &str) -> Quantity {
     Quantity(value.to_owned())
 }
 
-/// Container defaults, so that pods that say nothing pass the quota (which needs
-/// requests and limits of cpu, memory and ephemeral storage), never above it.
+/// Container defaults, never above the quota: pods that say nothing pass the quota
+/// (which refuses them without cpu and memory), and are counted and limited on
+/// ephemeral storage (which the quota would count as zero, and no one would limit).
 fn limits(metadata: ObjectMeta, r: &ResourceRequest) -> LimitRange {
     let ephemeral_requests = bound("requests.ephemeral-storage");
     let ephemeral_limits = bound("limits.ephemeral-storage");
