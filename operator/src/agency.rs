@@ -55,21 +55,22 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
         },
         subjects: Some(subjects),
     };
-    let head = agency.spec.digitalization_head.user.clone();
+    // The agency namespace holds the agency's records, not workloads: neither role
+    // grants pods, workloads, Services or Secrets there (rbac.rs). The head reads
+    // the environments through the viewer binding of each (product/build.rs).
     let bindings = vec![
         binding(
             "akp-agency-products",
             rbac::PRODUCT_EDITOR,
-            vec![
-                subject("Group", agency.group()),
-                subject("User", head.clone()),
-            ],
+            vec![subject("Group", agency.group())],
         ),
-        // The built-in admin role: the head administers the agency's namespace.
         binding(
             "akp-digitalization-head",
-            "admin",
-            vec![subject("User", head)],
+            rbac::DIGITALIZATION_HEAD,
+            vec![subject(
+                "User",
+                agency.spec.digitalization_head.user.clone(),
+            )],
         ),
     ];
     // Pod Security Admission as in environments, under the policy that refuses
@@ -86,6 +87,13 @@ pub fn desired(agency: &Agency) -> (Namespace, Vec<RoleBinding>) {
         },
         bindings,
     )
+}
+
+/// Whether a live binding refers to another role than desired: a roleRef cannot be
+/// changed, so the binding is deleted and made again (the head's, bound to the built-in
+/// `admin` before `akp:digitalization-head` existed).
+fn role_changed(live: Option<&RoleBinding>, desired: &RoleBinding) -> bool {
+    live.is_some_and(|l| l.role_ref != desired.role_ref)
 }
 
 /// Reconciles one agency: its namespace only if the Agency holds it (R-LC-08: made
@@ -110,12 +118,18 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
     let held = apply_owned_namespace(&namespaces, cached, &namespace, &owner).await?;
     if let Claimed::Applied(_) = held {
         for b in &bindings {
-            apply_if_changed(
-                &Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name),
-                &ctx.stores.bindings,
+            let api = Api::<RoleBinding>::namespaced(ctx.client.clone(), &ns_name);
+            if role_changed(
+                ctx.stores.bindings.get(&ObjectRef::from_obj(b)).as_deref(),
                 b,
-            )
-            .await?;
+            ) {
+                match api.delete(&b.name_any(), &Default::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            apply_if_changed(&api, &ctx.stores.bindings, b).await?;
         }
     }
     let old = agency.status.clone().unwrap_or_default();
@@ -203,4 +217,64 @@ pub fn error_policy(agency: Arc<Agency>, error: &Error, ctx: Arc<Context>) -> Ac
     warn!(agency = %agency.name_any(), %error, "reconcile failed");
     ctx.metrics.set_failure("agency", error.metric_label());
     Action::requeue(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mon() -> Agency {
+        crate::examples::load("agencies.yaml").remove(0)
+    }
+
+    /// R-LC-08: the agency namespace holds records; the head gets its own role there,
+    /// not the built-in `admin`, and the agency's group edits products.
+    #[test]
+    fn r_lc_08_the_head_gets_the_heads_role_not_admin() {
+        let (ns, bindings) = desired(&mon());
+        assert_eq!(ns.metadata.name.as_deref(), Some("agency-mon"));
+        let roles: Vec<_> = bindings
+            .iter()
+            .map(|b| {
+                let subjects: Vec<_> = b
+                    .subjects
+                    .iter()
+                    .flatten()
+                    .map(|s| format!("{}:{}", s.kind, s.name))
+                    .collect();
+                (
+                    b.metadata.name.clone().unwrap_or_default(),
+                    b.role_ref.name.clone(),
+                    subjects,
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                (
+                    "akp-agency-products".to_owned(),
+                    rbac::PRODUCT_EDITOR.to_owned(),
+                    vec!["Group:agency-mon".to_owned()]
+                ),
+                (
+                    "akp-digitalization-head".to_owned(),
+                    rbac::DIGITALIZATION_HEAD.to_owned(),
+                    vec!["User:alice@mon.gov.kz".to_owned()]
+                ),
+            ]
+        );
+        assert!(bindings.iter().all(|b| b.role_ref.kind == "ClusterRole"));
+    }
+
+    #[test]
+    fn a_binding_to_another_role_is_made_again() {
+        let (_, bindings) = desired(&mon());
+        let head = &bindings[1];
+        let mut old = head.clone();
+        old.role_ref.name = "admin".into();
+        assert!(role_changed(Some(&old), head));
+        assert!(!role_changed(Some(head), head));
+        assert!(!role_changed(None, head));
+    }
 }

@@ -200,7 +200,7 @@ fn r_lc_08_chart_cluster_roles_are_the_operators() -> Result<()> {
         &["--set", "operator.rbac.manageClusterRoles=false"],
     )?)?;
     let roles = akp_operator::rbac::cluster_roles();
-    assert_eq!(roles.len(), 5);
+    assert_eq!(roles.len(), 6);
     for role in roles {
         let name = role.name_any();
         let shipped = find(&docs, "ClusterRole", &name)?;

@@ -81,13 +81,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/* The ClusterRoles of the project roles that the operator binds (operator/src/rbac.rs),
-plus `admin`, which it binds to an agency's digitalization head. */}}
+and nothing else: the digitalization head has its own role, not the built-in `admin`. */}}
 {{- define "akp.projectClusterRoles" -}}
 - akp:environment-viewer
 - akp:environment-developer
 - akp:environment-administrator
 - akp:environment-security-officer
 - akp:product-editor
+- akp:digitalization-head
 {{- end }}
 
 {{/* The pod security context of every component: non-root, no privilege escalation. */}}
@@ -119,11 +120,12 @@ capabilities:
 {{- end }}
 {{- end }}
 
-{{/* rbac.rs workload_rules(verbs): the argument is the list of verbs. */}}
+{{/* rbac.rs workload_rules(verbs): the argument is the list of verbs. Endpoints are
+read only (readOnlyExtras). */}}
 {{- define "akp.workloadRules" -}}
 {{- $verbs := . | join ", " -}}
 - apiGroups: [""]
-  resources: [pods, services, endpoints, configmaps, persistentvolumeclaims]
+  resources: [pods, services, configmaps, persistentvolumeclaims]
   verbs: [{{ $verbs }}]
 - apiGroups: [apps]
   resources: [deployments, statefulsets, replicasets, daemonsets]
@@ -142,12 +144,28 @@ capabilities:
 {{/* rbac.rs read_only_extras(). */}}
 {{- define "akp.readOnlyExtras" -}}
 - apiGroups: [""]
-  resources: [pods/log, events, resourcequotas, limitranges]
+  resources: [pods/log, events, resourcequotas, limitranges, endpoints]
   verbs: [get, list, watch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [get, list, watch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+{{- end }}
+
+{{/* rbac.rs product_rules(): the agency's products, their status and events. */}}
+{{- define "akp.productRules" -}}
+- apiGroups: [akp.egov.kz]
+  resources: [platformsoftwareproducts]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [akp.egov.kz]
+  resources: [platformsoftwareproducts/status]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
   verbs: [get, list, watch]
 {{- end }}

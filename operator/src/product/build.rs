@@ -61,6 +61,39 @@ const DEFAULT_REQUEST_CPU: &str = "100m";
 const DEFAULT_REQUEST_MEMORY: &str = "128Mi";
 const DEFAULT_LIMIT_CPU: &str = "1";
 const DEFAULT_LIMIT_MEMORY: &str = "1Gi";
+/// Scratch space (logs, writable layers, emptyDir on disk) of a container that says
+/// nothing: enough for logs and a small cache; a container needing more says so.
+const DEFAULT_REQUEST_EPHEMERAL: &str = "256Mi";
+const DEFAULT_LIMIT_EPHEMERAL: &str = "1Gi";
+
+/// What a product's request (000 App.2) does not name but one environment must not
+/// exhaust, with why each number (issue 14, item 7). Node-local disk is shared by
+/// every tenant on a node; objects live in the API server's etcd; addresses and
+/// ports are the cluster's.
+const DEFAULT_BOUNDS: &[(&str, &str)] = &[
+    // Node disk: 40 containers at their default request; a limit twice that.
+    ("requests.ephemeral-storage", "10Gi"),
+    ("limits.ephemeral-storage", "20Gi"),
+    // Pods not finished: a few dozen replicas and jobs of a product's services; also
+    // caps what a runaway controller (a crash-looping Job) can put on the nodes.
+    ("pods", "100"),
+    // Services and their endpoints: one or two per component.
+    ("services", "30"),
+    // Secrets and ConfigMaps: a product's configuration, plus Helm's release history
+    // (10 revisions per release, as Secrets) and the kube-root-ca.crt ConfigMap of
+    // every namespace.
+    ("secrets", "100"),
+    ("configmaps", "100"),
+    // Volume claims: one per stateful replica; storage is bounded by requests.storage.
+    ("persistentvolumeclaims", "20"),
+];
+
+/// Addresses outside the cluster (R-SEG-02): NodePort and LoadBalancer Services only
+/// for an Internet-facing product of the external contour; none elsewhere, as the
+/// admission policy on Services says too. Node ports count each port of a NodePort or
+/// LoadBalancer Service (the API server's quota evaluator).
+const EXPOSED_LOAD_BALANCERS: &str = "2";
+const EXPOSED_NODE_PORTS: &str = "4";
 
 /// Builds the plan of a validated product.
 pub fn plan(v: &Validated, segmentation: &Segmentation) -> Plan {
@@ -122,7 +155,7 @@ fn environment(
         ..Namespace::default()
     };
     let mut objects = vec![
-        Child::Quota(quota(meta("akp-requested"), request)),
+        Child::Quota(quota(meta("akp-requested"), request, exposed(&v.product))),
         Child::Limits(limits(meta("akp-defaults"), request)),
     ];
     objects.extend(bindings(v, env, &meta).into_iter().map(Child::Binding));
@@ -146,15 +179,37 @@ fn contour_label(p: &PlatformSoftwareProduct) -> String {
     }
 }
 
-/// R-ENV-01: the requested compute and storage become the environment's hard limits.
-fn quota(metadata: ObjectMeta, r: &ResourceRequest) -> ResourceQuota {
-    let hard = BTreeMap::from([
+/// Whether the product may have addresses outside the cluster (R-SEG-02).
+fn exposed(p: &PlatformSoftwareProduct) -> bool {
+    p.spec.internet_facing && p.spec.contour == akp_crds::Contour::External
+}
+
+/// R-ENV-01: the requested compute and storage become the environment's hard limits;
+/// what the request does not name is bounded by `DEFAULT_BOUNDS`, and addresses
+/// outside the cluster exist only for an exposed product.
+fn quota(metadata: ObjectMeta, r: &ResourceRequest, exposed: bool) -> ResourceQuota {
+    let (load_balancers, node_ports) = if exposed {
+        (EXPOSED_LOAD_BALANCERS, EXPOSED_NODE_PORTS)
+    } else {
+        ("0", "0")
+    };
+    let mut hard = BTreeMap::from([
         ("requests.cpu".to_owned(), r.cpu.clone()),
         ("limits.cpu".to_owned(), r.cpu.clone()),
         ("requests.memory".to_owned(), r.memory.clone()),
         ("limits.memory".to_owned(), r.memory.clone()),
         ("requests.storage".to_owned(), r.storage.clone()),
+        (
+            "services.loadbalancers".to_owned(),
+            Quantity(load_balancers.into()),
+        ),
+        ("services.nodeports".to_owned(), Quantity(node_ports.into())),
     ]);
+    hard.extend(
+        DEFAULT_BOUNDS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned()))),
+    );
     ResourceQuota {
         metadata,
         spec: Some(ResourceQuotaSpec {
@@ -173,21 +228,41 @@ fn capped(default: &str, quota: &Quantity) -> Quantity {
     }
 }
 
+/// The quota of one resource in `DEFAULT_BOUNDS`.
+fn bound(resource: &str) -> Quantity {
+    let value = DEFAULT_BOUNDS
+        .iter()
+        .find(|(k, _)| *k == resource)
+        .map_or("0", |(_, v)| v);
+    Quantity(value.to_owned())
+}
+
+/// Container defaults, never above the quota: pods that say nothing pass the quota
+/// (which refuses them without cpu and memory), and are counted and limited on
+/// ephemeral storage (which the quota would count as zero, and no one would limit).
 fn limits(metadata: ObjectMeta, r: &ResourceRequest) -> LimitRange {
-    let pair = |cpu: Quantity, memory: Quantity| {
-        BTreeMap::from([("cpu".to_owned(), cpu), ("memory".to_owned(), memory)])
+    let ephemeral_requests = bound("requests.ephemeral-storage");
+    let ephemeral_limits = bound("limits.ephemeral-storage");
+    let triple = |cpu: Quantity, memory: Quantity, ephemeral: Quantity| {
+        BTreeMap::from([
+            ("cpu".to_owned(), cpu),
+            ("memory".to_owned(), memory),
+            ("ephemeral-storage".to_owned(), ephemeral),
+        ])
     };
     let container = LimitRangeItem {
         type_: "Container".into(),
-        default_request: Some(pair(
+        default_request: Some(triple(
             capped(DEFAULT_REQUEST_CPU, &r.cpu),
             capped(DEFAULT_REQUEST_MEMORY, &r.memory),
+            capped(DEFAULT_REQUEST_EPHEMERAL, &ephemeral_requests),
         )),
-        default: Some(pair(
+        default: Some(triple(
             capped(DEFAULT_LIMIT_CPU, &r.cpu),
             capped(DEFAULT_LIMIT_MEMORY, &r.memory),
+            capped(DEFAULT_LIMIT_EPHEMERAL, &ephemeral_limits),
         )),
-        max: Some(pair(r.cpu.clone(), r.memory.clone())),
+        max: Some(triple(r.cpu.clone(), r.memory.clone(), ephemeral_limits)),
         ..Default::default()
     };
     let claim = LimitRangeItem {
@@ -221,8 +296,10 @@ fn subjects(users: &[String], group: String) -> Vec<Subject> {
 }
 
 /// R-LC-08: the project roles, bound to the people named on the product and to the
-/// conventional groups `<agency group>:<product>:<role>`; the agency reads its
-/// environments. Developers change only development and testing.
+/// conventional groups `<agency group>:<product>:<role>`; the agency and its
+/// digitalization head (a user, maybe not in the agency's group) read its
+/// environments. Developers change only development and testing; where they only
+/// read, they read no Secrets (rbac.rs).
 fn bindings(
     v: &Validated,
     env: EnvironmentName,
@@ -253,6 +330,16 @@ fn bindings(
             "akp-agency",
             rbac::VIEWER,
             subjects(&[], v.agency_group.clone()),
+        ),
+        binding(
+            "akp-digitalization-head",
+            rbac::VIEWER,
+            vec![Subject {
+                kind: "User".into(),
+                name: v.digitalization_head.clone(),
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                ..Default::default()
+            }],
         ),
         binding(
             "akp-project-head",
@@ -287,6 +374,7 @@ mod tests {
             stage: p.spec.stage,
             agency_name: "mon".into(),
             agency_group: "agency-mon".into(),
+            digitalization_head: "alice@mon.gov.kz".into(),
             product_name: "e-license".into(),
             product_namespace: "agency-mon".into(),
             product: p,
@@ -330,6 +418,8 @@ mod tests {
         assert_eq!(hard["requests.cpu"].0, "8");
         assert_eq!(hard["limits.memory"].0, "16Gi");
         assert_eq!(hard["requests.storage"].0, "200Gi");
+        assert_eq!(hard["pods"].0, "100");
+        assert_eq!(hard["requests.ephemeral-storage"].0, "10Gi");
         let ns_labels = trial.namespace.metadata.labels.clone().unwrap_or_default();
         assert_eq!(ns_labels[labels::CONTOUR], "external");
         assert_eq!(ns_labels[labels::CLASS], "1");
@@ -364,6 +454,122 @@ mod tests {
                 .iter()
                 .any(|s| s.kind == "Group" && s.name == "agency-mon:e-license:developer")
         );
+    }
+
+    fn hard_of(plan: &Plan, i: usize) -> BTreeMap<String, String> {
+        let Some(Child::Quota(q)) = plan.environments[i].objects.first() else {
+            panic!("quota first")
+        };
+        q.spec
+            .as_ref()
+            .and_then(|s| s.hard.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }
+
+    /// Issue 14, item 7: the quota bounds every resource a tenant can exhaust, from the
+    /// request or the documented defaults.
+    #[test]
+    fn r_env_01_quota_bounds_ephemeral_storage_objects_and_addresses() {
+        let mut p = example();
+        p.spec.stage = Stage::Development;
+        let hard = hard_of(&plan_of(&validated(p.clone())), 0);
+        let keys: Vec<&str> = hard.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "configmaps",
+                "limits.cpu",
+                "limits.ephemeral-storage",
+                "limits.memory",
+                "persistentvolumeclaims",
+                "pods",
+                "requests.cpu",
+                "requests.ephemeral-storage",
+                "requests.memory",
+                "requests.storage",
+                "secrets",
+                "services",
+                "services.loadbalancers",
+                "services.nodeports",
+            ]
+        );
+        // e-license is Internet-facing in the external contour: a few addresses.
+        assert_eq!(hard["services.loadbalancers"], "2");
+        assert_eq!(hard["services.nodeports"], "4");
+        for parsed in hard.values() {
+            assert!(parse_nanos(parsed).is_ok(), "{parsed} is a quantity");
+        }
+        p.spec.internet_facing = false;
+        let hard = hard_of(&plan_of(&validated(p.clone())), 0);
+        assert_eq!(hard["services.loadbalancers"], "0");
+        assert_eq!(hard["services.nodeports"], "0");
+        p.spec.contour = akp_crds::Contour::Internal;
+        let hard = hard_of(&plan_of(&validated(p)), 0);
+        assert_eq!(hard["services.loadbalancers"], "0");
+        assert_eq!(hard["services.nodeports"], "0");
+    }
+
+    /// A quota on ephemeral storage refuses pods that do not say how much they use,
+    /// unless the LimitRange says it for them, within the quota.
+    #[test]
+    fn r_env_01_limit_defaults_cover_every_quota_on_requests_and_limits() {
+        let plan = plan_of(&validated(example()));
+        let hard = hard_of(&plan, 0);
+        let Some(Child::Limits(l)) = plan.environments[0].objects.get(1) else {
+            panic!("limits second")
+        };
+        let container = &l.spec.as_ref().expect("spec").limits[0];
+        let requests = container.default_request.clone().unwrap_or_default();
+        let limits = container.default.clone().unwrap_or_default();
+        for (key, quota) in &hard {
+            let (defaults, resource) = match key.split_once('.') {
+                Some(("requests", r)) if r != "storage" => (&requests, r),
+                Some(("limits", r)) => (&limits, r),
+                _ => continue,
+            };
+            let default = defaults
+                .get(resource)
+                .unwrap_or_else(|| panic!("no default for {key}"));
+            assert!(
+                parse_nanos(&default.0).expect("default") <= parse_nanos(quota).expect("quota"),
+                "{key}: default {} above the quota {quota}",
+                default.0
+            );
+        }
+        assert_eq!(requests["ephemeral-storage"].0, "256Mi");
+        assert_eq!(limits["ephemeral-storage"].0, "1Gi");
+    }
+
+    /// R-LC-08: the digitalization head reads every environment by a binding of its
+    /// own (it may not be in the agency's group), and nowhere more than reads.
+    #[test]
+    fn r_lc_08_the_head_reads_every_environment() {
+        let plan = plan_of(&validated(example()));
+        assert_eq!(plan.environments.len(), 3);
+        for env in &plan.environments {
+            let head = env
+                .objects
+                .iter()
+                .find_map(|c| match c {
+                    Child::Binding(b)
+                        if b.metadata.name.as_deref() == Some("akp-digitalization-head") =>
+                    {
+                        Some(b.clone())
+                    }
+                    _ => None,
+                })
+                .expect("head binding");
+            assert_eq!(head.role_ref.name, rbac::VIEWER);
+            let subjects = head.subjects.unwrap_or_default();
+            assert_eq!(subjects.len(), 1);
+            assert_eq!(
+                (subjects[0].kind.as_str(), subjects[0].name.as_str()),
+                ("User", "alice@mon.gov.kz")
+            );
+        }
     }
 
     #[test]

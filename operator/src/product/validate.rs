@@ -18,6 +18,8 @@ pub struct Validated {
     pub agency_name: String,
     /// The group whose members act for that agency.
     pub agency_group: String,
+    /// The agency's digitalization head, who reads every environment (R-LC-08).
+    pub digitalization_head: String,
     /// The product's name.
     pub product_name: String,
     /// The product's namespace (the agency's).
@@ -79,6 +81,7 @@ pub fn validate<'a>(
         product: product.clone(),
         stage: product.spec.stage,
         agency_group: agency.group(),
+        digitalization_head: agency.spec.digitalization_head.user.clone(),
         agency_name,
         product_name: name,
         product_namespace: namespace,
