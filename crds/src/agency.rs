@@ -6,8 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text,
-    user_domains,
+    LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text, user_domains,
 };
 
 /// A state body (development initiator, 000 p.24) that develops platform software

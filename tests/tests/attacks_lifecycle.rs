@@ -87,14 +87,22 @@ fn chart_cluster_rbac() -> Result<Vec<Value>> {
         .map_err(|e| anyhow!("parsing helm's output: {e}"))?;
     Ok(docs
         .into_iter()
-        .filter(|d| matches!(d["kind"].as_str(), Some("ClusterRole" | "ClusterRoleBinding")))
+        .filter(|d| {
+            matches!(
+                d["kind"].as_str(),
+                Some("ClusterRole" | "ClusterRoleBinding")
+            )
+        })
         .collect())
 }
 
 /// Server-side applies a ClusterRole or ClusterRoleBinding.
 async fn apply_rbac(admin: &Client, doc: Value) -> Result<()> {
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-    let name = doc["metadata"]["name"].as_str().context("no name")?.to_owned();
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .context("no name")?
+        .to_owned();
     let params = PatchParams::apply(TESTER).force();
     if doc["kind"] == "ClusterRole" {
         let role: ClusterRole = serde_json::from_value(doc)?;
@@ -164,9 +172,10 @@ impl World {
         eventually("agency-mon bound", Duration::from_secs(60), || {
             let admin = admin.clone();
             async move {
-                let bindings = Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin, NS)
-                    .list(&Default::default())
-                    .await?;
+                let bindings =
+                    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin, NS)
+                        .list(&Default::default())
+                        .await?;
                 Ok((!bindings.items.is_empty()).then_some(()))
             }
         })
@@ -224,14 +233,19 @@ impl World {
     }
 
     async fn stored(&self, name: &str) -> Result<Option<PlatformSoftwareProduct>> {
-        Ok(Api::<PlatformSoftwareProduct>::namespaced(self.admin.clone(), NS)
-            .get_opt(name)
-            .await?)
+        Ok(
+            Api::<PlatformSoftwareProduct>::namespaced(self.admin.clone(), NS)
+                .get_opt(name)
+                .await?,
+        )
     }
 
     /// The records of `action` about product `name`, once the sink has written them.
     async fn records(&self, action: &str, name: &str) -> Result<Vec<Entry>> {
-        ensure!(self.sink.flush(Duration::from_secs(30)).await, "audit flush");
+        ensure!(
+            self.sink.flush(Duration::from_secs(30)).await,
+            "audit flush"
+        );
         Ok(akp_audit::query(
             &self.store,
             None,
@@ -284,8 +298,7 @@ async fn delete_dry(client: &Client, name: &str) -> Result<Result<(), String>> {
 /// SRE's real deletion, recorded with the SRE's name; the agencies' refusals recorded
 /// too, and nothing deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_record()
--> Result<()> {
+async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_record() -> Result<()> {
     let w = World::start().await?;
     w.product("in-dev", "development", &[]).await?;
     w.product("in-trial", "trialOperation", GATE2).await?;
@@ -293,11 +306,15 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     w.product("retired", "decommissioned", ALL_ACTS).await?;
     // Reworked: in trial operation (the operator records it), then back to development.
     w.product("reworked", "trialOperation", GATE2).await?;
-    eventually("trialReachedAt recorded", Duration::from_secs(60), || async {
-        Ok(w.stored("reworked")
-            .await?
-            .and_then(|p| p.status?.trial_reached_at))
-    })
+    eventually(
+        "trialReachedAt recorded",
+        Duration::from_secs(60),
+        || async {
+            Ok(w.stored("reworked")
+                .await?
+                .and_then(|p| p.status?.trial_reached_at))
+        },
+    )
     .await?;
     let head = w.client(HEAD, &[]).await?;
     // The head takes it back for rework, under a field manager of her choosing.
@@ -316,7 +333,10 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     let actors = [
         ("agency member", w.client(MEMBER, &[AGENCY_GROUP]).await?),
         ("digitalization head", head.clone()),
-        ("project head", w.client(PROJECT_HEAD, &[AGENCY_GROUP]).await?),
+        (
+            "project head",
+            w.client(PROJECT_HEAD, &[AGENCY_GROUP]).await?,
+        ),
         ("developer", w.client(DEVELOPER, &[]).await?),
         ("SRE", w.client(SRE, &[SRE_GROUP]).await?),
         ("authorized body", w.client(AUDITOR, &[BODY_GROUP]).await?),
@@ -325,12 +345,12 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     // Rows: actors as above; columns: in-dev, in-trial, in-prod, retired, reworked.
     let products = ["in-dev", "in-trial", "in-prod", "retired", "reworked"];
     let expected: [[Expect; 5]; 6] = [
-        [Allowed, Stays, Stays, Stays, Stays],    // agency member
-        [Allowed, Stays, Stays, Stays, Stays],    // digitalization head
-        [Allowed, Stays, Stays, Stays, Stays],    // project head (in the agency group)
-        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac], // developer: no right on the record
+        [Allowed, Stays, Stays, Stays, Stays],         // agency member
+        [Allowed, Stays, Stays, Stays, Stays],         // digitalization head
+        [Allowed, Stays, Stays, Stays, Stays],         // project head (in the agency group)
+        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac],      // developer: no right on the record
         [Allowed, Allowed, Allowed, Allowed, Allowed], // SRE
-        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac], // authorized body: reads only
+        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac],      // authorized body: reads only
     ];
     let mut mismatches = Vec::new();
     for ((actor, client), row) in actors.iter().zip(expected) {
@@ -353,7 +373,9 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
                 _ => false,
             };
             if !ok {
-                mismatches.push(format!("{actor} deleting {name}: expected {want:?}, got {got:?}"));
+                mismatches.push(format!(
+                    "{actor} deleting {name}: expected {want:?}, got {got:?}"
+                ));
             }
         }
     }
@@ -382,8 +404,9 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
             .await,
     )?;
     ensure!(
-        wholesale.as_ref().is_err_and(|m| m
-            .contains("cannot deletecollection resource \"platformsoftwareproducts\"")),
+        wholesale.as_ref().is_err_and(
+            |m| m.contains("cannot deletecollection resource \"platformsoftwareproducts\"")
+        ),
         "{wholesale:?}"
     );
     ensure!(
@@ -396,9 +419,11 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     // The reworked product's refusal says when it reached trial operation.
     let refused = delete_dry(&actors[0].1, "reworked").await?;
     ensure!(
-        refused.as_ref().is_err_and(|m| m.contains("(trial operation reached at ")
-            && m.contains("may not delete it")
-            && m.contains("spec.stage \"development\"")),
+        refused
+            .as_ref()
+            .is_err_and(|m| m.contains("(trial operation reached at ")
+                && m.contains("may not delete it")
+                && m.contains("spec.stage \"development\"")),
         "{refused:?}"
     );
     // Real (not dry-run) deletes by the agency: refused, and nothing deleted.
@@ -408,7 +433,10 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
                 .delete(name, &DeleteParams::default())
                 .await,
         )?;
-        ensure!(got.as_ref().is_err_and(|m| m.contains("R-LC-07")), "{name}: {got:?}");
+        ensure!(
+            got.as_ref().is_err_and(|m| m.contains("R-LC-07")),
+            "{name}: {got:?}"
+        );
         let stored = w.stored(name).await?.context("the record stays")?;
         ensure!(
             stored.metadata.deletion_timestamp.is_none(),
@@ -420,7 +448,9 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     ensure!(
         refusals.iter().any(|e| e.record.actor == HEAD
             && e.record.decision == Decision::Denied
-            && e.record.reason.contains("refused: spec.stage \"production\"")),
+            && e.record
+                .reason
+                .contains("refused: spec.stage \"production\"")),
         "{refusals:#?}"
     );
     // Dry runs are not acts: only the real requests are recorded.
@@ -447,9 +477,15 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
     ensure!(by_sre.len() == 1, "{deleted:#?}");
     let record = &by_sre[0].record;
     ensure!(record.actor == SRE, "{record:?}");
-    ensure!(record.details["groups"] == json!([SRE_GROUP, "system:authenticated"]), "{record:?}");
+    ensure!(
+        record.details["groups"] == json!([SRE_GROUP, "system:authenticated"]),
+        "{record:?}"
+    );
     ensure!(record.details["stage"] == "decommissioned", "{record:?}");
-    ensure!(record.details["reachedTrialOperation"] == true, "{record:?}");
+    ensure!(
+        record.details["reachedTrialOperation"] == true,
+        "{record:?}"
+    );
     ensure!(record.details["operation"] == "Delete", "{record:?}");
     ensure!(record.object.uid.is_some(), "{record:?}");
 
@@ -460,7 +496,10 @@ async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_reco
         .find(|e| e.record.details["to"] == "development")
         .with_context(|| format!("no stage.change record to development: {changes:#?}"))?;
     ensure!(rework.record.actor == HEAD, "{rework:?}");
-    ensure!(rework.record.details["from"] == "trialOperation", "{rework:?}");
+    ensure!(
+        rework.record.details["from"] == "trialOperation",
+        "{rework:?}"
+    );
     ensure!(
         !serde_json::to_string(&rework.record)?.contains("forged-manager"),
         "{rework:?}"
@@ -529,46 +568,74 @@ async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_
             "the head makes himself project head",
             &head,
             json!({"projectHeads": [PROJECT_HEAD, HEAD]}),
-            vec![refusal("spec.participants.projectHeads[1]", HEAD) + "is you: nobody appoints himself (R-LC-08)"],
+            vec![
+                refusal("spec.participants.projectHeads[1]", HEAD)
+                    + "is you: nobody appoints himself (R-LC-08)",
+            ],
         ),
         (
             "an agency member appoints himself",
             &member,
             json!({"administrators": [MEMBER]}),
             vec![
-                format!("2 problems: spec.participants.administrators \"{MEMBER}\" may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {MEMBER} (R-LC-08)"),
-                format!("spec.participants.administrators[0] \"{MEMBER}\" is you: nobody appoints himself (R-LC-08)"),
+                format!(
+                    "2 problems: spec.participants.administrators \"{MEMBER}\" may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {MEMBER} (R-LC-08)"
+                ),
+                format!(
+                    "spec.participants.administrators[0] \"{MEMBER}\" is you: nobody appoints himself (R-LC-08)"
+                ),
             ],
         ),
         (
             "a developer of the product (an agency employee) appoints a colleague",
             &agency_developer,
             json!({"developers": [DEVELOPER, AGENCY_DEVELOPER, "dev2@digital-solutions.kz"]}),
-            vec![refusal("spec.participants.developers", "dev2@digital-solutions.kz") + &format!("may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {AGENCY_DEVELOPER} (R-LC-08): ask")],
+            vec![
+                refusal("spec.participants.developers", "dev2@digital-solutions.kz")
+                    + &format!(
+                        "may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {AGENCY_DEVELOPER} (R-LC-08): ask"
+                    ),
+            ],
         ),
         (
             "a project head appoints a project head",
             &project_head,
             json!({"projectHeads": [PROJECT_HEAD, MEMBER]}),
-            vec![refusal("spec.participants.projectHeads", MEMBER) + &format!("may be appointed or removed only by the digitalization head of agency mon ({HEAD}), not by {PROJECT_HEAD} (R-LC-08)")],
+            vec![
+                refusal("spec.participants.projectHeads", MEMBER)
+                    + &format!(
+                        "may be appointed or removed only by the digitalization head of agency mon ({HEAD}), not by {PROJECT_HEAD} (R-LC-08)"
+                    ),
+            ],
         ),
         (
             "the head appoints an outsider",
             &head,
             json!({"administrators": ["mallory@evil.example"]}),
-            vec![refusal("spec.participants.administrators[0]", "mallory@evil.example") + "is not a user of the agency, the developer or the service integrator of the product (agency mon: mon.gov.kz; the developer ТОО «Цифровые решения»: digital-solutions.kz) (R-LC-08): appoint a person of one of them by the user name the identity provider gives (user@domain); a group or an outsider cannot be appointed"],
+            vec![
+                refusal(
+                    "spec.participants.administrators[0]",
+                    "mallory@evil.example",
+                ) + "is not a user of the agency, the developer or the service integrator of the product (agency mon: mon.gov.kz; the developer ТОО «Цифровые решения»: digital-solutions.kz) (R-LC-08): appoint a person of one of them by the user name the identity provider gives (user@domain); a group or an outsider cannot be appointed",
+            ],
         ),
         (
             "the head appoints a group",
             &head,
             json!({"administrators": [AGENCY_GROUP]}),
-            vec![refusal("spec.participants.administrators[0]", AGENCY_GROUP) + "is not a user of the agency, the developer or the service integrator"],
+            vec![
+                refusal("spec.participants.administrators[0]", AGENCY_GROUP)
+                    + "is not a user of the agency, the developer or the service integrator",
+            ],
         ),
         (
             "the head appoints a user of another agency",
             &head,
             json!({"administrators": ["berik@dsm.gov.kz"]}),
-            vec![refusal("spec.participants.administrators[0]", "berik@dsm.gov.kz") + "is not a user of the agency"],
+            vec![
+                refusal("spec.participants.administrators[0]", "berik@dsm.gov.kz")
+                    + "is not a user of the agency",
+            ],
         ),
     ];
     for (what, client, participants, wanted) in &cases {
@@ -581,26 +648,49 @@ async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_
             bail!("{what}: admitted");
         };
         for w in wanted {
-            ensure!(message.contains(w.as_str()), "{what}: {message}\nwanted: {w}");
+            ensure!(
+                message.contains(w.as_str()),
+                "{what}: {message}\nwanted: {w}"
+            );
         }
         ensure!(message.ends_with("(403)"), "{what}: {message}");
-        ensure!(snapshot(&w, "roles").await? == before, "{what}: something was stored");
+        ensure!(
+            snapshot(&w, "roles").await? == before,
+            "{what}: something was stored"
+        );
     }
     // system:anonymous and service accounts: the CRD refuses them before any webhook.
-    for name in ["system:anonymous", "system:serviceaccount:agency-mon:default"] {
-        let got = patch_spec(&head, "roles", json!({"participants": {"administrators": [name]}})).await?;
+    for name in [
+        "system:anonymous",
+        "system:serviceaccount:agency-mon:default",
+    ] {
+        let got = patch_spec(
+            &head,
+            "roles",
+            json!({"participants": {"administrators": [name]}}),
+        )
+        .await?;
         ensure!(
             got.as_ref().is_err_and(|m| m.contains(&format!(
                 "\"{name}\" is a name the API server reserves for its own users and groups (system:...), not a person (R-LC-08): name the person, as user@domain of the agency, the developer or the service integrator"
             )) && m.contains("is invalid: spec.participants.administrators[0]: Invalid value")),
             "{name}: {got:?}"
         );
-        ensure!(snapshot(&w, "roles").await? == before, "{name}: something was stored");
+        ensure!(
+            snapshot(&w, "roles").await? == before,
+            "{name}: something was stored"
+        );
     }
     // The developer of the developer organisation has no right on the record at all.
-    let got = patch_spec(&developer, "roles", json!({"participants": {"developers": [DEVELOPER, "dev2@digital-solutions.kz"]}})).await?;
+    let got = patch_spec(
+        &developer,
+        "roles",
+        json!({"participants": {"developers": [DEVELOPER, "dev2@digital-solutions.kz"]}}),
+    )
+    .await?;
     ensure!(
-        got.as_ref().is_err_and(|m| m.contains("cannot patch resource \"platformsoftwareproducts\"")),
+        got.as_ref()
+            .is_err_and(|m| m.contains("cannot patch resource \"platformsoftwareproducts\"")),
         "{got:?}"
     );
 
@@ -628,7 +718,12 @@ async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_
     let before = snapshot(&w, "regime").await?;
     let regime = [
         ("spec.class", json!({"class": 1}), "1", "2"),
-        ("spec.contour", json!({"contour": "external"}), "external", "internal"),
+        (
+            "spec.contour",
+            json!({"contour": "external"}),
+            "external",
+            "internal",
+        ),
         (
             "spec.internetFacing",
             json!({"contour": "external", "internetFacing": true}),
@@ -645,13 +740,18 @@ async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_
     for (field, patch, value, was) in regime {
         for client in [&head, &member] {
             let got = patch_spec(client, "regime", patch.clone()).await?;
-            let wanted = format!("{field} \"{value}\" would change the legal regime of a product past development (it was {was}, the stage is preliminaryTesting) (R-LC-10): only the platform's SREs (groups akp:sre) change it, on the authorized body's decision: send them the decision, or keep {was}");
+            let wanted = format!(
+                "{field} \"{value}\" would change the legal regime of a product past development (it was {was}, the stage is preliminaryTesting) (R-LC-10): only the platform's SREs (groups akp:sre) change it, on the authorized body's decision: send them the decision, or keep {was}"
+            );
             ensure!(
                 got.as_ref()
                     .is_err_and(|m| m.contains(HOOK) && m.contains(&wanted)),
                 "{field}: {got:?}\nwanted: {wanted}"
             );
-            ensure!(snapshot(&w, "regime").await? == before, "{field}: something was stored");
+            ensure!(
+                snapshot(&w, "regime").await? == before,
+                "{field}: something was stored"
+            );
         }
     }
     // In development the agency still decides its regime.

@@ -350,7 +350,13 @@ mod tests {
         );
         assert_eq!(
             rules[0].operations.as_deref(),
-            Some(&["CREATE".to_owned(), "UPDATE".to_owned(), "DELETE".to_owned()][..])
+            Some(
+                &[
+                    "CREATE".to_owned(),
+                    "UPDATE".to_owned(),
+                    "DELETE".to_owned()
+                ][..]
+            )
         );
     }
 

@@ -152,8 +152,7 @@ pub fn check_regime(
     requester: Requester<'_>,
     sre_groups: &[String],
 ) -> Vec<Violation> {
-    let past_development =
-        old.spec.stage != Stage::Development || reached_trial(old).is_some();
+    let past_development = old.spec.stage != Stage::Development || reached_trial(old).is_some();
     if !past_development || requester.is_platform(sre_groups) {
         return Vec::new();
     }
@@ -194,7 +193,10 @@ fn organisations<'a>(
     agency: &'a Agency,
 ) -> Vec<(String, Vec<String>)> {
     let org = |what: &str, o: &Organization| (format!("{what} {}", o.name), o.user_domains.clone());
-    let mut all = vec![(format!("agency {}", agency.name_any()), agency.user_domains())];
+    let mut all = vec![(
+        format!("agency {}", agency.name_any()),
+        agency.user_domains(),
+    )];
     all.push(org("the developer", &spec.developer));
     if let Some(si) = &spec.service_integrator {
         all.push(org("the service integrator", si));
@@ -232,7 +234,10 @@ pub fn check_participants(
             || (role != "projectHeads" && project_heads.contains(requester.user));
         if !may_appoint {
             let who = if role == "projectHeads" {
-                format!("the digitalization head of agency {} ({head})", agency.name_any())
+                format!(
+                    "the digitalization head of agency {} ({head})",
+                    agency.name_any()
+                )
             } else {
                 format!(
                     "the digitalization head of agency {} ({head}) or a project head of the product ({})",
@@ -300,7 +305,11 @@ fn check_appointee(
         .rsplit_once('@')
         .filter(|(local, domain)| !local.is_empty() && !domain.is_empty())
         .map(|(_, domain)| domain);
-    if domain.is_some_and(|d| organisations.iter().any(|(_, ds)| ds.iter().any(|x| x == d))) {
+    if domain.is_some_and(|d| {
+        organisations
+            .iter()
+            .any(|(_, ds)| ds.iter().any(|x| x == d))
+    }) {
         return None;
     }
     let known: Vec<String> = organisations
@@ -333,7 +342,10 @@ fn check_domains(
 ) -> Vec<Violation> {
     let orgs = |s: &PlatformSoftwareProductSpec| -> Vec<(&'static str, Vec<String>)> {
         vec![
-            ("spec.developer.userDomains", s.developer.user_domains.clone()),
+            (
+                "spec.developer.userDomains",
+                s.developer.user_domains.clone(),
+            ),
             (
                 "spec.serviceIntegrator.userDomains",
                 s.service_integrator
@@ -418,7 +430,10 @@ mod tests {
         .expect("product")
     }
 
-    fn with_status(mut p: PlatformSoftwareProduct, status: serde_json::Value) -> PlatformSoftwareProduct {
+    fn with_status(
+        mut p: PlatformSoftwareProduct,
+        status: serde_json::Value,
+    ) -> PlatformSoftwareProduct {
         p.status = Some(serde_json::from_value(status).expect("status"));
         p
     }
@@ -448,8 +463,14 @@ mod tests {
     #[test]
     fn r_lc_07_only_the_platform_deletes_a_record_that_reached_trial() {
         let member = groups(&["agency-mon"]);
-        let agency_member = Requester { user: "bolat@mon.gov.kz", groups: &member };
-        assert_eq!(check_delete(&product("development"), agency_member, &sre()), None);
+        let agency_member = Requester {
+            user: "bolat@mon.gov.kz",
+            groups: &member,
+        };
+        assert_eq!(
+            check_delete(&product("development"), agency_member, &sre()),
+            None
+        );
         let refused = check_delete(&product("production"), agency_member, &sre()).expect("refused");
         assert_eq!(
             refused.to_string(),
@@ -461,23 +482,37 @@ mod tests {
         );
         let refused = check_delete(&reworked, agency_member, &sre()).expect("refused");
         assert!(
-            refused.problem.contains("(trial operation reached at 2026-09-03T05:00:00Z)"),
+            refused
+                .problem
+                .contains("(trial operation reached at 2026-09-03T05:00:00Z)"),
             "{refused}"
         );
         let sre_groups = groups(&["akp:sre", "system:authenticated"]);
-        let sre_user = Requester { user: "sre@akp.kz", groups: &sre_groups };
-        assert_eq!(check_delete(&product("decommissioned"), sre_user, &sre()), None);
+        let sre_user = Requester {
+            user: "sre@akp.kz",
+            groups: &sre_groups,
+        };
+        assert_eq!(
+            check_delete(&product("decommissioned"), sre_user, &sre()),
+            None
+        );
         // Another deployment's SRE group is not ours.
         assert!(check_delete(&product("decommissioned"), sre_user, &groups(&["ops"])).is_some());
         let masters = groups(&["system:masters"]);
-        let admin = Requester { user: "admin", groups: &masters };
+        let admin = Requester {
+            user: "admin",
+            groups: &masters,
+        };
         assert_eq!(check_delete(&product("production"), admin, &sre()), None);
     }
 
     #[test]
     fn r_lc_10_regime_fields_past_development_are_the_sres_act() {
         let member = groups(&["agency-mon"]);
-        let head = Requester { user: HEAD, groups: &member };
+        let head = Requester {
+            user: HEAD,
+            groups: &member,
+        };
         let old = product("preliminaryTesting");
         let mut new = old.spec.clone();
         new.class = 1;
@@ -488,7 +523,12 @@ mod tests {
         let fields: Vec<&str> = refused.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["spec.class", "spec.contour", "spec.internetFacing", "spec.informationCategory"]
+            [
+                "spec.class",
+                "spec.contour",
+                "spec.internetFacing",
+                "spec.informationCategory"
+            ]
         );
         assert_eq!(
             refused[0].to_string(),
@@ -504,7 +544,10 @@ mod tests {
         );
         assert_eq!(check_regime(&new, &reworked, head, &sre()).len(), 4);
         let sre_groups = groups(&["akp:sre"]);
-        let sre_user = Requester { user: "sre@akp.kz", groups: &sre_groups };
+        let sre_user = Requester {
+            user: "sre@akp.kz",
+            groups: &sre_groups,
+        };
         assert!(check_regime(&new, &old, sre_user, &sre()).is_empty());
         // Other fields are not the regime.
         let mut other = old.spec.clone();
@@ -532,23 +575,38 @@ mod tests {
     fn r_lc_08_the_head_and_project_heads_appoint_people_of_the_three_organisations() {
         let old = product("development").spec;
         let none: Vec<String> = Vec::new();
-        let head = Requester { user: HEAD, groups: &none };
-        let project_head = Requester { user: PROJECT_HEAD, groups: &none };
+        let head = Requester {
+            user: HEAD,
+            groups: &none,
+        };
+        let project_head = Requester {
+            user: PROJECT_HEAD,
+            groups: &none,
+        };
         let agencies = [mon()];
         let check = |new: &PlatformSoftwareProductSpec, who: Requester<'_>| {
             check_participants(new, Some(&old), &agencies[0], &agencies, who)
         };
         // A project head appoints an agency user and a developer's user.
         let new = appoint("administrators", &["ops@nit.kz", "infosec@mon.gov.kz"]);
-        assert!(check(&new, project_head).is_empty(), "{:?}", messages(&check(&new, project_head)));
+        assert!(
+            check(&new, project_head).is_empty(),
+            "{:?}",
+            messages(&check(&new, project_head))
+        );
         assert!(check(&new, head).is_empty());
         // Only the head appoints project heads.
         let mut heads = old.clone();
-        heads.participants.project_heads.push("bolat@mon.gov.kz".into());
+        heads
+            .participants
+            .project_heads
+            .push("bolat@mon.gov.kz".into());
         assert!(check(&heads, head).is_empty());
         assert_eq!(
             messages(&check(&heads, project_head)),
-            [r#"spec.participants.projectHeads "bolat@mon.gov.kz" may be appointed or removed only by the digitalization head of agency mon (alice@mon.gov.kz), not by aigerim@mon.gov.kz (R-LC-08): ask the digitalization head of agency mon (alice@mon.gov.kz) to change spec.participants.projectHeads (000 p.27-28: roles are assigned, not taken)"#]
+            [
+                r#"spec.participants.projectHeads "bolat@mon.gov.kz" may be appointed or removed only by the digitalization head of agency mon (alice@mon.gov.kz), not by aigerim@mon.gov.kz (R-LC-08): ask the digitalization head of agency mon (alice@mon.gov.kz) to change spec.participants.projectHeads (000 p.27-28: roles are assigned, not taken)"#
+            ]
         );
     }
 
@@ -558,22 +616,42 @@ mod tests {
         let member_groups = groups(&["agency-mon"]);
         let agencies = [mon()];
         let check = |new: &PlatformSoftwareProductSpec, who: Requester<'_>| {
-            messages(&check_participants(new, Some(&old), &agencies[0], &agencies, who))
+            messages(&check_participants(
+                new,
+                Some(&old),
+                &agencies[0],
+                &agencies,
+                who,
+            ))
         };
         // A project head makes himself administrator.
-        let project_head = Requester { user: PROJECT_HEAD, groups: &member_groups };
+        let project_head = Requester {
+            user: PROJECT_HEAD,
+            groups: &member_groups,
+        };
         assert_eq!(
             check(&appoint("administrators", &[PROJECT_HEAD]), project_head),
-            [r#"spec.participants.administrators[0] "aigerim@mon.gov.kz" is you: nobody appoints himself (R-LC-08): ask the digitalization head or a project head of the product to appoint you (000 p.27-28)"#]
+            [
+                r#"spec.participants.administrators[0] "aigerim@mon.gov.kz" is you: nobody appoints himself (R-LC-08): ask the digitalization head or a project head of the product to appoint you (000 p.27-28)"#
+            ]
         );
         // An agency member who is neither head nor project head.
-        let member = Requester { user: "bolat@mon.gov.kz", groups: &member_groups };
+        let member = Requester {
+            user: "bolat@mon.gov.kz",
+            groups: &member_groups,
+        };
         let refused = check(&appoint("developers", &["bolat@mon.gov.kz"]), member);
         assert_eq!(refused.len(), 2, "{refused:?}");
         assert!(refused[0].starts_with(r#"spec.participants.developers "bolat@mon.gov.kz" may be appointed or removed only by the digitalization head of agency mon (alice@mon.gov.kz) or a project head of the product (aigerim@mon.gov.kz), not by bolat@mon.gov.kz (R-LC-08)"#), "{refused:?}");
-        assert!(refused[1].contains("is you: nobody appoints himself"), "{refused:?}");
+        assert!(
+            refused[1].contains("is you: nobody appoints himself"),
+            "{refused:?}"
+        );
         // A developer of the product appoints a colleague.
-        let developer = Requester { user: "dev@nit.kz", groups: &[] };
+        let developer = Requester {
+            user: "dev@nit.kz",
+            groups: &[],
+        };
         let refused = check(&appoint("developers", &["dev2@nit.kz"]), developer);
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(refused[0].contains("not by dev@nit.kz (R-LC-08)"));
@@ -594,12 +672,21 @@ mod tests {
     fn r_lc_08_outsiders_groups_and_system_names_are_not_appointed() {
         let old = product("development").spec;
         let none: Vec<String> = Vec::new();
-        let head = Requester { user: HEAD, groups: &none };
+        let head = Requester {
+            user: HEAD,
+            groups: &none,
+        };
         let agencies = [mon(), agency("mz", "agency-mz")];
         let refused = messages(&check_participants(
             &appoint(
                 "administrators",
-                &["system:anonymous", "system:serviceaccount:agency-mon:default", "agency-mon", "mallory@evil.example", "@mon.gov.kz"],
+                &[
+                    "system:anonymous",
+                    "system:serviceaccount:agency-mon:default",
+                    "agency-mon",
+                    "mallory@evil.example",
+                    "@mon.gov.kz",
+                ],
             ),
             Some(&old),
             &agencies[0],
@@ -616,30 +703,45 @@ mod tests {
             refused[2],
             r#"spec.participants.administrators[2] "agency-mon" is not a user of the agency, the developer or the service integrator of the product (agency mon: mon.gov.kz; the developer NIT: nit.kz) (R-LC-08): appoint a person of one of them by the user name the identity provider gives (user@domain); a group or an outsider cannot be appointed; a developer's or integrator's people need its domain in spec.developer.userDomains or spec.serviceIntegrator.userDomains"#
         );
-        assert!(refused[3].starts_with(r#"spec.participants.administrators[3] "mallory@evil.example" is not a user"#));
+        assert!(refused[3].starts_with(
+            r#"spec.participants.administrators[3] "mallory@evil.example" is not a user"#
+        ));
         assert!(refused[4].contains(r#""@mon.gov.kz" is not a user"#));
         // Names already there are not judged again (they may predate the rule).
         let mut stored = old.clone();
         stored.participants.developers = vec!["legacy".into()];
         let mut renamed = stored.clone();
         renamed.display_name = "renamed".into();
-        assert!(check_participants(&renamed, Some(&stored), &agencies[0], &agencies, head).is_empty());
+        assert!(
+            check_participants(&renamed, Some(&stored), &agencies[0], &agencies, head).is_empty()
+        );
     }
 
     #[test]
     fn r_lc_08_a_developer_domain_is_not_another_agencys() {
         let old = product("development").spec;
         let none: Vec<String> = Vec::new();
-        let head = Requester { user: HEAD, groups: &none };
+        let head = Requester {
+            user: HEAD,
+            groups: &none,
+        };
         let mut mz = agency("mz", "agency-mz");
         mz.spec.user_domains = vec!["dsm.gov.kz".into()];
         let agencies = [mon(), mz];
         let mut new = appoint("developers", &["berik@dsm.gov.kz"]);
         new.developer.user_domains.push("dsm.gov.kz".into());
-        let refused = messages(&check_participants(&new, Some(&old), &agencies[0], &agencies, head));
+        let refused = messages(&check_participants(
+            &new,
+            Some(&old),
+            &agencies[0],
+            &agencies,
+            head,
+        ));
         assert_eq!(
             refused,
-            [r#"spec.developer.userDomains[1] "dsm.gov.kz" is the domain of the users of agency mz (R-LC-08): record the developer's or integrator's own domain; people of another agency are not appointed to this agency's product"#]
+            [
+                r#"spec.developer.userDomains[1] "dsm.gov.kz" is the domain of the users of agency mz (R-LC-08): record the developer's or integrator's own domain; people of another agency are not appointed to this agency's product"#
+            ]
         );
     }
 
@@ -648,9 +750,18 @@ mod tests {
         let new = product("development").spec;
         let agencies = [mon()];
         let member_groups = groups(&["agency-mon"]);
-        let member = Requester { user: "bolat@mon.gov.kz", groups: &member_groups };
-        assert_eq!(check_participants(&new, None, &agencies[0], &agencies, member).len(), 1);
-        let head = Requester { user: HEAD, groups: &member_groups };
+        let member = Requester {
+            user: "bolat@mon.gov.kz",
+            groups: &member_groups,
+        };
+        assert_eq!(
+            check_participants(&new, None, &agencies[0], &agencies, member).len(),
+            1
+        );
+        let head = Requester {
+            user: HEAD,
+            groups: &member_groups,
+        };
         assert!(check_participants(&new, None, &agencies[0], &agencies, head).is_empty());
         let mut bare = new.clone();
         bare.participants = Participants::default();
