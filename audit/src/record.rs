@@ -10,8 +10,15 @@ use sha2::{Digest, Sha256};
 
 /// `action` of an admission webhook's answer.
 pub const ADMISSION_DECISION: &str = "admission.decision";
-/// `action` of a product's stage change, observed by the operator.
+/// `action` of a product's stage change as asked, recorded at admission with the
+/// requester from the AdmissionReview's `userInfo` (R-MON-02).
 pub const STAGE_CHANGE: &str = "stage.change";
+/// `action` of a new stage carried out by the operator (its environments applied), or
+/// refused when it reconciled; the actor is the operator.
+pub const STAGE_APPLIED: &str = "stage.applied";
+/// `action` of a request to delete a product's record, recorded at admission with the
+/// requester (R-LC-07: only the SREs delete a record that reached trial operation).
+pub const RECORD_DELETE: &str = "record.delete";
 /// `action` of a billing month closed in the ledger.
 pub const BILLING_MONTH_CLOSED: &str = "billing.month.closed";
 /// `action` of adjustments booked for closed months (late data).
@@ -133,8 +140,8 @@ pub struct Record {
     /// When, UTC, to the microsecond, from the system clock (synchronized by NTP on
     /// the nodes: docs/audit.md).
     pub time: Timestamp,
-    /// Who: the requesting user, the field manager that changed the object, or the
-    /// component that acted (`akp-billing`).
+    /// Who: the requesting user (from the AdmissionReview's `userInfo`), or the
+    /// component that acted (`akp-operator`, `akp-billing`).
     pub actor: String,
     /// What kind of action (the constants of this module).
     pub action: String,

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text,
+    LocalizedName, bin_schema, conditions_schema, date_schema, dns_label, plain_text, user_domains,
 };
 
 /// The refusal of an Agency name that could spell another agency's namespaces.
@@ -82,6 +82,13 @@ pub struct AgencySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), transform = plain_text)]
     pub group: Option<String>,
+    /// The domains of the agency's user names (`aigerim@mon.gov.kz` → `mon.gov.kz`), as
+    /// the identity provider issues them: its users may be appointed to the project
+    /// roles of its products (R-LC-08). Empty: the domain of the digitalization head's
+    /// user name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), transform = user_domains)]
+    pub user_domains: Vec<String>,
     /// Contracts with the platform operator. The earliest signing date starts the free
     /// period of non-production environments (R-ENV-04).
     #[serde(default)]
@@ -126,6 +133,20 @@ pub struct AgencyStatus {
 }
 
 impl Agency {
+    /// The domains of the agency's user names: `spec.userDomains`, or else the domain
+    /// of the digitalization head's user name (none if it has no `@`).
+    pub fn user_domains(&self) -> Vec<String> {
+        if !self.spec.user_domains.is_empty() {
+            return self.spec.user_domains.clone();
+        }
+        self.spec
+            .digitalization_head
+            .user
+            .rsplit_once('@')
+            .map(|(_, domain)| vec![domain.to_owned()])
+            .unwrap_or_default()
+    }
+
     /// The group whose members act for this agency.
     pub fn group(&self) -> String {
         match &self.spec.group {

@@ -288,6 +288,37 @@ pub fn plain_texts(schema: &mut Schema) {
     on_items(schema, 253, plain_text);
 }
 
+/// User names of the project roles (R-LC-08): plain text, and never a `system:` name.
+/// The API server reserves that prefix for its own users and groups
+/// (`system:anonymous`, `system:serviceaccount:...`, `system:masters`): naming one would
+/// grant an environment to the anonymous user or to a workload's account.
+pub fn user_names(schema: &mut Schema) {
+    on_items(schema, 253, |item| {
+        plain_text(item);
+        add_rule(
+            item,
+            json!({
+                "rule": "!self.startsWith('system:')",
+                "messageExpression": "'\"' + self + '\" is a name the API server reserves for its own users and groups (system:...), not a person (R-LC-08): name the person, as user@domain of the agency, the developer or the service integrator'"
+            }),
+        );
+    });
+}
+
+/// The domains of an organisation's user names (`alice@mon.gov.kz` → `mon.gov.kz`):
+/// lowercase DNS names with at least one dot. A `transform` for lists of domains.
+pub fn user_domains(schema: &mut Schema) {
+    on_items(schema, 253, |item| {
+        add_rule(
+            item,
+            json!({
+                "rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$')",
+                "messageExpression": "'\"' + self + '\" is not a domain of user names (R-LC-08): write what follows @ in the user names of the organisation, in lowercase, such as mon.gov.kz'"
+            }),
+        );
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     Contour, EnvironmentName, Stage, bin_schema, conditions_schema, date_schema,
-    non_negative_quantity, object_name, plain_prose, plain_text, plain_texts,
+    non_negative_quantity, object_name, plain_prose, plain_text, user_domains, user_names,
 };
 
 /// A platform software product (ПБӨ) developed by an agency on the e-government
@@ -151,26 +151,30 @@ pub struct PlatformSoftwareProductSpec {
     pub participants: Participants,
 }
 
-/// Users in each project role (000 p.26-28).
+/// Users in each project role (000 p.26-28). The digitalization head appoints project
+/// heads (p.27), project heads and the digitalization head appoint the others (p.28);
+/// nobody appoints himself; every name is a user of the agency, the developer or the
+/// service integrator (their `userDomains`), never a `system:` name (R-LC-08). The
+/// product webhook checks who appoints whom.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Participants {
     /// The project head: reads every environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), transform = plain_texts)]
+    #[schemars(length(max = 16), transform = user_names)]
     pub project_heads: Vec<String>,
     /// Administrators: manage workloads and secrets in every environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), transform = plain_texts)]
+    #[schemars(length(max = 32), transform = user_names)]
     pub administrators: Vec<String>,
     /// Information-security officers: read everything, including access bindings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), transform = plain_texts)]
+    #[schemars(length(max = 16), transform = user_names)]
     pub security_officers: Vec<String>,
     /// Technical specialists (developers): change workloads in development and
     /// testing, read trial and production.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 128), transform = plain_texts)]
+    #[schemars(length(max = 128), transform = user_names)]
     pub developers: Vec<String>,
 }
 
@@ -186,6 +190,7 @@ impl Participants {
 
 /// An organization with its business identification number.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// The organization's name.
     #[schemars(length(min = 1, max = 512), transform = plain_text)]
@@ -193,6 +198,12 @@ pub struct Organization {
     /// Its business identification number (BIN), 12 digits.
     #[schemars(schema_with = "bin_schema")]
     pub bin: String,
+    /// The domains of its people's user names (`dev1@digital-solutions.kz` →
+    /// `digital-solutions.kz`): its users may be appointed to the product's project
+    /// roles (R-LC-08). None: none of its people can be appointed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), transform = user_domains)]
+    pub user_domains: Vec<String>,
 }
 
 /// Category of information (000 App.2).
@@ -489,6 +500,11 @@ pub struct PlatformSoftwareProductStatus {
     /// The trial-operation clock (R-LC-03).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial: Option<TrialStatus>,
+    /// When the operator first saw the product in trial operation or later; kept for
+    /// good, also through rework. Such a product leaves through `decommissioned`, and
+    /// only the SREs delete its record (R-LC-07). Written by the operator only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_reached_at: Option<Time>,
     /// Production operation and warranty (R-LC-06).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production: Option<ProductionStatus>,

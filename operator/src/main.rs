@@ -92,6 +92,12 @@ struct Args {
     /// request wait; without it they are only logged on the target `akp::audit`.
     #[arg(long, env = "AKP_AUDIT_DB")]
     audit_db: Option<String>,
+    /// A group of the platform's SREs (repeat for several; the chart passes
+    /// `users.sre.groups`). Its members, and `system:masters`, alone delete the record
+    /// of a product that reached trial operation (R-LC-07) and change its legal regime
+    /// past development (R-LC-10).
+    #[arg(long = "sre-group", default_value = "akp:sre")]
+    sre_groups: Vec<String>,
 }
 
 /// The configuration file.
@@ -310,7 +316,7 @@ async fn webhooks(
         .await?;
     }
     let placement = PodPlacement::new(client.clone());
-    let mut validators = Validators::new(client);
+    let mut validators = Validators::new(client).with_sre_groups(args.sre_groups.clone());
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
     }

@@ -47,7 +47,7 @@ pub fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
         "metadata": {"name": name, "namespace": "agency-mon"},
         "spec": {
             "displayName": "Walker", "ictProjectCode": "AKT-2026-0001",
-            "developer": {"name": "Dev", "bin": "180940012345"},
+            "developer": {"name": "Dev", "bin": "180940012345", "userDomains": ["example.kz"]},
             "class": 2, "informationCategory": "public", "scale": "local",
             "capacity": {"concurrentUsers": 5}, "contour": "internal",
             "participants": {"developers": ["dev@example.kz"]},

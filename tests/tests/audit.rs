@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use akp_audit::record::{
     ADMISSION_DECISION, BILLING_MONTH_CLOSED, BILLING_REPORT_DELIVERY, BILLING_REPORT_GENERATED,
-    BILLING_REPORT_SIGNED, STAGE_CHANGE,
+    BILLING_REPORT_SIGNED, STAGE_APPLIED, STAGE_CHANGE,
 };
 use akp_audit::{
     Archive, Decision, Entry, Filter, Object, Policy, Record, Sink, SinkOptions, Store,
@@ -364,8 +364,26 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
     )
     .await?;
     ensure!(first.record.details["from"] == "none", "{first:?}");
-    ensure!(first.record.actor == KUBECTL, "{first:?}");
-    ensure!(first.record.decision == Decision::Done, "{first:?}");
+    // The person from the AdmissionReview's userInfo, not the field manager she chose.
+    ensure!(first.record.actor == ALICE, "{first:?}");
+    ensure!(first.record.decision == Decision::Allowed, "{first:?}");
+    let applied = wait_record(
+        &store,
+        "the first stage applied by the operator",
+        Filter {
+            action: Some(STAGE_APPLIED.into()),
+            object: Some("PlatformSoftwareProduct/agency-mon/walker".into()),
+            ..Filter::default()
+        },
+        |e| e.record.details["to"] == "development",
+    )
+    .await?;
+    ensure!(applied.record.actor == "akp-operator", "{applied:?}");
+    ensure!(applied.record.decision == Decision::Done, "{applied:?}");
+    ensure!(
+        applied.record.details["fieldManager"] == KUBECTL,
+        "the client-chosen manager is kept as a detail: {applied:?}"
+    );
 
     let mut next = product("walker", "agency-mon", "preliminaryTesting");
     next["metadata"]["namespace"] = json!("agency-mon");
@@ -382,8 +400,12 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
     )
     .await?;
     ensure!(
-        change.record.actor == KUBECTL,
-        "the field manager that set spec.stage: {change:?}"
+        change.record.actor == ALICE,
+        "the requester of the admission that changed spec.stage: {change:?}"
+    );
+    ensure!(
+        change.record.details["groups"] == json!(["system:masters", "system:authenticated"]),
+        "{change:?}"
     );
     ensure!(change.record.details["from"] == "development", "{change:?}");
     ensure!(

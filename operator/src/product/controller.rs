@@ -528,19 +528,17 @@ async fn write_status(
     Ok(())
 }
 
-/// R-MON-02: a stage change the operator observed. The actor is the field manager
-/// that last set `spec.stage` (the request's user is in the admission record).
+/// R-MON-02: a stage the operator carried out (or refused) when it reconciled. The
+/// person who asked is in the `stage.change` record the product webhook wrote at
+/// admission, from the AdmissionReview's `userInfo` (same object UID and generation);
+/// the field manager is kept in the details only, as the client chose it.
 fn stage_change(
     p: &PlatformSoftwareProduct,
     from: Option<Stage>,
     decision: akp_audit::Decision,
     reason: String,
 ) -> akp_audit::Record {
-    let name = |s: Option<Stage>| {
-        s.and_then(|s| serde_json::to_value(s).ok())
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "none".into())
-    };
+    let name = |s: Option<Stage>| s.map(Stage::as_str).unwrap_or("none");
     let setter = p
         .metadata
         .managed_fields
@@ -552,9 +550,6 @@ fn stage_change(
                 .is_some_and(|f| f.0["f:spec"]["f:stage"].is_object())
         })
         .max_by_key(|m| m.time.as_ref().map(|t| t.0));
-    let actor = setter
-        .and_then(|m| m.manager.clone())
-        .unwrap_or_else(|| "unknown".into());
     let last_request = p
         .status
         .as_ref()
@@ -566,21 +561,26 @@ fn stage_change(
         &p.name_any(),
     )
     .with_uid(p.metadata.uid.clone());
-    akp_audit::Record::new(&actor, akp_audit::record::STAGE_CHANGE, object, decision)
-        .reason(format!(
-            "stage {} → {}: {reason}",
-            name(from),
-            name(Some(p.spec.stage))
-        ))
-        .details(serde_json::json!({
-            "from": name(from),
-            "to": name(Some(p.spec.stage)),
-            "generation": p.metadata.generation,
-            "fieldManager": setter.and_then(|m| m.manager.clone()),
-            "managerOperation": setter.and_then(|m| m.operation.clone()),
-            "managerTime": setter.and_then(|m| m.time.as_ref()).map(|t| t.0.to_string()),
-            "previousRequestObservedAt": last_request,
-        }))
+    akp_audit::Record::new(
+        crate::apply::FIELD_MANAGER,
+        akp_audit::record::STAGE_APPLIED,
+        object,
+        decision,
+    )
+    .reason(format!(
+        "stage {} → {}: {reason}",
+        name(from),
+        name(Some(p.spec.stage))
+    ))
+    .details(serde_json::json!({
+        "from": name(from),
+        "to": name(Some(p.spec.stage)),
+        "generation": p.metadata.generation,
+        "fieldManager": setter.and_then(|m| m.manager.clone()),
+        "managerOperation": setter.and_then(|m| m.operation.clone()),
+        "managerTime": setter.and_then(|m| m.time.as_ref()).map(|t| t.0.to_string()),
+        "previousRequestObservedAt": last_request,
+    }))
 }
 
 /// Publishes events; a failure to publish is logged, never fatal.

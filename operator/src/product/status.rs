@@ -209,6 +209,20 @@ pub fn applied(
         Stage::Production | Stage::Decommissioned => old.trial.clone(),
         Stage::Development | Stage::PreliminaryTesting => None,
     };
+    // R-LC-07: once at trial operation, always so; the product webhook reads it to
+    // keep such a record from being deleted by an agency.
+    let trial_reached_at = old.trial_reached_at.clone().or_else(|| {
+        matches!(
+            v.stage,
+            Stage::TrialOperation | Stage::Production | Stage::Decommissioned
+        )
+        .then(|| {
+            trial
+                .as_ref()
+                .map(|t| t.started_at.clone())
+                .unwrap_or_else(|| stage_since.clone())
+        })
+    });
     let production = match v.stage {
         Stage::Production | Stage::Decommissioned => {
             let since = old
@@ -431,6 +445,7 @@ pub fn applied(
         conditions,
         environments,
         trial,
+        trial_reached_at,
         production,
         non_production_free_until,
         request_history,
@@ -655,6 +670,34 @@ mod tests {
         );
         assert_eq!(s3.trial, s2.trial);
         assert!(n3.is_empty(), "{n3:?}");
+    }
+
+    #[test]
+    fn r_lc_07_reaching_trial_operation_is_remembered_through_rework() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::PreliminaryTesting;
+        let (s0, _) = step(&product, &agency, None, at("2026-09-01T10:00:00+05:00"));
+        assert_eq!(s0.trial_reached_at, None);
+        product.spec.stage = Stage::TrialOperation;
+        let (s1, _) = step(
+            &product,
+            &agency,
+            Some(&s0),
+            at("2026-09-03T10:00:00+05:00"),
+        );
+        let reached = Some(Time(at("2026-09-03T10:00:00+05:00")));
+        assert_eq!(s1.trial_reached_at, reached);
+        // Back to development for rework: the trial clock goes, the fact stays.
+        product.spec.stage = Stage::Development;
+        let (s2, _) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-09-10T10:00:00+05:00"),
+        );
+        assert_eq!(s2.trial, None);
+        assert_eq!(s2.trial_reached_at, reached);
     }
 
     #[test]

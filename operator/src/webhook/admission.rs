@@ -69,6 +69,21 @@ pub struct Verdict {
     /// Catalog software in use whose register documents expire soon (R-SW-02): the
     /// dispatcher counts it in a metric and publishes an event, unless on dry run.
     pub expiring: Vec<ExpiringSoftware>,
+    /// Acts the request asks for that the audit trail records on their own (R-MON-02):
+    /// a stage change, the deletion of a record. The dispatcher stores each with the
+    /// requester from `userInfo` and the decision, unless on dry run.
+    pub acts: Vec<AuditedAct>,
+}
+
+/// An act worth its own audit record, besides the admission decision (R-MON-02).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditedAct {
+    /// The record's action, one of [`akp_audit::record`]'s constants.
+    pub action: &'static str,
+    /// What is asked, for people, e.g. "stage development → preliminaryTesting".
+    pub reason: String,
+    /// Anything else worth keeping (a JSON object).
+    pub details: serde_json::Value,
 }
 
 /// A use of catalog software whose register documents expire within the warning
@@ -113,17 +128,19 @@ impl Verdict {
 /// The request as one kind's validator sees it: typed objects and who asks.
 #[derive(Debug)]
 pub struct Admission<'a, K> {
-    /// CREATE or UPDATE (the dispatcher passes nothing else).
+    /// CREATE or UPDATE; DELETE only to a validator with [`Validate::JUDGES_DELETE`].
     pub operation: &'a Operation,
     /// The requesting user's name.
     pub user: &'a str,
+    /// The requesting user's groups, as the API server authenticated them.
+    pub groups: &'a [String],
     /// The object's namespace (empty for cluster-scoped kinds).
     pub namespace: &'a str,
     /// The object's name.
     pub name: &'a str,
-    /// The object as it would be stored.
+    /// The object as it would be stored; on DELETE, the object as it is stored.
     pub object: &'a K,
-    /// On UPDATE, the object as it is stored now.
+    /// On UPDATE and DELETE, the object as it is stored now.
     pub old: Option<&'a K>,
 }
 
@@ -132,6 +149,10 @@ pub struct Admission<'a, K> {
 pub trait Validate: Send + Sync {
     /// The kind it validates.
     type Object: DeserializeOwned + Resource<DynamicType = ()> + Send + Sync;
+
+    /// Whether DELETE requests are judged too (the stored object is then both
+    /// `object` and `old`); others are allowed without a look.
+    const JUDGES_DELETE: bool = false;
 
     /// Judges a CREATE or UPDATE. An error means the rules could not be checked (a
     /// lookup failed); the request is then refused, as `failurePolicy: Fail` would.
@@ -187,6 +208,7 @@ pub struct Validators {
     metrics: Option<AdmissionMetrics>,
     notices: Option<ExpiryNotices>,
     audit: Option<akp_audit::Sink>,
+    sre_groups: Vec<String>,
 }
 
 impl fmt::Debug for Validators {
@@ -224,6 +246,7 @@ impl Validators {
         Self {
             agencies: Arc::new(AgencyValidator::new(lookup.clone())),
             products: Arc::new(ProductValidator::new(lookup.clone(), clock.clone())),
+            sre_groups: super::roles::default_sre_groups(),
             pods: Arc::new(PodValidator::new(
                 lookup.clone(),
                 clock.clone(),
@@ -247,6 +270,19 @@ impl Validators {
             policy.clone(),
         ));
         self.claims = Arc::new(ClaimValidator::new(self.lookup.clone(), policy));
+        self
+    }
+
+    /// The groups of the platform's SREs (`--sre-group`): with `system:masters`, the
+    /// only ones who delete a product's record once it reached trial operation
+    /// (R-LC-07) or change its legal regime past development (R-LC-10).
+    #[must_use]
+    pub fn with_sre_groups(mut self, groups: Vec<String>) -> Self {
+        self.sre_groups = groups;
+        self.products = Arc::new(
+            ProductValidator::new(self.lookup.clone(), self.clock.clone())
+                .with_sre_groups(self.sre_groups.clone()),
+        );
         self
     }
 
@@ -314,6 +350,13 @@ impl Validators {
             audit(request, &decision, elapsed);
             if let Some(sink) = &self.audit {
                 sink.send(audit_record(request, &decision));
+                if !request.dry_run
+                    && let Decision::Judged(verdict) = &decision
+                {
+                    for act in &verdict.acts {
+                        sink.send(act_record(request, verdict, act));
+                    }
+                }
             }
         } else {
             tracing::debug!(
@@ -354,10 +397,20 @@ fn is_kind<K: Resource<DynamicType = ()>>(gvk: &GroupVersionKind) -> bool {
 }
 
 async fn run<V: Validate>(validator: &V, request: &AdmissionRequest<DynamicObject>) -> Decision {
-    if !matches!(request.operation, Operation::Create | Operation::Update) {
+    let judged = match request.operation {
+        Operation::Create | Operation::Update => true,
+        Operation::Delete => V::JUDGES_DELETE,
+        Operation::Connect => false,
+    };
+    if !judged {
         return Decision::Judged(Verdict::allowed());
     }
-    let Some(object) = &request.object else {
+    // On DELETE the API server sends the stored object as oldObject only.
+    let object = match request.operation {
+        Operation::Delete => &request.old_object,
+        _ => &request.object,
+    };
+    let Some(object) = object else {
         return Decision::Failed(format!(
             "the {:?} request carries no object",
             request.operation
@@ -380,6 +433,7 @@ async fn run<V: Validate>(validator: &V, request: &AdmissionRequest<DynamicObjec
     let admission = Admission {
         operation: &request.operation,
         user: request.user_info.username.as_deref().unwrap_or(""),
+        groups: request.user_info.groups.as_deref().unwrap_or_default(),
         namespace: request.namespace.as_deref().unwrap_or(""),
         name: &name,
         object: &object,
@@ -494,6 +548,28 @@ fn audit_record(
         "rulesFailed": failed,
         "warnings": warnings,
     }))
+}
+
+/// R-MON-02: an act the request asks for (a stage change, the deletion of a record),
+/// with the requester from the AdmissionReview's `userInfo`: the person, never a
+/// client-chosen field manager.
+fn act_record(
+    request: &AdmissionRequest<DynamicObject>,
+    verdict: &Verdict,
+    act: &AuditedAct,
+) -> akp_audit::Record {
+    let mut record = audit_record(request, &Decision::Judged(verdict.clone()));
+    record.action = act.action.to_owned();
+    record.reason = if verdict.is_allowed() {
+        act.reason.clone()
+    } else {
+        format!("{}; refused: {}", act.reason, verdict.message())
+    };
+    if let (Some(details), Some(extra)) = (record.details.as_object_mut(), act.details.as_object())
+    {
+        details.extend(extra.clone());
+    }
+    record
 }
 
 #[cfg(test)]

@@ -89,13 +89,14 @@ pub fn validating_hooks() -> Vec<Hook> {
             name: "platformsoftwareproducts.validate.akp.egov.kz",
             path: VALIDATE_PATH,
             // The main resource only: the operator's status writes must not depend on
-            // the webhook.
+            // the webhook. DELETE too: a record that reached trial operation stays, and
+            // the SRE's deletion is recorded with the requester (R-LC-07).
             rules: vec![rule(
                 GROUP,
                 VERSION,
                 "platformsoftwareproducts",
                 "Namespaced",
-                &["CREATE", "UPDATE"],
+                &["CREATE", "UPDATE", "DELETE"],
             )],
             namespace_selector: None,
             side_effects: "None",
@@ -315,7 +316,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn products_are_validated_on_create_and_update_failing_closed() {
+    fn products_are_validated_on_create_update_and_delete_failing_closed() {
         let config = validating_webhook_configuration(
             &WebhookEndpoint::Url("https://127.0.0.1:8443/".into()),
             Some("PEM"),
@@ -349,7 +350,13 @@ mod tests {
         );
         assert_eq!(
             rules[0].operations.as_deref(),
-            Some(&["CREATE".to_owned(), "UPDATE".to_owned()][..])
+            Some(
+                &[
+                    "CREATE".to_owned(),
+                    "UPDATE".to_owned(),
+                    "DELETE".to_owned()
+                ][..]
+            )
         );
     }
 

@@ -33,11 +33,13 @@ pub mod notice;
 pub mod pod;
 pub mod product;
 pub mod pvc;
+pub mod roles;
 pub mod server;
 pub mod tls;
 
 pub use admission::{
-    AUDIT_TARGET, Admission, Clock, ExpiringSoftware, Validate, Validators, Verdict, Violation,
+    AUDIT_TARGET, Admission, AuditedAct, Clock, ExpiringSoftware, Validate, Validators, Verdict,
+    Violation,
 };
 pub use certs::{
     CertError, SelfManagedCerts, ServingCert, ensure_serving_cert, patch_ca_bundle,

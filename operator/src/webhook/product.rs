@@ -7,9 +7,14 @@
 //! - R-SW-02: software whose register documents expired is refused for new use, and
 //!   warned about 30 days ahead;
 //! - R-LC-01, R-LC-02, R-LC-04: a stage change is re-checked (CEL on the CRD checks it
-//!   first; this is defence in depth, with the same wording).
+//!   first; this is defence in depth, with the same wording);
+//! - R-LC-07, R-LC-08, R-LC-10: who may delete the record, appoint participants and
+//!   change the legal regime ([`super::roles`], on the requester's `userInfo`);
+//! - R-MON-02: a stage change and a deletion are recorded with the requester
+//!   ([`stage_act`], [`deletion_act`]), not with a client-chosen field manager.
 //!
-//! [`check_product`] is pure; [`ProductValidator`] fetches its inputs.
+//! [`check_product`] and [`check_requester`] are pure; [`ProductValidator`] fetches
+//! their inputs.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -21,8 +26,11 @@ use jiff::civil::Date;
 use kube::ResourceExt;
 use kube::core::admission::Operation;
 
-use super::admission::{Admission, Clock, Validate, Verdict, Violation};
+use super::admission::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
 use super::lookup::{Freshness, Lookup, LookupError};
+use super::roles::{
+    Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
+};
 use crate::rules::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
 use crate::rules::stages::{check_transition, missing_acts};
 
@@ -241,10 +249,82 @@ pub fn check_stage(product: &PlatformSoftwareProduct, old_stage: Option<Stage>) 
     violations
 }
 
-/// Fetches the Agencies and the named catalog items, then calls [`check_product`].
+/// R-LC-07, R-LC-08, R-LC-10: the checks on who asks, for a product of the Agency
+/// owning `namespace` (none: [`check_product`] refuses the namespace already).
+pub fn check_requester(
+    namespace: &str,
+    product: &PlatformSoftwareProduct,
+    old: Option<&PlatformSoftwareProduct>,
+    agencies: &[Agency],
+    requester: Requester<'_>,
+    sre_groups: &[String],
+) -> Vec<Violation> {
+    let Some(agency) = owning_agency(namespace, agencies) else {
+        return Vec::new();
+    };
+    let mut violations = check_participants(
+        &product.spec,
+        old.map(|o| &o.spec),
+        agency,
+        agencies,
+        requester,
+    );
+    if let Some(old) = old {
+        violations.extend(check_regime(&product.spec, old, requester, sre_groups));
+    }
+    violations
+}
+
+/// R-MON-02: the stage change a CREATE or UPDATE asks for, to be recorded with the
+/// requester; `None` when the stage stays.
+pub fn stage_act(
+    product: &PlatformSoftwareProduct,
+    old: Option<&PlatformSoftwareProduct>,
+) -> Option<AuditedAct> {
+    let from = old.map(|o| o.spec.stage);
+    let to = product.spec.stage;
+    if from == Some(to) {
+        return None;
+    }
+    let from = from.map(Stage::as_str).unwrap_or("none");
+    Some(AuditedAct {
+        action: akp_audit::record::STAGE_CHANGE,
+        reason: format!("stage {from} → {}", to.as_str()),
+        details: serde_json::json!({
+            "from": from,
+            "to": to.as_str(),
+            "generation": product.metadata.generation,
+        }),
+    })
+}
+
+/// R-MON-02, R-LC-07: the deletion of a product's record, to be recorded with the
+/// requester, with what the record was.
+pub fn deletion_act(product: &PlatformSoftwareProduct) -> AuditedAct {
+    let reached = reached_trial(product);
+    AuditedAct {
+        action: akp_audit::record::RECORD_DELETE,
+        reason: format!(
+            "delete the record of product {} at stage {}",
+            product.name_any(),
+            product.spec.stage.as_str()
+        ),
+        details: serde_json::json!({
+            "stage": product.spec.stage.as_str(),
+            "reachedTrialOperation": reached.is_some(),
+            "trialReachedAt": reached.flatten(),
+            "generation": product.metadata.generation,
+            "resourceVersion": product.metadata.resource_version,
+        }),
+    }
+}
+
+/// Fetches the Agencies and the named catalog items, then calls [`check_product`] and
+/// [`check_requester`]; judges deletes with [`check_delete`].
 pub struct ProductValidator {
     lookup: Arc<dyn Lookup>,
     clock: Clock,
+    sre_groups: Vec<String>,
 }
 
 impl std::fmt::Debug for ProductValidator {
@@ -258,18 +338,42 @@ impl std::fmt::Debug for ProductValidator {
 impl ProductValidator {
     /// A validator reading from `lookup`, with today from `clock`.
     pub fn new(lookup: Arc<dyn Lookup>, clock: Clock) -> Self {
-        Self { lookup, clock }
+        Self {
+            lookup,
+            clock,
+            sre_groups: default_sre_groups(),
+        }
+    }
+
+    /// With the SRE groups of `--sre-group` (R-LC-07, R-LC-10).
+    #[must_use]
+    pub fn with_sre_groups(mut self, groups: Vec<String>) -> Self {
+        self.sre_groups = groups;
+        self
     }
 }
 
 impl Validate for ProductValidator {
     type Object = PlatformSoftwareProduct;
+    const JUDGES_DELETE: bool = true;
 
     async fn validate<'a>(
         &'a self,
         admission: &'a Admission<'a, PlatformSoftwareProduct>,
     ) -> Result<Verdict, LookupError> {
         let product = admission.object;
+        let requester = Requester {
+            user: admission.user,
+            groups: admission.groups,
+        };
+        if matches!(admission.operation, Operation::Delete) {
+            let mut verdict = Verdict::allowed();
+            verdict
+                .violations
+                .extend(check_delete(product, requester, &self.sre_groups));
+            verdict.acts.push(deletion_act(product));
+            return Ok(verdict);
+        }
         if let (Operation::Update, Some(old)) = (admission.operation, admission.old) {
             // Removing the finalizer of a product being deleted, or a change of
             // labels, status or finalizers, must go through even when the product
@@ -303,13 +407,23 @@ impl Validate for ProductValidator {
             catalog: &catalog,
             today: self.clock.today(),
         };
-        Ok(check_product(
+        let mut verdict = check_product(
             admission.namespace,
             admission.name,
             product,
             admission.old,
             &facts,
-        ))
+        );
+        verdict.violations.extend(check_requester(
+            admission.namespace,
+            product,
+            admission.old,
+            &agencies,
+            requester,
+            &self.sre_groups,
+        ));
+        verdict.acts.extend(stage_act(product, admission.old));
+        Ok(verdict)
     }
 }
 
@@ -649,6 +763,7 @@ mod validator_tests {
         let admission = Admission {
             operation: &Operation::Create,
             user: "alice@mon.gov.kz",
+            groups: &[],
             namespace: "agency-mon",
             name: "e-license",
             object: &product,

@@ -1,0 +1,764 @@
+//! Attacks on the life of a product record (docs/security.md), made by the real
+//! subjects with client certificates against a real API server running the chart's
+//! RBAC (`helm template`), the operator and the product webhook with its audit trail:
+//!
+//! - R-LC-07: a product that reached trial operation leaves through `decommissioned`;
+//!   deleting its record is an SRE's act, recorded with the SRE's name. Delete by each
+//!   actor of a product in development, trial operation, production, decommissioned,
+//!   and after a rework that took it back to development;
+//! - R-LC-08: roles are assigned, not taken: self-appointment, appointment by someone
+//!   who is not the head or a project head, appointing an outsider, a group or
+//!   `system:anonymous` are refused; the head appoints a valid user;
+//! - R-LC-10: the legal-regime fields past development are the SREs' act;
+//! - R-MON-02: the stage-change record names the requester, not the field manager.
+//!
+//! Every refusal is checked for its message and for nothing stored.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use akp_audit::record::{RECORD_DELETE, STAGE_CHANGE};
+use akp_audit::{Decision, Entry, Filter, Sink, SinkOptions, Store};
+use akp_crds::PlatformSoftwareProduct;
+use akp_operator::clock::ManualClock;
+use akp_operator::webhook::{
+    CertStore, Clock, ClusterLookup, Validators, WebhookEndpoint, WebhookServer,
+    apply_configuration, router, validating_webhook_configuration,
+};
+use akp_test_support::fixtures::{self, ALL_ACTS, GATE2};
+use akp_test_support::operator::{Operator, eventually};
+use akp_test_support::{Binaries, ControlPlane, Options, apply, documents, repo_root};
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+const TESTER: &str = "akp-tests";
+const NS: &str = "agency-mon";
+/// The actors. The digitalization head of agency mon (examples/agencies.yaml).
+const HEAD: &str = "alice@mon.gov.kz";
+/// A member of the agency's group, in no role.
+const MEMBER: &str = "bolat@mon.gov.kz";
+/// The project head of every product here, an agency employee.
+const PROJECT_HEAD: &str = "aigerim@mon.gov.kz";
+/// A developer of the product, of the developer organisation.
+const DEVELOPER: &str = "dev1@digital-solutions.kz";
+/// A developer of the product who is an agency employee (in the agency's group).
+const AGENCY_DEVELOPER: &str = "ernar@mon.gov.kz";
+const SRE: &str = "sre@akp.kz";
+const AUDITOR: &str = "auditor@mdai.gov.kz";
+/// The chart's default groups (values.yaml users.*.groups).
+const AGENCY_GROUP: &str = "agency-mon";
+const SRE_GROUP: &str = "akp:sre";
+const BODY_GROUP: &str = "akp:authorized-body";
+/// The webhook's name, as the API server quotes it in a refusal.
+const HOOK: &str = "platformsoftwareproducts.validate.akp.egov.kz";
+
+/// The control plane, the chart's RBAC, the operator and the webhook with its audit
+/// trail in SQLite.
+struct World {
+    cp: ControlPlane,
+    admin: Client,
+    store: Store,
+    sink: Sink,
+    operator: Operator,
+    _dir: tempfile::TempDir,
+}
+
+/// The ClusterRoles and ClusterRoleBindings of `helm template` with default values:
+/// the project roles, the SREs', the authorized body's.
+fn chart_cluster_rbac() -> Result<Vec<Value>> {
+    let helm = Binaries::locate()?.helm;
+    Binaries::require(&helm)?;
+    let out = Command::new(&helm)
+        .args(["template", "akp"])
+        .arg(repo_root().join("charts/akp"))
+        .args(["--namespace", "akp-system"])
+        .output()
+        .with_context(|| format!("running {}", helm.display()))?;
+    ensure!(
+        out.status.success(),
+        "helm template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8(out.stdout)?)
+        .map_err(|e| anyhow!("parsing helm's output: {e}"))?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d["kind"].as_str(),
+                Some("ClusterRole" | "ClusterRoleBinding")
+            )
+        })
+        .collect())
+}
+
+/// Server-side applies a ClusterRole or ClusterRoleBinding.
+async fn apply_rbac(admin: &Client, doc: Value) -> Result<()> {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .context("no name")?
+        .to_owned();
+    let params = PatchParams::apply(TESTER).force();
+    if doc["kind"] == "ClusterRole" {
+        let role: ClusterRole = serde_json::from_value(doc)?;
+        Api::<ClusterRole>::all(admin.clone())
+            .patch(&name, &params, &Patch::Apply(&role))
+            .await?;
+    } else {
+        let binding: ClusterRoleBinding = serde_json::from_value(doc)?;
+        Api::<ClusterRoleBinding>::all(admin.clone())
+            .patch(&name, &params, &Patch::Apply(&binding))
+            .await?;
+    }
+    Ok(())
+}
+
+impl World {
+    async fn start() -> Result<Self> {
+        let cp = ControlPlane::start(Options {
+            crds: true,
+            ..Options::default()
+        })
+        .context("control plane starts (run tools/build.sh first)")?;
+        let admin = cp.admin_client().await?;
+        for doc in chart_cluster_rbac()? {
+            apply_rbac(&admin, doc).await?;
+        }
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        let store = Store::open(&url).await?;
+        let sink = Sink::start(&url, SinkOptions::default());
+        let operator = Operator::start_audited(
+            cp.client_for("akp-operator", &["system:masters"]).await?,
+            &ManualClock::new(jiff::Timestamp::now()),
+            None,
+        );
+        // The product webhook in this process, registered with the API server.
+        let (cert, key) =
+            cp.sign_serving_cert(&["localhost"], &[IpAddr::V4(Ipv4Addr::LOCALHOST)])?;
+        let certs = Arc::new(CertStore::from_pem(&cert, &key)?);
+        let validators = Validators::with_lookup(
+            Arc::new(ClusterLookup::new(admin.clone())),
+            Clock::fixed("2026-10-01".parse()?),
+        )
+        .with_sre_groups(vec![SRE_GROUP.into()])
+        .with_audit(sink.clone());
+        let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let port = server.local_addr()?.port();
+        tokio::spawn(async move {
+            let _ = server
+                .run(certs, router(validators), std::future::pending::<()>())
+                .await;
+        });
+        apply_configuration(
+            &admin,
+            &validating_webhook_configuration(
+                &WebhookEndpoint::Url(format!("https://127.0.0.1:{port}")),
+                Some(cp.ca_cert_pem()),
+            ),
+        )
+        .await?;
+        let agency = documents(&repo_root().join("examples/agencies.yaml"))?
+            .into_iter()
+            .find(|d| d["metadata"]["name"] == "mon")
+            .context("agency mon")?;
+        apply(&admin, &agency, None, TESTER).await?;
+        // The operator has bound the agency's group and head in the agency namespace.
+        eventually("agency-mon bound", Duration::from_secs(60), || {
+            let admin = admin.clone();
+            async move {
+                let bindings =
+                    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin, NS)
+                        .list(&Default::default())
+                        .await?;
+                Ok((!bindings.items.is_empty()).then_some(()))
+            }
+        })
+        .await?;
+        // Until the API server calls the webhook: a dry-run product where no Agency is.
+        eventually("the webhook enforced", Duration::from_secs(30), || {
+            let admin = admin.clone();
+            async move {
+                let mut stray = fixtures::product("stray", "development", &[]);
+                stray["metadata"]["namespace"] = json!("default");
+                let stray: PlatformSoftwareProduct = serde_json::from_value(stray)?;
+                let got = outcome(
+                    Api::<PlatformSoftwareProduct>::namespaced(admin, "default")
+                        .create(
+                            &kube::api::PostParams {
+                                dry_run: true,
+                                ..Default::default()
+                            },
+                            &stray,
+                        )
+                        .await,
+                )?;
+                Ok(got.err().filter(|m| m.contains("(R-LC-08)")))
+            }
+        })
+        .await?;
+        Ok(Self {
+            cp,
+            admin,
+            store,
+            sink,
+            operator,
+            _dir: dir,
+        })
+    }
+
+    async fn client(&self, user: &str, groups: &[&str]) -> Result<Client> {
+        self.cp.client_for(user, groups).await
+    }
+
+    /// Creates, as the admin, product `name` at `stage` with `acts`, its project head,
+    /// its two developers and the developer's user domain.
+    async fn product(&self, name: &str, stage: &str, acts: &[&str]) -> Result<()> {
+        let mut doc = fixtures::product(name, stage, acts);
+        doc["spec"]["developer"] = json!({
+            "name": "ТОО «Цифровые решения»", "bin": "180940012345",
+            "userDomains": ["digital-solutions.kz"]
+        });
+        doc["spec"]["participants"] = json!({
+            "projectHeads": [PROJECT_HEAD],
+            "developers": [DEVELOPER, AGENCY_DEVELOPER]
+        });
+        apply(&self.admin, &doc, None, TESTER).await?;
+        Ok(())
+    }
+
+    async fn stored(&self, name: &str) -> Result<Option<PlatformSoftwareProduct>> {
+        Ok(
+            Api::<PlatformSoftwareProduct>::namespaced(self.admin.clone(), NS)
+                .get_opt(name)
+                .await?,
+        )
+    }
+
+    /// The records of `action` about product `name`, once the sink has written them.
+    async fn records(&self, action: &str, name: &str) -> Result<Vec<Entry>> {
+        ensure!(
+            self.sink.flush(Duration::from_secs(30)).await,
+            "audit flush"
+        );
+        Ok(akp_audit::query(
+            &self.store,
+            None,
+            &Filter {
+                action: Some(action.into()),
+                object: Some(format!("PlatformSoftwareProduct/{NS}/{name}")),
+                ..Filter::default()
+            },
+        )
+        .await?)
+    }
+}
+
+/// The API server's answer to a request: allowed, or the refusal's message.
+fn outcome<T>(result: Result<T, kube::Error>) -> Result<Result<(), String>> {
+    match result {
+        Ok(_) => Ok(Ok(())),
+        Err(kube::Error::Api(e)) => Ok(Err(format!("{} ({})", e.message, e.code))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// What a delete by an actor must come to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    /// Admitted (checked as a dry run, so every actor sees the same record).
+    Allowed,
+    /// Refused by RBAC before any admission.
+    NoRbac,
+    /// Refused by the product webhook: R-LC-07.
+    Stays,
+}
+
+async fn delete_dry(client: &Client, name: &str) -> Result<Result<(), String>> {
+    outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(client.clone(), NS)
+            .delete(
+                name,
+                &DeleteParams {
+                    dry_run: true,
+                    ..DeleteParams::default()
+                },
+            )
+            .await,
+    )
+}
+
+/// R-LC-07: delete by each actor of a product in development, trial operation,
+/// production, decommissioned and back in development after trial operation; then the
+/// SRE's real deletion, recorded with the SRE's name; the agencies' refusals recorded
+/// too, and nothing deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_07_products_leave_through_their_stages_and_only_sres_delete_a_record() -> Result<()> {
+    let w = World::start().await?;
+    w.product("in-dev", "development", &[]).await?;
+    w.product("in-trial", "trialOperation", GATE2).await?;
+    w.product("in-prod", "production", ALL_ACTS).await?;
+    w.product("retired", "decommissioned", ALL_ACTS).await?;
+    // Reworked: in trial operation (the operator records it), then back to development.
+    w.product("reworked", "trialOperation", GATE2).await?;
+    eventually(
+        "trialReachedAt recorded",
+        Duration::from_secs(60),
+        || async {
+            Ok(w.stored("reworked")
+                .await?
+                .and_then(|p| p.status?.trial_reached_at))
+        },
+    )
+    .await?;
+    let head = w.client(HEAD, &[]).await?;
+    // The head takes it back for rework, under a field manager of her choosing.
+    Api::<PlatformSoftwareProduct>::namespaced(head.clone(), NS)
+        .patch(
+            "reworked",
+            &PatchParams {
+                field_manager: Some("forged-manager".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"spec": {"stage": "development"}})),
+        )
+        .await
+        .context("the head takes the product back to development")?;
+
+    let actors = [
+        ("agency member", w.client(MEMBER, &[AGENCY_GROUP]).await?),
+        ("digitalization head", head.clone()),
+        (
+            "project head",
+            w.client(PROJECT_HEAD, &[AGENCY_GROUP]).await?,
+        ),
+        ("developer", w.client(DEVELOPER, &[]).await?),
+        ("SRE", w.client(SRE, &[SRE_GROUP]).await?),
+        ("authorized body", w.client(AUDITOR, &[BODY_GROUP]).await?),
+    ];
+    use Expect::{Allowed, NoRbac, Stays};
+    // Rows: actors as above; columns: in-dev, in-trial, in-prod, retired, reworked.
+    let products = ["in-dev", "in-trial", "in-prod", "retired", "reworked"];
+    let expected: [[Expect; 5]; 6] = [
+        [Allowed, Stays, Stays, Stays, Stays],         // agency member
+        [Allowed, Stays, Stays, Stays, Stays],         // digitalization head
+        [Allowed, Stays, Stays, Stays, Stays],         // project head (in the agency group)
+        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac],      // developer: no right on the record
+        [Allowed, Allowed, Allowed, Allowed, Allowed], // SRE
+        [NoRbac, NoRbac, NoRbac, NoRbac, NoRbac],      // authorized body: reads only
+    ];
+    let mut mismatches = Vec::new();
+    for ((actor, client), row) in actors.iter().zip(expected) {
+        for (name, want) in products.iter().zip(row) {
+            let got = delete_dry(client, name).await?;
+            let ok = match (want, &got) {
+                (Allowed, Ok(())) => true,
+                (NoRbac, Err(m)) => {
+                    m.contains("cannot delete resource \"platformsoftwareproducts\"")
+                        && m.contains("(403)")
+                }
+                (Stays, Err(m)) => {
+                    m.starts_with(&format!("admission webhook \"{HOOK}\" denied the request: spec.stage"))
+                        && m.contains("is the stage of a product that reached trial operation")
+                        && m.contains("its record stays and")
+                        && m.contains("(R-LC-07): take it out of service through the stages (production, then spec.stage: decommissioned")
+                        && m.contains("deleting the record is an act of the platform's SREs (groups akp:sre), written to the audit trail")
+                        && m.contains("(403)")
+                }
+                _ => false,
+            };
+            if !ok {
+                mismatches.push(format!(
+                    "{actor} deleting {name}: expected {want:?}, got {got:?}"
+                ));
+            }
+        }
+    }
+    ensure!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // The fact is the operator's: the agency cannot erase it from the status, nor
+    // delete its records wholesale.
+    let erased = outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(head.clone(), NS)
+            .patch_status(
+                "reworked",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"trialReachedAt": null, "trial": null}})),
+            )
+            .await,
+    )?;
+    ensure!(
+        erased.as_ref().is_err_and(|m| m
+            .contains("cannot patch resource \"platformsoftwareproducts/status\"")
+            && m.contains("(403)")),
+        "{erased:?}"
+    );
+    let wholesale = outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(head.clone(), NS)
+            .delete_collection(&DeleteParams::default(), &Default::default())
+            .await,
+    )?;
+    ensure!(
+        wholesale.as_ref().is_err_and(
+            |m| m.contains("cannot deletecollection resource \"platformsoftwareproducts\"")
+        ),
+        "{wholesale:?}"
+    );
+    ensure!(
+        w.stored("reworked")
+            .await?
+            .and_then(|p| p.status?.trial_reached_at)
+            .is_some(),
+        "the status keeps trialReachedAt"
+    );
+    // The reworked product's refusal says when it reached trial operation.
+    let refused = delete_dry(&actors[0].1, "reworked").await?;
+    ensure!(
+        refused
+            .as_ref()
+            .is_err_and(|m| m.contains("(trial operation reached at ")
+                && m.contains("may not delete it")
+                && m.contains("spec.stage \"development\"")),
+        "{refused:?}"
+    );
+    // Real (not dry-run) deletes by the agency: refused, and nothing deleted.
+    for name in ["in-trial", "in-prod", "retired", "reworked"] {
+        let got = outcome(
+            Api::<PlatformSoftwareProduct>::namespaced(head.clone(), NS)
+                .delete(name, &DeleteParams::default())
+                .await,
+        )?;
+        ensure!(
+            got.as_ref().is_err_and(|m| m.contains("R-LC-07")),
+            "{name}: {got:?}"
+        );
+        let stored = w.stored(name).await?.context("the record stays")?;
+        ensure!(
+            stored.metadata.deletion_timestamp.is_none(),
+            "{name} is not being deleted"
+        );
+    }
+    // The agency's refused deletion is in the audit trail with the head's name.
+    let refusals = w.records(RECORD_DELETE, "in-prod").await?;
+    ensure!(
+        refusals.iter().any(|e| e.record.actor == HEAD
+            && e.record.decision == Decision::Denied
+            && e.record
+                .reason
+                .contains("refused: spec.stage \"production\"")),
+        "{refusals:#?}"
+    );
+    // Dry runs are not acts: only the real requests are recorded.
+    ensure!(
+        refusals.iter().all(|e| e.record.details["dryRun"] == false),
+        "{refusals:#?}"
+    );
+
+    // The SRE deletes the decommissioned record: gone, and recorded with the SRE's name.
+    let sre = &actors[4].1;
+    Api::<PlatformSoftwareProduct>::namespaced(sre.clone(), NS)
+        .delete("retired", &DeleteParams::default())
+        .await
+        .context("the SRE deletes the record")?;
+    eventually("the record gone", Duration::from_secs(60), || async {
+        Ok(w.stored("retired").await?.is_none().then_some(()))
+    })
+    .await?;
+    let deleted = w.records(RECORD_DELETE, "retired").await?;
+    let by_sre: Vec<&Entry> = deleted
+        .iter()
+        .filter(|e| e.record.decision == Decision::Allowed)
+        .collect();
+    ensure!(by_sre.len() == 1, "{deleted:#?}");
+    let record = &by_sre[0].record;
+    ensure!(record.actor == SRE, "{record:?}");
+    ensure!(
+        record.details["groups"] == json!([SRE_GROUP, "system:authenticated"]),
+        "{record:?}"
+    );
+    ensure!(record.details["stage"] == "decommissioned", "{record:?}");
+    ensure!(
+        record.details["reachedTrialOperation"] == true,
+        "{record:?}"
+    );
+    ensure!(record.details["operation"] == "Delete", "{record:?}");
+    ensure!(record.object.uid.is_some(), "{record:?}");
+
+    // R-MON-02: the stage change is recorded with the head's name, not the manager's.
+    let changes = w.records(STAGE_CHANGE, "reworked").await?;
+    let rework = changes
+        .iter()
+        .find(|e| e.record.details["to"] == "development")
+        .with_context(|| format!("no stage.change record to development: {changes:#?}"))?;
+    ensure!(rework.record.actor == HEAD, "{rework:?}");
+    ensure!(
+        rework.record.details["from"] == "trialOperation",
+        "{rework:?}"
+    );
+    ensure!(
+        !serde_json::to_string(&rework.record)?.contains("forged-manager"),
+        "{rework:?}"
+    );
+    w.operator.stop().await;
+    Ok(())
+}
+
+/// A merge patch of `spec` on product `name` as `client`.
+async fn patch_spec(client: &Client, name: &str, spec: Value) -> Result<Result<(), String>> {
+    outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(client.clone(), NS)
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": spec})),
+            )
+            .await,
+    )
+}
+
+/// `spec.participants` and the regime fields of the stored product.
+async fn snapshot(w: &World, name: &str) -> Result<Value> {
+    let p = w.stored(name).await?.context("stored")?;
+    Ok(json!({
+        "participants": p.spec.participants,
+        "class": p.spec.class,
+        "contour": p.spec.contour,
+        "internetFacing": p.spec.internet_facing,
+        "informationCategory": p.spec.information_category,
+        "generation": p.metadata.generation,
+    }))
+}
+
+/// R-LC-08, R-LC-10: who may change `spec.participants` and the legal-regime fields,
+/// each refusal with its message and nothing stored; the head's valid appointment and
+/// the project head's are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_agencys()
+-> Result<()> {
+    let w = World::start().await?;
+    w.product("roles", "development", &[]).await?;
+    w.product("regime", "preliminaryTesting", &[]).await?;
+    let head = w.client(HEAD, &[]).await?;
+    let member = w.client(MEMBER, &[AGENCY_GROUP]).await?;
+    let project_head = w.client(PROJECT_HEAD, &[AGENCY_GROUP]).await?;
+    let agency_developer = w.client(AGENCY_DEVELOPER, &[AGENCY_GROUP]).await?;
+    let developer = w.client(DEVELOPER, &[]).await?;
+    let before = snapshot(&w, "roles").await?;
+    let developers = json!([DEVELOPER, AGENCY_DEVELOPER]);
+    let refusal = |field: &str, value: &str| {
+        format!("admission webhook \"{HOOK}\" denied the request: {field} \"{value}\" ")
+    };
+    // (actor, patch of spec.participants, what the refusal must hold).
+    let cases: Vec<(&str, &Client, Value, Vec<String>)> = vec![
+        (
+            "the project head appoints himself administrator",
+            &project_head,
+            json!({"administrators": [PROJECT_HEAD]}),
+            vec![
+                refusal("spec.participants.administrators[0]", PROJECT_HEAD)
+                    + "is you: nobody appoints himself (R-LC-08): ask the digitalization head or a project head of the product to appoint you (000 p.27-28)",
+            ],
+        ),
+        (
+            "the head makes himself project head",
+            &head,
+            json!({"projectHeads": [PROJECT_HEAD, HEAD]}),
+            vec![
+                refusal("spec.participants.projectHeads[1]", HEAD)
+                    + "is you: nobody appoints himself (R-LC-08)",
+            ],
+        ),
+        (
+            "an agency member appoints himself",
+            &member,
+            json!({"administrators": [MEMBER]}),
+            vec![
+                format!(
+                    "2 problems: spec.participants.administrators \"{MEMBER}\" may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {MEMBER} (R-LC-08)"
+                ),
+                format!(
+                    "spec.participants.administrators[0] \"{MEMBER}\" is you: nobody appoints himself (R-LC-08)"
+                ),
+            ],
+        ),
+        (
+            "a developer of the product (an agency employee) appoints a colleague",
+            &agency_developer,
+            json!({"developers": [DEVELOPER, AGENCY_DEVELOPER, "dev2@digital-solutions.kz"]}),
+            vec![
+                refusal("spec.participants.developers", "dev2@digital-solutions.kz")
+                    + &format!(
+                        "may be appointed or removed only by the digitalization head of agency mon ({HEAD}) or a project head of the product ({PROJECT_HEAD}), not by {AGENCY_DEVELOPER} (R-LC-08): ask"
+                    ),
+            ],
+        ),
+        (
+            "a project head appoints a project head",
+            &project_head,
+            json!({"projectHeads": [PROJECT_HEAD, MEMBER]}),
+            vec![
+                refusal("spec.participants.projectHeads", MEMBER)
+                    + &format!(
+                        "may be appointed or removed only by the digitalization head of agency mon ({HEAD}), not by {PROJECT_HEAD} (R-LC-08)"
+                    ),
+            ],
+        ),
+        (
+            "the head appoints an outsider",
+            &head,
+            json!({"administrators": ["mallory@evil.example"]}),
+            vec![
+                refusal(
+                    "spec.participants.administrators[0]",
+                    "mallory@evil.example",
+                ) + "is not a user of the agency, the developer or the service integrator of the product (agency mon: mon.gov.kz; the developer ТОО «Цифровые решения»: digital-solutions.kz) (R-LC-08): appoint a person of one of them by the user name the identity provider gives (user@domain); a group or an outsider cannot be appointed",
+            ],
+        ),
+        (
+            "the head appoints a group",
+            &head,
+            json!({"administrators": [AGENCY_GROUP]}),
+            vec![
+                refusal("spec.participants.administrators[0]", AGENCY_GROUP)
+                    + "is not a user of the agency, the developer or the service integrator",
+            ],
+        ),
+        (
+            "the head appoints a user of another agency",
+            &head,
+            json!({"administrators": ["berik@dsm.gov.kz"]}),
+            vec![
+                refusal("spec.participants.administrators[0]", "berik@dsm.gov.kz")
+                    + "is not a user of the agency",
+            ],
+        ),
+    ];
+    for (what, client, participants, wanted) in &cases {
+        let mut spec = json!({"participants": participants});
+        if participants.get("developers").is_none() {
+            spec["participants"]["developers"] = developers.clone();
+        }
+        let got = patch_spec(client, "roles", spec).await?;
+        let Err(message) = &got else {
+            bail!("{what}: admitted");
+        };
+        for w in wanted {
+            ensure!(
+                message.contains(w.as_str()),
+                "{what}: {message}\nwanted: {w}"
+            );
+        }
+        ensure!(message.ends_with("(403)"), "{what}: {message}");
+        ensure!(
+            snapshot(&w, "roles").await? == before,
+            "{what}: something was stored"
+        );
+    }
+    // system:anonymous and service accounts: the CRD refuses them before any webhook.
+    for name in [
+        "system:anonymous",
+        "system:serviceaccount:agency-mon:default",
+    ] {
+        let got = patch_spec(
+            &head,
+            "roles",
+            json!({"participants": {"administrators": [name]}}),
+        )
+        .await?;
+        ensure!(
+            got.as_ref().is_err_and(|m| m.contains(&format!(
+                "\"{name}\" is a name the API server reserves for its own users and groups (system:...), not a person (R-LC-08): name the person, as user@domain of the agency, the developer or the service integrator"
+            )) && m.contains("is invalid: spec.participants.administrators[0]: Invalid value")),
+            "{name}: {got:?}"
+        );
+        ensure!(
+            snapshot(&w, "roles").await? == before,
+            "{name}: something was stored"
+        );
+    }
+    // The developer of the developer organisation has no right on the record at all.
+    let got = patch_spec(
+        &developer,
+        "roles",
+        json!({"participants": {"developers": [DEVELOPER, "dev2@digital-solutions.kz"]}}),
+    )
+    .await?;
+    ensure!(
+        got.as_ref()
+            .is_err_and(|m| m.contains("cannot patch resource \"platformsoftwareproducts\"")),
+        "{got:?}"
+    );
+
+    // Allowed: the head appoints an administrator of the developer, a project head a
+    // security officer of the agency; both stored.
+    patch_spec(
+        &head,
+        "roles",
+        json!({"participants": {"administrators": ["ops@digital-solutions.kz"]}}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the head's appointment: {m}"))?;
+    patch_spec(
+        &project_head,
+        "roles",
+        json!({"participants": {"securityOfficers": ["infosec@mon.gov.kz"]}}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the project head's appointment: {m}"))?;
+    let stored = w.stored("roles").await?.context("stored")?;
+    ensure!(stored.spec.participants.administrators == ["ops@digital-solutions.kz"]);
+    ensure!(stored.spec.participants.security_officers == ["infosec@mon.gov.kz"]);
+
+    // R-LC-10: past development the agency does not move the product between regimes.
+    let before = snapshot(&w, "regime").await?;
+    let regime = [
+        ("spec.class", json!({"class": 1}), "1", "2"),
+        (
+            "spec.contour",
+            json!({"contour": "external"}),
+            "external",
+            "internal",
+        ),
+        (
+            "spec.internetFacing",
+            json!({"contour": "external", "internetFacing": true}),
+            "true",
+            "false",
+        ),
+        (
+            "spec.informationCategory",
+            json!({"informationCategory": "restrictedPersonalData"}),
+            "restrictedPersonalData",
+            "public",
+        ),
+    ];
+    for (field, patch, value, was) in regime {
+        for client in [&head, &member] {
+            let got = patch_spec(client, "regime", patch.clone()).await?;
+            let wanted = format!(
+                "{field} \"{value}\" would change the legal regime of a product past development (it was {was}, the stage is preliminaryTesting) (R-LC-10): only the platform's SREs (groups akp:sre) change it, on the authorized body's decision: send them the decision, or keep {was}"
+            );
+            ensure!(
+                got.as_ref()
+                    .is_err_and(|m| m.contains(HOOK) && m.contains(&wanted)),
+                "{field}: {got:?}\nwanted: {wanted}"
+            );
+            ensure!(
+                snapshot(&w, "regime").await? == before,
+                "{field}: something was stored"
+            );
+        }
+    }
+    // In development the agency still decides its regime.
+    patch_spec(&head, "roles", json!({"class": 1}))
+        .await?
+        .map_err(|m| anyhow!("a regime change in development: {m}"))?;
+    ensure!(w.stored("roles").await?.context("stored")?.spec.class == 1);
+    w.operator.stop().await;
+    Ok(())
+}
