@@ -109,7 +109,8 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
     let bindings = Api::<RoleBinding>::namespaced(remote.clone(), ns)
         .list(&ListParams::default())
         .await?;
-    assert_eq!(bindings.items.len(), 5);
+    // The agency, the head, and the four project roles.
+    assert_eq!(bindings.items.len(), 6);
     assert!(
         Api::<ClusterRole>::all(remote.clone())
             .get_opt("akp:environment-viewer")
