@@ -148,7 +148,10 @@ impl World {
         )
         .with_sre_groups(vec![SRE_GROUP.into()])
         .with_audit(sink.clone());
-        let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        // Mutual TLS, as in production: only the API server's calls are recorded.
+        let server = WebhookServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await?
+            .with_client_ca(cp.webhook_client_ca()?);
         let port = server.local_addr()?.port();
         tokio::spawn(async move {
             let _ = server

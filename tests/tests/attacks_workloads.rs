@@ -111,6 +111,7 @@ async fn start() -> Result<Fixture> {
     .await?;
     let mut enrolment =
         documents(&repo_root().join("examples/products/school-enrolment.yaml"))?.remove(0);
+    enrolment["spec"]["developer"]["userDomains"] = json!(["edtech.kz"]);
     enrolment["spec"]["participants"] = json!({"developers": [INTERNAL_DEVELOPER]});
     apply(&admin, &enrolment, None, MANAGER).await?;
     for doc in documents(&repo_root().join("examples/products/e-license.yaml"))? {
@@ -126,6 +127,34 @@ async fn start() -> Result<Fixture> {
                 .all(|p| p.status.as_ref().is_some_and(|s| is_ready(&s.conditions))))
         .then_some(()))
     })
+    .await?;
+    // The API server loads the operator's policies within moments, not at once.
+    let probe = workload(
+        "Deployment",
+        "probe",
+        json!({"hostNetwork": true, "containers": [container(json!({}))]}),
+    );
+    let deployments = Api::<DynamicObject>::namespaced_with(
+        admin.clone(),
+        EXTERNAL_DEV,
+        &resource("Deployment")?,
+    );
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let probe: DynamicObject = serde_json::from_value(probe)?;
+    eventually(
+        "the admission policies in effect",
+        Duration::from_secs(30),
+        || async {
+            Ok(deployments
+                .create(&dry_run, &probe)
+                .await
+                .is_err()
+                .then_some(()))
+        },
+    )
     .await?;
     Ok(Fixture {
         cp,

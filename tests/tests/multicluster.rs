@@ -162,7 +162,27 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
             "spec": {"selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}
         }))?;
-        match Api::<Deployment>::namespaced(tenant.clone(), ns)
+        // The API server loads new policies within moments, not at once: dry runs
+        // until the refusal comes, then the real create is refused.
+        let deployments = Api::<Deployment>::namespaced(tenant.clone(), ns);
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let message = eventually(
+            &format!("the reserve cluster's policy refusing {name}"),
+            Duration::from_secs(30),
+            || async {
+                match deployments.create(&dry_run, &deployment).await {
+                    Err(kube::Error::Api(s)) => Ok(Some(s.message)),
+                    Err(e) => Err(e.into()),
+                    Ok(_) => Ok(None),
+                }
+            },
+        )
+        .await?;
+        assert!(message.contains(says), "{message}");
+        match deployments
             .create(&PostParams::default(), &deployment)
             .await
         {

@@ -195,6 +195,7 @@ async fn check_environment(client: &Client, product: &str, want: &Environment) -
         names,
         set(&[
             "akp-agency",
+            "akp-digitalization-head",
             "akp-project-head",
             "akp-administrator",
             "akp-security-officer",

@@ -826,7 +826,14 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     }
     // An agency namespace of an older operator, whose head's binding was to the
     // built-in `admin`: a roleRef cannot change, so the operator makes it again.
-    ensure_namespace(admin, "agency-a").await?;
+    // Made as that operator made it (labels, no owner UID), so it is adopted (D-NS-1).
+    apply(
+        admin,
+        &json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "agency-a", "labels": {
+                "app.kubernetes.io/managed-by": "akp-operator", "akp.egov.kz/agency": "a"}}}),
+    )
+    .await?;
     apply(
         admin,
         &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
@@ -1154,11 +1161,22 @@ async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Resu
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": env}, "spec": spec
         }))?;
+        // The API server's own policy refuses first (docs/security.md W6); the quota
+        // holds the same line should the policy be missing.
         let message = refusal(services.create(&PostParams::default(), &service).await)?;
         ensure!(
-            message.contains("exceeded quota: akp-requested")
-                && message.contains(&format!("limited: {resource}=0")),
+            message.contains("ValidatingAdmissionPolicy 'akp-service-exposure'")
+                && message.contains("(R-SEG-02, R-SEG-03)"),
             "{name}: {message}"
+        );
+        let quota = Api::<ResourceQuota>::namespaced(admin.clone(), env)
+            .get("akp-requested")
+            .await?;
+        let hard = quota.spec.and_then(|s| s.hard).unwrap_or_default();
+        ensure!(
+            hard.get(resource).map(|q| q.0.as_str()) == Some("0"),
+            "{name}: the quota's {resource} is {:?}",
+            hard.get(resource)
         );
         ensure!(
             Api::<Service>::namespaced(admin.clone(), env)
