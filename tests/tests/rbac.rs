@@ -843,6 +843,11 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "head@a.gov.kz"}]}),
     )
     .await?;
+    // Workloads an older release let into the agency namespace: the API server's policy
+    // refuses new ones (docs/security.md W1); these stay as the targets of their rows.
+    for doc in workloads("agency-a", "runner") {
+        apply_eventually(admin, doc).await?;
+    }
     let operator = Operator::start(
         cp.client_for("akp-operator-in-test", &["system:masters"])
             .await?,
@@ -901,13 +906,7 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     }
     operator.stop().await;
 
-    // The objects of the rows. Pods would be refused by a restricted Pod Security
-    // level without these settings; none runs (no scheduler).
-    let container = json!({"name": "app", "image": "registry.akp.kz/library/nginx",
-        "securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}});
-    let pod_spec = json!({"automountServiceAccountToken": false, "containers": [container]});
-    let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": pod_spec});
+    // The objects of the rows.
     let secret = |ns: &str, name: &str| {
         json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": ns}, "stringData": {"k": "v"}})
@@ -919,21 +918,8 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
         secret(A_ENV, "db"),
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": A_ENV}}),
     ];
-    for ns in ["agency-a", A_ENV] {
-        let name = if ns == A_ENV { "web" } else { "runner" };
-        objects.extend([
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": pod_spec}),
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "x"}}, "template": template}}),
-            // No selector: its endpoints are the hand-written ones below.
-            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                "spec": {"ports": [{"port": 80}]}}),
-        ]);
-    }
+    objects.extend(workloads(A_ENV, "web"));
     objects.extend([
-        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "runner", "namespace": "agency-a"},
-            "spec": {"schedule": "0 0 * * *", "suspend": true,
-                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}}}}),
         json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web", "namespace": A_ENV},
             "subsets": [{"addresses": [{"ip": "10.0.0.10"}], "ports": [{"port": 80}]}]}),
         json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
@@ -950,6 +936,28 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
         apply_eventually(admin, doc).await?;
     }
     Ok(())
+}
+
+/// A pod, a Deployment, a Service and a CronJob named `name` in `ns`, the targets of
+/// the workload rows. Pods would be refused by a restricted Pod Security level without
+/// these settings; none runs (no scheduler).
+fn workloads(ns: &str, name: &str) -> Vec<Value> {
+    let container = json!({"name": "app", "image": "registry.akp.kz/library/nginx",
+        "securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}});
+    let pod_spec = json!({"automountServiceAccountToken": false, "containers": [container]});
+    let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": pod_spec});
+    vec![
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": pod_spec}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "x"}}, "template": template}}),
+        // No selector: its endpoints are the hand-written ones of the world.
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+            "spec": {"ports": [{"port": 80}]}}),
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": ns},
+            "spec": {"schedule": "0 0 * * *", "suspend": true,
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}}}}),
+    ]
 }
 
 /// A cell of the matrix: the row, the subject, the verb.
