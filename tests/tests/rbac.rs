@@ -826,7 +826,15 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     }
     // An agency namespace of an older operator, whose head's binding was to the
     // built-in `admin`: a roleRef cannot change, so the operator makes it again.
-    // Made as that operator made it (labels, no owner UID), so it is adopted (D-NS-1).
+    // Workloads an older release let into the agency namespace, made before the
+    // namespace carries the label the API server's policy selects (so whichever test
+    // of this file started an operator first): the policy refuses new ones
+    // (docs/security.md W1); these stay as the targets of their rows.
+    ensure_namespace(admin, "agency-a").await?;
+    for doc in workloads("agency-a", "runner") {
+        apply_eventually(admin, doc).await?;
+    }
+    // Then labelled as that operator made it (no owner UID), so it is adopted (D-NS-1).
     apply(
         admin,
         &json!({"apiVersion": "v1", "kind": "Namespace",
@@ -843,11 +851,6 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "head@a.gov.kz"}]}),
     )
     .await?;
-    // Workloads an older release let into the agency namespace: the API server's policy
-    // refuses new ones (docs/security.md W1); these stay as the targets of their rows.
-    for doc in workloads("agency-a", "runner") {
-        apply_eventually(admin, doc).await?;
-    }
     let operator = Operator::start(
         cp.client_for("akp-operator-in-test", &["system:masters"])
             .await?,

@@ -642,23 +642,14 @@ where
 }
 
 /// Applies every document of the named files of `dir` (all files when `names` is
-/// empty), creating agency and product namespaces first.
+/// empty). Agency namespaces are the operator's to create: one made by hand is not the
+/// Agency's (docs/security.md N4).
 async fn apply_dir(client: &kube::Client, dir: &Path, names: &[&str]) -> Result<()> {
     let files = yaml_files(dir)?.into_iter().filter(|f| {
         names.is_empty() || f.file_name().is_some_and(|n| names.iter().any(|w| n == *w))
     });
     for file in files {
         for doc in documents(&file)? {
-            if doc["kind"] == "Agency" {
-                ensure_namespace(
-                    client,
-                    doc["spec"]["namespace"].as_str().unwrap_or_default(),
-                )
-                .await?;
-            }
-            if let Some(ns) = doc["metadata"]["namespace"].as_str() {
-                ensure_namespace(client, ns).await?;
-            }
             apply(client, &doc, None, MANAGER).await.with_context(|| {
                 format!(
                     "applying {} from {}",
