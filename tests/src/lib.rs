@@ -43,8 +43,8 @@ pub use helpers::{
     wait_for,
 };
 pub use manifests::{
-    api_resource, apply, apply_examples, documents, dynamic_api, ensure_namespace, with_namespace,
-    yaml_files,
+    api_resource, apply, apply_examples, chart_documents, documents, dynamic_api, ensure_namespace,
+    with_namespace, yaml_files,
 };
 pub use postgres::TestPostgres;
 pub use process::{pid_alive, wait_pids_gone};

@@ -125,3 +125,25 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// The documents `helm template <release> charts/akp --namespace <namespace>` renders
+/// with the chart's default values: what the chart would install, for tests that need
+/// its real RBAC.
+pub fn chart_documents(release: &str, namespace: &str) -> Result<Vec<Value>> {
+    let helm = crate::Binaries::locate()?.helm;
+    crate::Binaries::require(&helm)?;
+    let out = std::process::Command::new(&helm)
+        .args(["template", release])
+        .arg(crate::repo_root().join("charts/akp"))
+        .args(["--namespace", namespace])
+        .output()
+        .with_context(|| format!("running {}", helm.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "helm template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8(out.stdout)?)
+        .map_err(|e| anyhow::anyhow!("parsing helm's output: {e}"))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}

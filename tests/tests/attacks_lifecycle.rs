@@ -15,7 +15,7 @@
 //! Every refusal is checked for its message and for nothing stored.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Command;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use akp_operator::webhook::{
 };
 use akp_test_support::fixtures::{self, ALL_ACTS, GATE2};
 use akp_test_support::operator::{Operator, eventually};
-use akp_test_support::{Binaries, ControlPlane, Options, apply, documents, repo_root};
+use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -70,21 +70,7 @@ struct World {
 /// The ClusterRoles and ClusterRoleBindings of `helm template` with default values:
 /// the project roles, the SREs', the authorized body's.
 fn chart_cluster_rbac() -> Result<Vec<Value>> {
-    let helm = Binaries::locate()?.helm;
-    Binaries::require(&helm)?;
-    let out = Command::new(&helm)
-        .args(["template", "akp"])
-        .arg(repo_root().join("charts/akp"))
-        .args(["--namespace", "akp-system"])
-        .output()
-        .with_context(|| format!("running {}", helm.display()))?;
-    ensure!(
-        out.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8(out.stdout)?)
-        .map_err(|e| anyhow!("parsing helm's output: {e}"))?;
+    let docs = akp_test_support::chart_documents("akp", "akp-system")?;
     Ok(docs
         .into_iter()
         .filter(|d| {

@@ -18,15 +18,15 @@
 //! Each test has its own control plane: an operator acts on the whole cluster.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+
 use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::clock::ManualClock;
+use akp_test_support::apply;
 use akp_test_support::fixtures::product;
 use akp_test_support::operator::{Cluster, OPERATOR_USER, Operator, cluster, eventually};
-use akp_test_support::{Binaries, apply, repo_root};
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
@@ -54,21 +54,7 @@ struct World {
 
 /// The chart's SRE ClusterRole and its binding, from `helm template`.
 fn chart_sre_rbac() -> Result<(ClusterRole, ClusterRoleBinding)> {
-    let helm = Binaries::locate()?.helm;
-    Binaries::require(&helm)?;
-    let out = Command::new(&helm)
-        .args(["template", "akp"])
-        .arg(repo_root().join("charts/akp"))
-        .args(["--namespace", "akp-system"])
-        .output()
-        .with_context(|| format!("running {}", helm.display()))?;
-    ensure!(
-        out.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&String::from_utf8(out.stdout)?)
-        .map_err(|e| anyhow!("parsing helm's output: {e}"))?;
+    let docs = akp_test_support::chart_documents("akp", "akp-system")?;
     let find = |kind: &str| {
         docs.iter()
             .find(|d| d["kind"] == kind && d["metadata"]["name"] == "akp-sre")

@@ -9,13 +9,13 @@
 //! cell sees the same objects. A mismatch prints the whole matrix.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
+
 use std::time::Duration;
 
 use akp_operator::clock::ManualClock;
 use akp_test_support::operator::{Operator, eventually};
-use akp_test_support::{Binaries, ControlPlane, Options, documents, ensure_namespace, repo_root};
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use akp_test_support::{ControlPlane, Options, documents, ensure_namespace, repo_root};
+use anyhow::{Context, Result, bail, ensure};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -190,22 +190,7 @@ fn control_plane() -> Result<&'static ControlPlane> {
 
 /// The RBAC objects of `helm template` with the chart's default values.
 fn chart_rbac() -> Result<Vec<Value>> {
-    let helm = Binaries::locate()?.helm;
-    Binaries::require(&helm)?;
-    let out = Command::new(&helm)
-        .args(["template", RELEASE])
-        .arg(repo_root().join("charts/akp"))
-        .args(["--namespace", RELEASE_NAMESPACE])
-        .output()
-        .with_context(|| format!("running {}", helm.display()))?;
-    ensure!(
-        out.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout)?;
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(&text).map_err(|e| anyhow!("parsing helm's output: {e}"))?;
+    let docs = akp_test_support::chart_documents(RELEASE, RELEASE_NAMESPACE)?;
     Ok(docs
         .into_iter()
         .filter(|d| {
