@@ -128,6 +128,20 @@ fn validation(expression: String, message: String) -> Value {
     json!({"expression": expression, "messageExpression": message, "reason": "Forbidden"})
 }
 
+/// No item of `list` (a CEL list, items named `var`) satisfies `cond`; the refusal names
+/// those that do between `before` and `after`.
+fn none_of(list: &str, var: &str, cond: &str, before: &str, after: &str) -> Value {
+    validation(
+        format!("!{list}.exists({var}, {cond})"),
+        format!(
+            "{} + {} + {}",
+            lit(before),
+            names_where(list, var, cond),
+            lit(after)
+        ),
+    )
+}
+
 /// The validations of a pod spec at `shape`.
 fn isolation_validations(shape: &Shape) -> Vec<Value> {
     let f = shape.field;
@@ -161,38 +175,26 @@ fn isolation_validations(shape: &Shape) -> Vec<Value> {
             "it shares the node's inter-process communication with other products and environments",
             "R-SEG-04",
         ),
-        validation(
-            format!("!variables.containers.exists(c, {privileged})"),
-            format!(
-                "{} + {} + {}",
-                lit(&format!("{f}: containers ")),
-                names_where("variables.containers", "c", privileged),
-                lit(
-                    ": securityContext.privileged: true is refused: a privileged container owns the node, its network and the other products on it (R-SEG-04, R-PLC-01); remove privileged (environments enforce the Pod Security Standard \"restricted\")"
-                )
-            ),
+        none_of(
+            "variables.containers",
+            "c",
+            privileged,
+            &format!("{f}: containers "),
+            ": securityContext.privileged: true is refused: a privileged container owns the node, its network and the other products on it (R-SEG-04, R-PLC-01); remove privileged (environments enforce the Pod Security Standard \"restricted\")",
         ),
-        validation(
-            format!("!variables.containers.exists(c, {host_port})"),
-            format!(
-                "{} + {} + {}",
-                lit(&format!("{f}: containers ")),
-                names_where("variables.containers", "c", host_port),
-                lit(
-                    ": ports[].hostPort is refused: it opens a port on the node, around the Services and NetworkPolicies of the environment (R-SEG-02, R-SEG-03); remove hostPort and expose the pod through a Service"
-                )
-            ),
+        none_of(
+            "variables.containers",
+            "c",
+            host_port,
+            &format!("{f}: containers "),
+            ": ports[].hostPort is refused: it opens a port on the node, around the Services and NetworkPolicies of the environment (R-SEG-02, R-SEG-03); remove hostPort and expose the pod through a Service",
         ),
-        validation(
-            "!variables.volumes.exists(v, has(v.hostPath))".to_owned(),
-            format!(
-                "{} + {} + {}",
-                lit(&format!("{f}.volumes ")),
-                names_where("variables.volumes", "v", "has(v.hostPath)"),
-                lit(
-                    ": hostPath is refused: it mounts the node's own files, and those of other products and environments (R-SEG-04, R-PLC-01); use an emptyDir, a configMap or secret, or a persistentVolumeClaim of a storage class of the environment's sites"
-                )
-            ),
+        none_of(
+            "variables.volumes",
+            "v",
+            "has(v.hostPath)",
+            &format!("{f}.volumes "),
+            ": hostPath is refused: it mounts the node's own files, and those of other products and environments (R-SEG-04, R-PLC-01); use an emptyDir, a configMap or secret, or a persistentVolumeClaim of a storage class of the environment's sites",
         ),
         validation(
             format!("variables.volumes.all(v, !({unknown_volume}))"),
