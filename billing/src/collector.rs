@@ -101,7 +101,7 @@ impl Collector {
             .validate()
             .map_err(|e| CollectError::Config(e.to_string()))?;
         let timeout = Duration::from_secs(config.prometheus.timeout_seconds.max(1));
-        let prometheus = Prometheus::new(&config.prometheus.url, timeout)?;
+        let prometheus = Prometheus::from_config(&config.prometheus, timeout)?;
         Ok(Self {
             config,
             prometheus,

@@ -6,7 +6,7 @@
 //! `{step}` by the subquery step; every query is evaluated once per window, at the
 //! window's end plus the hold, and must return a matrix.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,25 @@ pub struct PrometheusConfig {
     pub url: String,
     /// Timeout of one query, seconds.
     pub timeout_seconds: u64,
+    /// Extra CA certificates (PEM) that an `https://` Prometheus' certificate may chain
+    /// to, besides the system's roots (a cluster-internal CA, for example).
+    pub ca_file: Option<PathBuf>,
+    /// A file holding the bearer token sent with every query (`Authorization: Bearer`);
+    /// read again for each query, so that a rotated token (a projected ServiceAccount
+    /// token, for example) is picked up.
+    pub bearer_token_file: Option<PathBuf>,
+    /// HTTP basic authentication (exclusive with `bearerTokenFile`).
+    pub basic_auth: Option<BasicAuth>,
+}
+
+/// HTTP basic authentication of the Prometheus API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BasicAuth {
+    /// The user name.
+    pub username: String,
+    /// A file holding the password (read again for each query).
+    pub password_file: PathBuf,
 }
 
 impl Default for PrometheusConfig {
@@ -72,6 +91,9 @@ impl Default for PrometheusConfig {
         Self {
             url: "http://127.0.0.1:9090".into(),
             timeout_seconds: 60,
+            ca_file: None,
+            bearer_token_file: None,
+            basic_auth: None,
         }
     }
 }

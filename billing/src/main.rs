@@ -38,6 +38,27 @@ struct Cli {
     /// Overrides prometheus.url of the configuration.
     #[arg(long, env = "AKP_BILLING_PROMETHEUS_URL")]
     prometheus: Option<String>,
+    /// Overrides prometheus.caFile: extra CA certificates (PEM) of an https:// Prometheus.
+    #[arg(long, env = "AKP_BILLING_PROMETHEUS_CA")]
+    prometheus_ca: Option<PathBuf>,
+    /// Overrides prometheus.bearerTokenFile: a file with the token sent as
+    /// `Authorization: Bearer` (read for each query).
+    #[arg(long, env = "AKP_BILLING_PROMETHEUS_BEARER_TOKEN_FILE")]
+    prometheus_bearer_token_file: Option<PathBuf>,
+    /// Overrides prometheus.basicAuth.username (with --prometheus-password-file).
+    #[arg(
+        long,
+        env = "AKP_BILLING_PROMETHEUS_USERNAME",
+        requires = "prometheus_password_file"
+    )]
+    prometheus_username: Option<String>,
+    /// Overrides prometheus.basicAuth.passwordFile: a file with the basic-auth password.
+    #[arg(
+        long,
+        env = "AKP_BILLING_PROMETHEUS_PASSWORD_FILE",
+        requires = "prometheus_username"
+    )]
+    prometheus_password_file: Option<PathBuf>,
     /// Software catalog items (YAML, as `kubectl get swc -o yaml` prints them).
     #[arg(long, conflicts_with = "catalog_from_cluster")]
     catalog: Option<PathBuf>,
@@ -211,6 +232,20 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     };
     if let Some(url) = &cli.prometheus {
         config.prometheus.url = url.clone();
+    }
+    if let Some(ca) = &cli.prometheus_ca {
+        config.prometheus.ca_file = Some(ca.clone());
+    }
+    if let Some(token) = &cli.prometheus_bearer_token_file {
+        config.prometheus.bearer_token_file = Some(token.clone());
+    }
+    if let (Some(username), Some(password_file)) =
+        (&cli.prometheus_username, &cli.prometheus_password_file)
+    {
+        config.prometheus.basic_auth = Some(akp_billing::config::BasicAuth {
+            username: username.clone(),
+            password_file: password_file.clone(),
+        });
     }
     let calendar = Calendar::new(config.timing.utc_offset_hours);
     let ledger = Ledger::open(&cli.database, calendar).await?;

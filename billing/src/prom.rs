@@ -4,12 +4,14 @@
 //! [`crate::quantity`]), never as floats.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::config::PrometheusConfig;
 use crate::integrate::{Sample, Series};
 use crate::quantity::{DecimalError, parse_decimal};
 
@@ -36,6 +38,17 @@ pub enum PromError {
         /// The query.
         query: String,
     },
+    /// The client's configuration cannot be used (an unreadable CA, token or password
+    /// file, or both a token and basic authentication).
+    #[error("the Prometheus client's {field} ({value}) cannot be used: {message}")]
+    Config {
+        /// The configuration field (`prometheus.caFile`, ...).
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// Why, and the fix.
+        message: String,
+    },
     /// The answer is not what the API documents.
     #[error("unexpected answer from Prometheus to {query}: {message}")]
     Malformed {
@@ -53,6 +66,7 @@ impl PromError {
             PromError::Unreachable { .. } => "unreachable",
             PromError::Refused { .. } => "refused",
             PromError::Malformed { .. } => "malformed",
+            PromError::Config { .. } => "config",
         }
     }
 }
@@ -62,7 +76,15 @@ impl PromError {
 pub struct Prometheus {
     base: String,
     http: reqwest::Client,
+    auth: Option<Auth>,
     queries: AtomicU64,
+}
+
+/// How each request authenticates; the secrets stay in their files, read per request.
+#[derive(Debug)]
+enum Auth {
+    Bearer(PathBuf),
+    Basic { username: String, password: PathBuf },
 }
 
 #[derive(Deserialize)]
@@ -116,7 +138,90 @@ impl Prometheus {
         Ok(Self {
             base: base_url.trim_end_matches('/').to_string(),
             http,
+            auth: None,
             queries: AtomicU64::new(0),
+        })
+    }
+
+    /// A client for the Prometheus of `config`: its URL, extra CA certificates, bearer
+    /// token or basic authentication.
+    pub fn from_config(config: &PrometheusConfig, timeout: Duration) -> Result<Self, PromError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)));
+        if let Some(path) = &config.ca_file {
+            let unusable = |message: String| PromError::Config {
+                field: "prometheus.caFile",
+                value: path.display().to_string(),
+                message,
+            };
+            let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| unusable(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(unusable(
+                    "no PEM certificate in the file: give the CA certificate(s) that sign Prometheus' certificate".into(),
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let auth = match (&config.bearer_token_file, &config.basic_auth) {
+            (Some(_), Some(_)) => {
+                return Err(PromError::Config {
+                    field: "prometheus.bearerTokenFile",
+                    value: "and prometheus.basicAuth".into(),
+                    message:
+                        "give one way to authenticate: the bearer token or basic authentication"
+                            .into(),
+                });
+            }
+            (Some(token), None) => Some(Auth::Bearer(token.clone())),
+            (None, Some(b)) => Some(Auth::Basic {
+                username: b.username.clone(),
+                password: b.password_file.clone(),
+            }),
+            (None, None) => None,
+        };
+        let http = builder.build().map_err(|source| PromError::Unreachable {
+            url: config.url.clone(),
+            source,
+        })?;
+        let client = Self {
+            base: config.url.trim_end_matches('/').to_string(),
+            http,
+            auth,
+            queries: AtomicU64::new(0),
+        };
+        // A missing secret file is a configuration error at start, not a failing cycle.
+        drop(client.authenticate(client.http.get(&client.base))?);
+        Ok(client)
+    }
+
+    /// `request` with the configured authentication; the secret files are read now.
+    fn authenticate(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, PromError> {
+        let read = |field: &'static str, path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| PromError::Config {
+                    field,
+                    value: path.display().to_string(),
+                    message: format!("{e}: mount the Secret there or fix the path"),
+                })
+        };
+        Ok(match &self.auth {
+            None => request,
+            Some(Auth::Bearer(path)) => {
+                request.bearer_auth(read("prometheus.bearerTokenFile", path)?)
+            }
+            Some(Auth::Basic { username, password }) => request.basic_auth(
+                username,
+                Some(read("prometheus.basicAuth.passwordFile", password)?),
+            ),
         })
     }
 
@@ -135,8 +240,7 @@ impl Prometheus {
             source,
         };
         let response = self
-            .http
-            .post(&url)
+            .authenticate(self.http.post(&url))?
             .form(&[("query", promql), ("time", &time_secs.to_string())])
             .send()
             .await
@@ -149,7 +253,10 @@ impl Prometheus {
     /// Whether Prometheus answers its readiness endpoint.
     pub async fn ready(&self) -> bool {
         let url = format!("{}/-/ready", self.base);
-        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
+        let Ok(request) = self.authenticate(self.http.get(url)) else {
+            return false;
+        };
+        matches!(request.send().await, Ok(r) if r.status().is_success())
     }
 }
 
