@@ -109,21 +109,32 @@ fn managed() -> watcher::Config {
 }
 
 /// Applies the ClusterRoles of the project roles (R-LC-08), unless they are in place:
-/// a restart writes nothing.
+/// a restart writes nothing. In place means the same rules: the chart may ship them
+/// (`operator.rbac.manageClusterRoles: false`) with Helm's labels, and the operator,
+/// then allowed only to read them, must not try to rewrite their metadata.
 pub async fn apply_cluster_roles(client: &Client) -> anyhow::Result<()> {
     let api = Api::<ClusterRole>::all(client.clone());
     for role in rbac::cluster_roles() {
-        if let Some(live) = api.get_opt(&role.name_any()).await?
-            && is_applied(&serde_json::to_value(&role)?, &serde_json::to_value(&live)?)
+        let name = role.name_any();
+        let grants = |r: &ClusterRole| serde_json::json!({"rules": r.rules, "aggregationRule": r.aggregation_rule});
+        if let Some(live) = api.get_opt(&name).await?
+            && is_applied(&grants(&role), &grants(&live))
         {
             continue;
         }
         api.patch(
-            &role.name_any(),
+            &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&role),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 403 => anyhow::anyhow!(
+                "the ClusterRole {name} is missing or its rules differ from the operator's (R-LC-08), and the operator may not write it ({}): install the chart's version of the role (operator.rbac.manageClusterRoles: false ships them) or set operator.rbac.manageClusterRoles: true",
+                status.message
+            ),
+            e => e.into(),
+        })?;
     }
     Ok(())
 }
