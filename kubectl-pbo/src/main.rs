@@ -3,6 +3,7 @@
 //! On the PATH as `kubectl-pbo`, kubectl runs it for `kubectl pbo …`. It reads the
 //! kubeconfig as kubectl does (`--kubeconfig`, `KUBECONFIG`, `--context`, `-n`).
 
+mod check;
 mod cluster;
 mod complete;
 mod error;
@@ -57,6 +58,9 @@ enum Command {
     /// Billing reports: status and files, signature verification.
     #[command(subcommand)]
     Report(report::Command),
+    /// Whether an installation answers: the admission webhook (a review over TLS
+    /// verified with its caBundle) and /metrics URLs (the chart's `helm test`).
+    Check(check::Args),
     /// Shell completion script for kubectl-pbo.
     Completion {
         /// The shell.
@@ -73,6 +77,7 @@ async fn run(cli: &Cli) -> Result<String, CliError> {
         Command::EstimateDevelopment(a) => Ok(estimate_development::run(a, cli.output)?),
         Command::Report(report::Command::Get(a)) => report::get(a, &cli.cluster, cli.output).await,
         Command::Report(report::Command::Verify(a)) => report::run_verify(a, cli.output),
+        Command::Check(a) => check::run(a, &cli.cluster).await,
         Command::Completion { shell } => Ok(completion(*shell)),
     }
 }
