@@ -136,6 +136,8 @@ pub fn chart_documents(release: &str, namespace: &str) -> Result<Vec<Value>> {
         .args(["template", release])
         .arg(crate::repo_root().join("charts/akp"))
         .args(["--namespace", namespace])
+        // The `helm test` hook's pod and ServiceAccount are no part of the install.
+        .arg("--skip-tests")
         .output()
         .with_context(|| format!("running {}", helm.display()))?;
     anyhow::ensure!(

@@ -30,6 +30,8 @@ use serde_json::{Value, json};
 
 const RELEASE: &str = "akp";
 const NAMESPACE: &str = "akp-system";
+/// Where the alerts' `runbook_url` points: docs/runbooks.md on the project's forge.
+const RUNBOOKS_URL: &str = "https://git.egov.kz/akp/akp/-/blob/main/docs/runbooks.md";
 
 fn chart_dir() -> PathBuf {
     repo_root().join("charts").join("akp")
@@ -94,6 +96,15 @@ fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Result<&'a Value> {
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
         .with_context(|| format!("no {kind} {name} in the rendered chart"))
 }
+
+/// `helm template` flags of a cluster that serves the Prometheus operator's kinds (the
+/// chart renders its ServiceMonitor and PrometheusRule only there).
+const MONITORING_APIS: [&str; 4] = [
+    "--api-versions",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "--api-versions",
+    "monitoring.coreos.com/v1/PrometheusRule",
+];
 
 /// The production-like values of the chart's CI.
 fn production_values() -> PathBuf {
@@ -190,6 +201,281 @@ fn values_schema_refuses_bad_values_naming_the_field() -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------
+// Templates: CRDs, Capabilities guards, storage modes, Prometheus auth, extras
+
+/// The rendered CRDs are crdgen's files (the drift check keeps those equal to the
+/// types) with labels and, by default, Helm's keep policy; crds.enabled=false leaves
+/// them out.
+#[test]
+fn chart_templates_the_crds_crdgen_writes_with_the_keep_policy() -> Result<()> {
+    let bins = bins()?;
+    let docs = parse_docs(&render(&bins, &[])?)?;
+    let crds: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "CustomResourceDefinition")
+        .collect();
+    let generated = akp_crds::all();
+    assert_eq!(crds.len(), generated.len(), "one CRD per kind");
+    for (file, _) in &generated {
+        let ours = documents(&repo_root().join("crds").join("yaml").join(file))?;
+        let ours = ours.first().context("a CRD")?;
+        let name = ours["metadata"]["name"].as_str().context("name")?;
+        let shipped = find(&docs, "CustomResourceDefinition", name)?;
+        assert_eq!(
+            shipped["spec"], ours["spec"],
+            "{name}: the chart's CRD is crdgen's"
+        );
+        assert_eq!(
+            shipped["metadata"]["annotations"]["helm.sh/resource-policy"], "keep",
+            "{name}"
+        );
+        assert_eq!(
+            shipped["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "akp"
+        );
+    }
+    let docs = parse_docs(&render(&bins, &["--set", "crds.keep=false"])?)?;
+    let crd = find(&docs, "CustomResourceDefinition", "agencies.akp.egov.kz")?;
+    assert!(crd["metadata"]["annotations"].is_null(), "{crd:#}");
+    let docs = parse_docs(&render(&bins, &["--set", "crds.enabled=false"])?)?;
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "CustomResourceDefinition"),
+        "crds.enabled=false still renders CRDs"
+    );
+    Ok(())
+}
+
+/// Without the Prometheus operator's kinds the chart renders no ServiceMonitor and no
+/// PrometheusRule (an install would fail on them); with them, both.
+#[test]
+fn chart_renders_monitoring_objects_only_where_the_cluster_serves_them() -> Result<()> {
+    let bins = bins()?;
+    let kinds = |docs: &[Value]| -> BTreeSet<String> {
+        docs.iter()
+            .filter_map(|d| d["kind"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let without = kinds(&parse_docs(&render(&bins, &[])?)?);
+    assert!(!without.contains("ServiceMonitor"), "{without:?}");
+    assert!(!without.contains("PrometheusRule"), "{without:?}");
+    assert!(without.contains("Deployment"), "{without:?}");
+    let with = kinds(&parse_docs(&render(&bins, &MONITORING_APIS)?)?);
+    assert!(with.contains("ServiceMonitor"), "{with:?}");
+    assert!(with.contains("PrometheusRule"), "{with:?}");
+    Ok(())
+}
+
+/// The billing container of a rendering, and its pod spec.
+fn billing_pod(docs: &[Value]) -> Result<(&Value, &Value)> {
+    let pod = &find(docs, "Deployment", &format!("{RELEASE}-billing"))?["spec"]["template"]["spec"];
+    let container = pod["containers"]
+        .as_array()
+        .and_then(|c| c.first())
+        .context("the billing container")?;
+    Ok((pod, container))
+}
+
+fn volume<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
+    pod["volumes"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == name)
+}
+
+/// Every storage mode gives the ledger and the reports a writable volume under a
+/// read-only root filesystem: SQLite on the claim, PostgreSQL with the claim, and
+/// PostgreSQL without persistence on an emptyDir.
+#[test]
+fn billing_reports_have_a_volume_in_every_storage_mode() -> Result<()> {
+    let bins = bins()?;
+    let modes: &[(&str, &[&str], &str)] = &[
+        ("sqlite", &[], "persistentVolumeClaim"),
+        (
+            "postgres",
+            &["--set", "billing.database.existingSecret=ledger"],
+            "persistentVolumeClaim",
+        ),
+        (
+            "postgres-no-persistence",
+            &[
+                "--set",
+                "billing.database.existingSecret=ledger",
+                "--set",
+                "billing.persistence.enabled=false",
+            ],
+            "emptyDir",
+        ),
+    ];
+    for (mode, args, source) in modes {
+        let docs = parse_docs(&render(&bins, args)?)?;
+        let (pod, container) = billing_pod(&docs)?;
+        assert_eq!(
+            container["securityContext"]["readOnlyRootFilesystem"], true,
+            "{mode}"
+        );
+        let reports_dir = container["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find_map(|a| a.strip_prefix("--reports-dir="))
+            .with_context(|| format!("{mode}: no --reports-dir"))?;
+        let mount = container["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| {
+                m["mountPath"].as_str().is_some_and(|p| {
+                    reports_dir.starts_with(p) && !m["readOnly"].as_bool().unwrap_or(false)
+                })
+            })
+            .with_context(|| format!("{mode}: {reports_dir} is on no writable volume"))?;
+        let name = mount["name"].as_str().context("mount name")?;
+        let vol = volume(pod, name).with_context(|| format!("{mode}: no volume {name}"))?;
+        assert!(vol[*source].is_object(), "{mode}: {vol}");
+    }
+    Ok(())
+}
+
+/// Prometheus over HTTPS with a CA and a bearer token, or basic auth: the flags of
+/// akp-billing point at the mounted Secret and ConfigMap; both credentials at once are
+/// refused, naming the values.
+#[test]
+fn billing_reaches_prometheus_with_a_ca_and_a_token_or_basic_auth() -> Result<()> {
+    let bins = bins()?;
+    let docs = parse_docs(&render(
+        &bins,
+        &[
+            "--set",
+            "billing.prometheusUrl=https://prometheus.monitoring.svc:9091",
+            "--set",
+            "billing.prometheusAuth.ca.existingConfigMap=prom-ca",
+            "--set",
+            "billing.prometheusAuth.bearerToken.existingSecret=prom-token",
+        ],
+    )?)?;
+    let (pod, container) = billing_pod(&docs)?;
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for a in [
+        "--prometheus=https://prometheus.monitoring.svc:9091",
+        "--prometheus-ca=/etc/akp-billing/prometheus-ca/ca.crt",
+        "--prometheus-bearer-token-file=/etc/akp-billing/prometheus-token/token",
+    ] {
+        assert!(args.contains(&a), "{a} not in {args:?}");
+    }
+    assert_eq!(
+        volume(pod, "prometheus-ca").context("CA volume")?["configMap"]["name"],
+        "prom-ca"
+    );
+    assert_eq!(
+        volume(pod, "prometheus-token").context("token volume")?["secret"]["secretName"],
+        "prom-token"
+    );
+    let docs = parse_docs(&render(
+        &bins,
+        &[
+            "--set",
+            "billing.prometheusAuth.basicAuth.existingSecret=prom-basic",
+        ],
+    )?)?;
+    let (pod, container) = billing_pod(&docs)?;
+    assert!(
+        container["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a
+                == "--prometheus-password-file=/etc/akp-billing/prometheus-basic-auth/password"),
+        "{container:#}"
+    );
+    let username = container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == "AKP_BILLING_PROMETHEUS_USERNAME")
+        .context("the user name's env")?;
+    assert_eq!(username["valueFrom"]["secretKeyRef"]["name"], "prom-basic");
+    assert!(volume(pod, "prometheus-basic-auth").is_some());
+    let out = run(helm(&bins)
+        .args(["template", RELEASE])
+        .arg(chart_dir())
+        .args([
+            "--set",
+            "billing.prometheusAuth.basicAuth.existingSecret=b",
+            "--set",
+            "billing.prometheusAuth.bearerToken.existingSecret=t",
+        ]))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("set bearerToken.existingSecret or basicAuth.existingSecret, not both"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+/// extraArgs, extraEnv, extraVolumes and extraVolumeMounts reach both containers.
+#[test]
+fn extra_args_env_and_volumes_reach_the_containers() -> Result<()> {
+    let bins = bins()?;
+    let mut args = Vec::new();
+    for component in ["operator", "billing"] {
+        for set in [
+            format!("{component}.extraArgs[0]=--extra-{component}"),
+            format!("{component}.extraEnv[0].name=EXTRA_{component}"),
+            format!("{component}.extraEnv[0].value=1"),
+            format!("{component}.extraVolumes[0].name=extra-{component}"),
+            format!("{component}.extraVolumes[0].emptyDir.medium=Memory"),
+            format!("{component}.extraVolumeMounts[0].name=extra-{component}"),
+            format!("{component}.extraVolumeMounts[0].mountPath=/extra"),
+        ] {
+            args.push("--set".to_owned());
+            args.push(set);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let docs = parse_docs(&render(&bins, &args)?)?;
+    for component in ["operator", "billing"] {
+        let pod = &find(&docs, "Deployment", &format!("{RELEASE}-{component}"))?["spec"]["template"]
+            ["spec"];
+        let c = &pod["containers"][0];
+        let has = |list: &Value, key: &str, want: &str| {
+            list.as_array().is_some_and(|l| {
+                l.iter().any(|x| {
+                    if key.is_empty() {
+                        *x == want
+                    } else {
+                        x[key] == want
+                    }
+                })
+            })
+        };
+        assert!(
+            has(&c["args"], "", &format!("--extra-{component}")),
+            "{component}: {c:#}"
+        );
+        assert!(
+            has(&c["env"], "name", &format!("EXTRA_{component}")),
+            "{component}"
+        );
+        assert!(
+            has(&c["volumeMounts"], "name", &format!("extra-{component}")),
+            "{component}"
+        );
+        assert!(
+            has(&pod["volumes"], "name", &format!("extra-{component}")),
+            "{component}"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
 // The chart ships the same RBAC and webhook objects as the operator's code.
 
 #[test]
@@ -206,19 +492,15 @@ fn r_lc_08_chart_cluster_roles_are_the_operators() -> Result<()> {
         let shipped = find(&docs, "ClusterRole", &name)?;
         let code = serde_json::to_value(&role)?;
         assert_eq!(shipped["rules"], code["rules"], "rules of {name}");
-        // What the operator checks at start before writing anything (run.rs).
+        // What the operator checks at start before writing anything (run.rs,
+        // apply_cluster_roles): the rules only, since Helm sets its own labels on what
+        // it installs (chart_lifecycle.rs runs the operator on such roles).
+        let grants =
+            |r: &Value| json!({"rules": r["rules"], "aggregationRule": r["aggregationRule"]});
         assert!(
-            akp_operator::apply::is_applied(&code, shipped),
+            akp_operator::apply::is_applied(&grants(&code), &grants(shipped)),
             "the operator would rewrite {name}:\n{code:#}\nshipped:\n{shipped:#}"
         );
-        // The operator compares its label too (run.rs, apply_cluster_roles).
-        for (k, v) in role.labels() {
-            assert_eq!(
-                shipped["metadata"]["labels"][k],
-                json!(v),
-                "{name} label {k}"
-            );
-        }
     }
     Ok(())
 }
@@ -252,7 +534,7 @@ fn chart_webhook_configurations_are_the_operators() -> Result<()> {
 #[test]
 fn alert_rules_pass_promtool_check_and_unit_tests() -> Result<()> {
     let bins = bins()?;
-    let docs = parse_docs(&render(&bins, &[])?)?;
+    let docs = parse_docs(&render(&bins, &MONITORING_APIS)?)?;
     let rule = find(&docs, "PrometheusRule", RELEASE)?;
     // What ships is what files/alerts.yaml says.
     let file = documents(&chart_dir().join("files").join("alerts.yaml"))?;
@@ -278,8 +560,9 @@ fn alert_rules_pass_promtool_check_and_unit_tests() -> Result<()> {
             .current_dir(dir.path()),
     )?;
     assert!(test.contains("SUCCESS"), "{test}");
-    // Every alert is unit-tested.
+    // Every alert is unit-tested and has a runbook.
     let tests = std::fs::read_to_string(dir.path().join("alerts-tests.yaml"))?;
+    let runbooks = std::fs::read_to_string(repo_root().join("docs").join("runbooks.md"))?;
     for group in rule["spec"]["groups"].as_array().context("groups")? {
         for r in group["rules"].as_array().context("rules")? {
             let name = r["alert"].as_str().context("alert name")?;
@@ -287,9 +570,18 @@ fn alert_rules_pass_promtool_check_and_unit_tests() -> Result<()> {
                 tests.contains(&format!("alertname: {name}")),
                 "{name} has no test"
             );
+            // The conventional `runbook_url`, to this alert's section of docs/runbooks.md.
+            let url = r["annotations"]["runbook_url"].as_str().unwrap_or_default();
+            let anchor = url
+                .strip_prefix(RUNBOOKS_URL)
+                .and_then(|a| a.strip_prefix('#'))
+                .with_context(|| {
+                    format!("{name}: runbook_url {url:?} is not {RUNBOOKS_URL}#...")
+                })?;
+            assert_eq!(anchor, name.to_lowercase(), "{name}: runbook_url {url}");
             assert!(
-                r["annotations"]["runbook"].is_string(),
-                "{name} has no runbook"
+                runbooks.lines().any(|l| l == format!("## {name}")),
+                "{name}: no section `## {name}` in docs/runbooks.md"
             );
         }
     }
@@ -590,7 +882,7 @@ async fn chart_renders_manifests_that_kubeconform_validates_strictly() -> Result
     ];
     let mut kinds = BTreeSet::new();
     for (name, args) in variants {
-        let mut all: Vec<&str> = vec!["--include-crds"];
+        let mut all: Vec<&str> = MONITORING_APIS.to_vec();
         all.extend(args.iter().map(String::as_str));
         let yaml = render(&bins, &all)?;
         for d in parse_docs(&yaml)? {
@@ -808,13 +1100,15 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
         .context("namespace")?
         .to_owned();
     apply(&admin, agency, None, "chart-test").await?;
-    // The chart as an SRE installs it (CRDs from the chart's crds/; ours are already
-    // in place with the same content, which Helm leaves alone).
+    // The chart as an SRE installs it where the CRDs are managed apart
+    // (crds.enabled=false: this control plane installed them already, and Helm adopts
+    // no object it did not make; chart_lifecycle.rs installs them with the chart).
     let install = run_ok(
         helm(&bins)
             .args(["upgrade", "--install", RELEASE])
             .arg(chart_dir())
             .args(["--namespace", NAMESPACE, "--create-namespace"])
+            .args(["--set", "crds.enabled=false"])
             .arg("--kubeconfig")
             .arg(cp.kubeconfig_path()),
     )?;

@@ -1,5 +1,6 @@
 //! Writes the CRD YAML of every kind to `crds/yaml/` and to the Helm chart's
-//! `charts/akp/crds/` (or only to the directory given with `--out`), or with `--check`
+//! `charts/akp/files/crds/` (which `templates/crds.yaml` renders, so that `helm upgrade`
+//! upgrades them), or only to the directory given with `--out`; or with `--check`
 //! fails when the committed files of either differ from what the types generate, or
 //! when the chart ships a CRD file the types no longer generate.
 
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
         .unwrap_or(crate_dir)
         .join("charts")
         .join("akp")
+        .join("files")
         .join("crds");
     let mut dirs = vec![crate_dir.join("yaml"), chart_crds];
     // Only the project's own directories are pruned: `--out` may name any directory.
