@@ -36,6 +36,12 @@ phase "CRD drift check"
 # again with that one package's features.
 target/debug/crdgen --check
 
+phase "chart README drift check (helm-docs values table)"
+scripts/chart-docs.sh --check
+
+phase "links: every relative link resolves inside the repository"
+scripts/check-links.sh
+
 phase "cargo test (real etcd, kube-apiserver, scheduler, controller manager, kwok)"
 out="$repo/target/test-output.txt"; mkdir -p "$repo/target"
 set +e

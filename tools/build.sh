@@ -62,10 +62,13 @@ build helm "$helm_dir" helm.sh/helm/v3/cmd/helm helm "$helm_ld"
 kubeconform_dir="$bin_root/kubeconform-$KUBECONFORM_VERSION"
 build kubeconform "$kubeconform_dir" github.com/yannh/kubeconform/cmd/kubeconform kubeconform \
   "-X main.version=$KUBECONFORM_VERSION"
+helm_docs_dir="$bin_root/helm-docs-$HELM_DOCS_VERSION"
+build helm-docs "$helm_docs_dir" github.com/norwoodj/helm-docs/cmd/helm-docs helm-docs \
+  "-X main.version=$HELM_DOCS_VERSION"
 # cyclonus: a NetworkPolicy engine no one here wrote, the second judge of the segmentation
 # table (tests/tests/segmentation.rs).
 cyclonus_dir="$bin_root/cyclonus-$CYCLONUS_VERSION"
 build cyclonus "$cyclonus_dir" github.com/mattfenwick/cyclonus/cmd/cyclonus cyclonus \
   "-X github.com/mattfenwick/cyclonus/pkg/cli.version=$CYCLONUS_VERSION"
 log "all parts ready"
-printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir" "$cyclonus_dir"
+printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir" "$helm_docs_dir" "$cyclonus_dir"
