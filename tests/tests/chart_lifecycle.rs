@@ -280,6 +280,7 @@ async fn helm_test(
     servers: &Servers,
     dir: &Path,
     attempt: &str,
+    timeout: &str,
 ) -> Result<(bool, String, String)> {
     let pods: Api<Pod> = Api::namespaced(admin.clone(), NAMESPACE);
     let name = format!("{RELEASE}-test");
@@ -290,7 +291,7 @@ async fn helm_test(
         .unwrap_or_default();
     let helm_log = dir.join(format!("helm-test-{attempt}.log"));
     let mut helm_test = Running::spawn(
-        helm(bins, cp).args(["test", RELEASE, "-n", NAMESPACE, "--timeout", "120s"]),
+        helm(bins, cp).args(["test", RELEASE, "-n", NAMESPACE, "--timeout", timeout]),
         helm_log,
     )?;
     // The new pod of this run (before-hook-creation replaced the previous one).
@@ -450,7 +451,7 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
     // helm test: the webhook answers a review over TLS verified with the caBundle the
     // operator patched, and both /metrics answer.
     let (passed, helm_out, check_out) =
-        helm_test(&bins, cp, &admin, &servers, dir.path(), "up").await?;
+        helm_test(&bins, cp, &admin, &servers, dir.path(), "up", "120s").await?;
     assert!(passed, "helm test failed:\n{helm_out}\ncheck:\n{check_out}");
     assert!(
         helm_out
@@ -465,10 +466,11 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
         "{check_out}"
     );
 
-    // The same check fails when the operator is down: helm test reports it.
+    // The same check fails when the operator is down: helm test reports it (Helm waits
+    // for Succeeded until its timeout even when the pod Failed, hence a short one).
     servers.operator.stop();
     let (passed, helm_out, check_out) =
-        helm_test(&bins, cp, &admin, &servers, dir.path(), "down").await?;
+        helm_test(&bins, cp, &admin, &servers, dir.path(), "down", "20s").await?;
     assert!(
         !passed,
         "helm test passed with the operator down:\n{helm_out}"
