@@ -350,6 +350,11 @@ async fn helm_test(
     }});
     pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
         .await?;
+    // Nothing else writes this pod's status (no kwok, no scheduler here): the phase
+    // Helm waits for must be the one written.
+    let phase = pods.get(&name).await?.status.and_then(|s| s.phase);
+    let want = if code == 0 { "Succeeded" } else { "Failed" };
+    assert_eq!(phase.as_deref(), Some(want), "the helm test pod's phase");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let exit = loop {
         if let Some(s) = helm_test.child.try_wait()? {
@@ -383,6 +388,8 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
     let bins = Binaries::locate()?;
     Binaries::require(&bins.helm)?;
     // No CRDs at all beforehand: the chart brings ours.
+    // No scheduler and no kwok (Options::default()): nothing but the test writes the
+    // hook pod's status.
     let cp = ControlPlane::shared(Options::default())?;
     let admin = cp.admin_client().await?;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
