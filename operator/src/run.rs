@@ -43,6 +43,8 @@ pub struct Settings {
     pub readiness: Readiness,
     /// The audit trail's writer (R-MON-02), shared with the webhooks; `None` logs only.
     pub audit: Option<akp_audit::Sink>,
+    /// The clients of remote Sites' clusters, shared with the webhooks.
+    pub remotes: Arc<crate::remote::RemoteClusters>,
 }
 
 /// Whether a cache keeps the objects' managedFields.
@@ -218,7 +220,7 @@ pub async fn run(
         segmentation: Arc::new(settings.segmentation),
         stores: stores.clone(),
         recheck,
-        remotes: Default::default(),
+        remotes: settings.remotes.clone(),
         caches_ready: caches_ready.clone(),
         audit: settings.audit.clone(),
     });

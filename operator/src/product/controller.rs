@@ -427,7 +427,11 @@ async fn sync_remote_sites(
         };
         let remote = ctx
             .remotes
-            .client(&ctx.client, &cluster.kubeconfig_secret_ref)
+            .client(
+                &ctx.client,
+                &site.name_any(),
+                &cluster.kubeconfig_secret_ref,
+            )
             .await?;
         let spec = &v.product.spec;
         let here: Vec<&build::EnvironmentPlan> = plan
