@@ -13,12 +13,12 @@ pub mod clock;
 pub mod context;
 pub mod error;
 #[cfg(test)]
-mod examples;
+use akp_rules::examples;
 pub mod leader;
 pub mod product;
 pub mod rbac;
 pub mod remote;
-pub mod rules;
+pub use akp_rules as rules;
 pub mod run;
 pub mod site;
 pub mod telemetry;

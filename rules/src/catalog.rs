@@ -6,7 +6,7 @@
 use akp_crds::{EnvironmentName, SoftwareCatalogItem};
 use jiff::ToSpan;
 use jiff::civil::Date;
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 
 /// Renewal is due this many days before the documents expire (R-SW-02, 004 p.9).
 pub const RENEWAL_WARNING_DAYS: i32 = 30;
