@@ -11,4 +11,5 @@ pub mod naming;
 pub mod ownership;
 pub mod placement;
 pub mod quantity;
+pub mod software;
 pub mod stages;
