@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 
 use akp_crds::SoftwareCatalogItem;
+
+use crate::catalog::parse_image;
 pub use akp_crds::catalog::LicenseMetric;
 
 /// A catalog item as metering needs it.
@@ -26,46 +28,6 @@ pub struct Catalog {
     by_repository: BTreeMap<String, Vec<(Option<String>, CatalogEntry)>>,
 }
 
-/// A parsed image reference.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Registry host and path, without tag or digest.
-    pub repository: String,
-    /// `sha256:<hex>`, if the reference has one.
-    pub digest: Option<String>,
-}
-
-/// Splits `host/path:tag@sha256:…` into repository and digest.
-pub fn parse_image(image: &str) -> ImageRef {
-    let (name, digest) = match image.split_once('@') {
-        Some((name, digest)) => (name, Some(digest.to_string())),
-        None => (image, None),
-    };
-    // A tag is a ':' after the last '/', so that `host:5000/repo` keeps its port.
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let name = match name[last_slash..].find(':') {
-        Some(i) => &name[..last_slash + i],
-        None => name,
-    };
-    ImageRef {
-        repository: normalize_repository(name),
-        digest,
-    }
-}
-
-fn normalize_repository(name: &str) -> String {
-    let first = name.split('/').next().unwrap_or("");
-    let has_host =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_host {
-        name.to_string()
-    } else if name.contains('/') {
-        format!("docker.io/{name}")
-    } else {
-        format!("docker.io/library/{name}")
-    }
-}
-
 impl Catalog {
     /// Builds the index from catalog items.
     pub fn new(items: &[SoftwareCatalogItem]) -> Self {
@@ -75,7 +37,10 @@ impl Catalog {
                 continue;
             };
             for image in &item.spec.images {
-                let parsed = parse_image(&image.0);
+                // The CRD's CEL rule admits only references that parse.
+                let Ok(parsed) = parse_image(&image.0) else {
+                    continue;
+                };
                 catalog
                     .by_repository
                     .entry(parsed.repository)
@@ -116,8 +81,9 @@ impl Catalog {
     }
 
     /// The catalog entry an image belongs to, if any.
+    /// Nothing when the reference does not parse: the runtime cannot run it.
     pub fn lookup(&self, image: &str) -> Option<&CatalogEntry> {
-        let parsed = parse_image(image);
+        let parsed = parse_image(image).ok()?;
         self.by_repository
             .get(&parsed.repository)?
             .iter()
@@ -186,23 +152,120 @@ spec:
         Ok(())
     }
 
+    /// The example catalog, plus a Docker Hub library image and a mirror behind a port.
+    fn tricky_catalog() -> Vec<SoftwareCatalogItem> {
+        let mut items: Vec<SoftwareCatalogItem> = crate::examples::load("catalog.yaml");
+        let extra: Vec<SoftwareCatalogItem> = serde_saphyr::from_multiple(
+            r#"
+apiVersion: akp.egov.kz/v1alpha1
+kind: SoftwareCatalogItem
+metadata: {name: nginx-1}
+spec:
+  displayName: nginx
+  category: system
+  images: [docker.io/library/nginx]
+  allowedEnvironments: [development, testing, trial, production]
+  license: {metric: none}
+---
+apiVersion: akp.egov.kz/v1alpha1
+kind: SoftwareCatalogItem
+metadata: {name: mirrored-postgresql}
+spec:
+  displayName: PostgreSQL from the mirror
+  category: system
+  images: ["registry.akp.kz:5000/platform/postgresql"]
+  allowedEnvironments: [development, testing, trial, production]
+  license: {metric: core}
+"#,
+        )
+        .expect("extra catalog items");
+        items.extend(extra);
+        items
+    }
+
+    /// R-SW-01, R-BIL-01: admission and metering read an image reference with the same
+    /// parser, so the software a pod is admitted as is the software that is billed. Each
+    /// reference is followed by the catalog item the container runtime would run, or
+    /// `None` where it runs none of them (or cannot pull it at all).
     #[test]
-    fn parses_references() {
-        assert_eq!(
-            parse_image("nginx:1.25").repository,
-            "docker.io/library/nginx"
-        );
-        assert_eq!(
-            parse_image("bitnami/redis").repository,
-            "docker.io/bitnami/redis"
-        );
-        assert_eq!(
-            parse_image("localhost:5000/x:y").repository,
-            "localhost:5000/x"
-        );
-        assert_eq!(
-            parse_image("h.kz/a/b@sha256:00").digest.as_deref(),
-            Some("sha256:00")
-        );
+    fn r_sw_01_admission_and_metering_agree_on_the_catalog_item_of_tricky_references() {
+        let pinned = "sha256:3b5d1f0c9a7e2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b1c";
+        let other = format!("sha256:{}", "0".repeat(64));
+        let cases: Vec<(String, Option<&str>)> = vec![
+            (
+                "registry.akp.kz/platform/postgresql:16".into(),
+                Some("postgresql-16"),
+            ),
+            // A registry with a port: the port is not a tag.
+            (
+                "registry.akp.kz:5000/platform/postgresql:16".into(),
+                Some("mirrored-postgresql"),
+            ),
+            (
+                "registry.akp.kz:5000/platform/postgresql".into(),
+                Some("mirrored-postgresql"),
+            ),
+            // Tag and digest: the runtime pulls by digest; the tag is ignored.
+            (
+                format!("registry.akp.kz/platform/postgresql:16@{other}"),
+                Some("postgresql-16"),
+            ),
+            (
+                format!("registry.akp.kz/platform/shep-adapter:1.2@{pinned}"),
+                Some("egov-gateway-adapter"),
+            ),
+            (
+                format!("registry.akp.kz/platform/shep-adapter@{pinned}"),
+                Some("egov-gateway-adapter"),
+            ),
+            ("registry.akp.kz/platform/shep-adapter:1.2".into(), None),
+            (
+                format!("registry.akp.kz/platform/shep-adapter@{other}"),
+                None,
+            ),
+            // Library images: every spelling of Docker Hub's nginx.
+            ("nginx".into(), Some("nginx-1")),
+            ("nginx:1.27".into(), Some("nginx-1")),
+            ("library/nginx:1.27".into(), Some("nginx-1")),
+            ("docker.io/nginx:1.27".into(), Some("nginx-1")),
+            ("index.docker.io/library/nginx:1.27".into(), Some("nginx-1")),
+            ("docker.io/bitnami/nginx:1.27".into(), None),
+            // Uppercase: a registry host is a DNS name (any case); a path must be
+            // lowercase, or the runtime refuses to pull it.
+            (
+                "REGISTRY.AKP.KZ/platform/postgresql:16".into(),
+                Some("postgresql-16"),
+            ),
+            ("registry.akp.kz/platform/PostgreSQL:16".into(), None),
+            ("NGINX".into(), None),
+            // Not one reference: a second colon in the tag, an empty name.
+            ("registry.akp.kz/platform/postgresql:16:evil".into(), None),
+            ("registry.akp.kz/platform/postgresql:".into(), None),
+            ("".into(), None),
+            // Exact repositories, never prefixes.
+            ("registry.akp.kz/platform/postgresql-evil:16".into(), None),
+            ("registry.akp.kz/platform/postgresql/evil:16".into(), None),
+        ];
+        let items = tricky_catalog();
+        let metering = Catalog::new(&items);
+        let today = jiff::civil::date(2026, 11, 22);
+        let mut wrong = Vec::new();
+        for (image, expected) in &cases {
+            let metered = metering.lookup(image).map(|e| e.name.as_str());
+            let admission = crate::catalog::check_images(
+                [("spec.containers[0].image", image.as_str())],
+                akp_crds::EnvironmentName::Production,
+                &items,
+                today,
+            );
+            let admitted = admission.refusals.is_empty();
+            if metered != *expected || admitted != expected.is_some() {
+                wrong.push(format!(
+                    "{image:?}: want {expected:?}, metering {metered:?}, admission {}",
+                    if admitted { "admits" } else { "refuses" }
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }
