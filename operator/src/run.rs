@@ -465,10 +465,7 @@ async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Out
 /// The end of `last_valid_day` in Kazakhstan (UTC+5), in Unix seconds.
 pub(crate) fn expiry_seconds(last_valid_day: jiff::civil::Date) -> Option<i64> {
     let next = last_valid_day.tomorrow().ok()?;
-    let zoned = next
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(5)))
-        .ok()?;
-    Some(zoned.timestamp().as_second())
+    Some(crate::rules::time::day_start(next)?.as_second())
 }
 
 /// Runs the controllers while this replica leads the Lease of `election`, until

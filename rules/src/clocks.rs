@@ -1,23 +1,12 @@
 //! The legal clocks of a product (R-LC-03, R-LC-06, R-ENV-03, R-ENV-04).
 //!
-//! Civil dates are read in Kazakhstan time: the whole country is on UTC+5 since
-//! 2024-03-01, so a fixed offset needs no time-zone database.
+//! Civil dates are read in Kazakhstan time ([`crate::time`]).
 
 use jiff::civil::Date;
-use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ToSpan, Zoned};
 
 use super::calendar::Calendar;
-
-/// The legal time zone of Kazakhstan (UTC+5).
-pub fn kazakhstan() -> TimeZone {
-    TimeZone::fixed(Offset::constant(5))
-}
-
-/// The civil date of an instant in Kazakhstan.
-pub fn civil_date(at: Timestamp) -> Date {
-    at.to_zoned(kazakhstan()).date()
-}
+pub use crate::time::{civil_date, kazakhstan};
 
 /// R-LC-03: trial operation lasts at most one calendar month (000 p.34): the deadline is
 /// the same time one calendar month later (the 31st becomes the month's last day).

@@ -13,3 +13,4 @@ pub mod placement;
 pub mod quantity;
 pub mod software;
 pub mod stages;
+pub mod time;
