@@ -537,11 +537,20 @@ mod tests {
     /// loads only when it says so.
     #[test]
     fn d_time_1_the_offset_is_utc_plus_5_only() {
-        let months = |yaml: &str| MeteringConfig::from_yaml(yaml).map(|_| ()).map_err(|e| e.to_string());
+        let months = |yaml: &str| {
+            MeteringConfig::from_yaml(yaml)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(months("timing:\n  utcOffsetHours: 5\n"), Ok(()));
-        let err = months("timing:\n  utcOffsetHours: 6\n").err().unwrap_or_default();
+        let err = months("timing:\n  utcOffsetHours: 6\n")
+            .err()
+            .unwrap_or_default();
         assert!(
-            err.contains("timing.utcOffsetHours") && err.contains('6') && err.contains("D-TIME-1") && err.contains("remove the key"),
+            err.contains("timing.utcOffsetHours")
+                && err.contains('6')
+                && err.contains("D-TIME-1")
+                && err.contains("remove the key"),
             "{err}"
         );
     }

@@ -193,10 +193,7 @@ pub fn estimate(
         let monthly: i128 = lines.iter().map(|(_, t)| *t).sum();
         let production = env == EnvironmentName::Production;
         let free_until = match (production, contract) {
-            (false, Some(c)) => Some(
-                c.checked_add(jiff::Span::new().months(tariff.free_months))
-                    .map_err(|e| RatingError::Date(e.to_string()))?,
-            ),
+            (false, Some(c)) => Some(akp_rules::clocks::free_period_end(c, tariff.free_months)),
             _ => None,
         };
         let after = match (production, tariff.afterwards) {

@@ -337,10 +337,7 @@ pub type Contracts = BTreeMap<String, Date>;
 
 /// The first hour after an agency's free non-production period of `months`.
 pub fn free_until(contract: Date, months: i32) -> Result<Hour, RatingError> {
-    let end = contract
-        .checked_add(jiff::Span::new().months(months))
-        .map_err(|e| RatingError::Date(e.to_string()))?;
-    kz_day_start(end)
+    kz_day_start(akp_rules::clocks::free_period_end(contract, months))
 }
 
 /// How a ledger resource maps onto a tariff resource.

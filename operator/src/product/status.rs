@@ -8,6 +8,7 @@ use akp_crds::product::{
 };
 use akp_crds::{Agency, EnvironmentName, Stage};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::rules::calendar::Calendar;
@@ -92,6 +93,8 @@ pub struct Observation<'a> {
     pub generation: Option<i64>,
     /// The status as it is.
     pub old: Option<&'a PlatformSoftwareProductStatus>,
+    /// Each published Tariff's first day and free months of non-production (R-ENV-04).
+    pub tariffs: &'a [(Date, i32)],
 }
 
 impl Observation<'_> {
@@ -428,14 +431,14 @@ pub fn applied(
         request_history.drain(..excess);
     }
 
-    // R-ENV-04
+    // R-ENV-04: the free months of the published Tariffs, as billing rates them.
     let non_production_free_until = agency
         .spec
         .contracts
         .iter()
         .map(|c| c.signed_on)
         .min()
-        .map(|d| clocks::free_period_end(d, 3));
+        .and_then(|d| clocks::free_period_end_under(d, obs.tariffs));
 
     let status = PlatformSoftwareProductStatus {
         agency: Some(v.agency_name.clone()),
@@ -605,11 +608,24 @@ mod tests {
         (product, mon)
     }
 
+    /// One Tariff in force since 2026 with the CRD's default three free months.
+    const TARIFFS: &[(Date, i32)] = &[(jiff::civil::date(2026, 1, 1), 3)];
+
     fn step(
         product: &akp_crds::PlatformSoftwareProduct,
         agency: &Agency,
         old: Option<&PlatformSoftwareProductStatus>,
         now: Timestamp,
+    ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
+        step_under(product, agency, old, now, TARIFFS)
+    }
+
+    fn step_under(
+        product: &akp_crds::PlatformSoftwareProduct,
+        agency: &Agency,
+        old: Option<&PlatformSoftwareProductStatus>,
+        now: Timestamp,
+        tariffs: &[(Date, i32)],
     ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
         let calendar = Calendar::kazakhstan(2026..=2027);
         let v = validate(product, [agency]).expect("valid");
@@ -621,6 +637,7 @@ mod tests {
                 calendar: &calendar,
                 generation: Some(1),
                 old,
+                tariffs,
             },
             &v,
             agency,
@@ -746,6 +763,38 @@ mod tests {
         );
     }
 
+    /// R-ENV-04: the status shows the free period of the published Tariffs, the one
+    /// billing rates with, not a fixed three months.
+    #[test]
+    fn r_env_04_the_status_shows_the_tariffs_free_period() {
+        let (product, agency) = fixtures();
+        let now = at("2026-09-03T10:00:00+05:00");
+        let free_until = |tariffs: &[(Date, i32)]| {
+            step_under(&product, &agency, None, now, tariffs)
+                .0
+                .non_production_free_until
+        };
+        // The agency's contract is of 2026-03-02.
+        assert_eq!(
+            free_until(&[(jiff::civil::date(2026, 1, 1), 1)]),
+            Some(jiff::civil::date(2026, 4, 2))
+        );
+        assert_eq!(
+            free_until(&[(jiff::civil::date(2026, 1, 1), 0)]),
+            Some(jiff::civil::date(2026, 3, 2))
+        );
+        // A later Tariff with fewer months ends the period the day it takes effect.
+        assert_eq!(
+            free_until(&[
+                (jiff::civil::date(2026, 1, 1), 3),
+                (jiff::civil::date(2026, 5, 1), 1)
+            ]),
+            Some(jiff::civil::date(2026, 5, 1))
+        );
+        // No Tariff, nothing rated: no free period to show.
+        assert_eq!(free_until(&[]), None);
+    }
+
     #[test]
     fn r_lc_08_a_taken_namespace_degrades_with_one_warning_and_no_provisioned_notice() {
         let (mut product, agency) = fixtures();
@@ -764,6 +813,7 @@ mod tests {
                 calendar: &calendar,
                 generation: Some(1),
                 old,
+                tariffs: TARIFFS,
             };
             let ready = BTreeMap::from([(EnvironmentName::Development, false)]);
             let (mut s, mut n) = applied(&obs, &v, &agency, &plan, &ready, &BTreeMap::new());
@@ -809,6 +859,7 @@ mod tests {
             calendar: &calendar,
             generation: Some(1),
             old,
+            tariffs: TARIFFS,
         };
         let (s1, _) = applied(
             &obs(at("2026-03-13T16:00:00+05:00"), None),
