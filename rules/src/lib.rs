@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod clocks;
+pub mod conditions;
 #[cfg(any(test, feature = "examples"))]
 pub mod examples;
 pub mod naming;

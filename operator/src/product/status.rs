@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::rules::calendar::Calendar;
 use crate::rules::clocks;
+use crate::rules::conditions::{ConditionType, Observed};
 
 use crate::rules::ownership::{Holder, Owner, taken_message};
 
@@ -22,20 +23,22 @@ use super::validate::{Invalid, Validated};
 /// How many request records the status keeps.
 pub const REQUEST_HISTORY_LIMIT: usize = 50;
 
-/// Condition types of a product.
+/// Condition types of a product, as the API writes them.
 pub mod conditions {
+    use crate::rules::conditions::ConditionType;
+
     /// All environments of the stage exist and are provisioned.
-    pub const READY: &str = "Ready";
+    pub const READY: &str = ConditionType::Ready.as_str();
     /// Environments are being created or retired.
-    pub const PROGRESSING: &str = "Progressing";
+    pub const PROGRESSING: &str = ConditionType::Progressing.as_str();
     /// The product cannot be reconciled as it is.
-    pub const DEGRADED: &str = "Degraded";
+    pub const DEGRADED: &str = ConditionType::Degraded.as_str();
     /// R-LC-03: trial operation within one calendar month.
-    pub const TRIAL_WITHIN_LIMIT: &str = "TrialWithinLimit";
+    pub const TRIAL_WITHIN_LIMIT: &str = ConditionType::TrialWithinLimit.as_str();
     /// R-ENV-03: environments provided within 10 working days.
-    pub const PROVISIONED_WITHIN_SLA: &str = "ProvisionedWithinSla";
+    pub const PROVISIONED_WITHIN_SLA: &str = ConditionType::ProvisionedWithinSla.as_str();
     /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
-    pub const PLACED: &str = "Placed";
+    pub const PLACED: &str = ConditionType::Placed.as_str();
 }
 
 /// What placement found for one environment.
@@ -271,7 +274,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::READY,
+        ConditionType::Ready,
         all_ready,
         ready_reason,
         &ready_message,
@@ -279,7 +282,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PROGRESSING,
+        ConditionType::Progressing,
         !all_ready && plan.not_requested.is_empty(),
         ready_reason,
         &ready_message,
@@ -287,7 +290,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::DEGRADED,
+        ConditionType::Degraded,
         false,
         "Valid",
         "the product is valid",
@@ -317,7 +320,7 @@ pub fn applied(
         set(
             &mut conditions,
             obs,
-            conditions::TRIAL_WITHIN_LIMIT,
+            ConditionType::TrialWithinLimit,
             within,
             if within { "WithinLimit" } else { "Overdue" },
             &message,
@@ -365,7 +368,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PROVISIONED_WITHIN_SLA,
+        ConditionType::ProvisionedWithinSla,
         within_sla,
         if within_sla { "WithinSla" } else { "Breached" },
         &sla_message,
@@ -405,7 +408,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PLACED,
+        ConditionType::Placed,
         placed,
         if placed {
             "InCountry"
@@ -505,9 +508,9 @@ pub fn namespaces_taken(
         });
     }
     for (type_, value) in [
-        (conditions::DEGRADED, true),
-        (conditions::READY, false),
-        (conditions::PROGRESSING, false),
+        (ConditionType::Degraded, true),
+        (ConditionType::Ready, false),
+        (ConditionType::Progressing, false),
     ] {
         set(&mut status.conditions, obs, type_, value, REASON, &message);
     }
@@ -532,7 +535,7 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     set(
         &mut status.conditions,
         obs,
-        conditions::DEGRADED,
+        ConditionType::Degraded,
         true,
         why.reason(),
         &message,
@@ -540,7 +543,7 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     set(
         &mut status.conditions,
         obs,
-        conditions::READY,
+        ConditionType::Ready,
         false,
         why.reason(),
         &message,
@@ -558,34 +561,21 @@ fn changes(obs: &Observation, type_: &str, value: bool) -> bool {
         .is_none_or(|c| c.status != wanted)
 }
 
-/// Sets a condition, keeping its transition time when its status does not change.
+/// Sets a condition of the product (the one upsert, `rules::conditions`).
 fn set(
     list: &mut Vec<Condition>,
     obs: &Observation,
-    type_: &str,
+    type_: ConditionType,
     value: bool,
     reason: &str,
     message: &str,
 ) {
-    let status = if value { "True" } else { "False" };
-    let transition = obs
-        .old_conditions()
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(obs.now));
-    let condition = Condition {
-        type_: type_.to_owned(),
-        status: status.to_owned(),
-        reason: reason.to_owned(),
-        message: message.to_owned(),
-        last_transition_time: transition,
-        observed_generation: obs.generation,
+    let observed = Observed {
+        old: obs.old_conditions(),
+        now: obs.now,
+        generation: obs.generation,
     };
-    match list.iter_mut().find(|c| c.type_ == type_) {
-        Some(c) => *c = condition,
-        None => list.push(condition),
-    }
+    crate::rules::conditions::upsert(list, &observed, type_, value, reason, message);
 }
 
 #[cfg(test)]
