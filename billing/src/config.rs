@@ -97,8 +97,11 @@ pub struct TimingConfig {
     pub start: Option<String>,
     /// A month closes this long after its end, once every meter has collected it.
     pub grace_seconds: i64,
-    /// The billing months' offset from UTC, whole hours (Kazakhstan: 5).
-    pub utc_offset_hours: i8,
+    /// No longer configurable: billing months are Kazakhstan months, UTC+5 (D-TIME-1),
+    /// as the rating's days and the operator's clocks are. A config that still says 5
+    /// loads; any other value is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset_hours: Option<i8>,
     /// Seconds between collection cycles of the daemon.
     pub poll_seconds: u64,
     /// Also collect the open hour, up to `settleSeconds` before now, every cycle: its
@@ -119,7 +122,7 @@ impl Default for TimingConfig {
             retention_seconds: 15 * 86_400,
             start: None,
             grace_seconds: 3 * 86_400,
-            utc_offset_hours: 5,
+            utc_offset_hours: None,
             poll_seconds: 60,
             recheck_seconds: 4 * 86_400,
             live: false,
@@ -483,11 +486,13 @@ impl MeteringConfig {
                 "grace ≥ 0, retention ≥ 3600",
             ));
         }
-        if !(-12..=14).contains(&t.utc_offset_hours) {
+        if let Some(hours) = t.utc_offset_hours
+            && hours != akp_rules::time::UTC_OFFSET_HOURS
+        {
             return Err(invalid(
                 "timing.utcOffsetHours",
-                i64::from(t.utc_offset_hours),
-                "-12 to 14",
+                i64::from(hours),
+                "5 or absent: billing months are Kazakhstan months, UTC+5 (D-TIME-1, R-BIL-02), like the days of the reports and the operator's clocks; remove the key",
             ));
         }
         for (field, q) in self.queries() {
@@ -613,6 +618,28 @@ mod tests {
             |o| o.meters.cpu.trusts(&labels(&[("job", "node-exporter")]))
                 && !o.meters.cpu.trusts(&kubelet)
         ));
+    }
+
+    /// D-TIME-1, R-BIL-02: billing months are Kazakhstan months; the old offset key
+    /// loads only when it says so.
+    #[test]
+    fn d_time_1_the_offset_is_utc_plus_5_only() {
+        let months = |yaml: &str| {
+            MeteringConfig::from_yaml(yaml)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(months("timing:\n  utcOffsetHours: 5\n"), Ok(()));
+        let err = months("timing:\n  utcOffsetHours: 6\n")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("timing.utcOffsetHours")
+                && err.contains('6')
+                && err.contains("D-TIME-1")
+                && err.contains("remove the key"),
+            "{err}"
+        );
     }
 
     #[test]

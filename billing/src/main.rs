@@ -212,7 +212,7 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     if let Some(url) = &cli.prometheus {
         config.prometheus.url = url.clone();
     }
-    let calendar = Calendar::new(config.timing.utc_offset_hours);
+    let calendar = Calendar::kazakhstan();
     let ledger = Ledger::open(&cli.database, calendar).await?;
     let catalog = load_catalog(cli).await?;
     let collector = Collector::new(config, ledger, catalog, metrics)?;

@@ -16,6 +16,7 @@ use akp_crds::report::{
     BillingReport, BillingReportSpec, BillingReportStatus, DataQuality, Gap, ReportPhase,
 };
 use akp_crds::{Agency, Tariff};
+use akp_rules::conditions::{ConditionType, Observed, condition};
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -302,32 +303,6 @@ pub fn decide(i: &PhaseInputs) -> Decision {
     d(ReportPhase::Signed, "Delivering", false, true)
 }
 
-/// The condition of a phase, keeping the transition time of an unchanged one.
-fn condition(
-    old: &[Condition],
-    type_: &str,
-    ok: bool,
-    reason: &str,
-    message: String,
-    now: &Time,
-    generation: Option<i64>,
-) -> Condition {
-    let status = if ok { "True" } else { "False" };
-    let since = old
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| now.clone());
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        reason: reason.into(),
-        message,
-        last_transition_time: since,
-        observed_generation: generation,
-    }
-}
-
 fn now_time() -> Time {
     let now = jiff::Timestamp::now();
     Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
@@ -392,6 +367,11 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
     let old = br.status.clone().unwrap_or_default();
     let now = now_time();
     let generation = br.metadata.generation;
+    let observed = Observed {
+        old: &old.conditions,
+        now: now.0,
+        generation,
+    };
     let month = Month::parse(&br.spec.period).ok();
     let closed = ctx.ledger.closed_through().await?;
     let mut inputs = PhaseInputs {
@@ -447,17 +427,15 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         };
         let doc = report::from_ledger(&ctx.ledger, &request, &book, &contracts(&agencies)).await?;
         messages.push(condition(
-            &old.conditions,
-            "Collected",
+            &observed,
+            ConditionType::Collected,
             true,
             "Collected",
             format!("month {month} read from the closed ledger"),
-            &now,
-            generation,
         ));
         messages.push(condition(
-            &old.conditions,
-            "Rated",
+            &observed,
+            ConditionType::Rated,
             true,
             "Rated",
             format!(
@@ -468,8 +446,6 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            &now,
-            generation,
         ));
         let bundle = sign::sign(&doc, &ctx.key)?;
         let dir = ctx.config.dir.join(&name);
@@ -633,8 +609,8 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         _ => "signed, delivering".into(),
     };
     messages.push(condition(
-        &old.conditions,
-        "Signed",
+        &observed,
+        ConditionType::Signed,
         inputs.signed,
         if inputs.signed {
             "Signed"
@@ -646,18 +622,14 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         } else {
             message.clone()
         },
-        &now,
-        generation,
     ));
     if inputs.signed {
         messages.push(condition(
-            &old.conditions,
-            "Delivered",
+            &observed,
+            ConditionType::Delivered,
             decision.phase == ReportPhase::Delivered,
             decision.reason,
             message.clone(),
-            &now,
-            generation,
         ));
     }
     status.conditions = messages;

@@ -54,7 +54,7 @@ fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity:
 /// A small December 2026 with two agencies, at the example tariffs.
 fn december(name: &str, corrects: Option<&str>) -> ReportDocument {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let contracts = BTreeMap::from([("mon".to_string(), "2026-11-01".parse().expect("date"))]);
     let start = Hour::starting_at(1_796_065_200).expect("2026-11-30T19:00Z");
     let mut rows = Vec::new();
@@ -643,7 +643,9 @@ async fn r_bil_02_report_of_a_closed_month_from_a_sqlite_ledger() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    let ledger = Ledger::open(&url, Calendar::new(5)).await.expect("ledger");
+    let ledger = Ledger::open(&url, Calendar::kazakhstan())
+        .await
+        .expect("ledger");
     let start = Hour::starting_at(1_796_065_200).expect("2026-11-30T19:00Z");
     let rows: Vec<LedgerRow> = (0..3)
         .map(|i| {

@@ -33,7 +33,7 @@ pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> 
 /// akp-2026 tariff 10 × (2 × 10.80 + 8 × 1.30) = 320.00 KZT. Returns the ledger and
 /// the first hour; the month is not closed.
 pub async fn october_production_ledger(url: &str) -> anyhow::Result<(Ledger, Hour)> {
-    let ledger = Ledger::open(url, Calendar::new(5)).await?;
+    let ledger = Ledger::open(url, Calendar::kazakhstan()).await?;
     let first: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
     let first = Hour::starting_at(first.as_second())
         .ok_or_else(|| anyhow::anyhow!("2026-10-10T00:00Z is not an hour"))?;

@@ -493,7 +493,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
     let prom = TestPrometheus::start(&data)?;
     let ledger = Ledger::open(
         &format!("sqlite://{}", tmp.path().join("ledger.db").display()),
-        Calendar::new(5),
+        Calendar::kazakhstan(),
     )
     .await?;
     let collector = Collector::new(

@@ -20,7 +20,7 @@ use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
 fn calendar() -> Calendar {
-    Calendar::new(5)
+    Calendar::kazakhstan()
 }
 
 fn month(text: &str) -> Month {

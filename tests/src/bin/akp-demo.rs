@@ -488,7 +488,7 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
             });
         }
     }
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let month = Month::parse("2026-10")?;
     let start = calendar.month_start(month).start();
     let t0 = start - 2 * 3600;
