@@ -209,11 +209,11 @@ fn r_bil_02_html_in_kazakh_and_russian_with_charts_and_escaping() {
     assert!(kk.contains("lang=\"kk\"") && kk.contains("Санаттар бойынша") && kk.contains("<svg"));
     assert!(
         ru.contains("lang=\"ru\"")
-            && ru.contains("По категориям")
+            && ru.contains("К оплате по категориям")
             && ru.contains("Программное обеспечение")
     );
     assert!(!kk.contains("<script") && !ru.contains("<script"));
-    assert!(ru.contains("mf &lt;&amp;&gt; &quot;q&quot;") && !ru.contains("mf <&>"));
+    assert!(ru.contains("mf &#60;&#38;&#62; &#34;q&#34;") && !ru.contains("mf <&>"));
 }
 
 #[test]

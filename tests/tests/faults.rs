@@ -1125,7 +1125,7 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
             &client,
             &ledger,
             &SEED,
-            reports_config(&reports, &endpoint, &ca, "faults"),
+            reports_config(&reports, &endpoint, &ca, "faults")?,
         )
     };
     let (controller, _) = start()?;
