@@ -259,7 +259,7 @@ fn r_bil_02_kazakh_and_russian_documents_have_no_english_word() {
         "the fixture has a rating note to translate"
     );
     for lang in Lang::ALL {
-        let html = String::from_utf8(to_html(&doc, lang)).expect("utf-8");
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
         // To look at them (or print them): AKP_REPORT_HTML_DIR=<dir>.
         if let Ok(dir) = std::env::var("AKP_REPORT_HTML_DIR") {
             std::fs::write(format!("{dir}/report.{}.html", lang.code()), &html).expect("write");
@@ -274,7 +274,7 @@ fn r_bil_02_kazakh_and_russian_documents_have_no_english_word() {
     // The check sees what a reader sees: an English word in the data is caught.
     let mut english = doc.clone();
     english.data_quality.notes.push("quota exceeded".into());
-    let html = String::from_utf8(to_html(&english, Lang::Ru)).expect("utf-8");
+    let html = String::from_utf8(to_html(&english, Lang::Ru).expect("html")).expect("utf-8");
     assert_eq!(
         english_words(&html, &english),
         BTreeSet::from(["exceeded".to_string(), "quota".to_string()])
@@ -293,7 +293,7 @@ fn r_bil_02_the_document_names_its_parties_number_date_period_and_agencies() {
         ("2026-08-01", "2026-08-31")
     );
     for lang in Lang::ALL {
-        let html = String::from_utf8(to_html(&doc, lang)).expect("utf-8");
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
         let text = visible_text(&html);
         let pick = |l: &document::Localized| match lang {
             Lang::Kk => l.kk.clone(),
@@ -378,7 +378,7 @@ fn r_bil_02_every_line_shows_its_list_amount_and_totals_add_up() {
         );
     }
     for lang in Lang::ALL {
-        let html = String::from_utf8(to_html(&doc, lang)).expect("utf-8");
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
         let text = visible_text(&html);
         // Every line's list amount is printed, the free and flagged ones included.
         for a in &doc.agencies {
@@ -422,7 +422,7 @@ fn r_bil_02_every_line_shows_its_list_amount_and_totals_add_up() {
 #[test]
 fn r_bil_02_charts_print_their_values_and_axes_and_pages_are_a4() {
     let doc = august(&agencies());
-    let html = String::from_utf8(to_html(&doc, Lang::Ru)).expect("utf-8");
+    let html = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
     let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
     assert_eq!(svgs.len(), 3, "by category, by agency, by day");
     for svg in &svgs {
@@ -457,7 +457,7 @@ fn r_bil_02_the_template_escapes_by_construction() {
     agencies[0].spec.display_name.ru = "Мин <script>alert(1)</script> & «Ко»".into();
     let mut doc = august(&agencies);
     doc.document.as_mut().expect("document").number = "N\"}</style><b>".into();
-    let html = String::from_utf8(to_html(&doc, Lang::Ru)).expect("utf-8");
+    let html = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
     if let Ok(dir) = std::env::var("AKP_REPORT_HTML_DIR") {
         std::fs::write(format!("{dir}/escaped.ru.html"), &html).expect("write");
     }

@@ -1061,6 +1061,8 @@ impl Daemon {
             .arg(reports)
             .arg("--signing-key")
             .arg(files.join("signing.key"))
+            .arg("--report-document")
+            .arg(akp_test_support::repo_root().join("examples/billing/report-document.yaml"))
             .args(["--delivery-endpoint", endpoint])
             .arg("--delivery-ca")
             .arg(files.join("ca.pem"))

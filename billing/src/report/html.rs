@@ -491,7 +491,7 @@ fn day_chart(caption: &str, axis_title: &str, days: &[(String, String)]) -> Char
 }
 
 /// Renders the report as a self-contained HTML page in `lang`.
-pub fn to_html(doc: &ReportDocument, lang: Lang) -> Vec<u8> {
+pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::ReportError> {
     let l = i18n::labels(lang);
     let pick = |kk: &str, ru: &str| match lang {
         Lang::Kk => kk.to_string(),
@@ -706,10 +706,9 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Vec<u8> {
         residency,
         tariffs,
     };
-    // Rendering into a String cannot fail but for a formatter error of ours.
-    let mut out = page.render().unwrap_or_default();
+    let mut out = page.render()?;
     out.push('\n');
-    out.into_bytes()
+    Ok(out.into_bytes())
 }
 
 #[cfg(test)]

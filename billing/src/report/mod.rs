@@ -31,6 +31,9 @@ pub enum ReportError {
     /// CSV writing failed.
     #[error("cannot write the CSV report: {0}")]
     Csv(#[from] ::csv::Error),
+    /// The HTML template failed (a value's formatting failed).
+    #[error("cannot render the HTML report: {0}")]
+    Html(#[from] askama::Error),
     /// Text that is not UTF-8 (cannot happen with our writers).
     #[error("report text is not UTF-8")]
     Utf8,
