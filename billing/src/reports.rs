@@ -96,6 +96,8 @@ pub struct ReportsConfig {
     pub create_interval: Duration,
     /// The reporter instance of events.
     pub instance: Option<String>,
+    /// Issuer, recipient, signatory and number prefix of the documents (issue 19).
+    pub document: report::document::DocumentConfig,
 }
 
 impl Default for ReportsConfig {
@@ -106,6 +108,7 @@ impl Default for ReportsConfig {
             pending_requeue: Duration::from_secs(600),
             create_interval: Duration::from_secs(300),
             instance: None,
+            document: report::document::DocumentConfig::default(),
         }
     }
 }
@@ -189,6 +192,8 @@ impl Context {
         key: SigningKey,
         config: ReportsConfig,
     ) -> anyhow::Result<Self> {
+        // A report names its issuer and recipient: refuse to start without them.
+        config.document.check()?;
         let deliverer = config.delivery.clone().map(Deliverer::new).transpose()?;
         let recorder = Recorder::new(
             client.clone(),
@@ -425,7 +430,13 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             generated_at: generated.0.to_string(),
             residency: None,
         };
-        let doc = report::from_ledger(&ctx.ledger, &request, &book, &contracts(&agencies)).await?;
+        let mut doc =
+            report::from_ledger(&ctx.ledger, &request, &book, &contracts(&agencies)).await?;
+        let named: Vec<_> = agencies
+            .iter()
+            .map(report::document::AgencyInfo::of)
+            .collect();
+        report::document::complete(&mut doc, &ctx.config.document, &named);
         messages.push(condition(
             &observed,
             ConditionType::Collected,

@@ -204,16 +204,16 @@ fn r_bil_03_report_groups_by_category_and_applies_the_tariff_in_force() {
 #[test]
 fn r_bil_02_html_in_kazakh_and_russian_with_charts_and_escaping() {
     let doc = december("2026-12", None);
-    let kk = String::from_utf8(to_html(&doc, Lang::Kk)).expect("utf-8");
-    let ru = String::from_utf8(to_html(&doc, Lang::Ru)).expect("utf-8");
+    let kk = String::from_utf8(to_html(&doc, Lang::Kk).expect("html")).expect("utf-8");
+    let ru = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
     assert!(kk.contains("lang=\"kk\"") && kk.contains("Санаттар бойынша") && kk.contains("<svg"));
     assert!(
         ru.contains("lang=\"ru\"")
-            && ru.contains("По категориям")
+            && ru.contains("К оплате по категориям")
             && ru.contains("Программное обеспечение")
     );
     assert!(!kk.contains("<script") && !ru.contains("<script"));
-    assert!(ru.contains("mf &lt;&amp;&gt; &quot;q&quot;") && !ru.contains("mf <&>"));
+    assert!(ru.contains("mf &#60;&#38;&#62; &#34;q&#34;") && !ru.contains("mf <&>"));
 }
 
 #[test]
