@@ -68,7 +68,7 @@ fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity:
 /// rating note).
 fn august(agencies: &[Agency]) -> ReportDocument {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let contracts = akp_billing::reports::contracts(agencies);
     let start = Hour::starting_at(1_785_524_400).expect("2026-07-31T19:00Z");
     let mut rows = Vec::new();

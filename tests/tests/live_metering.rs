@@ -232,7 +232,7 @@ fn config(prometheus: &str, start: i64) -> MeteringConfig {
 }
 
 async fn collector(config: MeteringConfig, db: &str) -> Result<Collector> {
-    let ledger = Ledger::open(db, Calendar::new(5)).await?;
+    let ledger = Ledger::open(db, Calendar::kazakhstan()).await?;
     let catalog = Catalog::from_yaml(POSTGRES_CATALOG).map_err(|e| anyhow!(e))?;
     Ok(Collector::new(config, ledger, catalog, Metrics::new()?)?)
 }

@@ -147,25 +147,29 @@ impl SiteAdmission {
         }
     }
 
-    async fn lookup(&self, site: &str) -> Result<Arc<dyn Lookup>, Response> {
+    async fn lookup(&self, site: &str) -> Result<Arc<dyn Lookup>, Box<Response>> {
         match self.clusters.client(site).await {
             Ok(Some(client)) => Ok(Arc::new(SiteLookup {
                 home: self.home.clone(),
                 cluster: ClusterLookup::new(client),
             })),
-            Ok(None) => Err((
-                StatusCode::NOT_FOUND,
-                format!("no Site {site:?} in another cluster"),
-            )
-                .into_response()),
+            Ok(None) => Err(Box::new(
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("no Site {site:?} in another cluster"),
+                )
+                    .into_response(),
+            )),
             // Answered as a refusal, so the API server fails closed with our reason.
-            Err(e) => Err(Json(
-                AdmissionResponse::invalid(format!(
-                    "the cluster of Site {site} cannot be read, so the placement and catalog rules cannot be checked (R-PLC-01, R-SW-01): {e}"
-                ))
-                .into_review(),
-            )
-            .into_response()),
+            Err(e) => Err(Box::new(
+                Json(
+                    AdmissionResponse::invalid(format!(
+                        "the cluster of Site {site} cannot be read, so the placement and catalog rules cannot be checked (R-PLC-01, R-SW-01): {e}"
+                    ))
+                    .into_review(),
+                )
+                .into_response(),
+            )),
         }
     }
 }
@@ -179,17 +183,21 @@ pub fn site_routes(admission: SiteAdmission) -> Router {
         .with_state(Arc::new(admission))
 }
 
-fn review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Response> {
+fn review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Box<Response>> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("not an AdmissionReview: {e}"),
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                format!("not an AdmissionReview: {e}"),
+            )
+                .into_response(),
         )
-            .into_response()
     })?;
     review.try_into().map_err(|_| {
-        Json(AdmissionResponse::invalid("the AdmissionReview has no request").into_review())
-            .into_response()
+        Box::new(
+            Json(AdmissionResponse::invalid("the AdmissionReview has no request").into_review())
+                .into_response(),
+        )
     })
 }
 
@@ -205,11 +213,11 @@ async fn validate(
 ) -> Response {
     let request = match review(&body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let lookup = match admission.lookup(&site).await {
         Ok(l) => l,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let validators = admission.validators.reading(lookup);
     let response = if unauthenticated(caller.as_ref()) {
@@ -228,11 +236,11 @@ async fn mutate(
 ) -> Response {
     let request = match review(&body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let lookup = match admission.lookup(&site).await {
         Ok(l) => l,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let placement = admission.placement.reading(lookup);
     let response = if unauthenticated(caller.as_ref()) {
