@@ -70,5 +70,9 @@ build helm-docs "$helm_docs_dir" github.com/norwoodj/helm-docs/cmd/helm-docs hel
 cyclonus_dir="$bin_root/cyclonus-$CYCLONUS_VERSION"
 build cyclonus "$cyclonus_dir" github.com/mattfenwick/cyclonus/cmd/cyclonus cyclonus \
   "-X github.com/mattfenwick/cyclonus/pkg/cli.version=$CYCLONUS_VERSION"
+# kube-state-metrics: the exporter metering reads, scraped live by tests/tests/live_metering.rs.
+ksm_dir="$bin_root/kube-state-metrics-$KSM_VERSION"
+build ksm "$ksm_dir" k8s.io/kube-state-metrics/v2 kube-state-metrics \
+  "-X github.com/prometheus/common/version.Version=$KSM_VERSION"
 log "all parts ready"
-printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir" "$helm_docs_dir" "$cyclonus_dir"
+printf '%s\n' "$kube_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$kubeconform_dir" "$helm_docs_dir" "$cyclonus_dir" "$ksm_dir"

@@ -54,6 +54,7 @@ plain_mod() {
 }
 plain_mod kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 plain_mod cyclonus github.com/mattfenwick/cyclonus "$CYCLONUS_VERSION"
-echo "generated tools/{kube,etcd,kwok,cyclonus}/go.mod"
-for d in kube etcd kwok cyclonus; do (cd "$here/$d" && GOTOOLCHAIN=local go mod tidy); done
+plain_mod ksm k8s.io/kube-state-metrics/v2 "$KSM_VERSION"
+echo "generated tools/{kube,etcd,kwok,cyclonus,ksm}/go.mod"
+for d in kube etcd kwok cyclonus ksm; do (cd "$here/$d" && GOTOOLCHAIN=local go mod tidy); done
 echo "tidied go.mod and go.sum"

@@ -26,7 +26,7 @@ use crate::store::{AuditError, Filter, Store, us};
 /// Months are civil months in Kazakhstan time, UTC+5 (the whole country since
 /// 2024-03-01, no daylight saving time), as billing months are.
 pub fn zone() -> TimeZone {
-    TimeZone::fixed(jiff::tz::offset(5))
+    akp_rules::time::kazakhstan()
 }
 
 /// The first day of the month `t` falls in.

@@ -73,7 +73,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// Runs P3 and adds its rows.
 pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let first = calendar
         .month_start(Month::parse("2026-06").map_err(|e| anyhow!("{e}"))?)
         .start();

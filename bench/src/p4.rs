@@ -255,7 +255,7 @@ async fn one(
     cfg: &Config,
     results: &mut Results,
 ) -> Result<()> {
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let month = Month::parse(MONTH).map_err(|e| anyhow!("{e}"))?;
     let month_start = calendar.month_start(month).start();
     let ledger = Ledger::open(url, calendar.clone()).await?;

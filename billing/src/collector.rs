@@ -13,12 +13,18 @@ use crate::meter::{Meter, Resource, Tally, compute};
 use crate::metrics::Metrics;
 use crate::period::{Hour, Month, Window, windows};
 use crate::prom::{PromError, Prometheus};
-use crate::quantity::to_micro;
+use crate::quantity::{Unit, to_micro};
 
 /// Data-quality reason: usage in a namespace that is not an environment.
 pub const NOT_AN_ENVIRONMENT: &str = "not-an-environment";
 /// Data-quality reason: a running image that is in no catalog item.
 pub const UNCATALOGUED_IMAGE: &str = "uncatalogued-image";
+/// Data-quality reason: series without the labels that only the platform's scrape
+/// configuration sets (`QueryConfig::trusted`): never billed, whatever they claim.
+pub const UNTRUSTED_SERIES: &str = "untrusted-series";
+/// Data-quality reason: usage of a namespace whose identity two series claimed
+/// differently in the same hour.
+pub const IDENTITY_CONFLICT: &str = "identity-conflict";
 
 /// Why a cycle failed.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +181,32 @@ impl Collector {
             }
             starts.insert(meter, start);
         }
-        let mut report = self.run_windows(&starts, until, now_secs).await;
+        let mut report = self.run_windows(&starts, until, now_secs, None).await;
+        if self.config.timing.live {
+            // The open hour, up to the settle time before now, for the meters that are
+            // caught up; their watermarks stay at its start.
+            let marks = self.ledger_op(self.ledger.watermarks()).await?;
+            let open: BTreeMap<Meter, Hour> = Meter::ALL
+                .into_iter()
+                .filter(|m| marks.get(m.name()).or(starts.get(m)) == Some(&until))
+                .map(|m| (m, until))
+                .collect();
+            let cutoff = now_secs - self.config.timing.settle_seconds;
+            if !open.is_empty() && cutoff > until.start() {
+                let live = self
+                    .run_windows(&open, until.plus(1), now_secs, Some(cutoff))
+                    .await;
+                match (report.as_mut(), live) {
+                    (Ok(r), Ok(l)) => {
+                        r.windows += l.windows;
+                        r.queries += l.queries;
+                        r.rows += l.rows;
+                    }
+                    (Ok(_), Err(e)) => report = Err(e),
+                    (Err(_), _) => {}
+                }
+            }
+        }
         let marks = self.ledger_op(self.ledger.watermarks()).await?;
         let lowest = Meter::ALL
             .iter()
@@ -229,14 +260,17 @@ impl Collector {
         let until = until.min(self.collectable_until(now_secs));
         let from = from.max(self.oldest_kept(now_secs));
         let starts = Meter::ALL.into_iter().map(|m| (m, from)).collect();
-        self.run_windows(&starts, until, now_secs).await
+        self.run_windows(&starts, until, now_secs, None).await
     }
 
+    /// `live`: the window is the open hour, collected up to this Unix second; its
+    /// watermarks do not move.
     async fn run_windows(
         &self,
         starts: &BTreeMap<Meter, Hour>,
         until: Hour,
         now_secs: i64,
+        live: Option<i64>,
     ) -> Result<CycleReport, CollectError> {
         let mut report = CycleReport::default();
         let Some(global) = starts.values().copied().min() else {
@@ -245,9 +279,13 @@ impl Collector {
         let mut failed: BTreeMap<Meter, String> = BTreeMap::new();
         for window in windows(global, until, self.config.timing.max_window_hours) {
             let before = self.prometheus.query_count();
-            let identity_series = self
-                .query("identity", &self.config.identity.query, window)
-                .await?;
+            let id_query = &self.config.identity.query;
+            let (identity_series, forged) = trusted(
+                self.query("identity", id_query, window, live).await?,
+                id_query,
+            );
+            // Written with the first meter's rows.
+            let mut pending_quality = untrusted_identity(&forged, id_query, window);
             let spacing = self.config.identity.query.spacing(&self.config.timing);
             let identity = identify(&identity_series, &self.config.identity, spacing, window);
             self.ledger_op(self.ledger.write_identity(&identity))
@@ -265,10 +303,15 @@ impl Collector {
                     end: window.end,
                 };
                 let mut results = Vec::new();
+                let mut untrusted = Vec::new();
                 let mut error = None;
                 for q in meter.queries(&self.config) {
-                    match self.query(meter.name(), q, sub).await {
-                        Ok(series) => results.push(series),
+                    match self.query(meter.name(), q, sub, live).await {
+                        Ok(series) => {
+                            let (good, bad) = trusted(series, q);
+                            results.push(good);
+                            untrusted.push(bad);
+                        }
                         Err(e) => {
                             error = Some(e);
                             break;
@@ -282,10 +325,14 @@ impl Collector {
                 }
                 let t_compute = Instant::now();
                 let tally = compute(meter, &self.config, &self.catalog, sub, &results);
-                let (rows, quality) = self.resolve(&tally, &identity, &known)?;
+                let (rows, mut quality) = self.resolve(&tally, &identity, &known)?;
+                let forged = compute(meter, &self.config, &self.catalog, sub, &untrusted);
+                quality.extend(untrusted_usage(&forged)?);
+                quality.append(&mut pending_quality);
                 let t_commit = Instant::now();
+                let next = if live.is_some() { sub.start } else { sub.end };
                 let stats: CommitStats = self
-                    .ledger_op(self.ledger.commit(meter.name(), sub.end, &rows, &quality))
+                    .ledger_op(self.ledger.commit(meter.name(), next, &rows, &quality))
                     .await?;
                 self.metrics.written(stats.rows, stats.adjustments);
                 if stats.adjustments > 0 {
@@ -316,8 +363,10 @@ impl Collector {
                     rows = stats.rows,
                     "meter collected"
                 );
-                self.metrics
-                    .collected(meter.name(), sub.end.start(), now_secs);
+                if live.is_none() {
+                    self.metrics
+                        .collected(meter.name(), sub.end.start(), now_secs);
+                }
                 report.rows += stats.rows;
                 report.adjustments += stats.adjustments;
             }
@@ -346,9 +395,11 @@ impl Collector {
         meter: &str,
         q: &QueryConfig,
         window: Window,
+        live: Option<i64>,
     ) -> Result<Vec<Series>, PromError> {
         let timing = &self.config.timing;
         let at = window.end.start() + q.hold_seconds;
+        let at = live.map_or(at, |cutoff| at.min(cutoff));
         let range = at - window.start.start() + timing.lookback_seconds;
         let started = Instant::now();
         let result = self.prometheus.query(&q.render(range), at).await;
@@ -389,7 +440,9 @@ impl Collector {
             let micro = to_micro(*exact, unit).ok_or_else(|| overflow(0))?;
             let quantity = i64::try_from(micro).map_err(|_| overflow(micro))?;
             let env = identity.resolve(namespace, *hour, known);
+            let conflict = identity.conflicts.contains(&(namespace.clone(), *hour));
             let reason = match (resource, env) {
+                _ if conflict => Some(IDENTITY_CONFLICT),
                 (Resource::UncataloguedInstances, _) => Some(UNCATALOGUED_IMAGE),
                 (Resource::Availability, Some(id))
                     if id.environment != self.config.identity.production =>
@@ -464,4 +517,73 @@ impl Collector {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+}
+
+/// Splits a query's series into those carrying its trusted labels and the rest.
+fn trusted(series: Vec<Series>, q: &QueryConfig) -> (Vec<Series>, Vec<Series>) {
+    series.into_iter().partition(|s| q.trusts(&s.labels))
+}
+
+/// Data-quality lines of untrusted usage series: what they would have billed, per
+/// resource and hour, and how many namespaces they named.
+fn untrusted_usage(tally: &Tally) -> Result<Vec<QualityRow>, CollectError> {
+    let mut lines: BTreeMap<(String, Hour), (i64, i64, Unit)> = BTreeMap::new();
+    for ((namespace, resource, hour), exact) in tally {
+        let unit = resource.unit();
+        let overflow = |quantity| LedgerError::Overflow {
+            namespace: namespace.clone(),
+            resource: resource.to_string(),
+            quantity,
+        };
+        let micro = to_micro(*exact, unit).ok_or_else(|| overflow(0))?;
+        let quantity = i64::try_from(micro).map_err(|_| overflow(micro))?;
+        let slot = lines
+            .entry((resource.to_string(), *hour))
+            .or_insert((0, 0, unit));
+        slot.0 += quantity;
+        slot.1 += 1;
+    }
+    Ok(lines
+        .into_iter()
+        .map(
+            |((resource, hour), (quantity, namespaces, unit))| QualityRow {
+                reason: UNTRUSTED_SERIES.to_string(),
+                resource,
+                hour,
+                unit: unit.as_str().to_string(),
+                quantity,
+                namespaces,
+            },
+        )
+        .collect())
+}
+
+/// Data-quality lines of untrusted identity series (resource `identity`, unit
+/// `series`): per hour of `window` they have samples in, how many series and
+/// namespaces.
+fn untrusted_identity(series: &[Series], q: &QueryConfig, window: Window) -> Vec<QualityRow> {
+    let mut seen: BTreeMap<Hour, (i64, std::collections::BTreeSet<&str>)> = BTreeMap::new();
+    for s in series {
+        let hours: std::collections::BTreeSet<Hour> = s
+            .samples
+            .iter()
+            .map(|x| Hour::containing(x.t_ms.div_euclid(1000)))
+            .filter(|h| *h >= window.start && *h < window.end)
+            .collect();
+        for hour in hours {
+            let slot = seen.entry(hour).or_default();
+            slot.0 += 1;
+            slot.1.insert(s.label(&q.namespace_label));
+        }
+    }
+    seen.into_iter()
+        .map(|(hour, (count, namespaces))| QualityRow {
+            reason: UNTRUSTED_SERIES.to_string(),
+            resource: "identity".to_string(),
+            hour,
+            unit: "series".to_string(),
+            quantity: count,
+            namespaces: namespaces.len() as i64,
+        })
+        .collect()
 }

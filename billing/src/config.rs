@@ -6,6 +6,7 @@
 //! `{step}` by the subquery step; every query is evaluated once per window, at the
 //! window's end plus the hold, and must return a matrix.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -118,10 +119,17 @@ pub struct TimingConfig {
     pub start: Option<String>,
     /// A month closes this long after its end, once every meter has collected it.
     pub grace_seconds: i64,
-    /// The billing months' offset from UTC, whole hours (Kazakhstan: 5).
-    pub utc_offset_hours: i8,
+    /// No longer configurable: billing months are Kazakhstan months, UTC+5 (D-TIME-1),
+    /// as the rating's days and the operator's clocks are. A config that still says 5
+    /// loads; any other value is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset_hours: Option<i8>,
     /// Seconds between collection cycles of the daemon.
     pub poll_seconds: u64,
+    /// Also collect the open hour, up to `settleSeconds` before now, every cycle: its
+    /// rows are replaced by each cycle and by the final collection once the hour has
+    /// settled; its watermark does not move (tests and the demo meter minutes live).
+    pub live: bool,
     /// Once a day the daemon collects this many recent seconds again, so that late
     /// data is found (as adjustments once its month is closed); 0 turns it off.
     pub recheck_seconds: i64,
@@ -136,9 +144,10 @@ impl Default for TimingConfig {
             retention_seconds: 15 * 86_400,
             start: None,
             grace_seconds: 3 * 86_400,
-            utc_offset_hours: 5,
+            utc_offset_hours: None,
             poll_seconds: 60,
             recheck_seconds: 4 * 86_400,
+            live: false,
         }
     }
 }
@@ -155,6 +164,12 @@ pub struct QueryConfig {
     pub interval_seconds: i64,
     /// The longest gap between samples that is bridged, seconds.
     pub hold_seconds: i64,
+    /// Labels (name → value) that only the platform's scrape configuration sets on this
+    /// exporter's series (`job`, `metrics_path`; see `docs/prometheus-metering.yaml`).
+    /// A series without all of them is not used: it is counted as an
+    /// `untrusted-series` data-quality line. A YAML file merges its labels into the
+    /// defaults; a label given as `""` is not required. Empty: every series is trusted.
+    pub trusted: BTreeMap<String, String>,
 }
 
 impl Default for QueryConfig {
@@ -164,6 +179,7 @@ impl Default for QueryConfig {
             namespace_label: "namespace".into(),
             interval_seconds: 60,
             hold_seconds: 120,
+            trusted: BTreeMap::new(),
         }
     }
 }
@@ -179,6 +195,21 @@ impl QueryConfig {
     fn with_namespace_label(mut self, label: &str) -> Self {
         self.namespace_label = label.into();
         self
+    }
+
+    fn trusting(mut self, labels: &[(&str, &str)]) -> Self {
+        self.trusted = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    /// Whether a series carries every trusted label (see [`QueryConfig::trusted`]).
+    pub fn trusts(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.trusted
+            .iter()
+            .all(|(k, v)| v.is_empty() || labels.get(k).is_some_and(|l| l == v))
     }
 
     /// The sample spacing for integration.
@@ -197,6 +228,18 @@ impl QueryConfig {
             .replace("{step}", &format!("{}s", self.interval_seconds))
     }
 }
+
+/// The labels the reference scrape configuration (`docs/prometheus-metering.yaml`) puts
+/// on kube-state-metrics' series.
+const KSM: &[(&str, &str)] = &[("job", "kube-state-metrics")];
+/// … on the kubelet's resource metrics (`/metrics/resource`: CPU and memory).
+const KUBELET_RESOURCE: &[(&str, &str)] =
+    &[("job", "kubelet"), ("metrics_path", "/metrics/resource")];
+/// … on the kubelet's own metrics (`/metrics`: volume stats).
+const KUBELET: &[(&str, &str)] = &[("job", "kubelet"), ("metrics_path", "/metrics")];
+/// … on cAdvisor's metrics (`/metrics/cadvisor`: network counters).
+const KUBELET_CADVISOR: &[(&str, &str)] =
+    &[("job", "kubelet"), ("metrics_path", "/metrics/cadvisor")];
 
 /// Environment identity: `kube_namespace_labels` of kube-state-metrics, run with
 /// `--metric-labels-allowlist=namespaces=[akp.egov.kz/agency,…,app.kubernetes.io/managed-by]`.
@@ -228,7 +271,7 @@ pub struct IdentityConfig {
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
-            query: QueryConfig::new("kube_namespace_labels[{range}]"),
+            query: QueryConfig::new("kube_namespace_labels[{range}]").trusting(KSM),
             managed_by_label: "label_app_kubernetes_io_managed_by".into(),
             managed_by_value: "akp-operator".into(),
             agency_label: "label_akp_egov_kz_agency".into(),
@@ -267,15 +310,17 @@ impl Default for MetersConfig {
         Self {
             cpu: QueryConfig::new(
                 r#"container_cpu_usage_seconds_total{container!="",container!="POD"}[{range}]"#,
-            ),
+            )
+            .trusting(KUBELET_RESOURCE),
             memory: QueryConfig::new(
                 r#"container_memory_working_set_bytes{container!="",container!="POD"}[{range}]"#,
-            ),
-            storage: QueryConfig::new("kubelet_volume_stats_used_bytes[{range}]"),
+            )
+            .trusting(KUBELET_RESOURCE),
+            storage: QueryConfig::new("kubelet_volume_stats_used_bytes[{range}]").trusting(KUBELET),
             telecom: TelecomConfig::default(),
             software: SoftwareConfig::default(),
             availability: QueryConfig::new(
-                "(min by (namespace) ((kube_deployment_status_replicas_available >= bool kube_deployment_spec_replicas) or (kube_statefulset_status_replicas_ready >= bool kube_statefulset_replicas)))[{range}:{step}]",
+                "(min by (namespace) ((kube_deployment_status_replicas_available{job=\"kube-state-metrics\"} >= bool kube_deployment_spec_replicas{job=\"kube-state-metrics\"}) or (kube_statefulset_status_replicas_ready{job=\"kube-state-metrics\"} >= bool kube_statefulset_replicas{job=\"kube-state-metrics\"})))[{range}:{step}]",
             ),
             quota: QuotaConfig::default(),
         }
@@ -301,12 +346,15 @@ impl Default for TelecomConfig {
             internet: QueryConfig::new(
                 r#"{__name__=~"nginx_ingress_controller_(request|response)_size_sum"}[{range}]"#,
             )
-            .with_namespace_label("exported_namespace"),
+            .with_namespace_label("exported_namespace")
+            .trusting(&[("job", "ingress-nginx")]),
             gateway: QueryConfig::new("akp_gateway_bytes_total[{range}]")
-                .with_namespace_label("source_namespace"),
+                .with_namespace_label("source_namespace")
+                .trusting(&[("job", "akp-gateway")]),
             pod: QueryConfig::new(
                 r#"{__name__=~"container_network_(receive|transmit)_bytes_total"}[{range}]"#,
-            ),
+            )
+            .trusting(KUBELET_CADVISOR),
         }
     }
 }
@@ -335,7 +383,8 @@ impl Default for SoftwareConfig {
         Self {
             query: QueryConfig::new(
                 r#"{__name__=~"kube_pod_container_info|kube_pod_container_status_running"}[{range}]"#,
-            ),
+            )
+            .trusting(KSM),
             info_metric: "kube_pod_container_info".into(),
             running_metric: "kube_pod_container_status_running".into(),
             pod_label: "pod".into(),
@@ -366,7 +415,8 @@ impl Default for QuotaConfig {
         Self {
             query: QueryConfig::new(
                 r#"kube_resourcequota{resourcequota="akp-requested",type="hard"}[{range}]"#,
-            ),
+            )
+            .trusting(KSM),
             resource_label: "resource".into(),
             cpu: "requests.cpu".into(),
             memory: "requests.memory".into(),
@@ -458,11 +508,13 @@ impl MeteringConfig {
                 "grace ≥ 0, retention ≥ 3600",
             ));
         }
-        if !(-12..=14).contains(&t.utc_offset_hours) {
+        if let Some(hours) = t.utc_offset_hours
+            && hours != akp_rules::time::UTC_OFFSET_HOURS
+        {
             return Err(invalid(
                 "timing.utcOffsetHours",
-                i64::from(t.utc_offset_hours),
-                "-12 to 14",
+                i64::from(hours),
+                "5 or absent: billing months are Kazakhstan months, UTC+5 (D-TIME-1, R-BIL-02), like the days of the reports and the operator's clocks; remove the key",
             ));
         }
         for (field, q) in self.queries() {
@@ -548,6 +600,68 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("timing.settleSeconds"), "{err}");
+    }
+
+    /// Only series with the platform's scrape labels are trusted (R-BIL-01).
+    #[test]
+    fn r_bil_01_default_queries_trust_only_the_platform_jobs() {
+        let c = MeteringConfig::default();
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let kubelet = labels(&[("job", "kubelet"), ("metrics_path", "/metrics/resource")]);
+        assert!(c.meters.cpu.trusts(&kubelet));
+        assert!(!c.meters.cpu.trusts(&labels(&[
+            ("job", "kubelet"),
+            ("metrics_path", "/metrics/cadvisor")
+        ])));
+        assert!(!c.meters.cpu.trusts(&labels(&[
+            ("job", "product-metrics"),
+            ("exported_job", "kubelet")
+        ])));
+        assert!(
+            c.identity
+                .query
+                .trusts(&labels(&[("job", "kube-state-metrics")]))
+        );
+        assert!(
+            !c.identity
+                .query
+                .trusts(&labels(&[("exported_job", "kube-state-metrics")]))
+        );
+        // Overridable per label; "" drops a default.
+        let other = MeteringConfig::from_yaml(
+            "meters:\n  cpu:\n    trusted: {job: node-exporter, metrics_path: \"\"}\n",
+        );
+        assert!(other.is_ok_and(
+            |o| o.meters.cpu.trusts(&labels(&[("job", "node-exporter")]))
+                && !o.meters.cpu.trusts(&kubelet)
+        ));
+    }
+
+    /// D-TIME-1, R-BIL-02: billing months are Kazakhstan months; the old offset key
+    /// loads only when it says so.
+    #[test]
+    fn d_time_1_the_offset_is_utc_plus_5_only() {
+        let months = |yaml: &str| {
+            MeteringConfig::from_yaml(yaml)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(months("timing:\n  utcOffsetHours: 5\n"), Ok(()));
+        let err = months("timing:\n  utcOffsetHours: 6\n")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("timing.utcOffsetHours")
+                && err.contains('6')
+                && err.contains("D-TIME-1")
+                && err.contains("remove the key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -117,48 +117,14 @@ pub struct ProductEstimate {
     pub billed_now: String,
 }
 
-/// Parses a Kubernetes quantity (`4`, `500m`, `8Gi`, `1.5G`, `1e3`) into an exact
-/// fraction (numerator, denominator) of its base unit.
-pub fn parse_quantity(text: &str) -> Option<(i128, i128)> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(t.len());
-    let (number, suffix) = t.split_at(split);
-    let d = rust_decimal::Decimal::from_str_exact(number).ok()?;
-    if d.is_sign_negative() {
-        return None;
-    }
-    let (mut num, mut den) = (d.mantissa(), 10i128.checked_pow(d.scale())?);
-    let mul = |n: i128, k: i128| n.checked_mul(k);
-    match suffix {
-        "" => {}
-        "m" => den = den.checked_mul(1000)?,
-        "k" => num = mul(num, 1_000)?,
-        "M" => num = mul(num, 1_000_000)?,
-        "G" => num = mul(num, 1_000_000_000)?,
-        "T" => num = mul(num, 1_000_000_000_000)?,
-        "P" => num = mul(num, 1_000_000_000_000_000)?,
-        "Ki" => num = mul(num, 1 << 10)?,
-        "Mi" => num = mul(num, 1 << 20)?,
-        "Gi" => num = mul(num, 1 << 30)?,
-        "Ti" => num = mul(num, 1 << 40)?,
-        "Pi" => num = mul(num, 1 << 50)?,
-        s if s.starts_with(['e', 'E']) => {
-            let exp: u32 = s[1..].parse().ok()?;
-            num = mul(num, 10i128.checked_pow(exp)?)?;
-        }
-        _ => return None,
-    }
-    Some((num, den))
-}
-
-/// Micro-units of `(num/den) / per` (per: 1 for cores, 2³⁰ for bytes → GiB).
-fn to_micro((num, den): (i128, i128), per: i128) -> Option<i128> {
-    Some(div_half_even(
-        num.checked_mul(1_000_000)?,
-        den.checked_mul(per)?,
-    ))
+/// Micro-units of a Kubernetes quantity per `per` (1 for cores, 2³⁰ for bytes → GiB),
+/// read by the one quantity parser (`akp_rules::quantity`, the fuzzed one); `None` for
+/// what is not a quantity, is negative or does not fit.
+fn quantity_micro(text: &str, per: i128) -> Option<i128> {
+    let nanos = akp_rules::quantity::parse_nanos(text)
+        .ok()
+        .filter(|n| *n >= 0)?;
+    Some(div_half_even(nanos, per.checked_mul(1000)?))
 }
 
 fn env_name(e: EnvironmentName) -> &'static str {
@@ -193,10 +159,7 @@ pub fn estimate(
         let monthly: i128 = lines.iter().map(|(_, t)| *t).sum();
         let production = env == EnvironmentName::Production;
         let free_until = match (production, contract) {
-            (false, Some(c)) => Some(
-                c.checked_add(jiff::Span::new().months(tariff.free_months))
-                    .map_err(|e| RatingError::Date(e.to_string()))?,
-            ),
+            (false, Some(c)) => Some(akp_rules::clocks::free_period_end(c, tariff.free_months)),
             _ => None,
         };
         let after = match (production, tariff.afterwards) {
@@ -241,13 +204,11 @@ fn lines_of(
     tariff: &crate::rating::TariffVersion,
 ) -> Result<Vec<(EstimateLine, i128)>, EstimateError> {
     let q = |field: &str, value: &str, per: i128| {
-        parse_quantity(value)
-            .and_then(|f| to_micro(f, per))
-            .ok_or_else(|| EstimateError::Quantity {
-                environment: env.to_string(),
-                field: field.to_string(),
-                value: value.to_string(),
-            })
+        quantity_micro(value, per).ok_or_else(|| EstimateError::Quantity {
+            environment: env.to_string(),
+            field: field.to_string(),
+            value: value.to_string(),
+        })
     };
     let cpu = q("cpu", &req.cpu.0, 1)?;
     // (resource, quantity per month in micro-units)
@@ -340,13 +301,14 @@ mod tests {
 
     #[test]
     fn r_bil_04_parses_kubernetes_quantities_exactly() {
-        assert_eq!(parse_quantity("4"), Some((4, 1)));
-        assert_eq!(parse_quantity("500m"), Some((500, 1000)));
-        assert_eq!(parse_quantity("8Gi"), Some((8 << 30, 1)));
-        assert_eq!(parse_quantity("1.5Gi"), Some((15 << 30, 10)));
-        assert_eq!(parse_quantity("1e3"), Some((1000, 1)));
-        assert_eq!(parse_quantity("-1"), None);
-        assert_eq!(parse_quantity("4 cores"), None);
-        assert_eq!(to_micro((512 << 20, 1), 1 << 30), Some(500_000));
+        assert_eq!(quantity_micro("4", 1), Some(4_000_000));
+        assert_eq!(quantity_micro("500m", 1), Some(500_000));
+        assert_eq!(quantity_micro("8Gi", 1 << 30), Some(8_000_000));
+        assert_eq!(quantity_micro("1.5Gi", 1 << 30), Some(1_500_000));
+        assert_eq!(quantity_micro("1e3", 1), Some(1_000_000_000));
+        assert_eq!(quantity_micro("512Mi", 1 << 30), Some(500_000));
+        assert_eq!(quantity_micro("1.5G", 1 << 30), Some(1_396_984));
+        assert_eq!(quantity_micro("-1", 1), None);
+        assert_eq!(quantity_micro("4 cores", 1), None);
     }
 }

@@ -5,7 +5,7 @@
 //! namespace deleted mid-month still resolves for the hours it existed, as long as
 //! Prometheus keeps them; the ledger also remembers every environment it has seen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::IdentityConfig;
 use crate::integrate::{Series, Spacing, millis_by_hour, segments, union};
@@ -37,6 +37,9 @@ pub struct WindowIdentity {
     pub latest: BTreeMap<String, Option<EnvIdentity>>,
     /// (environment namespace, hour) → milliseconds of the hour covered by samples.
     pub coverage: BTreeMap<(String, Hour), i128>,
+    /// (namespace, hour) where two series claimed the namespace with different labels
+    /// at the same time: its usage in that hour is a data-quality line, not billed.
+    pub conflicts: BTreeSet<(String, Hour)>,
 }
 
 /// Reads the identity of a namespace-labels series; `None` if it is not one of the
@@ -70,6 +73,9 @@ pub fn identify(
     let mut best: BTreeMap<(String, Hour), (i64, Option<EnvIdentity>)> = BTreeMap::new();
     let mut latest: BTreeMap<String, (i64, Option<EnvIdentity>)> = BTreeMap::new();
     let mut intervals: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    // (namespace, hour) → identity → when a series claimed it.
+    type Claims = BTreeMap<Option<EnvIdentity>, Vec<(i64, i64)>>;
+    let mut claims: BTreeMap<(String, Hour), Claims> = BTreeMap::new();
     let (window_start, window_end) = (window.start.start_ms(), window.end.start_ms());
     for s in series {
         let namespace = s.label(&cfg.query.namespace_label);
@@ -92,6 +98,12 @@ pub fn identify(
                 if candidate > *slot {
                     *slot = candidate.clone();
                 }
+                claims
+                    .entry((namespace.to_string(), hour))
+                    .or_default()
+                    .entry(identity.clone())
+                    .or_default()
+                    .push((t, end.min(hour.end_ms())));
                 t = hour.end_ms();
             }
             let slot = latest
@@ -108,6 +120,20 @@ pub fn identify(
             }
         }
     }
+    // A label change is one series ending and the next starting; two identities at
+    // the same time is a conflict, which no rule such as "latest wins" may settle.
+    let mut conflicts = BTreeSet::new();
+    for (key, by_identity) in claims {
+        let spans: Vec<Vec<(i64, i64)>> = by_identity.into_values().map(union).collect();
+        let overlap = spans.iter().enumerate().any(|(i, a)| {
+            spans[i + 1..]
+                .iter()
+                .any(|b| !crate::integrate::intersect(a, b).is_empty())
+        });
+        if overlap {
+            conflicts.insert(key);
+        }
+    }
     let mut coverage = BTreeMap::new();
     for (namespace, list) in intervals {
         for (hour, ms) in millis_by_hour(&union(list), window) {
@@ -118,6 +144,7 @@ pub fn identify(
         by_hour: best.into_iter().map(|(k, (_, id))| (k, id)).collect(),
         latest: latest.into_iter().map(|(k, (_, id))| (k, id)).collect(),
         coverage,
+        conflicts,
     }
 }
 
@@ -242,5 +269,40 @@ mod tests {
         let envs = id.environments();
         assert_eq!(envs["mon-portal-production"].1, start);
         assert_eq!(envs["mon-portal-production"].2, start.plus(1));
+    }
+
+    /// Two series claiming one namespace with different labels at the same time are a
+    /// conflict, not settled by "latest wins"; a label change (one series ending, the
+    /// next starting) is not (R-BIL-01).
+    #[test]
+    fn r_bil_01_overlapping_identities_conflict_and_a_label_change_does_not() {
+        let start = Hour::containing(1_790_000_000);
+        let w = Window {
+            start,
+            end: start.plus(2),
+        };
+        let spacing = Spacing {
+            interval_ms: 60_000,
+            hold_ms: 120_000,
+            lookback_ms: 3_600_000,
+        };
+        let cfg = IdentityConfig::default();
+        let ns = "mon-portal-production";
+        // Hour 0: production until minute 30, then development (a label change).
+        // Hour 1: production and development both all hour (a forgery, or two exporters).
+        let series = vec![
+            ns_series(ns, Some("production"), 0..30, w),
+            ns_series(ns, Some("development"), 30..120, w),
+            ns_series(ns, Some("production"), 60..120, w),
+        ];
+        let id = identify(&series, &cfg, spacing, w);
+        assert!(!id.conflicts.contains(&(ns.to_string(), start)));
+        assert!(id.conflicts.contains(&(ns.to_string(), start.plus(1))));
+        let known = BTreeMap::new();
+        assert_eq!(
+            id.resolve(ns, start, &known)
+                .map(|i| i.environment.as_str()),
+            Some("development")
+        );
     }
 }

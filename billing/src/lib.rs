@@ -8,7 +8,6 @@
 //! Metric names, labels and PromQL live in [`config::MeteringConfig`]. See
 //! `docs/metering.md` and `docs/metrics-contract.md`.
 
-pub mod catalog;
 pub mod collector;
 pub mod config;
 pub mod delivery;
@@ -27,6 +26,8 @@ pub mod report;
 pub mod reports;
 pub mod sign;
 
+/// The catalog as metering reads it lives with the rules, next to admission's.
+pub use akp_rules::software as catalog;
 pub use catalog::Catalog;
 pub use collector::{CollectError, Collector, CycleReport};
 pub use config::MeteringConfig;

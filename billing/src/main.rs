@@ -138,6 +138,14 @@ struct ReportsArgs {
         required_if_eq("reports", "true")
     )]
     signing_key: Option<PathBuf>,
+    /// The reports' issuer, recipient, signatory and number prefix (YAML; see
+    /// examples/billing/report-document.yaml).
+    #[arg(
+        long,
+        env = "AKP_BILLING_REPORT_DOCUMENT",
+        required_if_eq("reports", "true")
+    )]
+    report_document: Option<PathBuf>,
     /// The authorized body's HTTPS endpoint; without it reports stay Signed.
     #[arg(long, env = "AKP_BILLING_DELIVERY_ENDPOINT")]
     delivery_endpoint: Option<String>,
@@ -177,9 +185,15 @@ async fn start_reports(
     let client = kube::Client::try_default()
         .await
         .context("connecting to the cluster")?;
+    let document = akp_billing::report::document::DocumentConfig::load(
+        args.report_document
+            .as_ref()
+            .ok_or_else(|| anyhow!("--reports needs --report-document"))?,
+    )?;
     let config = akp_billing::reports::ReportsConfig {
         dir: args.reports_dir.clone(),
         delivery,
+        document,
         instance: std::env::var("POD_NAME").ok(),
         ..Default::default()
     };
@@ -247,7 +261,7 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
             password_file: password_file.clone(),
         });
     }
-    let calendar = Calendar::new(config.timing.utc_offset_hours);
+    let calendar = Calendar::kazakhstan();
     let ledger = Ledger::open(&cli.database, calendar).await?;
     let catalog = load_catalog(cli).await?;
     let collector = Collector::new(config, ledger, catalog, metrics)?;

@@ -66,7 +66,9 @@ impl Meter {
     pub fn queries(self, config: &MeteringConfig) -> Vec<&QueryConfig> {
         let m = &config.meters;
         match self {
-            Meter::Cpu => vec![&m.cpu],
+            // The software series give the image of containers whose CPU series has none
+            // (the kubelet's /metrics/resource), for per-core licences.
+            Meter::Cpu => vec![&m.cpu, &m.software.query],
             Meter::Memory => vec![&m.memory],
             Meter::Storage => vec![&m.storage],
             Meter::Telecom => vec![&m.telecom.internet, &m.telecom.gateway, &m.telecom.pod],
@@ -252,11 +254,29 @@ pub fn compute(
                 window,
                 &Resource::Cpu,
             );
-            // Per-core licences: the CPU the software's containers used.
+            // Per-core licences: the CPU the software's containers used. The image is
+            // the CPU series' own (cAdvisor) or kube-state-metrics' for its container.
             let spacing = m.cpu.spacing(&config.timing);
+            let sw = &m.software;
+            let container = |s: &Series| {
+                (
+                    s.label(&sw.query.namespace_label).to_string(),
+                    s.label(&sw.pod_label).to_string(),
+                    s.label(&sw.container_label).to_string(),
+                )
+            };
+            let images: BTreeMap<_, String> = result(1)
+                .iter()
+                .filter(|s| s.label("__name__") == sw.info_metric)
+                .map(|s| (container(s), s.label(&sw.image_label).to_string()))
+                .collect();
             for s in result(0) {
                 let namespace = s.label(&m.cpu.namespace_label);
-                let entry = catalog.lookup(s.label(&m.software.image_label));
+                let image = match s.label(&sw.image_label) {
+                    "" => images.get(&container(s)).map_or("", String::as_str),
+                    own => own,
+                };
+                let entry = catalog.lookup(image);
                 let Some(entry) = entry.filter(|e| e.license == LicenseMetric::Core) else {
                     continue;
                 };
@@ -527,6 +547,39 @@ mod tests {
             micro(&tally, "a", Resource::Cpu, w.start),
             Some(1_800_000_000)
         );
+        assert_eq!(
+            micro(&tally, "a", Resource::SoftwareCores("pg".into()), w.start),
+            Some(500_000)
+        );
+        Ok(())
+    }
+
+    /// The kubelet's /metrics/resource has no `image`: per-core licences take it from
+    /// kube-state-metrics' container info (R-BIL-01).
+    #[test]
+    fn r_bil_01_cpu_without_image_takes_it_from_the_container_info() -> Result<(), String> {
+        let w = window();
+        let config = MeteringConfig::default();
+        let catalog = Catalog::from_yaml(
+            "kind: SoftwareCatalogItem\nmetadata: {name: pg}\nspec: {displayName: pg, category: system, images: [registry.akp.kz/pg], allowedEnvironments: [production], license: {metric: core}}\n",
+        )?;
+        let ids = [("namespace", "a"), ("pod", "p"), ("container", "c")];
+        let cpu = series(&ids, w, -1..60, |m| 30 * i128::from(m + 1));
+        let mut info = ids.to_vec();
+        info.extend([
+            ("__name__", "kube_pod_container_info"),
+            ("image", "registry.akp.kz/pg:15"),
+        ]);
+        let mut elsewhere = info.clone();
+        elsewhere[1] = ("pod", "other");
+        let results = [vec![cpu.clone()], vec![series(&elsewhere, w, 0..60, |_| 1)]];
+        let tally = compute(Meter::Cpu, &config, &catalog, w, &results);
+        assert_eq!(
+            micro(&tally, "a", Resource::SoftwareCores("pg".into()), w.start),
+            None
+        );
+        let results = [vec![cpu], vec![series(&info, w, 0..60, |_| 1)]];
+        let tally = compute(Meter::Cpu, &config, &catalog, w, &results);
         assert_eq!(
             micro(&tally, "a", Resource::SoftwareCores("pg".into()), w.start),
             Some(500_000)

@@ -9,7 +9,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use jiff::tz::{Offset, TimeZone};
+use jiff::tz::TimeZone;
 
 /// Seconds in an hour.
 pub const HOUR_SECS: i64 = 3600;
@@ -160,18 +160,18 @@ impl fmt::Display for Month {
     }
 }
 
-/// Maps hours to billing months at a fixed UTC offset in whole hours.
+/// Maps hours to billing months: Kazakhstan months (UTC+5, D-TIME-1, R-BIL-02), the
+/// months of the operator's clocks and of the reports' days.
 #[derive(Clone, Debug)]
 pub struct Calendar {
     tz: TimeZone,
 }
 
 impl Calendar {
-    /// A calendar at UTC+`offset_hours` (Kazakhstan: 5).
-    pub fn new(offset_hours: i8) -> Self {
-        let offset = Offset::constant(offset_hours.clamp(-25, 25));
+    /// The calendar of billing months.
+    pub fn kazakhstan() -> Self {
         Calendar {
-            tz: TimeZone::fixed(offset),
+            tz: akp_rules::time::kazakhstan(),
         }
     }
 
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn months_follow_kazakhstan_time() {
-        let cal = Calendar::new(5);
+        let cal = Calendar::kazakhstan();
         // 2026-09-30T19:00Z is 2026-10-01T00:00 in Astana.
         assert_eq!(
             cal.month_of(hour("2026-09-30T18:00:00Z")).to_string(),

@@ -17,7 +17,6 @@ use std::fmt;
 use akp_crds::Tariff;
 use akp_crds::tariff::{AfterFreePeriod, Unit as TariffUnit};
 use jiff::civil::Date;
-use jiff::tz::{Offset, TimeZone};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +25,7 @@ use crate::period::{Calendar, Hour};
 
 /// Kazakhstan time, UTC+5 everywhere since 2024-03-01: civil dates of tariffs,
 /// contracts and billing months are read at this offset.
-pub const KZ_UTC_OFFSET_HOURS: i8 = 5;
+pub use akp_rules::time::UTC_OFFSET_HOURS as KZ_UTC_OFFSET_HOURS;
 
 /// The law's ceiling on the free non-production period (003 p.12, R-ENV-04).
 pub const MAX_FREE_MONTHS: i32 = 3;
@@ -252,19 +251,15 @@ pub struct TariffBook {
 
 /// The first hour of a Kazakhstan civil date.
 pub fn kz_day_start(date: Date) -> Result<Hour, RatingError> {
-    let tz = TimeZone::fixed(Offset::constant(KZ_UTC_OFFSET_HOURS));
-    let zoned = date
-        .to_datetime(jiff::civil::Time::midnight())
-        .to_zoned(tz)
-        .map_err(|e| RatingError::Date(e.to_string()))?;
-    Ok(Hour::containing(zoned.timestamp().as_second()))
+    let start = akp_rules::time::day_start(date)
+        .ok_or_else(|| RatingError::Date(format!("{date} has no start in Kazakhstan time")))?;
+    Ok(Hour::containing(start.as_second()))
 }
 
 /// The Kazakhstan civil date an hour falls on.
 pub fn kz_date_of(hour: Hour) -> Date {
-    let tz = TimeZone::fixed(Offset::constant(KZ_UTC_OFFSET_HOURS));
     jiff::Timestamp::from_second(hour.start())
-        .map(|ts| ts.to_zoned(tz).date())
+        .map(akp_rules::time::civil_date)
         .unwrap_or(Date::MIN)
 }
 
@@ -342,10 +337,7 @@ pub type Contracts = BTreeMap<String, Date>;
 
 /// The first hour after an agency's free non-production period of `months`.
 pub fn free_until(contract: Date, months: i32) -> Result<Hour, RatingError> {
-    let end = contract
-        .checked_add(jiff::Span::new().months(months))
-        .map_err(|e| RatingError::Date(e.to_string()))?;
-    kz_day_start(end)
+    kz_day_start(akp_rules::clocks::free_period_end(contract, months))
 }
 
 /// How a ledger resource maps onto a tariff resource.
@@ -575,8 +567,7 @@ struct Acc {
     hours: u32,
 }
 
-/// Seconds from UTC to Kazakhstan time.
-pub const KZ_UTC_OFFSET_SECS: i64 = KZ_UTC_OFFSET_HOURS as i64 * 3600;
+pub use akp_rules::time::UTC_OFFSET_SECONDS as KZ_UTC_OFFSET_SECS;
 
 /// Usage of one environment and resource in some hours of one Kazakhstan civil day:
 /// rating's unit. Everything rating decides per hour (the tariff in force, the free
@@ -598,9 +589,8 @@ struct Usage<'a> {
 
 /// The civil day of an hour: its first hour and the hour's bit.
 fn day_of(hour: Hour) -> (Hour, u32) {
-    let local = hour.start() + KZ_UTC_OFFSET_SECS;
-    let start = Hour::containing(local.div_euclid(86_400) * 86_400 - KZ_UTC_OFFSET_SECS);
-    (start, 1 << (local.rem_euclid(86_400) / 3600))
+    let (start, hour_of_day) = akp_rules::time::civil_day_of_second(hour.start());
+    (Hour::containing(start), 1 << hour_of_day)
 }
 
 impl<'a> Usage<'a> {
@@ -984,7 +974,7 @@ mod tests {
         ])
         .expect("book");
         let contracts = Contracts::from([("a".to_string(), jiff::civil::date(2026, 7, 16))]);
-        let calendar = Calendar::new(5);
+        let calendar = Calendar::kazakhstan();
         let input = RatingInput {
             tariffs: &book,
             contracts: &contracts,

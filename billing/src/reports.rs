@@ -16,6 +16,7 @@ use akp_crds::report::{
     BillingReport, BillingReportSpec, BillingReportStatus, DataQuality, Gap, ReportPhase,
 };
 use akp_crds::{Agency, Tariff};
+use akp_rules::conditions::{ConditionType, Observed, condition};
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -95,6 +96,8 @@ pub struct ReportsConfig {
     pub create_interval: Duration,
     /// The reporter instance of events.
     pub instance: Option<String>,
+    /// Issuer, recipient, signatory and number prefix of the documents (issue 19).
+    pub document: report::document::DocumentConfig,
 }
 
 impl Default for ReportsConfig {
@@ -105,6 +108,7 @@ impl Default for ReportsConfig {
             pending_requeue: Duration::from_secs(600),
             create_interval: Duration::from_secs(300),
             instance: None,
+            document: report::document::DocumentConfig::default(),
         }
     }
 }
@@ -188,6 +192,8 @@ impl Context {
         key: SigningKey,
         config: ReportsConfig,
     ) -> anyhow::Result<Self> {
+        // A report names its issuer and recipient: refuse to start without them.
+        config.document.check()?;
         let deliverer = config.delivery.clone().map(Deliverer::new).transpose()?;
         let recorder = Recorder::new(
             client.clone(),
@@ -302,32 +308,6 @@ pub fn decide(i: &PhaseInputs) -> Decision {
     d(ReportPhase::Signed, "Delivering", false, true)
 }
 
-/// The condition of a phase, keeping the transition time of an unchanged one.
-fn condition(
-    old: &[Condition],
-    type_: &str,
-    ok: bool,
-    reason: &str,
-    message: String,
-    now: &Time,
-    generation: Option<i64>,
-) -> Condition {
-    let status = if ok { "True" } else { "False" };
-    let since = old
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| now.clone());
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        reason: reason.into(),
-        message,
-        last_transition_time: since,
-        observed_generation: generation,
-    }
-}
-
 fn now_time() -> Time {
     let now = jiff::Timestamp::now();
     Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
@@ -392,6 +372,11 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
     let old = br.status.clone().unwrap_or_default();
     let now = now_time();
     let generation = br.metadata.generation;
+    let observed = Observed {
+        old: &old.conditions,
+        now: now.0,
+        generation,
+    };
     let month = Month::parse(&br.spec.period).ok();
     let closed = ctx.ledger.closed_through().await?;
     let mut inputs = PhaseInputs {
@@ -445,19 +430,23 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             generated_at: generated.0.to_string(),
             residency: None,
         };
-        let doc = report::from_ledger(&ctx.ledger, &request, &book, &contracts(&agencies)).await?;
+        let mut doc =
+            report::from_ledger(&ctx.ledger, &request, &book, &contracts(&agencies)).await?;
+        let named: Vec<_> = agencies
+            .iter()
+            .map(report::document::AgencyInfo::of)
+            .collect();
+        report::document::complete(&mut doc, &ctx.config.document, &named);
         messages.push(condition(
-            &old.conditions,
-            "Collected",
+            &observed,
+            ConditionType::Collected,
             true,
             "Collected",
             format!("month {month} read from the closed ledger"),
-            &now,
-            generation,
         ));
         messages.push(condition(
-            &old.conditions,
-            "Rated",
+            &observed,
+            ConditionType::Rated,
             true,
             "Rated",
             format!(
@@ -468,8 +457,6 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            &now,
-            generation,
         ));
         let bundle = sign::sign(&doc, &ctx.key)?;
         let dir = ctx.config.dir.join(&name);
@@ -633,8 +620,8 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         _ => "signed, delivering".into(),
     };
     messages.push(condition(
-        &old.conditions,
-        "Signed",
+        &observed,
+        ConditionType::Signed,
         inputs.signed,
         if inputs.signed {
             "Signed"
@@ -646,18 +633,14 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         } else {
             message.clone()
         },
-        &now,
-        generation,
     ));
     if inputs.signed {
         messages.push(condition(
-            &old.conditions,
-            "Delivered",
+            &observed,
+            ConditionType::Delivered,
             decision.phase == ReportPhase::Delivered,
             decision.reason,
             message.clone(),
-            &now,
-            generation,
         ));
     }
     status.conditions = messages;

@@ -220,7 +220,7 @@ pub fn render(doc: &ReportDocument) -> Result<Vec<ArtifactFile>, ReportError> {
         out.push(ArtifactFile {
             path: format!("report.{}.html", lang.code()),
             format: format!("html-{}", lang.code()),
-            bytes: to_html(doc, lang),
+            bytes: to_html(doc, lang)?,
         });
     }
     Ok(out)

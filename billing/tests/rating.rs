@@ -243,7 +243,7 @@ total,2026-10,,,,,,,,,,,80203.52,,,\r
 
 fn rate_october(adjustments: &[Adjustment]) -> (rating::Rated, TariffBook) {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let contracts = contracts();
     let input = RatingInput {
         tariffs: &book,
@@ -425,7 +425,7 @@ fn r_bil_04_tariffs_refuse_bad_prices_and_ambiguous_dates() {
 #[test]
 fn r_bil_01_usage_without_a_rate_is_listed_unpriced_not_billed() {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let contracts = contracts();
     let input = RatingInput {
         tariffs: &book,

@@ -54,7 +54,7 @@ fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity:
 /// A small December 2026 with two agencies, at the example tariffs.
 fn december(name: &str, corrects: Option<&str>) -> ReportDocument {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let contracts = BTreeMap::from([("mon".to_string(), "2026-11-01".parse().expect("date"))]);
     let start = Hour::starting_at(1_796_065_200).expect("2026-11-30T19:00Z");
     let mut rows = Vec::new();
@@ -204,16 +204,16 @@ fn r_bil_03_report_groups_by_category_and_applies_the_tariff_in_force() {
 #[test]
 fn r_bil_02_html_in_kazakh_and_russian_with_charts_and_escaping() {
     let doc = december("2026-12", None);
-    let kk = String::from_utf8(to_html(&doc, Lang::Kk)).expect("utf-8");
-    let ru = String::from_utf8(to_html(&doc, Lang::Ru)).expect("utf-8");
+    let kk = String::from_utf8(to_html(&doc, Lang::Kk).expect("html")).expect("utf-8");
+    let ru = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
     assert!(kk.contains("lang=\"kk\"") && kk.contains("Санаттар бойынша") && kk.contains("<svg"));
     assert!(
         ru.contains("lang=\"ru\"")
-            && ru.contains("По категориям")
+            && ru.contains("К оплате по категориям")
             && ru.contains("Программное обеспечение")
     );
     assert!(!kk.contains("<script") && !ru.contains("<script"));
-    assert!(ru.contains("mf &lt;&amp;&gt; &quot;q&quot;") && !ru.contains("mf <&>"));
+    assert!(ru.contains("mf &#60;&#38;&#62; &#34;q&#34;") && !ru.contains("mf <&>"));
 }
 
 #[test]
@@ -643,7 +643,9 @@ async fn r_bil_02_report_of_a_closed_month_from_a_sqlite_ledger() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    let ledger = Ledger::open(&url, Calendar::new(5)).await.expect("ledger");
+    let ledger = Ledger::open(&url, Calendar::kazakhstan())
+        .await
+        .expect("ledger");
     let start = Hour::starting_at(1_796_065_200).expect("2026-11-30T19:00Z");
     let rows: Vec<LedgerRow> = (0..3)
         .map(|i| {

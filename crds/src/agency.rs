@@ -34,7 +34,7 @@ const AGENCY_NAME_MESSAGE: &str = r#"'metadata.name "' + self.metadata.name + '"
     // hyphen in the agency's name, the agency is everything before the first hyphen,
     // the environment (a hyphen-free word) everything after the last, and the product
     // the rest: one namespace name cannot be spelt by two products
-    // (operator/src/rules/naming.rs `parse_environment_namespace`). Agencies made
+    // (rules/src/naming.rs `parse_environment_namespace`). Agencies made
     // before this rule keep their names (`optionalOldSelf`: only a create is checked;
     // the operator's ownership check keeps their namespaces apart).
     validation = Rule::new("oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]+$')")

@@ -7,7 +7,7 @@
 
 use akp_crds::Stage;
 use akp_crds::product::Act;
-use akp_operator::rules::stages::{acts_required_for, missing_acts};
+use akp_rules::stages::{acts_required_for, missing_acts};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

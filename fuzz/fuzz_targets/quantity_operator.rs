@@ -2,7 +2,7 @@
 //! product): parsing never panics, and what parses renders back to the same amount.
 #![no_main]
 
-use akp_operator::rules::quantity::{format_nanos, parse_nanos, same_amount};
+use akp_rules::quantity::{format_nanos, parse_nanos, same_amount};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

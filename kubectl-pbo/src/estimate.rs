@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use akp_billing::estimate::{ProductEstimate, estimate};
 use akp_crds::PlatformSoftwareProduct;
-use akp_operator::rules::clocks;
+use akp_rules::clocks;
 use jiff::civil::Date;
 use kube::ResourceExt;
 use serde::Serialize;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use akp_crds::product::{Act, ActType};
 use akp_crds::{PlatformSoftwareProduct, Stage};
-use akp_operator::rules::clocks;
+use akp_rules::clocks;
 use jiff::civil::Date;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};

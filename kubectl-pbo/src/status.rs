@@ -2,13 +2,14 @@
 //! legal clocks, the environments, placement and conditions of a product.
 //!
 //! The view is computed by [`view`], a pure function of the object, the time and the
-//! calendar, from the operator's own rules (`akp_operator::rules`), so the plugin and
-//! the operator never disagree about a gate or a deadline.
+//! calendar, from the rules the operator calls (`akp_rules`), so the plugin and
+//! the operator never disagree about a gate or a deadline. The free period is the
+//! status's, which the operator computes from the Tariffs as billing rates them.
 
 use akp_crds::product::Act;
 use akp_crds::{PlatformSoftwareProduct, Stage};
-use akp_operator::rules::calendar::Calendar;
-use akp_operator::rules::{clocks, stages};
+use akp_rules::calendar::Calendar;
+use akp_rules::{clocks, stages};
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 
 use akp_billing::ledger::{Adjustment, Ledger, LedgerRow};
 use akp_billing::period::{Calendar, Month};
-use akp_billing::rating::{
-    self, Contracts, KZ_UTC_OFFSET_HOURS, RatingInput, Treatment, format_micro, format_tiyn,
-};
+use akp_billing::rating::{self, Contracts, RatingInput, Treatment, format_micro, format_tiyn};
 use akp_billing::report::LineReport;
 use akp_crds::PlatformSoftwareProduct;
 use kube::api::Api;
@@ -266,7 +264,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
         }
     };
 
-    let calendar = Calendar::new(KZ_UTC_OFFSET_HOURS);
+    let calendar = Calendar::kazakhstan();
     let ledger = Ledger::open(&args.ledger, calendar.clone())
         .await
         .map_err(|e| CliError::Other(anyhow::anyhow!("{e}: check --ledger or AKP_LEDGER_URL")))?;
@@ -482,7 +480,7 @@ mod tests {
 
     #[test]
     fn r_bil_01_usage_is_summed_exactly_per_environment_and_resource() {
-        let cal = Calendar::new(5);
+        let cal = Calendar::kazakhstan();
         let h = 1_791_000_000; // 2026-10
         let rows = vec![
             row(

@@ -11,7 +11,7 @@ use akp_crds::Agency;
 use akp_crds::agency::AgencyStatus;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::product::controller::publish;
 use crate::product::status::Notice;
 use crate::rbac;
+use crate::rules::conditions::{self, ConditionType, Observed};
 use crate::rules::naming::{labels, pod_security_labels};
 use crate::rules::ownership::{self, Owner};
 
@@ -135,23 +136,13 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
     let old = agency.status.clone().unwrap_or_default();
     let now = jiff::Timestamp::from_second(ctx.clock.now().as_second())
         .unwrap_or_else(|_| ctx.clock.now());
-    let since = |type_: &str, status: &str| {
-        old.conditions
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or(Time(now))
+    let observed = Observed {
+        old: &old.conditions,
+        now,
+        generation: agency.metadata.generation,
     };
-    let condition = |type_: &str, value: bool, reason: &str, message: &str| {
-        let status = if value { "True" } else { "False" };
-        Condition {
-            type_: type_.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message: message.into(),
-            last_transition_time: since(type_, status),
-            observed_generation: agency.metadata.generation,
-        }
+    let condition = |type_, value, reason: &str, message: &str| {
+        conditions::condition(&observed, type_, value, reason, message)
     };
     let (conditions, notice) = match &held {
         Claimed::Applied(_) => {
@@ -159,8 +150,8 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
                 format!("namespace {ns_name} and its role bindings are in place (R-LC-08)");
             (
                 vec![
-                    condition("Ready", true, "Provisioned", &message),
-                    condition("Degraded", false, "Provisioned", &message),
+                    condition(ConditionType::Ready, true, "Provisioned", &message),
+                    condition(ConditionType::Degraded, false, "Provisioned", &message),
                 ],
                 None,
             )
@@ -168,10 +159,11 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
         Claimed::Taken(holder) => {
             warn!(namespace = %ns_name, %holder, "agency namespace held by another; nothing written");
             let message = ownership::taken_message([(ns_name.as_str(), "", holder)], &owner);
-            let is_new = !old
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Degraded" && c.status == "True" && c.message == message);
+            let is_new = !old.conditions.iter().any(|c| {
+                c.type_ == ConditionType::Degraded.as_str()
+                    && c.status == "True"
+                    && c.message == message
+            });
             let notice = is_new.then(|| Notice {
                 warning: true,
                 reason: "NamespaceTaken",
@@ -179,8 +171,8 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
             });
             (
                 vec![
-                    condition("Ready", false, "NamespaceTaken", &message),
-                    condition("Degraded", true, "NamespaceTaken", &message),
+                    condition(ConditionType::Ready, false, "NamespaceTaken", &message),
+                    condition(ConditionType::Degraded, true, "NamespaceTaken", &message),
                 ],
                 notice,
             )

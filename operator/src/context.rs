@@ -38,6 +38,8 @@ pub struct Stores {
     pub nodes: Store<k8s_openapi::api::core::v1::Node>,
     /// Pods, for the placement audit (R-PLC-01).
     pub pods: Store<k8s_openapi::api::core::v1::Pod>,
+    /// Tariffs: their free months of non-production are the status's (R-ENV-04).
+    pub tariffs: Store<akp_crds::Tariff>,
 }
 
 /// The shared state of the controllers.

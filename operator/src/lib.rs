@@ -2,9 +2,10 @@
 //! clocks, and the admission webhooks that keep placement, segmentation and the
 //! software catalog.
 //!
-//! Layout: `rules` are pure (no client); `agency` and `product` are controllers, the
-//! product one a pipeline validate → build → apply → status; `webhook` serves
-//! admission; `telemetry` metrics and health; `leader` the Lease election.
+//! Layout: `rules` is the `akp-rules` crate re-exported (pure, no client); `agency` and
+//! `product` are controllers, the product one a pipeline validate → build → apply →
+//! status; `webhook` serves admission; `telemetry` metrics and health; `leader` the
+//! Lease election.
 
 pub mod admission_policy;
 pub mod agency;
@@ -13,12 +14,12 @@ pub mod clock;
 pub mod context;
 pub mod error;
 #[cfg(test)]
-mod examples;
+use akp_rules::examples;
 pub mod leader;
 pub mod product;
 pub mod rbac;
 pub mod remote;
-pub mod rules;
+pub use akp_rules as rules;
 pub mod run;
 pub mod site;
 pub mod telemetry;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use akp_operator::clock::SystemClock;
 use akp_operator::leader::LeaderElection;
 use akp_operator::product::segmentation::Segmentation;
+use akp_operator::remote::{RemoteClusters, RemoteWebhooks, SiteClients};
 use akp_operator::rules::calendar::Calendar;
 use akp_operator::run::{Settings, run, run_when_leading};
 use akp_operator::telemetry::{self, Metrics, Readiness};
@@ -17,9 +18,10 @@ use akp_operator::webhook::configuration::{
 };
 use akp_operator::webhook::metrics::AdmissionMetrics;
 use akp_operator::webhook::server::{WebhookServer, routes};
+use akp_operator::webhook::sites::{SiteAdmission, site_routes};
 use akp_operator::webhook::tls::{CertStore, ClientCa};
 use akp_operator::webhook::{
-    PodPlacement, apply_mutating_configuration, mutating_webhook_configuration,
+    ClusterLookup, PodPlacement, apply_mutating_configuration, mutating_webhook_configuration,
 };
 use anyhow::Context as _;
 use clap::Parser;
@@ -75,6 +77,14 @@ struct Args {
     /// Without it, reviews are answered but not recorded (docs/operations.md).
     #[arg(long, env = "AKP_WEBHOOK_CLIENT_CA")]
     webhook_client_ca: Option<PathBuf>,
+    /// The `https://` base URL at which the API servers of other clusters (the clusters
+    /// of remote Sites) reach these webhooks, e.g. a LoadBalancer in front of the
+    /// webhook port. Each such cluster gets the Pod and claim webhooks of its Site, so
+    /// that placement and the catalog hold there too (R-PLC-01, R-SW-01); without it
+    /// pods there meet the admission policies and Pod Security only. Its host is in
+    /// the self-managed certificate's names.
+    #[arg(long, env = "AKP_REMOTE_WEBHOOK_ENDPOINT")]
+    remote_webhook_endpoint: Option<String>,
     /// The Secret of the self-managed certificate.
     #[arg(long, default_value = "akp-operator-webhook-tls")]
     webhook_secret: String,
@@ -175,7 +185,9 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    if !args.no_webhooks {
+    let remotes = if args.no_webhooks {
+        Arc::new(RemoteClusters::default())
+    } else {
         webhooks(
             &args,
             client.clone(),
@@ -183,8 +195,8 @@ async fn main() -> anyhow::Result<()> {
             audit.clone(),
             stopped.clone(),
         )
-        .await?;
-    }
+        .await?
+    };
     let (calendar, segmentation) = config(args.config.as_ref())?;
     let settings = Settings {
         clock: Arc::new(SystemClock),
@@ -194,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
         metrics: metrics.clone(),
         readiness: readiness.clone(),
         audit,
+        remotes,
     };
 
     if args.no_leader_election {
@@ -217,14 +230,15 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Serves the admission webhooks on every replica, with a self-managed or mounted
-/// certificate, and registers their configuration when asked.
+/// certificate, and registers their configuration when asked. Returns the clients of
+/// remote Sites' clusters, which get the webhooks too.
 async fn webhooks(
     args: &Args,
     client: kube::Client,
     metrics: &Metrics,
     audit: Option<akp_audit::Sink>,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Arc<RemoteClusters>> {
     let endpoint = match args.webhook_endpoint.strip_prefix("service:") {
         Some(rest) => {
             let (ns_name, port) = rest
@@ -249,14 +263,17 @@ async fn webhooks(
                 format!("{name}.{namespace}.svc"),
                 format!("{name}.{namespace}.svc.cluster.local"),
             ],
-            WebhookEndpoint::Url(url) => vec![
-                url.trim_start_matches("https://")
-                    .split([':', '/'])
-                    .next()
-                    .unwrap_or("localhost")
-                    .to_owned(),
-            ],
+            WebhookEndpoint::Url(url) => vec![url_host(url)],
         };
+        let dns_names: Vec<String> = dns_names
+            .into_iter()
+            .chain(args.remote_webhook_endpoint.as_deref().map(url_host))
+            .fold(Vec::new(), |mut names, name| {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+                names
+            });
         let certs = SelfManagedCerts {
             namespace: args.namespace.clone(),
             secret_name: args.webhook_secret.clone(),
@@ -301,8 +318,17 @@ async fn webhooks(
                 }
             }
         });
-        (store, None)
+        // cert-manager's Secrets carry the issuing CA next to the certificate.
+        (store, std::fs::read_to_string(dir.join("ca.crt")).ok())
     };
+    let remotes = Arc::new(RemoteClusters::with_webhooks(
+        args.remote_webhook_endpoint
+            .clone()
+            .map(|base_url| RemoteWebhooks {
+                base_url,
+                ca_pem: ca.clone(),
+            }),
+    ));
     if args.register_webhooks {
         apply_configuration(
             &client,
@@ -316,7 +342,7 @@ async fn webhooks(
         .await?;
     }
     let placement = PodPlacement::new(client.clone());
-    let mut validators = Validators::new(client).with_sre_groups(args.sre_groups.clone());
+    let mut validators = Validators::new(client.clone()).with_sre_groups(args.sre_groups.clone());
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
     }
@@ -340,16 +366,32 @@ async fn webhooks(
         });
         server = server.with_client_ca(ca);
     }
+    let sites = SiteAdmission::new(
+        Arc::new(ClusterLookup::new(client.clone())),
+        Arc::new(SiteClients {
+            home: client.clone(),
+            remotes: remotes.clone(),
+        }),
+        validators.clone(),
+        placement.clone(),
+    );
+    let routes = routes(validators, placement).merge(site_routes(sites));
     info!(addr = %server.local_addr()?, "admission webhooks");
     tokio::spawn(async move {
-        if let Err(e) = server
-            .run(store, routes(validators, placement), stopped)
-            .await
-        {
+        if let Err(e) = server.run(store, routes, stopped).await {
             error!(error = %e, "the webhook server stopped");
         }
     });
-    Ok(())
+    Ok(remotes)
+}
+
+/// The host of an `https://` URL (a DNS name or an IP address).
+fn url_host(url: &str) -> String {
+    url.trim_start_matches("https://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("localhost")
+        .to_owned()
 }
 
 fn hostname() -> Option<String> {

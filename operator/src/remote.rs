@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use akp_crds::common::NamespacedRef;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret};
@@ -20,19 +20,46 @@ use crate::apply::{Claimed, apply_owned_namespace, apply_unless_live, delete_own
 use crate::error::{Error, Result};
 use crate::product::build::{Child, EnvironmentPlan};
 use crate::rules::ownership::Owner;
+use crate::webhook::configuration::{apply_configuration, apply_mutating_configuration};
+use crate::webhook::sites::{
+    SiteClusters, site_mutating_configuration, site_validating_configuration,
+};
 
 /// The key of the kubeconfig in the Secret.
 pub const KUBECONFIG_KEY: &str = "kubeconfig";
+
+/// Where the API servers of other clusters reach this operator's webhooks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteWebhooks {
+    /// The base URL (`--remote-webhook-endpoint`); each site's hooks are under
+    /// `/sites/<site>/`.
+    pub base_url: String,
+    /// The CA that signed the serving certificate (`caBundle`); `None` when the
+    /// cluster's API server already trusts it.
+    pub ca_pem: Option<String>,
+}
 
 /// Clients of other clusters, by Secret, rebuilt when the Secret changes.
 #[derive(Default)]
 pub struct RemoteClusters {
     clients: Mutex<HashMap<(String, String), (String, Client)>>,
+    /// With it, each cluster gets the webhooks of its Site at first connection.
+    webhooks: Option<RemoteWebhooks>,
 }
 
 impl RemoteClusters {
-    /// The client of the cluster whose kubeconfig is in Secret `r`.
-    pub async fn client(&self, local: &Client, r: &NamespacedRef) -> Result<Client> {
+    /// Clusters whose API servers get this operator's webhooks at `webhooks`.
+    pub fn with_webhooks(webhooks: Option<RemoteWebhooks>) -> Self {
+        Self {
+            clients: Mutex::default(),
+            webhooks,
+        }
+    }
+
+    /// The client of `site`'s cluster, whose kubeconfig is in Secret `r`. A new client
+    /// first gets the admission rules into that cluster: the policies, and the
+    /// webhooks when they are reachable from there.
+    pub async fn client(&self, local: &Client, site: &str, r: &NamespacedRef) -> Result<Client> {
         let secret = Api::<Secret>::namespaced(local.clone(), &r.namespace)
             .get(&r.name)
             .await?;
@@ -61,10 +88,64 @@ impl RemoteClusters {
         // The rules that need no outside data hold there as at home, before anything
         // of an environment is written (R-PLC-01, R-SEG-02..04).
         crate::admission_policy::apply(&client).await?;
+        // The rules that need the Sites, the catalog and the nodes there (R-PLC-01,
+        // R-SW-01) are this operator's webhooks, called back from that cluster.
+        match &self.webhooks {
+            Some(w) => {
+                let ca = w.ca_pem.as_deref();
+                apply_configuration(
+                    &client,
+                    &site_validating_configuration(&w.base_url, site, ca),
+                )
+                .await?;
+                apply_mutating_configuration(
+                    &client,
+                    &site_mutating_configuration(&w.base_url, site, ca),
+                )
+                .await?;
+            }
+            None => tracing::warn!(
+                site,
+                "no --remote-webhook-endpoint: pods in this site's cluster meet the admission policies and Pod Security only, not the placement and catalog webhooks"
+            ),
+        }
         if let Ok(mut cache) = self.clients.lock() {
             cache.insert(key, (version, client.clone()));
         }
         Ok(client)
+    }
+}
+
+/// The clusters of remote Sites for the webhook server: a Site is read at home, and
+/// only one that names a cluster has one.
+pub struct SiteClients {
+    /// The home cluster, where the Sites are.
+    pub home: Client,
+    /// The shared clients.
+    pub remotes: Arc<RemoteClusters>,
+}
+
+impl SiteClusters for SiteClients {
+    fn client<'a>(
+        &'a self,
+        site: &'a str,
+    ) -> futures::future::BoxFuture<'a, std::result::Result<Option<Client>, String>> {
+        use futures::FutureExt;
+        async move {
+            let found = Api::<akp_crds::Site>::all(self.home.clone())
+                .get_opt(site)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(cluster) = found.and_then(|s| s.spec.cluster) else {
+                return Ok(None);
+            };
+            self.remotes
+                .client(&self.home, site, &cluster.kubeconfig_secret_ref)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
     }
 }
 

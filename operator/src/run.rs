@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use akp_crds::{Agency, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Stage};
+use akp_crds::{Agency, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Stage, Tariff};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, Pod, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -43,6 +43,8 @@ pub struct Settings {
     pub readiness: Readiness,
     /// The audit trail's writer (R-MON-02), shared with the webhooks; `None` logs only.
     pub audit: Option<akp_audit::Sink>,
+    /// The clients of remote Sites' clusters, shared with the webhooks.
+    pub remotes: Arc<crate::remote::RemoteClusters>,
 }
 
 /// Whether a cache keeps the objects' managedFields.
@@ -206,6 +208,11 @@ pub async fn run(
         watcher::Config::default()
     );
     let catalog_cache = catalog_stream.for_each(|_| futures::future::ready(()));
+    let (tariffs, tariff_stream) = cache!(
+        Tariff,
+        Api::<Tariff>::all(client.clone()),
+        watcher::Config::default()
+    );
     let stores = Stores {
         agencies,
         namespaces,
@@ -216,6 +223,7 @@ pub async fn run(
         sites,
         nodes,
         pods,
+        tariffs,
     };
     let (recheck, recheck_requests) = futures::channel::mpsc::unbounded();
 
@@ -229,7 +237,7 @@ pub async fn run(
         segmentation: Arc::new(settings.segmentation),
         stores: stores.clone(),
         recheck,
-        remotes: Default::default(),
+        remotes: settings.remotes.clone(),
         caches_ready: caches_ready.clone(),
         audit: settings.audit.clone(),
     });
@@ -254,9 +262,21 @@ pub async fn run(
                 .collect::<Vec<_>>()
         }
     };
+    // A Tariff's free months are every product's free period (R-ENV-04).
+    let every_product = {
+        let product_store = product_store.clone();
+        move |_: Tariff| {
+            product_store
+                .state()
+                .into_iter()
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        }
+    };
     let by_owner = |meta: &kube::api::ObjectMeta| owner_of(meta);
     let product_controller = products
         .watches_stream(agency_stream, by_agency)
+        .watches_stream(tariff_stream, every_product)
         .watches_stream(ns_stream, move |o: Namespace| by_owner(&o.metadata))
         .watches_stream(quota_stream, move |o: ResourceQuota| by_owner(&o.metadata))
         .watches_stream(limit_stream, move |o: LimitRange| by_owner(&o.metadata))
@@ -345,6 +365,10 @@ pub async fn run(
             }),
             Box::pin({
                 let st = s.pods.clone();
+                async move { st.wait_until_ready().await.is_ok() }
+            }),
+            Box::pin({
+                let st = s.tariffs.clone();
                 async move { st.wait_until_ready().await.is_ok() }
             }),
         ];
@@ -476,10 +500,7 @@ async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Out
 /// The end of `last_valid_day` in Kazakhstan (UTC+5), in Unix seconds.
 pub(crate) fn expiry_seconds(last_valid_day: jiff::civil::Date) -> Option<i64> {
     let next = last_valid_day.tomorrow().ok()?;
-    let zoned = next
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(5)))
-        .ok()?;
-    Some(zoned.timestamp().as_second())
+    Some(crate::rules::time::day_start(next)?.as_second())
 }
 
 /// Runs the controllers while this replica leads the Lease of `election`, until

@@ -9,7 +9,7 @@ use std::time::Duration;
 use akp_crds::Site;
 use akp_crds::site::{COUNTRY_LABEL, SiteStatus};
 use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -19,6 +19,7 @@ use crate::apply::FIELD_MANAGER;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::product::status::Notice;
+use crate::rules::conditions::{ConditionType, Observed, condition};
 
 /// The country products must stay in (R-PLC-01).
 pub const HOME_COUNTRY: &str = "KZ";
@@ -99,8 +100,10 @@ pub fn status(
             list.join(", ")
         )
     };
-    let was = old.conditions.iter().find(|c| c.type_ == "Resident");
-    let status_text = if resident { "True" } else { "False" };
+    let was = old
+        .conditions
+        .iter()
+        .find(|c| c.type_ == ConditionType::Resident.as_str());
     let mut notices = Vec::new();
     if !resident && site_home && was.is_none_or(|c| c.status != "False" || c.message != message) {
         notices.push(Notice {
@@ -109,25 +112,25 @@ pub fn status(
             note: message.clone(),
         });
     }
-    let transition = was
-        .filter(|c| c.status == status_text)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
-    let conditions = vec![Condition {
-        type_: "Resident".into(),
-        status: status_text.into(),
-        reason: if !site_home {
-            "SiteAbroad"
-        } else if resident {
-            "AllNodesAttested"
-        } else {
-            "NodesOutsideCountry"
-        }
-        .into(),
-        message,
-        last_transition_time: transition,
-        observed_generation: site.metadata.generation,
-    }];
+    let reason = if !site_home {
+        "SiteAbroad"
+    } else if resident {
+        "AllNodesAttested"
+    } else {
+        "NodesOutsideCountry"
+    };
+    let observed = Observed {
+        old: &old.conditions,
+        now,
+        generation: site.metadata.generation,
+    };
+    let conditions = vec![condition(
+        &observed,
+        ConditionType::Resident,
+        resident,
+        reason,
+        &message,
+    )];
     let status = SiteStatus {
         observed_generation: site.metadata.generation,
         nodes: i32::try_from(nodes.len()).unwrap_or(i32::MAX),

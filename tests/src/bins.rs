@@ -38,6 +38,8 @@ pub struct Binaries {
     /// `cyclonus`, a NetworkPolicy engine written outside this project: the second judge
     /// of the segmentation table (`tests/tests/segmentation.rs`).
     pub cyclonus: PathBuf,
+    /// `kube-state-metrics`, the exporter metering reads (`tests/tests/live_metering.rs`).
+    pub kube_state_metrics: PathBuf,
 }
 
 impl Binaries {
@@ -81,6 +83,9 @@ impl Binaries {
             cyclonus: bin_root
                 .join(format!("cyclonus-{}", version("CYCLONUS_VERSION")?))
                 .join("cyclonus"),
+            kube_state_metrics: bin_root
+                .join(format!("kube-state-metrics-{}", version("KSM_VERSION")?))
+                .join("kube-state-metrics"),
         })
     }
 

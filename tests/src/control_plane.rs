@@ -31,6 +31,11 @@ pub struct Options {
     /// Start kwok, which makes Nodes annotated `kwok.x-k8s.io/node=fake` Ready and the
     /// Pods bound to them Running (see [`crate::kwok_node`]).
     pub kwok: bool,
+    /// Give kwok its emulation of the kubelet's resource metrics (`tests/src/kwok/metrics.yaml`:
+    /// a `Metric` on `/metrics/nodes/<node>/metrics/resource` and a `ClusterResourceUsage`
+    /// reading each pod's `kwok.x-k8s.io/usage-cpu` and `usage-memory` annotations),
+    /// served at [`ControlPlane::kwok_address`].
+    pub kwok_metrics: bool,
     /// Install the CRDs of [`Options::crds_dir`] before returning.
     pub crds: bool,
     /// Where the CRDs are; `None` means `<repo>/crds/yaml`.
@@ -53,6 +58,7 @@ impl Default for Options {
             scheduler: false,
             controller_manager: false,
             kwok: false,
+            kwok_metrics: false,
             crds: false,
             crds_dir: None,
             webhook_client_cert: true,
@@ -92,6 +98,8 @@ pub struct ControlPlane {
     /// How each process (by name) is probed for readiness, for [`ControlPlane::restart`].
     probes: Mutex<HashMap<String, Probe>>,
     startup: Duration,
+    /// kwok's HTTPS server (healthz and, with `kwok_metrics`, the nodes' metrics).
+    kwok_port: Option<u16>,
     // Declared last: removed after the processes using it are gone.
     dir: TempDir,
 }
@@ -231,6 +239,7 @@ impl ControlPlane {
             procs: Mutex::new(Vec::new()),
             probes: Mutex::new(HashMap::new()),
             startup: Duration::ZERO,
+            kwok_port: None,
             dir,
         };
         let timeout = options.startup_timeout;
@@ -370,11 +379,12 @@ impl ControlPlane {
         }
         if options.kwok {
             let kubeconfig = component_kubeconfig("kwok")?;
-            let stages = write(
-                &mkdir(&root, "kwok")?,
-                "stages.yaml",
-                include_str!("kwok/stages.yaml"),
-            )?;
+            let mut config = include_str!("kwok/stages.yaml").to_string();
+            if options.kwok_metrics {
+                config.push_str("---\n");
+                config.push_str(include_str!("kwok/metrics.yaml"));
+            }
+            let stages = write(&mkdir(&root, "kwok")?, "stages.yaml", &config)?;
             // kwok also reads ~/.kwok/kwok.yaml if it exists: keep a developer's out.
             let home = mkdir(&root, "kwok-home")?;
             let port = free_port()?;
@@ -387,12 +397,14 @@ impl ControlPlane {
                 "--node-ip=127.0.0.1".into(),
                 "--cidr=10.244.0.0/16".into(),
                 "--node-lease-duration-seconds=40".into(),
-                // Its HTTP server only serves /healthz here, our readiness probe.
+                // Its HTTPS server serves /healthz, our readiness probe, and the nodes'
+                // metrics when the config has a Metric.
                 format!("--server-address=127.0.0.1:{port}"),
                 format!("--tls-cert-file={}", serving_crt.display()),
                 format!("--tls-private-key-file={}", serving_key.display()),
             ];
             let idx = cp.spawn("kwok", &bins.kwok, &args, &[("HOME", &home)], &logs)?;
+            cp.kwok_port = Some(port);
             cp.set_probe(
                 "kwok",
                 Probe::Https {
@@ -490,6 +502,11 @@ impl ControlPlane {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// `127.0.0.1:<port>` of kwok's HTTPS server (serving certificate of [`Self::ca_cert_pem`]).
+    pub fn kwok_address(&self) -> Option<String> {
+        self.kwok_port.map(|p| format!("127.0.0.1:{p}"))
     }
 
     /// `https://127.0.0.1:<port>` of the apiserver.

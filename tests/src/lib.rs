@@ -21,6 +21,7 @@
 mod bins;
 mod control_plane;
 mod crds;
+pub mod exporters;
 pub mod fixtures;
 mod helpers;
 mod manifests;

@@ -114,6 +114,7 @@ impl Operator {
             instance: Some("test".into()),
             metrics: metrics.clone(),
             readiness: Readiness::new(),
+            remotes: Default::default(),
         }
     }
 

@@ -300,6 +300,29 @@ impl TestPrometheus {
         Ok(prom)
     }
 
+    /// Starts Prometheus on an empty data dir with `config` (a `prometheus.yml`), so
+    /// that it scrapes live targets.
+    pub fn scraping(config: &str) -> Result<Self> {
+        sweep_stale_dirs(PROM_DIR_PREFIX);
+        let dir = tempfile::Builder::new()
+            .prefix(PROM_DIR_PREFIX)
+            .tempdir()
+            .context("creating the Prometheus temp dir")?;
+        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+        std::fs::create_dir_all(dir.path().join("data"))?;
+        std::fs::create_dir_all(dir.path().join("logs"))?;
+        std::fs::write(dir.path().join("prometheus.yml"), config)?;
+        let mut prom = Self {
+            port: free_port()?,
+            proc: None,
+            starts: 0,
+            imports: 0,
+            dir,
+        };
+        prom.start_process()?;
+        Ok(prom)
+    }
+
     /// Base URL, such as `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -33,7 +33,7 @@ pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> 
 /// akp-2026 tariff 10 × (2 × 10.80 + 8 × 1.30) = 320.00 KZT. Returns the ledger and
 /// the first hour; the month is not closed.
 pub async fn october_production_ledger(url: &str) -> anyhow::Result<(Ledger, Hour)> {
-    let ledger = Ledger::open(url, Calendar::new(5)).await?;
+    let ledger = Ledger::open(url, Calendar::kazakhstan()).await?;
     let first: jiff::Timestamp = "2026-10-10T00:00:00Z".parse()?;
     let first = Hour::starting_at(first.as_second())
         .ok_or_else(|| anyhow::anyhow!("2026-10-10T00:00Z is not an hour"))?;
@@ -52,8 +52,13 @@ pub async fn october_production_ledger(url: &str) -> anyhow::Result<(Ledger, Hou
 
 /// Report settings fast enough for tests: delivery to `endpoint` trusting `ca_pem`,
 /// 2 attempts 200 ms to 1 s apart with a 2 s timeout, requeues within a second.
-pub fn reports_config(dir: &Path, endpoint: &str, ca_pem: &[u8], instance: &str) -> ReportsConfig {
-    ReportsConfig {
+pub fn reports_config(
+    dir: &Path,
+    endpoint: &str,
+    ca_pem: &[u8],
+    instance: &str,
+) -> anyhow::Result<ReportsConfig> {
+    Ok(ReportsConfig {
         dir: dir.to_path_buf(),
         delivery: Some(DeliveryConfig {
             endpoint: endpoint.to_owned(),
@@ -67,7 +72,14 @@ pub fn reports_config(dir: &Path, endpoint: &str, ca_pem: &[u8], instance: &str)
         pending_requeue: Duration::from_millis(500),
         create_interval: Duration::from_millis(300),
         instance: Some(instance.to_owned()),
-    }
+        document: report_document()?,
+    })
+}
+
+/// The example document settings (examples/billing/report-document.yaml).
+pub fn report_document() -> anyhow::Result<akp_billing::report::document::DocumentConfig> {
+    let path = crate::repo_root().join("examples/billing/report-document.yaml");
+    Ok(akp_billing::report::document::DocumentConfig::load(&path)?)
 }
 
 /// The report controller in this process; aborted on drop (a restart is a drop and

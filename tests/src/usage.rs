@@ -7,6 +7,11 @@ use akp_billing::MeteringConfig;
 
 use crate::prometheus::OpenMetrics;
 
+/// The `job` label of kube-state-metrics' series under the reference scrape
+/// configuration (`docs/prometheus-metering.yaml`); the generated series carry the
+/// labels that configuration gives each exporter, which metering trusts.
+pub const KSM_JOB: (&str, &str) = ("job", "kube-state-metrics");
+
 /// Seconds between scrapes in the generated data.
 pub const STEP: i64 = 900;
 /// One GiB.
@@ -102,6 +107,7 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
         om.sample(
             "kube_namespace_labels",
             &[
+                KSM_JOB,
                 ("namespace", ns),
                 ("label_app_kubernetes_io_managed_by", "akp-operator"),
                 ("label_akp_egov_kz_agency", &env.agency),
@@ -124,6 +130,8 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
             _ => k * env.cpu_inc(),
         };
         let cadvisor = [
+            ("job", "kubelet"),
+            ("metrics_path", "/metrics/resource"),
             ("namespace", ns),
             ("pod", "app-0"),
             ("container", "app"),
@@ -139,12 +147,18 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
         );
         om.sample(
             "kubelet_volume_stats_used_bytes",
-            &[("namespace", ns), ("persistentvolumeclaim", "data")],
+            &[
+                ("job", "kubelet"),
+                ("metrics_path", "/metrics"),
+                ("namespace", ns),
+                ("persistentvolumeclaim", "data"),
+            ],
             t,
             env.storage(),
         );
         // Telecom: ingress (Internet), gateway, pod counters.
         let ingress = [
+            ("job", "ingress-nginx"),
             ("exported_namespace", ns),
             ("namespace", "ingress-nginx"),
             ("ingress", "app"),
@@ -163,11 +177,21 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
         );
         om.sample(
             "akp_gateway_bytes_total",
-            &[("source_namespace", ns), ("direction", "egress")],
+            &[
+                ("job", "akp-gateway"),
+                ("source_namespace", ns),
+                ("direction", "egress"),
+            ],
             t,
             k * 500_000,
         );
-        let pod_net = [("namespace", ns), ("pod", "app-0"), ("interface", "eth0")];
+        let pod_net = [
+            ("job", "kubelet"),
+            ("metrics_path", "/metrics/cadvisor"),
+            ("namespace", ns),
+            ("pod", "app-0"),
+            ("interface", "eth0"),
+        ];
         om.sample(
             "container_network_receive_bytes_total",
             &pod_net,
@@ -181,13 +205,19 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
             k * 1_000_000,
         );
         // kube-state-metrics: containers, deployments, quota.
-        let app = [("namespace", ns), ("pod", "app-0"), ("container", "app")];
+        let app = [
+            KSM_JOB,
+            ("namespace", ns),
+            ("pod", "app-0"),
+            ("container", "app"),
+        ];
         let mut info = app.to_vec();
         info.push(("image", POSTGRES_IMAGE));
         om.sample("kube_pod_container_info", &info, t, 1);
         om.sample("kube_pod_container_status_running", &app, t, 1);
         if env.idx == 5 {
             let cache = [
+                KSM_JOB,
                 ("namespace", ns),
                 ("pod", "cache-0"),
                 ("container", "redis"),
@@ -197,7 +227,7 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
             om.sample("kube_pod_container_info", &info, t, 1);
             om.sample("kube_pod_container_status_running", &cache, t, 1);
         }
-        let deployment = [("namespace", ns), ("deployment", "app")];
+        let deployment = [KSM_JOB, ("namespace", ns), ("deployment", "app")];
         om.sample("kube_deployment_spec_replicas", &deployment, t, 2);
         let available = if tw.unavailable.contains(&k) { 1 } else { 2 };
         om.sample(
@@ -215,6 +245,7 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
             om.sample(
                 "kube_resourcequota",
                 &[
+                    KSM_JOB,
                     ("namespace", ns),
                     ("resourcequota", "akp-requested"),
                     ("type", "hard"),

@@ -493,7 +493,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
     let prom = TestPrometheus::start(&data)?;
     let ledger = Ledger::open(
         &format!("sqlite://{}", tmp.path().join("ledger.db").display()),
-        Calendar::new(5),
+        Calendar::kazakhstan(),
     )
     .await?;
     let collector = Collector::new(
@@ -538,6 +538,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
         pending_requeue: Duration::from_millis(500),
         create_interval: Duration::from_millis(300),
         instance: Some("test".into()),
+        document: akp_test_support::reports::report_document()?,
     };
     let key = akp_billing::sign::signing_key_from_bytes(&[9; 32])?;
     let ctx = Arc::new(

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Container, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
@@ -1285,6 +1285,20 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     std::fs::create_dir_all(&data)?;
     std::fs::create_dir_all(&signing)?;
     std::fs::write(signing.join("signing.key"), "42".repeat(32))?;
+    // The report document settings as the chart's ConfigMap holds them (issue 19).
+    let document = dir.path().join("report-document");
+    std::fs::create_dir_all(&document)?;
+    let settings: ConfigMap = Api::namespaced(admin.clone(), NAMESPACE)
+        .get(&format!("{billing_name}-report-document"))
+        .await?;
+    std::fs::write(
+        document.join("report-document.yaml"),
+        settings
+            .data
+            .as_ref()
+            .and_then(|d| d.get("report-document.yaml"))
+            .context("the chart's report document ConfigMap has report-document.yaml")?,
+    )?;
     let listen = free_port()?;
     let args: Vec<String> = container_args(
         &container,
@@ -1295,6 +1309,10 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     .map(|a| {
         a.replace("/var/lib/akp-billing", &data.display().to_string())
             .replace("/etc/akp-billing/signing", &signing.display().to_string())
+            .replace(
+                "/etc/akp-billing/report-document",
+                &document.display().to_string(),
+            )
     })
     .collect();
     assert!(args.iter().any(|a| a == "--reports"), "{args:?}");

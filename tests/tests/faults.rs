@@ -1061,6 +1061,8 @@ impl Daemon {
             .arg(reports)
             .arg("--signing-key")
             .arg(files.join("signing.key"))
+            .arg("--report-document")
+            .arg(akp_test_support::repo_root().join("examples/billing/report-document.yaml"))
             .args(["--delivery-endpoint", endpoint])
             .arg("--delivery-ca")
             .arg(files.join("ca.pem"))
@@ -1125,7 +1127,7 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
             &client,
             &ledger,
             &SEED,
-            reports_config(&reports, &endpoint, &ca, "faults"),
+            reports_config(&reports, &endpoint, &ca, "faults")?,
         )
     };
     let (controller, _) = start()?;

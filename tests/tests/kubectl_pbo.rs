@@ -168,6 +168,8 @@ async fn shared() -> Result<(Kubectl, kube::Client)> {
 /// environments; `promote` is refused with the API server's own message while acts
 /// are missing, changes nothing on a server dry run, and then writes the acts with the
 /// SHA-256 of their files and the stage in one patch of field manager kubectl-pbo.
+/// R-ENV-04: the free period `status` shows is the published Tariff's (one month here,
+/// not the CRD's default three), the one billing rates the same hours with.
 #[tokio::test]
 async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     let c = cluster()?;
@@ -176,6 +178,9 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         .operator(&ManualClock::new(jiff::Timestamp::now()))
         .await?;
     apply_example(&admin, "agencies.yaml", "mon").await?;
+    let mut tariff = example("tariffs.yaml", "akp-2026")?;
+    tariff["spec"]["nonProduction"]["freeMonthsFromContract"] = json!(1);
+    apply(&admin, &tariff, None, TESTER).await?;
     // The operator creates the agency's namespace; the product lives in it.
     let agencies = Api::<akp_crds::Agency>::all(admin.clone());
     eventually("agency mon Ready", Duration::from_secs(60), || async {
@@ -214,13 +219,30 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         "R-LC-03",
         "mon-e-license-trial",
         "non-production free until",
-        "2026-06-02",
+        "2026-04-02",
     ] {
         ensure!(text.contains(want), "status lacks {want:?}:\n{text}");
     }
     // status -o json: the clocks are the operator's status, the gates the rules'.
     let v = k.pbo_json(&STATUS)?;
     let status = reconciled.status.clone().unwrap_or_default();
+    // The bill's free period: the first hour rating no longer treats as free, for the
+    // agency's contract of 2026-03-02 under the Tariff as the cluster has it.
+    let published: Tariff = Api::<Tariff>::all(admin.clone()).get("akp-2026").await?;
+    let book = TariffBook::new(std::slice::from_ref(&published))?;
+    let contract = jiff::civil::date(2026, 3, 2);
+    let months = book
+        .in_force_on(contract)
+        .map(|t| t.free_months)
+        .context("akp-2026 in force")?;
+    let billed_from =
+        akp_billing::rating::kz_date_of(akp_billing::rating::free_until(contract, months)?);
+    ensure!(
+        status.non_production_free_until == Some(billed_from)
+            && billed_from == jiff::civil::date(2026, 4, 2),
+        "status free until {:?}, billing free until {billed_from}",
+        status.non_production_free_until
+    );
     let deadline = status.trial.as_ref().map(|t| t.deadline.0.to_string());
     ensure!(
         v["clocks"]["trial"]["deadline"].as_str() == deadline.as_deref(),
@@ -514,7 +536,7 @@ async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
     let first = october_10()?;
-    let ledger = Ledger::open(&url, Calendar::new(5)).await?;
+    let ledger = Ledger::open(&url, Calendar::kazakhstan()).await?;
     let mut rows = Vec::new();
     for h in 0..3 {
         // Two cores and 16 GiB for an hour, in ledger micro-units; another product's
@@ -611,7 +633,7 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
         october_10()?,
         7_200_000_000,
     )];
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let rated = akp_billing::rating::rate(
         &RatingInput {
             tariffs: &book,

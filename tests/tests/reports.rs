@@ -89,7 +89,7 @@ fn start(
     dir: &std::path::Path,
     rx: &Receiver,
 ) -> Result<(InProcessReports, Arc<ReportsContext>)> {
-    let mut config = reports_config(dir, &rx.url, &rx.ca_pem, "test");
+    let mut config = reports_config(dir, &rx.url, &rx.ca_pem, "test")?;
     if let Some(delivery) = config.delivery.as_mut() {
         // One attempt per reconcile: the tests count the controller's retries.
         delivery.timeout = Duration::from_secs(5);

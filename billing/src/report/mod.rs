@@ -7,7 +7,10 @@
 //! regenerated month is byte-identical.
 
 pub mod csv;
+pub mod document;
 pub mod html;
+pub mod i18n;
+pub mod words;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::rating::{self, Category, Rated, Treatment, format_micro, format_tiyn, unit_name};
 
 /// The schema identifier written into every JSON report.
-pub const SCHEMA_ID: &str = "https://akp.egov.kz/schemas/billing-report/v1";
+pub const SCHEMA_ID: &str = "https://akp.egov.kz/schemas/billing-report/v2";
 
 /// Why a report could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum ReportError {
     /// CSV writing failed.
     #[error("cannot write the CSV report: {0}")]
     Csv(#[from] ::csv::Error),
+    /// The HTML template failed (a value's formatting failed).
+    #[error("cannot render the HTML report: {0}")]
+    Html(#[from] askama::Error),
     /// Text that is not UTF-8 (cannot happen with our writers).
     #[error("report text is not UTF-8")]
     Utf8,
@@ -161,9 +167,11 @@ impl UnbilledEntry {
     description = "Monthly billing report of the e-government platform operator for the authorized body (R-BIL-01..03). Money is in KZT as decimal strings with 2 decimals; quantities are decimal strings with 6 decimals."
 )]
 pub struct ReportDocument {
-    /// The schema identifier, https://akp.egov.kz/schemas/billing-report/v1.
+    /// The schema identifier, https://akp.egov.kz/schemas/billing-report/v2 (v2 added
+    /// `periodFrom`, `periodTo`, `document`, the agencies' names, BINs and contracts,
+    /// and `totals.list`).
     #[serde(rename = "$schema")]
-    #[schemars(extend("const" = "https://akp.egov.kz/schemas/billing-report/v1"))]
+    #[schemars(extend("const" = "https://akp.egov.kz/schemas/billing-report/v2"))]
     pub schema: String,
     /// The BillingReport's name.
     pub name: String,
@@ -180,6 +188,12 @@ pub struct ReportDocument {
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
     ))]
     pub period_end: String,
+    /// First civil day of the period (Astana, UTC+5).
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub period_from: String,
+    /// Last civil day of the period (Astana, UTC+5), inclusive.
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub period_to: String,
     /// The time zone of civil dates in this report.
     pub time_zone: String,
     /// The report this one corrects (R-BIL-02).
@@ -190,6 +204,10 @@ pub struct ReportDocument {
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
     ))]
     pub generated_at: String,
+    /// Number, date, issuer, recipient and signatory, where the daemon is configured
+    /// with them (the BillingReport controller always is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<document::DocumentInfo>,
     /// Currency of every amount: KZT.
     #[schemars(extend("const" = "KZT"))]
     pub currency: String,
@@ -230,6 +248,10 @@ pub struct TariffUsed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
+    /// List value of every line whatever its treatment (quantity × rate), KZT:
+    /// `billed + free + flagged`, unpriced lines counting 0.
+    #[schemars(regex(pattern = r"^-?[0-9]+\.[0-9]{2}$"))]
+    pub list: String,
     /// Billed, KZT.
     #[schemars(regex(pattern = r"^-?[0-9]+\.[0-9]{2}$"))]
     pub billed: String,
@@ -249,6 +271,15 @@ pub struct Totals {
 pub struct AgencyReport {
     /// Agency name.
     pub agency: String,
+    /// Its names in Kazakh and Russian, from its Agency object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<document::Localized>,
+    /// Its BIN, from its Agency object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+    /// Its contracts with the operator, from its Agency object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<document::ContractRef>,
     /// Totals.
     pub totals: Totals,
     /// Products.
@@ -407,6 +438,7 @@ pub struct DayAmount {
 
 #[derive(Default)]
 struct Sum {
+    list: i128,
     billed: i128,
     free: i128,
     flagged: i128,
@@ -415,6 +447,7 @@ struct Sum {
 
 impl Sum {
     fn add(&mut self, l: &rating::Line) {
+        self.list += l.list_tiyn;
         self.billed += l.billed_tiyn;
         match l.key.treatment {
             Treatment::Free => self.free += l.list_tiyn,
@@ -426,6 +459,7 @@ impl Sum {
 
     fn totals(&self) -> Totals {
         Totals {
+            list: format_tiyn(self.list),
             billed: format_tiyn(self.billed),
             by_category: Category::ALL
                 .iter()
@@ -489,6 +523,9 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
         }
         agencies.push(AgencyReport {
             agency: agency.to_string(),
+            name: None,
+            bin: None,
+            contracts: Vec::new(),
             totals: agency_sum.totals(),
             products: product_reports,
         });
@@ -564,15 +601,19 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
             }
         }
     }
+    let (period_from, period_to) = document::civil_period(&meta.period_start, &meta.period_end);
     ReportDocument {
         schema: SCHEMA_ID.to_string(),
         name: meta.name.clone(),
         period: meta.period.clone(),
         period_start: meta.period_start.clone(),
         period_end: meta.period_end.clone(),
+        period_from,
+        period_to,
         time_zone: "UTC+05:00".to_string(),
         corrects: meta.corrects.clone(),
         generated_at: meta.generated_at.clone(),
+        document: None,
         currency: "KZT".to_string(),
         rounding:
             "per line to the tiyn (0.01 KZT), half away from zero; totals are sums of rounded lines"

@@ -91,11 +91,24 @@ async fn apply(
 ) -> Result<Action> {
     let now = now(ctx);
     let agencies = holding_agencies(ctx, &p.namespace().unwrap_or_default());
+    let tariffs: Vec<(jiff::civil::Date, i32)> = ctx
+        .stores
+        .tariffs
+        .state()
+        .iter()
+        .map(|t| {
+            (
+                t.spec.effective_from,
+                t.spec.non_production.free_months_from_contract,
+            )
+        })
+        .collect();
     let obs = Observation {
         now,
         calendar: &ctx.calendar,
         generation: p.metadata.generation,
         old: p.status.as_ref(),
+        tariffs: &tariffs,
     };
     let validated = match validate(p, agencies.iter().map(|a| a.as_ref())) {
         Ok(v) => v,
@@ -427,7 +440,11 @@ async fn sync_remote_sites(
         };
         let remote = ctx
             .remotes
-            .client(&ctx.client, &cluster.kubeconfig_secret_ref)
+            .client(
+                &ctx.client,
+                &site.name_any(),
+                &cluster.kubeconfig_secret_ref,
+            )
             .await?;
         let spec = &v.product.spec;
         let here: Vec<&build::EnvironmentPlan> = plan

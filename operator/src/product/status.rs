@@ -8,10 +8,12 @@ use akp_crds::product::{
 };
 use akp_crds::{Agency, EnvironmentName, Stage};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::rules::calendar::Calendar;
 use crate::rules::clocks;
+use crate::rules::conditions::{ConditionType, Observed};
 
 use crate::rules::ownership::{Holder, Owner, taken_message};
 
@@ -21,20 +23,22 @@ use super::validate::{Invalid, Validated};
 /// How many request records the status keeps.
 pub const REQUEST_HISTORY_LIMIT: usize = 50;
 
-/// Condition types of a product.
+/// Condition types of a product, as the API writes them.
 pub mod conditions {
+    use crate::rules::conditions::ConditionType;
+
     /// All environments of the stage exist and are provisioned.
-    pub const READY: &str = "Ready";
+    pub const READY: &str = ConditionType::Ready.as_str();
     /// Environments are being created or retired.
-    pub const PROGRESSING: &str = "Progressing";
+    pub const PROGRESSING: &str = ConditionType::Progressing.as_str();
     /// The product cannot be reconciled as it is.
-    pub const DEGRADED: &str = "Degraded";
+    pub const DEGRADED: &str = ConditionType::Degraded.as_str();
     /// R-LC-03: trial operation within one calendar month.
-    pub const TRIAL_WITHIN_LIMIT: &str = "TrialWithinLimit";
+    pub const TRIAL_WITHIN_LIMIT: &str = ConditionType::TrialWithinLimit.as_str();
     /// R-ENV-03: environments provided within 10 working days.
-    pub const PROVISIONED_WITHIN_SLA: &str = "ProvisionedWithinSla";
+    pub const PROVISIONED_WITHIN_SLA: &str = ConditionType::ProvisionedWithinSla.as_str();
     /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
-    pub const PLACED: &str = "Placed";
+    pub const PLACED: &str = ConditionType::Placed.as_str();
 }
 
 /// What placement found for one environment.
@@ -92,6 +96,8 @@ pub struct Observation<'a> {
     pub generation: Option<i64>,
     /// The status as it is.
     pub old: Option<&'a PlatformSoftwareProductStatus>,
+    /// Each published Tariff's first day and free months of non-production (R-ENV-04).
+    pub tariffs: &'a [(Date, i32)],
 }
 
 impl Observation<'_> {
@@ -268,7 +274,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::READY,
+        ConditionType::Ready,
         all_ready,
         ready_reason,
         &ready_message,
@@ -276,7 +282,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PROGRESSING,
+        ConditionType::Progressing,
         !all_ready && plan.not_requested.is_empty(),
         ready_reason,
         &ready_message,
@@ -284,7 +290,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::DEGRADED,
+        ConditionType::Degraded,
         false,
         "Valid",
         "the product is valid",
@@ -314,7 +320,7 @@ pub fn applied(
         set(
             &mut conditions,
             obs,
-            conditions::TRIAL_WITHIN_LIMIT,
+            ConditionType::TrialWithinLimit,
             within,
             if within { "WithinLimit" } else { "Overdue" },
             &message,
@@ -362,7 +368,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PROVISIONED_WITHIN_SLA,
+        ConditionType::ProvisionedWithinSla,
         within_sla,
         if within_sla { "WithinSla" } else { "Breached" },
         &sla_message,
@@ -402,7 +408,7 @@ pub fn applied(
     set(
         &mut conditions,
         obs,
-        conditions::PLACED,
+        ConditionType::Placed,
         placed,
         if placed {
             "InCountry"
@@ -428,14 +434,14 @@ pub fn applied(
         request_history.drain(..excess);
     }
 
-    // R-ENV-04
+    // R-ENV-04: the free months of the published Tariffs, as billing rates them.
     let non_production_free_until = agency
         .spec
         .contracts
         .iter()
         .map(|c| c.signed_on)
         .min()
-        .map(|d| clocks::free_period_end(d, 3));
+        .and_then(|d| clocks::free_period_end_under(d, obs.tariffs));
 
     let status = PlatformSoftwareProductStatus {
         agency: Some(v.agency_name.clone()),
@@ -502,9 +508,9 @@ pub fn namespaces_taken(
         });
     }
     for (type_, value) in [
-        (conditions::DEGRADED, true),
-        (conditions::READY, false),
-        (conditions::PROGRESSING, false),
+        (ConditionType::Degraded, true),
+        (ConditionType::Ready, false),
+        (ConditionType::Progressing, false),
     ] {
         set(&mut status.conditions, obs, type_, value, REASON, &message);
     }
@@ -529,7 +535,7 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     set(
         &mut status.conditions,
         obs,
-        conditions::DEGRADED,
+        ConditionType::Degraded,
         true,
         why.reason(),
         &message,
@@ -537,7 +543,7 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     set(
         &mut status.conditions,
         obs,
-        conditions::READY,
+        ConditionType::Ready,
         false,
         why.reason(),
         &message,
@@ -555,34 +561,21 @@ fn changes(obs: &Observation, type_: &str, value: bool) -> bool {
         .is_none_or(|c| c.status != wanted)
 }
 
-/// Sets a condition, keeping its transition time when its status does not change.
+/// Sets a condition of the product (the one upsert, `rules::conditions`).
 fn set(
     list: &mut Vec<Condition>,
     obs: &Observation,
-    type_: &str,
+    type_: ConditionType,
     value: bool,
     reason: &str,
     message: &str,
 ) {
-    let status = if value { "True" } else { "False" };
-    let transition = obs
-        .old_conditions()
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(obs.now));
-    let condition = Condition {
-        type_: type_.to_owned(),
-        status: status.to_owned(),
-        reason: reason.to_owned(),
-        message: message.to_owned(),
-        last_transition_time: transition,
-        observed_generation: obs.generation,
+    let observed = Observed {
+        old: obs.old_conditions(),
+        now: obs.now,
+        generation: obs.generation,
     };
-    match list.iter_mut().find(|c| c.type_ == type_) {
-        Some(c) => *c = condition,
-        None => list.push(condition),
-    }
+    crate::rules::conditions::upsert(list, &observed, type_, value, reason, message);
 }
 
 #[cfg(test)]
@@ -605,11 +598,24 @@ mod tests {
         (product, mon)
     }
 
+    /// One Tariff in force since 2026 with the CRD's default three free months.
+    const TARIFFS: &[(Date, i32)] = &[(jiff::civil::date(2026, 1, 1), 3)];
+
     fn step(
         product: &akp_crds::PlatformSoftwareProduct,
         agency: &Agency,
         old: Option<&PlatformSoftwareProductStatus>,
         now: Timestamp,
+    ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
+        step_under(product, agency, old, now, TARIFFS)
+    }
+
+    fn step_under(
+        product: &akp_crds::PlatformSoftwareProduct,
+        agency: &Agency,
+        old: Option<&PlatformSoftwareProductStatus>,
+        now: Timestamp,
+        tariffs: &[(Date, i32)],
     ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
         let calendar = Calendar::kazakhstan(2026..=2027);
         let v = validate(product, [agency]).expect("valid");
@@ -621,6 +627,7 @@ mod tests {
                 calendar: &calendar,
                 generation: Some(1),
                 old,
+                tariffs,
             },
             &v,
             agency,
@@ -746,6 +753,38 @@ mod tests {
         );
     }
 
+    /// R-ENV-04: the status shows the free period of the published Tariffs, the one
+    /// billing rates with, not a fixed three months.
+    #[test]
+    fn r_env_04_the_status_shows_the_tariffs_free_period() {
+        let (product, agency) = fixtures();
+        let now = at("2026-09-03T10:00:00+05:00");
+        let free_until = |tariffs: &[(Date, i32)]| {
+            step_under(&product, &agency, None, now, tariffs)
+                .0
+                .non_production_free_until
+        };
+        // The agency's contract is of 2026-03-02.
+        assert_eq!(
+            free_until(&[(jiff::civil::date(2026, 1, 1), 1)]),
+            Some(jiff::civil::date(2026, 4, 2))
+        );
+        assert_eq!(
+            free_until(&[(jiff::civil::date(2026, 1, 1), 0)]),
+            Some(jiff::civil::date(2026, 3, 2))
+        );
+        // A later Tariff with fewer months ends the period the day it takes effect.
+        assert_eq!(
+            free_until(&[
+                (jiff::civil::date(2026, 1, 1), 3),
+                (jiff::civil::date(2026, 5, 1), 1)
+            ]),
+            Some(jiff::civil::date(2026, 5, 1))
+        );
+        // No Tariff, nothing rated: no free period to show.
+        assert_eq!(free_until(&[]), None);
+    }
+
     #[test]
     fn r_lc_08_a_taken_namespace_degrades_with_one_warning_and_no_provisioned_notice() {
         let (mut product, agency) = fixtures();
@@ -764,6 +803,7 @@ mod tests {
                 calendar: &calendar,
                 generation: Some(1),
                 old,
+                tariffs: TARIFFS,
             };
             let ready = BTreeMap::from([(EnvironmentName::Development, false)]);
             let (mut s, mut n) = applied(&obs, &v, &agency, &plan, &ready, &BTreeMap::new());
@@ -809,6 +849,7 @@ mod tests {
             calendar: &calendar,
             generation: Some(1),
             old,
+            tariffs: TARIFFS,
         };
         let (s1, _) = applied(
             &obs(at("2026-03-13T16:00:00+05:00"), None),

@@ -205,6 +205,7 @@ pub struct Validators {
     products: Arc<ProductValidator>,
     pods: Arc<PodValidator>,
     claims: Arc<ClaimValidator>,
+    policy: PlacementPolicy,
     metrics: Option<AdmissionMetrics>,
     notices: Option<ExpiryNotices>,
     audit: Option<akp_audit::Sink>,
@@ -252,7 +253,8 @@ impl Validators {
                 clock.clone(),
                 policy.clone(),
             )),
-            claims: Arc::new(ClaimValidator::new(lookup.clone(), policy)),
+            claims: Arc::new(ClaimValidator::new(lookup.clone(), policy.clone())),
+            policy,
             lookup,
             clock,
             metrics: None,
@@ -269,8 +271,23 @@ impl Validators {
             self.clock.clone(),
             policy.clone(),
         ));
-        self.claims = Arc::new(ClaimValidator::new(self.lookup.clone(), policy));
+        self.claims = Arc::new(ClaimValidator::new(self.lookup.clone(), policy.clone()));
+        self.policy = policy;
         self
+    }
+
+    /// The same validators (policy, SRE groups, metrics, audit, events) reading through
+    /// `lookup`: a remote site's cluster ([`super::sites`]).
+    #[must_use]
+    pub fn reading(&self, lookup: Arc<dyn Lookup>) -> Self {
+        Self {
+            metrics: self.metrics.clone(),
+            notices: self.notices.clone(),
+            audit: self.audit.clone(),
+            ..Self::with_lookup(lookup, self.clock.clone())
+                .with_placement(self.policy.clone())
+                .with_sre_groups(self.sre_groups.clone())
+        }
     }
 
     /// The groups of the platform's SREs (`--sre-group`): with `system:masters`, the

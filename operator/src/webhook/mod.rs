@@ -17,6 +17,7 @@
 //!   `caBundle` of the webhook configuration (skipped where cert-manager does it);
 //! - [`configuration`]: the Validating- and MutatingWebhookConfiguration the operator
 //!   registers;
+//! - [`sites`]: the same hooks for the clusters of remote Sites;
 //! - [`metrics`]: decision counts and latency.
 //!
 //! Every decision is logged at info on the target [`AUDIT_TARGET`] (R-MON-02).
@@ -35,6 +36,7 @@ pub mod product;
 pub mod pvc;
 pub mod roles;
 pub mod server;
+pub mod sites;
 pub mod tls;
 
 pub use admission::{

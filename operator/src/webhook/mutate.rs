@@ -228,6 +228,13 @@ impl PodPlacement {
         Self { lookup, policy }
     }
 
+    /// The same placement reading through `lookup`: a remote site's cluster
+    /// ([`super::sites`]).
+    #[must_use]
+    pub fn reading(&self, lookup: Arc<dyn Lookup>) -> Self {
+        Self::with_lookup(lookup, self.policy.clone())
+    }
+
     /// Answers one request: Pod CREATEs in environment namespaces get a patch; anything
     /// else is allowed unchanged. Logs the decision on [`AUDIT_TARGET`].
     pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {

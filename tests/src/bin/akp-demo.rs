@@ -488,7 +488,7 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
             });
         }
     }
-    let calendar = Calendar::new(5);
+    let calendar = Calendar::kazakhstan();
     let month = Month::parse("2026-10")?;
     let start = calendar.month_start(month).start();
     let t0 = start - 2 * 3600;
@@ -553,13 +553,23 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
         generated_at: "2026-11-10T00:00:00Z".into(),
         residency: None,
     };
-    let doc = akp_billing::report::from_ledger(
+    let mut doc = akp_billing::report::from_ledger(
         &ledger,
         &request,
         &book,
         &akp_billing::reports::contracts(&agencies),
     )
     .await?;
+    // Issuer, recipient, number and the agencies' names and BINs, as the controller adds them.
+    let named: Vec<_> = agencies
+        .iter()
+        .map(akp_billing::report::document::AgencyInfo::of)
+        .collect();
+    akp_billing::report::document::complete(
+        &mut doc,
+        &akp_test_support::reports::report_document()?,
+        &named,
+    );
     // A throwaway signing key: in the cluster it comes from a Secret.
     let seed: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
     let key = akp_billing::sign::signing_key_from_bytes(&seed)?;

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::ResourceExt;
-use kube::api::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube_core::ResourceExt;
 
 use super::naming::labels;
 

@@ -1,23 +1,12 @@
 //! The legal clocks of a product (R-LC-03, R-LC-06, R-ENV-03, R-ENV-04).
 //!
-//! Civil dates are read in Kazakhstan time: the whole country is on UTC+5 since
-//! 2024-03-01, so a fixed offset needs no time-zone database.
+//! Civil dates are read in Kazakhstan time ([`crate::time`]).
 
 use jiff::civil::Date;
-use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ToSpan, Zoned};
 
 use super::calendar::Calendar;
-
-/// The legal time zone of Kazakhstan (UTC+5).
-pub fn kazakhstan() -> TimeZone {
-    TimeZone::fixed(Offset::constant(5))
-}
-
-/// The civil date of an instant in Kazakhstan.
-pub fn civil_date(at: Timestamp) -> Date {
-    at.to_zoned(kazakhstan()).date()
-}
+pub use crate::time::{civil_date, kazakhstan};
 
 /// R-LC-03: trial operation lasts at most one calendar month (000 p.34): the deadline is
 /// the same time one calendar month later (the 31st becomes the month's last day).
@@ -77,10 +66,31 @@ pub fn provisioned_within_sla(
 
 /// R-ENV-04: non-production environments are free for `free_months` from the earliest
 /// contract date (003 p.12: at most 3). Returns the first day that is no longer free.
+/// The one computation of the period: rating, estimates and the product's status call it.
 pub fn free_period_end(earliest_contract: Date, free_months: i32) -> Date {
     earliest_contract
         .checked_add(free_months.months())
         .unwrap_or(earliest_contract)
+}
+
+/// R-ENV-04 as billing rates it: the first day on which non-production is no longer
+/// free, given the earliest contract date and, for each published Tariff, the day it
+/// takes effect and its `nonProduction.freeMonthsFromContract`. A day is free while it
+/// is before the [`free_period_end`] of the tariff in force on it, so a later tariff
+/// with fewer free months can end the period early. `None` without any tariff: nothing
+/// is rated, so no day is billed.
+pub fn free_period_end_under(earliest_contract: Date, tariffs: &[(Date, i32)]) -> Option<Date> {
+    let mut versions = tariffs.to_vec();
+    versions.sort();
+    versions.dedup_by_key(|(from, _)| *from);
+    for (i, (from, months)) in versions.iter().enumerate() {
+        let first_not_free = free_period_end(earliest_contract, *months).max(*from);
+        match versions.get(i + 1) {
+            Some((next, _)) if first_not_free >= *next => continue,
+            _ => return Some(first_not_free),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -178,6 +188,41 @@ mod tests {
             requested,
             at("2026-04-02T09:00:00+05:00")
         ));
+    }
+
+    #[test]
+    fn r_env_04_the_free_period_follows_the_tariff_in_force() {
+        let contract = date(2026, 3, 2);
+        assert_eq!(free_period_end_under(contract, &[]), None);
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 1, 1), 2)]),
+            Some(date(2026, 5, 2))
+        );
+        // A tariff from 2026-05-01 with one free month: its period (to 2026-04-02) is
+        // already over, so the free period ends the day the tariff takes effect.
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 5, 1), 1), (date(2026, 1, 1), 3)]),
+            Some(date(2026, 5, 1))
+        );
+        // From 2026-04-01 with one free month: 2026-04-01 is still free under it.
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 4, 1), 1), (date(2026, 1, 1), 3)]),
+            Some(date(2026, 4, 2))
+        );
+        // A tariff from 2026-07-01 comes after the period has ended under the first.
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 1, 1), 3), (date(2026, 7, 1), 0)]),
+            Some(date(2026, 6, 2))
+        );
+        // The first tariff took effect after the contract: before it nothing is rated.
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 8, 1), 3)]),
+            Some(date(2026, 8, 1))
+        );
+        assert_eq!(
+            free_period_end_under(contract, &[(date(2026, 1, 1), 0)]),
+            Some(contract)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use akp_crds::{EnvironmentName, SoftwareCatalogItem};
 use jiff::ToSpan;
 use jiff::civil::Date;
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 
 /// Renewal is due this many days before the documents expire (R-SW-02, 004 p.9).
 pub const RENEWAL_WARNING_DAYS: i32 = 30;
@@ -14,7 +14,8 @@ pub const RENEWAL_WARNING_DAYS: i32 = 30;
 /// An image reference split into its parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageRef {
-    /// Registry host and path, e.g. `registry.akp.kz/platform/postgresql`.
+    /// Registry host (lowercase) and path, e.g. `registry.akp.kz/platform/postgresql`;
+    /// Docker Hub's short names spelt out, as in `docker.io/library/postgres`.
     pub repository: String,
     /// The tag, if any.
     pub tag: Option<String>,
@@ -22,45 +23,181 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-/// Parses an image reference as the container runtime reads it: a first component
-/// without a dot, colon or `localhost` is a Docker Hub path, so `postgres` is
-/// `docker.io/library/postgres` and never a catalog repository by accident.
-pub fn parse_image(image: &str) -> ImageRef {
-    let (name, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d.to_owned())),
-        None => (image, None),
-    };
-    // A tag is after the last ':' that follows the last '/' (a registry port is not one).
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match name[last_slash..].rfind(':') {
-        Some(i) => (
-            &name[..last_slash + i],
-            Some(name[last_slash + i + 1..].to_owned()),
-        ),
-        None => (name, None),
-    };
-    let first = repo.split('/').next().unwrap_or_default();
-    let has_registry =
-        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let repository = if has_registry {
-        repo.to_owned()
-    } else if repo.contains('/') {
-        format!("docker.io/{repo}")
-    } else {
-        format!("docker.io/library/{repo}")
-    };
-    ImageRef {
-        repository,
-        tag,
-        digest,
+/// Why a string is not an image reference a container runtime would pull.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageRefError {
+    /// Nothing before the tag or digest.
+    Empty,
+    /// The first component is not a host name with an optional port.
+    Registry(String),
+    /// A path component is not lowercase letters and digits with single separators.
+    Path(String),
+    /// The tag is not 1 to 128 word characters, dots and hyphens.
+    Tag(String),
+    /// The digest is not `<algorithm>:<at least 32 hex digits>`.
+    Digest(String),
+}
+
+impl std::fmt::Display for ImageRefError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => write!(f, "the repository is empty"),
+            Self::Registry(h) => {
+                write!(f, "registry {h:?} is not a host name with an optional port")
+            }
+            Self::Path(c) => write!(
+                f,
+                "path component {c:?} is not lowercase letters and digits separated by '.', '_', '__' or '-'"
+            ),
+            Self::Tag(t) => write!(
+                f,
+                "tag {t:?} is not 1 to 128 letters, digits, '_', '.' or '-' (not starting with '.' or '-')"
+            ),
+            Self::Digest(d) => write!(
+                f,
+                "digest {d:?} is not <algorithm>:<hex, at least 32 digits>"
+            ),
+        }
     }
 }
 
-/// Whether a catalog entry (`repository` or `repository@sha256:…`) covers an image.
+/// The one parser of image references (R-SW-01, R-BIL-01): admission and metering both
+/// call it, so the software a pod is admitted as is the software that is billed. It
+/// reads a reference as the container runtime does (the `distribution/reference`
+/// grammar): the tag follows the last `:` of the last component (a registry port is not
+/// one); a digest wins over a tag; a first component without a dot, a colon or an
+/// uppercase letter that is not `localhost` is a Docker Hub path, so `postgres` is
+/// `docker.io/library/postgres` and never a catalog repository by accident; a registry
+/// host is a DNS name, compared in lowercase. What the runtime would refuse to pull is
+/// an error, never a near match.
+pub fn parse_image(image: &str) -> Result<ImageRef, ImageRefError> {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(check_digest(d)?)),
+        None => (image, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (
+            &name[..last_slash + i],
+            Some(check_tag(&name[last_slash + i + 1..])?),
+        ),
+        None => (name, None),
+    };
+    if name.is_empty() {
+        return Err(ImageRefError::Empty);
+    }
+    let (registry, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (check_registry(first)?, rest)
+        }
+        _ => ("docker.io".to_owned(), name),
+    };
+    let registry = if registry == "index.docker.io" {
+        "docker.io".to_owned()
+    } else {
+        registry
+    };
+    for component in path.split('/') {
+        check_path_component(component)?;
+    }
+    let repository = if registry == "docker.io" && !path.contains('/') {
+        format!("docker.io/library/{path}")
+    } else {
+        format!("{registry}/{path}")
+    };
+    Ok(ImageRef {
+        repository,
+        tag,
+        digest,
+    })
+}
+
+fn check_digest(digest: &str) -> Result<String, ImageRefError> {
+    let bad = || ImageRefError::Digest(digest.to_owned());
+    let (algorithm, hex) = digest.split_once(':').ok_or_else(bad)?;
+    let algorithm_ok = !algorithm.is_empty()
+        && algorithm.split(['+', '.', '_', '-']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(digest.to_owned())
+    } else {
+        Err(bad())
+    }
+}
+
+fn check_tag(tag: &str) -> Result<String, ImageRefError> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ok = (1..=128).contains(&tag.len())
+        && tag.bytes().next().is_some_and(word)
+        && tag.bytes().all(|b| word(b) || b == b'.' || b == b'-');
+    if ok {
+        Ok(tag.to_owned())
+    } else {
+        Err(ImageRefError::Tag(tag.to_owned()))
+    }
+}
+
+fn check_registry(registry: &str) -> Result<String, ImageRefError> {
+    let (host, port) = match registry.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (registry, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if host.split('.').all(label_ok) && port_ok {
+        Ok(registry.to_ascii_lowercase())
+    } else {
+        Err(ImageRefError::Registry(registry.to_owned()))
+    }
+}
+
+/// `[a-z0-9]+` runs joined by exactly one of `.`, `_`, `__` or a run of `-`.
+fn check_path_component(component: &str) -> Result<(), ImageRefError> {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = component.as_bytes();
+    let mut ok =
+        bytes.first().is_some_and(|&b| alnum(b)) && bytes.last().is_some_and(|&b| alnum(b));
+    let mut i = 0;
+    while ok && i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &component[start..i];
+        ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(ImageRefError::Path(component.to_owned()))
+    }
+}
+
+/// Whether a catalog entry (`repository` or `repository@sha256:…`) covers an image: the
+/// same repository, read by the same parser, and the pinned digest where there is one.
 pub fn entry_matches(entry: &str, image: &ImageRef) -> bool {
-    match entry.split_once('@') {
-        Some((repo, digest)) => repo == image.repository && image.digest.as_deref() == Some(digest),
-        None => entry == image.repository,
+    match parse_image(entry) {
+        Ok(e) => {
+            e.repository == image.repository && (e.digest.is_none() || e.digest == image.digest)
+        }
+        Err(_) => false,
     }
 }
 
@@ -84,7 +221,15 @@ pub fn check_images<'a>(
 ) -> Verdict {
     let mut v = Verdict::default();
     for (field, image) in images {
-        let parsed = parse_image(image);
+        let parsed = match parse_image(image) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                v.refusals.push(format!(
+                    "{field}: image {image:?} is not a reference the container runtime can pull: {e} (R-SW-01): write [registry[:port]/]path[:tag][@sha256:<digest>] with a lowercase path, as the catalog lists it (kubectl get swc)"
+                ));
+                continue;
+            }
+        };
         let matching: Vec<&SoftwareCatalogItem> = catalog
             .iter()
             .filter(|i| i.spec.images.iter().any(|e| entry_matches(&e.0, &parsed)))
@@ -173,32 +318,91 @@ mod tests {
         crate::examples::load("catalog.yaml")
     }
 
+    fn repository(image: &str) -> String {
+        parse_image(image)
+            .map(|r| r.repository)
+            .unwrap_or_else(|e| format!("error: {e}"))
+    }
+
     #[test]
     fn parses_references_as_the_runtime_does() {
-        let r = parse_image("registry.akp.kz/platform/postgresql:16.4@sha256:abc");
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let r = parse_image(&format!(
+            "registry.akp.kz/platform/postgresql:16.4@{digest}"
+        ));
         assert_eq!(
-            (r.repository.as_str(), r.tag.as_deref(), r.digest.as_deref()),
-            (
+            r.as_ref()
+                .map(|r| (r.repository.as_str(), r.tag.as_deref(), r.digest.as_deref())),
+            Ok((
                 "registry.akp.kz/platform/postgresql",
                 Some("16.4"),
-                Some("sha256:abc")
-            )
+                Some(digest.as_str())
+            ))
         );
+        assert_eq!(repository("localhost:5000/app"), "localhost:5000/app");
+        assert_eq!(repository("localhost/app:1"), "localhost/app");
+        assert_eq!(repository("postgres:16"), "docker.io/library/postgres");
         assert_eq!(
-            parse_image("localhost:5000/app").repository,
-            "localhost:5000/app"
-        );
-        assert_eq!(
-            parse_image("postgres:16").repository,
+            repository("docker.io/postgres:16"),
             "docker.io/library/postgres"
         );
         assert_eq!(
-            parse_image("bitnami/postgresql").repository,
+            repository("bitnami/postgresql"),
             "docker.io/bitnami/postgresql"
         );
         assert_eq!(
-            parse_image("registry.akp.kz:5000/x/y:1").repository,
+            repository("registry.akp.kz:5000/x/y:1"),
             "registry.akp.kz:5000/x/y"
+        );
+        assert_eq!(repository("Registry.AKP.kz/x/y:1"), "registry.akp.kz/x/y");
+        assert_eq!(
+            repository("a__b/c-d--e/f.g_h:1"),
+            "docker.io/a__b/c-d--e/f.g_h"
+        );
+    }
+
+    #[test]
+    fn refuses_what_the_runtime_cannot_pull() {
+        for (image, error) in [
+            ("", ImageRefError::Empty),
+            (":1", ImageRefError::Empty),
+            ("registry.akp.kz/a/B:1", ImageRefError::Path("B".into())),
+            ("x/y:1:2", ImageRefError::Path("y:1".into())),
+            ("x/y:", ImageRefError::Tag(String::new())),
+            ("x/y:.1", ImageRefError::Tag(".1".into())),
+            ("x/y@sha256:abc", ImageRefError::Digest("sha256:abc".into())),
+            ("x/y@abc", ImageRefError::Digest("abc".into())),
+            ("reg-.kz/y", ImageRefError::Registry("reg-.kz".into())),
+            ("reg.kz:80a/y", ImageRefError::Registry("reg.kz:80a".into())),
+            ("x//y", ImageRefError::Path(String::new())),
+            ("x/y..z", ImageRefError::Path("y..z".into())),
+            ("x/y___z", ImageRefError::Path("y___z".into())),
+            ("x/-y", ImageRefError::Path("-y".into())),
+        ] {
+            assert_eq!(parse_image(image), Err(error), "{image:?}");
+        }
+    }
+
+    #[test]
+    fn r_sw_01_an_unpullable_reference_is_refused_naming_field_and_fix() {
+        let v = check_images(
+            [(
+                "spec.containers[0].image",
+                "registry.akp.kz/platform/PostgreSQL:16",
+            )],
+            EnvironmentName::Development,
+            &catalog(),
+            date(2026, 11, 22),
+        );
+        assert_eq!(v.refusals.len(), 1, "{v:?}");
+        let r = &v.refusals[0];
+        assert!(
+            r.starts_with(
+                "spec.containers[0].image: image \"registry.akp.kz/platform/PostgreSQL:16\""
+            ) && r.contains("\"PostgreSQL\"")
+                && r.contains("R-SW-01")
+                && r.contains("lowercase path"),
+            "{r}"
         );
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use akp_crds::site::{COUNTRY_LABEL, SiteRole};
 use akp_crds::{Contour, EnvironmentName, Site};
 use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 
 /// Why no site fits an environment.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,492 @@
+//! The report as a document the authorized body files (R-BIL-02, issue 19): issuer,
+//! recipient, number and date, Astana civil dates, agencies by name and BIN, the
+//! agency × category summary, list amounts on every line, money and totals in words
+//! per language, charts with printed values, A4 print rules, and no English left in
+//! the Kazakh and Russian documents.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use akp_billing::identity::EnvIdentity;
+use akp_billing::ledger::LedgerRow;
+use akp_billing::period::{Calendar, Hour};
+use akp_billing::rating::{self, RatingInput, TariffBook};
+use akp_billing::report::document::{self, AgencyInfo, DocumentConfig};
+use akp_billing::report::html::{Lang, to_html};
+use akp_billing::report::words::{amount_in_words, money, number};
+use akp_billing::report::{
+    self, DataQualityInput, EnvironmentCoverage, ReportDocument, ReportMeta, ResidencyStatement,
+    UnbilledEntry,
+};
+use akp_crds::{Agency, Tariff};
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("example")
+}
+
+fn tariffs() -> Vec<Tariff> {
+    example("tariffs.yaml")
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str::<Tariff>(doc).expect("tariff"))
+        .collect()
+}
+
+fn agencies() -> Vec<Agency> {
+    serde_saphyr::from_multiple::<Agency>(&example("agencies.yaml")).expect("agencies")
+}
+
+fn config() -> DocumentConfig {
+    DocumentConfig::load(
+        format!(
+            "{}/../examples/billing/report-document.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        )
+        .as_ref(),
+    )
+    .expect("example document settings")
+}
+
+fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
+    LedgerRow {
+        namespace: format!("{}-{}-{}", ns.0, ns.1, ns.2),
+        resource: resource.into(),
+        hour,
+        identity: EnvIdentity {
+            agency: ns.0.into(),
+            product: ns.1.into(),
+            environment: ns.2.into(),
+            ..EnvIdentity::default()
+        },
+        unit: unit.into(),
+        quantity,
+    }
+}
+
+/// August 2026 at the example tariffs and agencies: `mon` and `mz` in production,
+/// `mf` testing within its free period (contract 2026-06-10), `mon` developing after
+/// it (flagged), and `mcri`, which has no Agency object (no name, no contract: a
+/// rating note).
+fn august(agencies: &[Agency]) -> ReportDocument {
+    let book = TariffBook::new(&tariffs()).expect("tariffs");
+    let calendar = Calendar::kazakhstan();
+    let contracts = akp_billing::reports::contracts(agencies);
+    let start = Hour::starting_at(1_785_524_400).expect("2026-07-31T19:00Z");
+    let mut rows = Vec::new();
+    for i in 0..106 {
+        let h = start.plus(i * 7);
+        let mon = ("mon", "e-license", "production");
+        rows.push(row(mon, "cpu", "core_second", h, 7_200_000_000));
+        rows.push(row(mon, "memory", "gib_hour", h, 8_000_000));
+        rows.push(row(mon, "telecom.gateway", "gigabyte", h, 123_456));
+        rows.push(row(mon, "availability", "hour_share", h, 999_000));
+        rows.push(row(
+            ("mon", "e-license", "development"),
+            "cpu",
+            "core_second",
+            h,
+            3_600_000_000,
+        ));
+        rows.push(row(
+            ("mz", "damumed", "production"),
+            "storage",
+            "gib_hour",
+            h,
+            500_000_000,
+        ));
+        rows.push(row(
+            ("mf", "tax", "production"),
+            "software.instances/postgresql-16",
+            "instance_hour",
+            h,
+            1_000_000,
+        ));
+        rows.push(row(
+            ("mf", "tax", "testing"),
+            "cpu",
+            "core_second",
+            h,
+            1_800_000_000,
+        ));
+        rows.push(row(
+            ("mcri", "space", "trial"),
+            "memory",
+            "gib_hour",
+            h,
+            4_000_000,
+        ));
+    }
+    let rated = rating::rate(
+        &RatingInput {
+            tariffs: &book,
+            contracts: &contracts,
+            calendar: &calendar,
+        },
+        &rows,
+        &[],
+    )
+    .expect("rated");
+    let meta = ReportMeta {
+        name: "2026-08".into(),
+        period: "2026-08".into(),
+        corrects: None,
+        generated_at: "2026-09-02T03:00:00Z".into(),
+        period_start: "2026-07-31T19:00:00Z".into(),
+        period_end: "2026-08-31T19:00:00Z".into(),
+        data_quality: DataQualityInput {
+            environments: vec![EnvironmentCoverage {
+                namespace: "mon-e-license-production".into(),
+                hours: 744,
+                coverage: "0.998656".into(),
+                gap_hours: 1,
+            }],
+            unbilled: vec![UnbilledEntry {
+                reason: "uncatalogued-image".into(),
+                resource: "cpu".into(),
+                unit: "core_second".into(),
+                quantity: "3600.000000".into(),
+            }],
+            ..DataQualityInput::default()
+        },
+        residency: Some(vec![ResidencyStatement {
+            agency: "mon".into(),
+            product: "e-license".into(),
+            sites: vec!["astana-1".into(), "almaty-1".into()],
+            node_hours_by_country: BTreeMap::from([("KZ".to_string(), 17_856)]),
+        }]),
+    };
+    let mut doc = report::build(&meta, &rated, &book);
+    let named: Vec<AgencyInfo> = agencies.iter().map(AgencyInfo::of).collect();
+    document::complete(&mut doc, &config(), &named);
+    doc
+}
+
+/// What a reader sees: the text outside tags, `<style>` dropped, entities decoded.
+fn visible_text(html: &str) -> String {
+    let mut rest = html;
+    let mut out = String::new();
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        if after.starts_with("<style") {
+            let end = after.find("</style>").expect("closed style");
+            rest = &after[end + "</style>".len()..];
+            continue;
+        }
+        let close = after.find('>').expect("closed tag");
+        out.push(' ');
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Runs of ASCII letters, digits and `._-/` that hold a letter: what could be an
+/// English word (or an identifier).
+fn ascii_tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "._-/".contains(c)))
+        .map(|t| t.trim_matches(|c: char| ".-/".contains(c)))
+        .filter(|t| t.bytes().any(|b| b.is_ascii_alphabetic()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The identifiers and codes a document may show as they are: the ids of agencies,
+/// products, namespaces, tariffs, contracts, catalog items and sites, the document
+/// number, and rule ids (R-…).
+fn identifiers(doc: &ReportDocument) -> BTreeSet<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for a in &doc.agencies {
+        ids.push(a.agency.clone());
+        ids.extend(a.contracts.iter().map(|c| c.id.clone()));
+        for p in &a.products {
+            ids.push(p.product.clone());
+            for e in &p.environments {
+                ids.push(e.namespace.clone());
+                for l in &e.lines {
+                    ids.push(l.tariff.clone());
+                    if let Some(item) = l.resource.strip_prefix("software/") {
+                        ids.push(item.to_string());
+                    }
+                }
+            }
+        }
+    }
+    ids.extend(doc.tariffs.iter().map(|t| t.name.clone()));
+    ids.extend(
+        doc.data_quality
+            .environments
+            .iter()
+            .map(|e| e.namespace.clone()),
+    );
+    ids.extend(doc.availability.iter().map(|a| a.namespace.clone()));
+    for r in doc.residency.iter().flatten() {
+        ids.push(r.product.clone());
+        ids.extend(r.sites.iter().cloned());
+    }
+    if let Some(d) = &doc.document {
+        ids.push(d.number.clone());
+    }
+    ids.iter().flat_map(|i| ascii_tokens(i)).collect()
+}
+
+fn is_rule_id(t: &str) -> bool {
+    let parts: Vec<&str> = t.split('-').collect();
+    parts.len() == 3
+        && parts[0] == "R"
+        && parts[1].bytes().all(|b| b.is_ascii_uppercase())
+        && parts[2].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The words of `html` that are neither Kazakh/Russian nor an identifier or code.
+fn english_words(html: &str, doc: &ReportDocument) -> BTreeSet<String> {
+    let allowed = identifiers(doc);
+    ascii_tokens(&visible_text(html))
+        .into_iter()
+        .filter(|t| !allowed.contains(t) && !is_rule_id(t))
+        .collect()
+}
+
+#[test]
+fn r_bil_02_kazakh_and_russian_documents_have_no_english_word() {
+    let doc = august(&agencies());
+    assert!(
+        !doc.data_quality.notes.is_empty(),
+        "the fixture has a rating note to translate"
+    );
+    for lang in Lang::ALL {
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
+        // To look at them (or print them): AKP_REPORT_HTML_DIR=<dir>.
+        if let Ok(dir) = std::env::var("AKP_REPORT_HTML_DIR") {
+            std::fs::write(format!("{dir}/report.{}.html", lang.code()), &html).expect("write");
+        }
+        let words = english_words(&html, &doc);
+        assert!(
+            words.is_empty(),
+            "{} document: words neither translated nor identifiers: {words:?}",
+            lang.code()
+        );
+    }
+    // The check sees what a reader sees: an English word in the data is caught.
+    let mut english = doc.clone();
+    english.data_quality.notes.push("quota exceeded".into());
+    let html = String::from_utf8(to_html(&english, Lang::Ru).expect("html")).expect("utf-8");
+    assert_eq!(
+        english_words(&html, &english),
+        BTreeSet::from(["exceeded".to_string(), "quota".to_string()])
+    );
+}
+
+#[test]
+fn r_bil_02_the_document_names_its_parties_number_date_period_and_agencies() {
+    let agencies = agencies();
+    let doc = august(&agencies);
+    let d = doc.document.clone().expect("document");
+    assert_eq!(d.number, "ЭҮ-АКП-2026-08");
+    assert_eq!(d.date, "2026-09-02");
+    assert_eq!(
+        (doc.period_from.as_str(), doc.period_to.as_str()),
+        ("2026-08-01", "2026-08-31")
+    );
+    for lang in Lang::ALL {
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
+        let text = visible_text(&html);
+        let pick = |l: &document::Localized| match lang {
+            Lang::Kk => l.kk.clone(),
+            Lang::Ru => l.ru.clone(),
+        };
+        for p in [&d.issuer, &d.recipient] {
+            assert!(
+                text.contains(&pick(&p.name)),
+                "{}: {}",
+                lang.code(),
+                pick(&p.name)
+            );
+            assert!(text.contains(&p.bin) && text.contains(&pick(&p.address)));
+        }
+        assert!(text.contains(&pick(&d.signatory.name)));
+        assert!(text.contains(&pick(&d.signatory.position)));
+        assert!(text.contains("ЭҮ-АКП-2026-08"));
+        assert!(
+            text.contains("01.08.2026–31.08.2026"),
+            "period as civil dates"
+        );
+        assert!(text.contains("02.09.2026 08:00"), "generated, Astana time");
+        assert!(!text.contains("2026-07-31T19:00:00Z") && !text.contains("UTC"));
+        for a in agencies
+            .iter()
+            .filter(|a| a.metadata.name.as_deref() != Some("mcri"))
+        {
+            let name = match lang {
+                Lang::Kk => &a.spec.display_name.kk,
+                Lang::Ru => &a.spec.display_name.ru,
+            };
+            let billed = doc
+                .agencies
+                .iter()
+                .any(|r| Some(&r.agency) == a.metadata.name.as_ref());
+            if billed {
+                assert!(text.contains(name.as_str()), "{}: {name}", lang.code());
+                assert!(text.contains(&a.spec.bin));
+                for c in &a.spec.contracts {
+                    assert!(text.contains(&c.id), "contract {}", c.id);
+                }
+            }
+        }
+        // An agency without an Agency object is shown by its id.
+        assert!(text.contains("mcri"));
+    }
+    // The JSON has them too.
+    let mon = doc
+        .agencies
+        .iter()
+        .find(|a| a.agency == "mon")
+        .expect("mon");
+    assert_eq!(mon.bin.as_deref(), Some("040340004434"));
+    assert_eq!(mon.contracts[0].id, "Д-2026/17");
+    assert_eq!(
+        mon.name.as_ref().map(|n| n.ru.as_str()),
+        Some("Министерство просвещения Республики Казахстан")
+    );
+}
+
+fn tiyn(text: &str) -> i128 {
+    let (int, frac) = text.split_once('.').expect("decimal");
+    let sign = if int.starts_with('-') { -1 } else { 1 };
+    let int: i128 = int.trim_start_matches('-').parse().expect("int");
+    sign * (int * 100 + frac.parse::<i128>().expect("frac"))
+}
+
+#[test]
+fn r_bil_02_every_line_shows_its_list_amount_and_totals_add_up() {
+    let doc = august(&agencies());
+    let t = &doc.totals;
+    assert!(tiyn(&t.free) > 0 && tiyn(&t.flagged) > 0 && tiyn(&t.billed) > 0);
+    assert_eq!(
+        tiyn(&t.list),
+        tiyn(&t.billed) + tiyn(&t.free) + tiyn(&t.flagged),
+        "list = billed + free + flagged"
+    );
+    for a in &doc.agencies {
+        assert_eq!(
+            tiyn(&a.totals.list),
+            tiyn(&a.totals.billed) + tiyn(&a.totals.free) + tiyn(&a.totals.flagged)
+        );
+    }
+    for lang in Lang::ALL {
+        let html = String::from_utf8(to_html(&doc, lang).expect("html")).expect("utf-8");
+        let text = visible_text(&html);
+        // Every line's list amount is printed, the free and flagged ones included.
+        for a in &doc.agencies {
+            for p in &a.products {
+                for e in &p.environments {
+                    for l in &e.lines {
+                        assert!(
+                            text.contains(&number(&l.list_amount)),
+                            "{} {}: {}",
+                            e.namespace,
+                            l.resource,
+                            l.list_amount
+                        );
+                    }
+                }
+            }
+        }
+        assert!(text.contains(&money(&t.billed)) && text.contains(&money(&t.flagged)));
+        assert!(text.contains(&money(&t.free)) && text.contains(&money(&t.list)));
+        let words = amount_in_words(&t.billed, lang).expect("words");
+        assert!(text.contains(&words), "{words}");
+        // Lines to pay come before the others.
+        let l = match lang {
+            Lang::Kk => (
+                "Төлеуге қойылған позициялар",
+                "Төлеуге қойылмаған позициялар",
+            ),
+            Lang::Ru => ("Позиции к оплате", "Позиции, не выставленные к оплате"),
+        };
+        let (billed_at, other_at) = (
+            text.find(l.0).expect("billed"),
+            text.find(l.1).expect("other"),
+        );
+        assert!(billed_at < other_at);
+        // Percentages, not shares.
+        assert!(text.contains("99,87\u{a0}%") && text.contains("99,90\u{a0}%"));
+        assert!(!text.contains("0.998656") && !text.contains("0.999000"));
+    }
+}
+
+#[test]
+fn r_bil_02_charts_print_their_values_and_axes_and_pages_are_a4() {
+    let doc = august(&agencies());
+    let html = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
+    let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
+    assert_eq!(svgs.len(), 3, "by category, by agency, by day");
+    for svg in &svgs {
+        assert!(
+            svg.matches("<line").count() >= 2 + 5,
+            "two axes and five ticks"
+        );
+        assert!(
+            !svg.contains("<title>"),
+            "values are printed, not in tooltips"
+        );
+    }
+    let days = visible_text(svgs[2]);
+    for d in &doc.usage_by_day {
+        let tenge = number(&(tiyn(&d.billed) / 100).to_string());
+        assert!(days.contains(&tenge), "{}: {tenge}", d.date);
+    }
+    let by_category = visible_text(svgs[0]);
+    for v in doc.totals.by_category.values() {
+        assert!(by_category.contains(&money(v)), "{v}");
+    }
+    assert!(html.contains("size: A4"));
+    assert!(html.contains("counter(page)"), "page numbers");
+    assert!(html.contains("@top-center { content: \"Номер документа ЭҮ-АКП-2026-08"));
+    assert!(html.contains("tr, figure") && html.contains("break-inside: avoid"));
+    assert!(html.contains("thead { display: table-header-group; }"));
+}
+
+#[test]
+fn r_bil_02_the_template_escapes_by_construction() {
+    let mut agencies = agencies();
+    agencies[0].spec.display_name.ru = "Мин <script>alert(1)</script> & «Ко»".into();
+    let mut doc = august(&agencies);
+    doc.document.as_mut().expect("document").number = "N\"}</style><b>".into();
+    let html = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
+    if let Ok(dir) = std::env::var("AKP_REPORT_HTML_DIR") {
+        std::fs::write(format!("{dir}/escaped.ru.html"), &html).expect("write");
+    }
+    assert!(!html.contains("<script") && !html.contains("N\"}"));
+    assert!(html.contains("Мин &#60;script&#62;alert(1)&#60;/script&#62; &#38; «Ко»"));
+    // In the running header (CSS) the number cannot end the rule or the element.
+    let style = &html[..html.find("</style>").expect("style")];
+    assert_eq!(style.matches("</style").count(), 0);
+    assert!(
+        style.contains("N\\22 \\7d \\3c \\2f style\\3e \\3c b\\3e "),
+        "{style}"
+    );
+}
+
+#[test]
+fn r_bil_02_document_settings_are_refused_with_the_field_and_the_fix() {
+    let mut c = config();
+    c.issuer.bin = "12345".into();
+    let e = c.check().expect_err("short BIN").to_string();
+    assert!(
+        e.contains("issuer.bin")
+            && e.contains("\"12345\"")
+            && e.contains("R-BIL-02")
+            && e.contains("12-digit"),
+        "{e}"
+    );
+    let mut c = config();
+    c.recipient.name.kk = " ".into();
+    let e = c.check().expect_err("no Kazakh name").to_string();
+    assert!(e.contains("recipient.name.kk"), "{e}");
+    assert!(config().check().is_ok());
+}
