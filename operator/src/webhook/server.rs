@@ -175,7 +175,7 @@ pub fn routes(validators: Validators, placement: PodPlacement) -> Router {
 
 /// Reads the AdmissionReview in `body` and answers it with `judge`; a body that is no
 /// AdmissionReview is a bad request.
-async fn answer<F: Future<Output = AdmissionResponse>>(
+pub(super) async fn answer<F: Future<Output = AdmissionResponse>>(
     body: &[u8],
     judge: impl FnOnce(AdmissionRequest<DynamicObject>) -> F,
 ) -> Response {
@@ -200,7 +200,7 @@ async fn answer<F: Future<Output = AdmissionResponse>>(
 /// Whether a request's decision goes to the audit trail. A request that did not come
 /// through [`WebhookServer`] (the router called in-process, tests) has no [`Caller`]
 /// and is trusted as the caller's own.
-fn recorded(caller: Option<&Caller>) -> bool {
+pub(super) fn recorded(caller: Option<&Caller>) -> bool {
     !matches!(caller, Some(Caller::Unauthenticated))
 }
 

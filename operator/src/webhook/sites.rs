@@ -21,8 +21,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
 use kube::Client;
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use kube::core::admission::AdmissionResponse;
 
 use super::admission::Validators;
 use super::configuration::{
@@ -30,7 +29,7 @@ use super::configuration::{
 };
 use super::lookup::{ClusterLookup, Freshness, Labels, Lookup, LookupError};
 use super::mutate::PodPlacement;
-use super::server::{Caller, Limits};
+use super::server::{Caller, Limits, answer, recorded};
 use akp_crds::{Agency, Site, SoftwareCatalogItem};
 
 /// The route of a remote site's validating webhook.
@@ -183,49 +182,25 @@ pub fn site_routes(admission: SiteAdmission) -> Router {
         .with_state(Arc::new(admission))
 }
 
-fn review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Box<Response>> {
-    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
-        Box::new(
-            (
-                StatusCode::BAD_REQUEST,
-                format!("not an AdmissionReview: {e}"),
-            )
-                .into_response(),
-        )
-    })?;
-    review.try_into().map_err(|_| {
-        Box::new(
-            Json(AdmissionResponse::invalid("the AdmissionReview has no request").into_review())
-                .into_response(),
-        )
-    })
-}
-
-fn unauthenticated(caller: Option<&Extension<Caller>>) -> bool {
-    matches!(caller, Some(Extension(Caller::Unauthenticated)))
-}
-
 async fn validate(
     State(admission): State<Arc<SiteAdmission>>,
     Path(site): Path<String>,
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let request = match review(&body) {
-        Ok(r) => r,
+    let validators = match admission.lookup(&site).await {
+        Ok(lookup) => admission.validators.reading(lookup),
         Err(response) => return *response,
     };
-    let lookup = match admission.lookup(&site).await {
-        Ok(l) => l,
-        Err(response) => return *response,
-    };
-    let validators = admission.validators.reading(lookup);
-    let response = if unauthenticated(caller.as_ref()) {
-        validators.review_unrecorded(&request).await
-    } else {
-        validators.review(&request).await
-    };
-    Json(response.into_review()).into_response()
+    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
+    answer(&body, |request| async move {
+        if recorded {
+            validators.review(&request).await
+        } else {
+            validators.review_unrecorded(&request).await
+        }
+    })
+    .await
 }
 
 async fn mutate(
@@ -234,21 +209,19 @@ async fn mutate(
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let request = match review(&body) {
-        Ok(r) => r,
+    let placement = match admission.lookup(&site).await {
+        Ok(lookup) => admission.placement.reading(lookup),
         Err(response) => return *response,
     };
-    let lookup = match admission.lookup(&site).await {
-        Ok(l) => l,
-        Err(response) => return *response,
-    };
-    let placement = admission.placement.reading(lookup);
-    let response = if unauthenticated(caller.as_ref()) {
-        placement.review_unrecorded(&request).await
-    } else {
-        placement.review(&request).await
-    };
-    Json(response.into_review()).into_response()
+    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
+    answer(&body, |request| async move {
+        if recorded {
+            placement.review(&request).await
+        } else {
+            placement.review_unrecorded(&request).await
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
