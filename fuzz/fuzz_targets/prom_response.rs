@@ -24,5 +24,6 @@ fuzz_target!(|data: &[u8]| {
         Err(PromError::Refused { status: got, .. }) => assert_eq!(got, status),
         Err(PromError::Malformed { query, .. }) => assert_eq!(query, "up"),
         Err(PromError::Unreachable { .. }) => panic!("parsing a body cannot be unreachable"),
+        Err(PromError::Config { .. }) => panic!("parsing a body reads no configuration"),
     }
 });
