@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use akp_billing::period::Window;
 use akp_billing::{
     Calendar, Catalog, Collector, Hour, Ledger, Meter, MeteringConfig, Metrics, Month,
 };
+use akp_rules::billing::period::Window;
 use akp_test_support::usage::{
     POSTGRES_CATALOG, STEP, Twists, env_series, environments, test_config,
 };

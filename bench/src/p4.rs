@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use akp_billing::rating::{Contracts, TariffBook};
 use akp_billing::report::{self, ReportRequest};
 use akp_billing::{Calendar, Ledger, Month};
 use akp_crds::Tariff;
+use akp_rules::billing::rating::{Contracts, TariffBook};
 use akp_test_support::{TestPostgres, documents, repo_root};
 use anyhow::{Context, Result, anyhow, ensure};
 use sqlx::Row;
@@ -236,9 +236,9 @@ fn check(
         let (sum, _) = sums
             .get(&(al.namespace.clone(), "quota.cpu".to_string()))
             .context("quota row")?;
-        let micro = akp_billing::rating::div_half_even(i128::from(*sum), 3600);
+        let micro = akp_rules::billing::rating::div_half_even(i128::from(*sum), 3600);
         ensure!(
-            al.allocated == akp_billing::rating::format_micro(micro),
+            al.allocated == akp_rules::billing::rating::format_micro(micro),
             "allocated cpu of {} is {} not {micro}",
             al.namespace,
             al.allocated
@@ -275,16 +275,16 @@ async fn one(
     if rows <= 3_000_000 {
         // Small runs also check that rating per civil day in the database equals rating
         // each row (the report's path against the plain one).
-        let input = akp_billing::rating::RatingInput {
+        let input = akp_rules::billing::rating::RatingInput {
             tariffs: &book,
             contracts: &contracts,
             calendar: &calendar,
         };
-        let by_row = akp_billing::rating::rate(&input, &ledger.rows(month).await?, &[])?;
+        let by_row = akp_rules::billing::rating::rate(&input, &ledger.rows(month).await?, &[])?;
         let days = ledger
-            .daily_usage(month, akp_billing::rating::KZ_UTC_OFFSET_SECS)
+            .daily_usage(month, akp_rules::billing::rating::KZ_UTC_OFFSET_SECS)
             .await?;
-        let by_day = akp_billing::rating::rate_daily(&input, &days, &[])?;
+        let by_day = akp_rules::billing::rating::rate_daily(&input, &days, &[])?;
         ensure!(
             by_row == by_day,
             "{label}: rating by day differs from rating by row"
@@ -314,19 +314,19 @@ async fn one(
     // Where the report's time goes, one pass of each part.
     let t = Instant::now();
     let days = ledger
-        .daily_usage(month, akp_billing::rating::KZ_UTC_OFFSET_SECS)
+        .daily_usage(month, akp_rules::billing::rating::KZ_UTC_OFFSET_SECS)
         .await?;
     let t_days = t.elapsed();
     let t = Instant::now();
     let coverage = ledger.coverage(month).await?;
     let t_coverage = t.elapsed();
     let t = Instant::now();
-    let input = akp_billing::rating::RatingInput {
+    let input = akp_rules::billing::rating::RatingInput {
         tariffs: &book,
         contracts: &contracts,
         calendar: &calendar,
     };
-    let rated = akp_billing::rating::rate_daily(&input, &days, &[])?;
+    let rated = akp_rules::billing::rating::rate_daily(&input, &days, &[])?;
     let t_rate = t.elapsed();
     results.note(format!(
         "P4 {label} breakdown: daily sums query {} ({} groups), coverage query {} ({} environments), rating {} ({} lines), the rest (adjustments, data quality, building the document) the remainder",

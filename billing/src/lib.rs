@@ -1,37 +1,29 @@
-//! The AKP billing daemon: metering of actually consumed resources (R-BIL-01).
+//! The AKP billing daemon's I/O, in the order of its pipeline: [`metering`] of actually
+//! consumed resources (R-BIL-01), the [`ledger`] (SQLite or PostgreSQL) and the monthly
+//! [`report`] (reading, rendering, signing, delivery, the BillingReport controller).
+//! What is billed and how much is decided by the pure rules in `akp_rules::billing`.
 //!
-//! For each closed hour the [`collector::Collector`] asks Prometheus one query per
-//! resource kind per window ([`meter::Meter`]), integrates the raw samples exactly
-//! ([`integrate`]), resolves namespaces to environments from the operator's labels
-//! ([`identity`]), and upserts one row per (environment, resource, hour) into the
-//! [`ledger::Ledger`] (SQLite or PostgreSQL), in exact micro-units ([`quantity`]).
-//! Metric names, labels and PromQL live in [`config::MeteringConfig`]. See
-//! `docs/metering.md` and `docs/metrics-contract.md`.
+//! For each closed hour the [`metering::collector::Collector`] asks Prometheus one
+//! query per resource kind per window ([`metering::meter::Meter`]), integrates the raw
+//! samples exactly ([`metering::integrate`]), resolves namespaces to environments from
+//! the operator's labels ([`metering::identity`]), and upserts one row per
+//! (environment, resource, hour) into the [`ledger::Ledger`], in exact micro-units
+//! ([`metering::quantity`]). Metric names, labels and PromQL live in
+//! [`metering::config::MeteringConfig`]. See `docs/metering.md` and
+//! `docs/metrics-contract.md`.
 
-pub mod collector;
-pub mod config;
-pub mod delivery;
-pub mod development;
-pub mod estimate;
-pub mod identity;
-pub mod integrate;
 pub mod ledger;
-pub mod meter;
+pub mod metering;
 pub mod metrics;
-pub mod period;
-pub mod prom;
-pub mod quantity;
-pub mod rating;
 pub mod report;
-pub mod reports;
-pub mod sign;
 
+pub use akp_rules::billing::period::{Calendar, Hour, Month, Window};
+pub use akp_rules::billing::rows::LedgerRow;
 /// The catalog as metering reads it lives with the rules, next to admission's.
 pub use akp_rules::software as catalog;
 pub use catalog::Catalog;
-pub use collector::{CollectError, Collector, CycleReport};
-pub use config::MeteringConfig;
-pub use ledger::{Ledger, LedgerError, LedgerRow};
-pub use meter::{Meter, Resource};
+pub use ledger::{Ledger, LedgerError};
+pub use metering::collector::{CollectError, Collector, CycleReport};
+pub use metering::config::MeteringConfig;
+pub use metering::meter::{Meter, Resource};
 pub use metrics::Metrics;
-pub use period::{Calendar, Hour, Month, Window};

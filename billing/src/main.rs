@@ -169,9 +169,9 @@ async fn start_reports(
         .signing_key
         .as_ref()
         .ok_or_else(|| anyhow!("--reports needs --signing-key"))?;
-    let key = akp_billing::reports::load_key(key_path)?;
+    let key = akp_billing::report::controller::load_key(key_path)?;
     let delivery = match &args.delivery_endpoint {
-        Some(endpoint) => Some(akp_billing::delivery::DeliveryConfig {
+        Some(endpoint) => Some(akp_billing::report::delivery::DeliveryConfig {
             endpoint: endpoint.clone(),
             ca_pem: args
                 .delivery_ca
@@ -185,26 +185,27 @@ async fn start_reports(
     let client = kube::Client::try_default()
         .await
         .context("connecting to the cluster")?;
-    let document = akp_billing::report::document::DocumentConfig::load(
+    let document = akp_rules::billing::report::document::DocumentConfig::load(
         args.report_document
             .as_ref()
             .ok_or_else(|| anyhow!("--reports needs --report-document"))?,
     )?;
-    let config = akp_billing::reports::ReportsConfig {
+    let config = akp_billing::report::controller::ReportsConfig {
         dir: args.reports_dir.clone(),
         delivery,
         document,
         instance: std::env::var("POD_NAME").ok(),
         ..Default::default()
     };
-    let mut ctx = akp_billing::reports::Context::new(client, ledger, key, config)?.with_metrics(
-        akp_billing::reports::ReportMetrics::register(metrics.registry())?,
-    );
+    let mut ctx = akp_billing::report::controller::Context::new(client, ledger, key, config)?
+        .with_metrics(akp_billing::report::controller::ReportMetrics::register(
+            metrics.registry(),
+        )?);
     if let Some(sink) = AUDIT.get() {
         sink.register(metrics.registry())?;
         ctx = ctx.with_audit(sink.clone());
     }
-    Ok(Some(tokio::spawn(akp_billing::reports::run(
+    Ok(Some(tokio::spawn(akp_billing::report::controller::run(
         std::sync::Arc::new(ctx),
     ))))
 }
@@ -256,7 +257,7 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     if let (Some(username), Some(password_file)) =
         (&cli.prometheus_username, &cli.prometheus_password_file)
     {
-        config.prometheus.basic_auth = Some(akp_billing::config::BasicAuth {
+        config.prometheus.basic_auth = Some(akp_billing::metering::config::BasicAuth {
             username: username.clone(),
             password_file: password_file.clone(),
         });
@@ -408,7 +409,7 @@ async fn commands(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Verify { dir, key } => {
-            println!("{}", akp_billing::sign::verify_command(dir, key)?);
+            println!("{}", akp_billing::report::sign::verify_command(dir, key)?);
             Ok(())
         }
         Command::Dump => {

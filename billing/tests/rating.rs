@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use akp_billing::identity::EnvIdentity;
-use akp_billing::ledger::{Adjustment, LedgerRow};
-use akp_billing::period::{Calendar, Hour, Month};
-use akp_billing::rating::{self, Contracts, RatingInput, TariffBook, Treatment};
 use akp_billing::report::{self, ReportMeta, csv::to_csv};
 use akp_crds::tariff::{AfterFreePeriod, Currency, NonProductionPolicy, Rate, Unit};
 use akp_crds::{Tariff, TariffSpec};
+use akp_rules::billing::period::{Calendar, Hour, Month};
+use akp_rules::billing::rating::{self, Contracts, RatingInput, TariffBook, Treatment};
+use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::rows::{Adjustment, LedgerRow};
 
 fn tariff(name: &str, from: &str, prices: [&str; 5], afterwards: AfterFreePeriod) -> Tariff {
     let rate = |resource: &str, unit, price: &str| Rate {

@@ -7,20 +7,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use akp_billing::delivery::{
+use akp_billing::report::delivery::{
     AttemptOutcome, Deliverer, DeliveryBody, DeliveryConfig, DeliveryRecord, IDEMPOTENCY_HEADER,
 };
-use akp_billing::estimate::estimate;
-use akp_billing::identity::EnvIdentity;
-use akp_billing::ledger::LedgerRow;
-use akp_billing::period::{Calendar, Hour};
-use akp_billing::rating::{self, RatingInput, TariffBook};
-use akp_billing::report::html::{Lang, to_html};
+use akp_billing::report::html::to_html;
+use akp_billing::report::sign::{self, MANIFEST, VerifyError};
 use akp_billing::report::{
     self, DataQualityInput, EnvironmentCoverage, ReportDocument, ReportMeta, ResidencyStatement,
 };
-use akp_billing::sign::{self, MANIFEST, VerifyError};
 use akp_crds::{PlatformSoftwareProductSpec, Tariff};
+use akp_rules::billing::estimate::estimate;
+use akp_rules::billing::period::{Calendar, Hour};
+use akp_rules::billing::rating::{self, RatingInput, TariffBook};
+use akp_rules::billing::report::words::Lang;
+use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::rows::LedgerRow;
 
 const SEED: [u8; 32] = [7; 32];
 
@@ -638,8 +639,8 @@ environments:
 #[tokio::test]
 async fn r_bil_02_report_of_a_closed_month_from_a_sqlite_ledger() {
     use akp_billing::ledger::Ledger;
-    use akp_billing::period::Month;
     use akp_billing::report::{GenerateError, ReportRequest};
+    use akp_rules::billing::period::Month;
 
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());

@@ -6,18 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use akp_billing::identity::EnvIdentity;
-use akp_billing::ledger::LedgerRow;
-use akp_billing::period::{Calendar, Hour};
-use akp_billing::rating::{self, RatingInput, TariffBook};
-use akp_billing::report::document::{self, AgencyInfo, DocumentConfig};
-use akp_billing::report::html::{Lang, to_html};
-use akp_billing::report::words::{amount_in_words, money, number};
+use akp_billing::report::html::to_html;
 use akp_billing::report::{
     self, DataQualityInput, EnvironmentCoverage, ReportDocument, ReportMeta, ResidencyStatement,
     UnbilledEntry,
 };
 use akp_crds::{Agency, Tariff};
+use akp_rules::billing::period::{Calendar, Hour};
+use akp_rules::billing::rating::{self, RatingInput, TariffBook};
+use akp_rules::billing::report::document::{self, AgencyInfo, DocumentConfig};
+use akp_rules::billing::report::words::Lang;
+use akp_rules::billing::report::words::{amount_in_words, money, number};
+use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::rows::LedgerRow;
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR")))
@@ -69,7 +70,7 @@ fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity:
 fn august(agencies: &[Agency]) -> ReportDocument {
     let book = TariffBook::new(&tariffs()).expect("tariffs");
     let calendar = Calendar::kazakhstan();
-    let contracts = akp_billing::reports::contracts(agencies);
+    let contracts = akp_billing::report::controller::contracts(agencies);
     let start = Hour::starting_at(1_785_524_400).expect("2026-07-31T19:00Z");
     let mut rows = Vec::new();
     for i in 0..106 {

@@ -1,9 +1,9 @@
-//! The billing daemon's YAML configuration (billing/src/config.rs, read with
+//! The billing daemon's YAML configuration (billing/src/metering/config.rs, read with
 //! serde-saphyr): any text is refused or accepted without a panic, and what is
 //! accepted passes its own validation and renders queries with their placeholders filled.
 #![no_main]
 
-use akp_billing::config::MeteringConfig;
+use akp_billing::metering::config::MeteringConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

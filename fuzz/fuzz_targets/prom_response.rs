@@ -1,9 +1,9 @@
-//! Answers of the Prometheus HTTP API (billing/src/prom.rs): any body is read without a
+//! Answers of the Prometheus HTTP API (billing/src/metering/prom.rs): any body is read without a
 //! panic, into series whose samples are sorted by time, one per timestamp, with values
 //! equal to the exact decimal reading of the text.
 #![no_main]
 
-use akp_billing::prom::{PromError, parse_response};
+use akp_billing::metering::prom::{PromError, parse_response};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,11 +1,11 @@
 //! Prometheus' decimal sample values and timestamps as billing reads them
-//! (billing/src/quantity.rs): never panics; the allocation-free fast path and the
+//! (billing/src/metering/quantity.rs): never panics; the allocation-free fast path and the
 //! general path agree (the same text with `e0` appended takes the general path); a value
 //! rendered back at its scale parses to itself; the ledger conversion of any exact amount
 //! never panics (overflow is `None`).
 #![no_main]
 
-use akp_billing::quantity::{DecimalError, Exact, Unit, parse_decimal, to_micro};
+use akp_billing::metering::quantity::{DecimalError, Exact, Unit, parse_decimal, to_micro};
 use libfuzzer_sys::fuzz_target;
 
 const UNITS: [Unit; 6] = [

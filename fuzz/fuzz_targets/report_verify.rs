@@ -1,4 +1,4 @@
-//! Report verification (billing/src/sign.rs, R-BIL-02) must never panic and never
+//! Report verification (billing/src/report/sign.rs, R-BIL-02) must never panic and never
 //! accept a tampered report. The target signs a real report once (the fixture, with a
 //! fixed key) and then, per input, either
 //! - tampers with the bundle as the input says (flip, insert, delete, truncate bytes of
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use akp_billing::report::ReportDocument;
-use akp_billing::sign::{self, MANIFEST, SIGNATURE, VerifyError};
+use akp_billing::report::sign::{self, MANIFEST, SIGNATURE, VerifyError};
 use ed25519_dalek::{Signer, SigningKey};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,11 +1,11 @@
-//! Tariff prices (billing/src/rating.rs `Price::parse`, R-BIL-04) and whole tariffs as
+//! Tariff prices (rules/src/billing/rating.rs `Price::parse`, R-BIL-04) and whole tariffs as
 //! billing and `kubectl pbo` read them from files, where no API server has checked the
 //! CRD's price pattern: never panics; a price is accepted exactly when it matches the
 //! tariff grammar `[0-9]{1,12}(.[0-9]{1,6})?`, its value is the written decimal, and it
 //! displays as text that parses back to the same price.
 #![no_main]
 
-use akp_billing::rating::{Price, TariffBook};
+use akp_rules::billing::rating::{Price, TariffBook};
 use akp_crds::Tariff;
 use libfuzzer_sys::fuzz_target;
 

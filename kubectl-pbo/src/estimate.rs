@@ -1,11 +1,11 @@
 //! `kubectl pbo estimate -f pbo.yaml` (R-BIL-04): the monthly cost of the resources a
 //! product requests, at the tariff in force, with the non-production policy of
-//! R-ENV-04. The arithmetic is `akp_billing::estimate`, the same as the bill's.
+//! R-ENV-04. The arithmetic is `akp_rules::billing::estimate`, the same as the bill's.
 
 use std::path::PathBuf;
 
-use akp_billing::estimate::{ProductEstimate, estimate};
 use akp_crds::PlatformSoftwareProduct;
+use akp_rules::billing::estimate::{ProductEstimate, estimate};
 use akp_rules::clocks;
 use jiff::civil::Date;
 use kube::ResourceExt;

@@ -1,12 +1,12 @@
 //! `kubectl pbo estimate-development`: the development cost calculator of R-EST-01
 //! (order 653/НҚ, Appendix 3). Reads the input YAML (a file, or `-` for stdin), runs
-//! `akp_billing::development::estimate` and prints every step: the labour of each
+//! `akp_rules::billing::development::estimate` and prints every step: the labour of each
 //! process, the coefficients, the duration, the years, the cost and the support.
 
 use std::io::Read;
 use std::path::PathBuf;
 
-use akp_billing::development::{DevelopmentEstimate, DurationBasis, estimate_yaml};
+use akp_rules::billing::development::{DevelopmentEstimate, DurationBasis, estimate_yaml};
 use anyhow::Context;
 
 use crate::output::{Color, Fields, Output, Style, Table, heading};

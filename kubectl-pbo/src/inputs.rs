@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use akp_billing::period::Month;
-use akp_billing::rating::TariffBook;
 use akp_crds::{Agency, Tariff};
+use akp_rules::billing::period::Month;
+use akp_rules::billing::rating::TariffBook;
 use anyhow::Context;
 use jiff::civil::Date;
 use kube::api::{Api, ListParams};

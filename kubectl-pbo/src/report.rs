@@ -1,10 +1,10 @@
 //! `kubectl pbo report get <month>`: the BillingReport of a month, its status and where
 //! its files are; `kubectl pbo report verify <month> --dir <reports dir>`: checks the
-//! signed bundle with `akp_billing::sign` (R-BIL-02).
+//! signed bundle with `akp_billing::report::sign` (R-BIL-02).
 
 use std::path::{Path, PathBuf};
 
-use akp_billing::sign::{self, MANIFEST, Manifest, SIGNATURE, VerifyError};
+use akp_billing::report::sign::{self, MANIFEST, Manifest, SIGNATURE, VerifyError};
 use akp_crds::report::{BillingReport, ReportPhase};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};

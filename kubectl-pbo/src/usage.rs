@@ -6,11 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use akp_billing::ledger::{Adjustment, Ledger, LedgerRow};
-use akp_billing::period::{Calendar, Month};
-use akp_billing::rating::{self, Contracts, RatingInput, Treatment, format_micro, format_tiyn};
-use akp_billing::report::LineReport;
+use akp_billing::ledger::Ledger;
 use akp_crds::PlatformSoftwareProduct;
+use akp_rules::billing::period::{Calendar, Month};
+use akp_rules::billing::rating::{
+    self, Contracts, RatingInput, Treatment, format_micro, format_tiyn,
+};
+use akp_rules::billing::report::LineReport;
+use akp_rules::billing::rows::{Adjustment, LedgerRow};
 use kube::api::Api;
 use serde::Serialize;
 
@@ -459,8 +462,8 @@ pub fn render(v: &UsageView, style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use akp_billing::identity::EnvIdentity;
-    use akp_billing::period::Hour;
+    use akp_rules::billing::period::Hour;
+    use akp_rules::billing::rows::EnvIdentity;
 
     fn row(env: &str, product: &str, resource: &str, unit: &str, hour: i64, q: i64) -> LedgerRow {
         LedgerRow {

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use akp_billing::delivery::DeliveryConfig;
-use akp_billing::identity::EnvIdentity;
-use akp_billing::ledger::LedgerRow;
-use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
+use akp_billing::report::controller::{Context as ReportsContext, ReportsConfig};
+use akp_billing::report::delivery::DeliveryConfig;
 use akp_billing::{Calendar, Hour, Ledger};
+use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::rows::LedgerRow;
 
 /// A ledger row of `mon`'s `e-license` production environment.
 pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
@@ -77,9 +77,11 @@ pub fn reports_config(
 }
 
 /// The example document settings (examples/billing/report-document.yaml).
-pub fn report_document() -> anyhow::Result<akp_billing::report::document::DocumentConfig> {
+pub fn report_document() -> anyhow::Result<akp_rules::billing::report::document::DocumentConfig> {
     let path = crate::repo_root().join("examples/billing/report-document.yaml");
-    Ok(akp_billing::report::document::DocumentConfig::load(&path)?)
+    Ok(akp_rules::billing::report::document::DocumentConfig::load(
+        &path,
+    )?)
 }
 
 /// The report controller in this process; aborted on drop (a restart is a drop and
@@ -99,7 +101,7 @@ pub fn start_reports(
     seed: &[u8; 32],
     config: ReportsConfig,
 ) -> anyhow::Result<(InProcessReports, Arc<ReportsContext>)> {
-    let key = akp_billing::sign::signing_key_from_bytes(seed)?;
+    let key = akp_billing::report::sign::signing_key_from_bytes(seed)?;
     let ctx = Arc::new(ReportsContext::new(
         client.clone(),
         ledger.clone(),
@@ -107,7 +109,9 @@ pub fn start_reports(
         config,
     )?);
     Ok((
-        InProcessReports(tokio::spawn(akp_billing::reports::run(ctx.clone()))),
+        InProcessReports(tokio::spawn(akp_billing::report::controller::run(
+            ctx.clone(),
+        ))),
         ctx,
     ))
 }

@@ -16,8 +16,8 @@ use akp_audit::record::{
 use akp_audit::{
     Archive, Decision, Entry, Filter, Object, Policy, Record, Sink, SinkOptions, Store,
 };
-use akp_billing::delivery::DeliveryConfig;
-use akp_billing::reports::{Context as ReportsContext, ReportsConfig};
+use akp_billing::report::controller::{Context as ReportsContext, ReportsConfig};
+use akp_billing::report::delivery::DeliveryConfig;
 use akp_billing::{Calendar, Catalog, Collector, Ledger, Metrics as BillingMetrics};
 use akp_crds::PlatformSoftwareProduct;
 use akp_operator::clock::ManualClock;
@@ -540,11 +540,11 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
         instance: Some("test".into()),
         document: akp_test_support::reports::report_document()?,
     };
-    let key = akp_billing::sign::signing_key_from_bytes(&[9; 32])?;
+    let key = akp_billing::report::sign::signing_key_from_bytes(&[9; 32])?;
     let ctx = Arc::new(
         ReportsContext::new(client.clone(), ledger.clone(), key, config)?.with_audit(sink.clone()),
     );
-    let running = tokio::spawn(akp_billing::reports::run(ctx));
+    let running = tokio::spawn(akp_billing::report::controller::run(ctx));
 
     let store = Store::open(&url).await?;
     let billing = |action: &str| Filter {
@@ -609,5 +609,5 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    akp_billing::sign::sha256_hex(bytes)
+    akp_billing::report::sign::sha256_hex(bytes)
 }

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use akp_billing::delivery::{AttemptOutcome, DeliveryBody, DeliveryRecord};
+use akp_billing::report::delivery::{AttemptOutcome, DeliveryBody, DeliveryRecord};
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::apply::is_applied;
@@ -1174,7 +1174,10 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     eprintln!("{:?}: delivered", started.elapsed());
     let record = read_record(&reports, "2026-10")?.context("the delivery record")?;
     let manifest = std::fs::read(reports.join("2026-10").join("manifest.json"))?;
-    let key = format!("2026-10:{}", akp_billing::sign::sha256_hex(&manifest));
+    let key = format!(
+        "2026-10:{}",
+        akp_billing::report::sign::sha256_hex(&manifest)
+    );
     assert_eq!(record.idempotency_key, key);
     let statuses: Vec<Option<u16>> = record.attempts.iter().map(|a| a.status).collect();
     eprintln!("attempts: {statuses:?}");
@@ -1236,8 +1239,8 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
         for (name, content) in &body.artifacts {
             std::fs::write(got.join(name), b64(content)?)?;
         }
-        let public = akp_billing::sign::signing_key_from_bytes(&SEED)?.verifying_key();
-        let verified = akp_billing::sign::verify_dir(&got, &public)?;
+        let public = akp_billing::report::sign::signing_key_from_bytes(&SEED)?.verifying_key();
+        let verified = akp_billing::report::sign::verify_dir(&got, &public)?;
         assert_eq!(
             verified.totals.get("KZT").map(String::as_str),
             Some("320.00")

@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use akp_billing::identity::EnvIdentity;
-use akp_billing::ledger::LedgerRow;
-use akp_billing::rating::{Contracts, RatingInput, TariffBook};
+use akp_billing::report::sign;
 use akp_billing::report::{ReportMeta, build};
-use akp_billing::{Calendar, Hour, Ledger, sign};
+use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{Artifact, BillingReport, BillingReportStatus, ReportPhase};
 use akp_crds::{PlatformSoftwareProduct, Tariff};
 use akp_operator::clock::ManualClock;
+use akp_rules::billing::rating::{Contracts, RatingInput, TariffBook};
+use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::rows::LedgerRow;
 use akp_test_support::fixtures::{example, is_ready};
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::{
@@ -235,8 +236,9 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         .in_force_on(contract)
         .map(|t| t.free_months)
         .context("akp-2026 in force")?;
-    let billed_from =
-        akp_billing::rating::kz_date_of(akp_billing::rating::free_until(contract, months)?);
+    let billed_from = akp_rules::billing::rating::kz_date_of(
+        akp_rules::billing::rating::free_until(contract, months)?,
+    );
     ensure!(
         status.non_production_free_until == Some(billed_from)
             && billed_from == jiff::civil::date(2026, 4, 2),
@@ -634,7 +636,7 @@ async fn r_bil_02_report_verify_and_get() -> Result<()> {
         7_200_000_000,
     )];
     let calendar = Calendar::kazakhstan();
-    let rated = akp_billing::rating::rate(
+    let rated = akp_rules::billing::rating::rate(
         &RatingInput {
             tariffs: &book,
             contracts: &Contracts::new(),

@@ -26,10 +26,10 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use akp_billing::integrate::Series;
-use akp_billing::ledger::QualityRow;
-use akp_billing::prom::Prometheus;
+use akp_billing::metering::integrate::Series;
+use akp_billing::metering::prom::Prometheus;
 use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, LedgerRow, MeteringConfig, Metrics};
+use akp_rules::billing::rows::QualityRow;
 use akp_test_support::exporters::{KubeStateMetrics, reference_scrape_config};
 use akp_test_support::usage::{POSTGRES_CATALOG, POSTGRES_IMAGE, rfc3339};
 use akp_test_support::{ControlPlane, Options, TestPostgres, TestPrometheus, kwok_node, repo_root};

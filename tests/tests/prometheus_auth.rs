@@ -1,7 +1,7 @@
 //! Billing's Prometheus client over HTTPS with authentication: a real Prometheus
 //! (the Debian package's binary) serving TLS with a certificate of a private CA and
 //! requiring basic auth (`--web.config.file`), queried by
-//! `akp_billing::prom::Prometheus::from_config` as the daemon builds it from
+//! `akp_billing::metering::prom::Prometheus::from_config` as the daemon builds it from
 //! `prometheus.caFile` / `basicAuth` (the chart's `billing.prometheusAuth`). Prometheus
 //! has no bearer-token authentication of its own (that is a proxy's, in front of it),
 //! so the bearer token is checked on the wire: a listener reads the request's
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use akp_billing::config::{BasicAuth, PrometheusConfig};
-use akp_billing::prom::{PromError, Prometheus};
+use akp_billing::metering::config::{BasicAuth, PrometheusConfig};
+use akp_billing::metering::prom::{PromError, Prometheus};
 use anyhow::{Context, Result, bail};
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType,

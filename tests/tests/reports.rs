@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use akp_billing::Ledger;
-use akp_billing::reports::Context as ReportsContext;
+use akp_billing::report::controller::Context as ReportsContext;
 use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::reports::{
@@ -217,9 +217,9 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
     ensure!(status.delivery_attempts >= 1);
     ensure!(status.generated_at.is_some());
     ensure!(ctx.metrics.delivery_failures("2026-10") >= 1);
-    let key = akp_billing::sign::signing_key_from_bytes(&SEED)?;
+    let key = akp_billing::report::sign::signing_key_from_bytes(&SEED)?;
     let manifest =
-        akp_billing::sign::verify_dir(&reports_dir.join("2026-10"), &key.verifying_key())?;
+        akp_billing::report::sign::verify_dir(&reports_dir.join("2026-10"), &key.verifying_key())?;
     ensure!(manifest.totals.get("KZT").map(String::as_str) == Some("320.00"));
     let artifacts: BTreeSet<&str> = status.artifacts.iter().map(|a| a.format.as_str()).collect();
     ensure!(
@@ -267,7 +267,7 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
     ensure!(after.status.as_ref().map(|s| s.delivery_attempts) == Some(dstatus.delivery_attempts));
     ensure!(rx.accepted.lock().map_err(|_| anyhow!("lock"))?.len() == 1);
     // Still byte-identical and verifiable after the restart's regeneration.
-    akp_billing::sign::verify_dir(&reports_dir.join("2026-10"), &key.verifying_key())?;
+    akp_billing::report::sign::verify_dir(&reports_dir.join("2026-10"), &key.verifying_key())?;
     // Status is applied only when it changes: the Pending report, reconciled every
     // 500 ms, keeps its resourceVersion.
     let pending = api.get("2026-11").await?;
@@ -303,8 +303,10 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
             .map(String::as_str)
             == Some("320.00")
     );
-    let corrected =
-        akp_billing::sign::verify_dir(&reports_dir.join("2026-10-c1"), &key.verifying_key())?;
+    let corrected = akp_billing::report::sign::verify_dir(
+        &reports_dir.join("2026-10-c1"),
+        &key.verifying_key(),
+    )?;
     ensure!(corrected.corrects.as_deref() == Some("2026-10"));
     ensure!(rx.accepted.lock().map_err(|_| anyhow!("lock"))?.len() == 2);
     ensure!(

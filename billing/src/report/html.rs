@@ -13,30 +13,8 @@ use askama::Template;
 use rust_decimal::Decimal;
 
 use super::i18n::{self, Labels};
-use super::words::{amount_in_words, date, money, number, percent};
+use super::words::{Lang, amount_in_words, date, money, number, percent};
 use super::{AgencyReport, LineReport, ReportDocument, Totals};
-
-/// The report's languages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    /// Kazakh.
-    Kk,
-    /// Russian.
-    Ru,
-}
-
-impl Lang {
-    /// Both, in artifact order.
-    pub const ALL: [Lang; 2] = [Lang::Kk, Lang::Ru];
-
-    /// BCP 47 code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Kk => "kk",
-            Lang::Ru => "ru",
-        }
-    }
-}
 
 /// Amount in whole tiyn from a decimal string (0 if unreadable); charts scale integers.
 fn tiyn(text: &str) -> i128 {
@@ -315,8 +293,8 @@ fn sections(
             products.push(ProductView {
                 product: p.product.clone(),
                 lines,
-                list: number(&crate::rating::format_tiyn(p_list)),
-                amount: number(&crate::rating::format_tiyn(p_amount)),
+                list: number(&akp_rules::billing::rating::format_tiyn(p_list)),
+                amount: number(&akp_rules::billing::rating::format_tiyn(p_amount)),
             });
         }
         if products.is_empty() {
@@ -327,8 +305,8 @@ fn sections(
             bin: a.bin.clone().unwrap_or_default(),
             contracts: contracts(lang, l, a),
             products,
-            list: number(&crate::rating::format_tiyn(a_list)),
-            amount: number(&crate::rating::format_tiyn(a_amount)),
+            list: number(&akp_rules::billing::rating::format_tiyn(a_list)),
+            amount: number(&akp_rules::billing::rating::format_tiyn(a_amount)),
         });
     }
     out
@@ -338,7 +316,7 @@ fn summary_row(agency: String, bin: String, t: &Totals) -> SummaryRow {
     SummaryRow {
         agency,
         bin,
-        categories: crate::rating::Category::ALL
+        categories: akp_rules::billing::rating::Category::ALL
             .iter()
             .map(|c| number(t.by_category.get(c.as_str()).map_or("0.00", String::as_str)))
             .collect(),
@@ -517,7 +495,7 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
         .map(|h| h.number.clone())
         .unwrap_or_else(|| doc.name.clone());
     let period = format!("{}–{}", date(&doc.period_from), date(&doc.period_to));
-    let category_names: Vec<String> = crate::rating::Category::ALL
+    let category_names: Vec<String> = akp_rules::billing::rating::Category::ALL
         .iter()
         .map(|c| or_id(i18n::category(lang, c.as_str()), c.as_str()))
         .collect();
@@ -686,13 +664,13 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
             LineSection {
                 title: l.billed_lines,
                 agencies: sections(lang, l, doc, |ln| {
-                    ln.treatment == crate::rating::Treatment::Billed
+                    ln.treatment == akp_rules::billing::rating::Treatment::Billed
                 }),
             },
             LineSection {
                 title: l.unbilled_lines,
                 agencies: sections(lang, l, doc, |ln| {
-                    ln.treatment != crate::rating::Treatment::Billed
+                    ln.treatment != akp_rules::billing::rating::Treatment::Billed
                 }),
             },
         ],

@@ -4,7 +4,7 @@
 //! `billing/tests/report_document.rs` refuses: a new resource or unit needs its words
 //! here.
 
-use super::html::Lang;
+use akp_rules::billing::report::words::Lang;
 
 /// The labels of a document.
 pub struct Labels {
@@ -321,8 +321,8 @@ pub fn resource(lang: Lang, r: &str) -> Option<String> {
 /// A ledger resource (`cpu`, `telecom.gateway`, `software.instances/<item>`, …), by
 /// the tariff resource it is billed as.
 pub fn ledger_resource(lang: Lang, r: &str) -> Option<String> {
-    match crate::rating::map_resource(r) {
-        crate::rating::Mapped::Billable { resource: t, .. } => resource(lang, &t),
+    match akp_rules::billing::rating::map_resource(r) {
+        akp_rules::billing::rating::Mapped::Billable { resource: t, .. } => resource(lang, &t),
         _ => None,
     }
 }
@@ -361,7 +361,7 @@ pub fn country(lang: Lang, code: &str) -> Option<&'static str> {
     })
 }
 
-/// A rating finding (`billing/src/rating.rs` writes them in English for the JSON):
+/// A rating finding (`rules/src/billing/rating.rs` writes them in English for the JSON):
 /// its translation, recognized by its wording.
 pub fn note(lang: Lang, n: &str) -> Option<String> {
     if let Some(rest) = n.strip_prefix("agency ")

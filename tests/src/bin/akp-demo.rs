@@ -545,7 +545,7 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
         .list(&Default::default())
         .await?
         .items;
-    let book = akp_billing::rating::TariffBook::new(&tariffs)?;
+    let book = akp_rules::billing::rating::TariffBook::new(&tariffs)?;
     let request = akp_billing::report::ReportRequest {
         name: "2026-10".into(),
         month,
@@ -557,31 +557,31 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
         &ledger,
         &request,
         &book,
-        &akp_billing::reports::contracts(&agencies),
+        &akp_billing::report::controller::contracts(&agencies),
     )
     .await?;
     // Issuer, recipient, number and the agencies' names and BINs, as the controller adds them.
     let named: Vec<_> = agencies
         .iter()
-        .map(akp_billing::report::document::AgencyInfo::of)
+        .map(akp_rules::billing::report::document::AgencyInfo::of)
         .collect();
-    akp_billing::report::document::complete(
+    akp_rules::billing::report::document::complete(
         &mut doc,
         &akp_test_support::reports::report_document()?,
         &named,
     );
     // A throwaway signing key: in the cluster it comes from a Secret.
     let seed: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
-    let key = akp_billing::sign::signing_key_from_bytes(&seed)?;
-    let bundle = akp_billing::sign::sign(&doc, &key)?;
+    let key = akp_billing::report::sign::signing_key_from_bytes(&seed)?;
+    let bundle = akp_billing::report::sign::sign(&doc, &key)?;
     let dir = out_dir.join("reports").join("2026-10");
-    akp_billing::sign::write_bundle(&bundle, &dir)?;
+    akp_billing::report::sign::write_bundle(&bundle, &dir)?;
     // The public half, as the authorized body receives it, for `kubectl pbo report verify`.
     std::fs::write(
         out_dir.join("reports").join("signing-key.pub"),
         hex::encode(key.verifying_key().to_bytes()),
     )?;
-    let manifest = akp_billing::sign::verify_dir(&dir, &key.verifying_key())?;
+    let manifest = akp_billing::report::sign::verify_dir(&dir, &key.verifying_key())?;
     let mut files: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::catalog::{Catalog, LicenseMetric};
-use crate::config::{MeteringConfig, QueryConfig};
-use crate::integrate::{
+use crate::metering::config::{MeteringConfig, QueryConfig};
+use crate::metering::integrate::{
     Intervals, Series, counter_by_hour, integral_by_hour, intersect, millis_by_hour, positive,
     segments, union,
 };
-use crate::period::{Hour, Window};
-use crate::quantity::{Exact, Unit};
+use crate::metering::quantity::{Exact, Unit};
+use akp_rules::billing::period::{Hour, Window};
 
 /// A unit of collection: one or more queries, one watermark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -423,8 +423,8 @@ fn software(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::integrate::Sample;
-    use crate::quantity::{NANO, to_micro};
+    use crate::metering::integrate::Sample;
+    use crate::metering::quantity::{NANO, to_micro};
 
     fn window() -> Window {
         let start = Hour::containing(1_790_000_000);

@@ -1,7 +1,7 @@
 //! The Prometheus HTTP API client: instant queries returning raw samples.
 //!
 //! Timestamps and values are read from the JSON text as decimals (see
-//! [`crate::quantity`]), never as floats.
+//! [`crate::metering::quantity`]), never as floats.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::config::PrometheusConfig;
-use crate::integrate::{Sample, Series};
-use crate::quantity::{DecimalError, parse_decimal};
+use crate::metering::config::PrometheusConfig;
+use crate::metering::integrate::{Sample, Series};
+use crate::metering::quantity::{DecimalError, parse_decimal};
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! was computed independently with exact fractions (python3 `fractions`), not by the
 //! code under test; the arithmetic is in the comments.
 
-use akp_billing::development::{
+use akp_rules::billing::development::{
     DevelopmentError, DevelopmentEstimate, DurationBasis, Scale, estimate_yaml,
 };
 
@@ -21,7 +21,7 @@ fn refused(yaml: &str) -> DevelopmentError {
 
 fn column<'a>(
     e: &'a DevelopmentEstimate,
-    f: impl Fn(&'a akp_billing::development::ProcessLabour) -> &'a str,
+    f: impl Fn(&'a akp_rules::billing::development::ProcessLabour) -> &'a str,
 ) -> Vec<&'a str> {
     e.processes.iter().map(f).collect()
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::sign::Bundle;
+use crate::report::sign::Bundle;
 
 /// The header that carries the key.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";

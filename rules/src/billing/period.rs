@@ -171,7 +171,7 @@ impl Calendar {
     /// The calendar of billing months.
     pub fn kazakhstan() -> Self {
         Calendar {
-            tz: akp_rules::time::kazakhstan(),
+            tz: crate::time::kazakhstan(),
         }
     }
 

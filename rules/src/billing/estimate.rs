@@ -13,7 +13,7 @@ use akp_crds::tariff::{AfterFreePeriod, Unit as TariffUnit};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::rating::{
+use crate::billing::rating::{
     Category, RatingError, TariffBook, amount_tiyn, div_half_even, format_micro, format_tiyn,
     unit_name,
 };
@@ -118,10 +118,10 @@ pub struct ProductEstimate {
 }
 
 /// Micro-units of a Kubernetes quantity per `per` (1 for cores, 2³⁰ for bytes → GiB),
-/// read by the one quantity parser (`akp_rules::quantity`, the fuzzed one); `None` for
+/// read by the one quantity parser ([`crate::quantity`], the fuzzed one); `None` for
 /// what is not a quantity, is negative or does not fit.
 fn quantity_micro(text: &str, per: i128) -> Option<i128> {
-    let nanos = akp_rules::quantity::parse_nanos(text)
+    let nanos = crate::quantity::parse_nanos(text)
         .ok()
         .filter(|n| *n >= 0)?;
     Some(div_half_even(nanos, per.checked_mul(1000)?))
@@ -159,7 +159,7 @@ pub fn estimate(
         let monthly: i128 = lines.iter().map(|(_, t)| *t).sum();
         let production = env == EnvironmentName::Production;
         let free_until = match (production, contract) {
-            (false, Some(c)) => Some(akp_rules::clocks::free_period_end(c, tariff.free_months)),
+            (false, Some(c)) => Some(crate::clocks::free_period_end(c, tariff.free_months)),
             _ => None,
         };
         let after = match (production, tariff.afterwards) {
@@ -201,7 +201,7 @@ fn lines_of(
     req: &ResourceRequest,
     env: &str,
     internet_facing: bool,
-    tariff: &crate::rating::TariffVersion,
+    tariff: &crate::billing::rating::TariffVersion,
 ) -> Result<Vec<(EstimateLine, i128)>, EstimateError> {
     let q = |field: &str, value: &str, per: i128| {
         quantity_micro(value, per).ok_or_else(|| EstimateError::Quantity {
@@ -279,7 +279,7 @@ fn priced(
     resource: &str,
     unit: TariffUnit,
     quantity_micro: i128,
-    price: crate::rating::Price,
+    price: crate::billing::rating::Price,
 ) -> Result<(EstimateLine, i128), EstimateError> {
     let tiyn = amount_tiyn(quantity_micro, price, resource)?;
     Ok((

@@ -20,12 +20,12 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Adjustment, DayUsage, LedgerRow};
-use crate::period::{Calendar, Hour};
+use crate::billing::period::{Calendar, Hour};
+use crate::billing::rows::{Adjustment, DayUsage, LedgerRow};
 
 /// Kazakhstan time, UTC+5 everywhere since 2024-03-01: civil dates of tariffs,
 /// contracts and billing months are read at this offset.
-pub use akp_rules::time::UTC_OFFSET_HOURS as KZ_UTC_OFFSET_HOURS;
+pub use crate::time::UTC_OFFSET_HOURS as KZ_UTC_OFFSET_HOURS;
 
 /// The law's ceiling on the free non-production period (003 p.12, R-ENV-04).
 pub const MAX_FREE_MONTHS: i32 = 3;
@@ -251,7 +251,7 @@ pub struct TariffBook {
 
 /// The first hour of a Kazakhstan civil date.
 pub fn kz_day_start(date: Date) -> Result<Hour, RatingError> {
-    let start = akp_rules::time::day_start(date)
+    let start = crate::time::day_start(date)
         .ok_or_else(|| RatingError::Date(format!("{date} has no start in Kazakhstan time")))?;
     Ok(Hour::containing(start.as_second()))
 }
@@ -259,7 +259,7 @@ pub fn kz_day_start(date: Date) -> Result<Hour, RatingError> {
 /// The Kazakhstan civil date an hour falls on.
 pub fn kz_date_of(hour: Hour) -> Date {
     jiff::Timestamp::from_second(hour.start())
-        .map(akp_rules::time::civil_date)
+        .map(crate::time::civil_date)
         .unwrap_or(Date::MIN)
 }
 
@@ -337,7 +337,7 @@ pub type Contracts = BTreeMap<String, Date>;
 
 /// The first hour after an agency's free non-production period of `months`.
 pub fn free_until(contract: Date, months: i32) -> Result<Hour, RatingError> {
-    kz_day_start(akp_rules::clocks::free_period_end(contract, months))
+    kz_day_start(crate::clocks::free_period_end(contract, months))
 }
 
 /// How a ledger resource maps onto a tariff resource.
@@ -567,7 +567,7 @@ struct Acc {
     hours: u32,
 }
 
-pub use akp_rules::time::UTC_OFFSET_SECONDS as KZ_UTC_OFFSET_SECS;
+pub use crate::time::UTC_OFFSET_SECONDS as KZ_UTC_OFFSET_SECS;
 
 /// Usage of one environment and resource in some hours of one Kazakhstan civil day:
 /// rating's unit. Everything rating decides per hour (the tariff in force, the free
@@ -589,7 +589,7 @@ struct Usage<'a> {
 
 /// The civil day of an hour: its first hour and the hour's bit.
 fn day_of(hour: Hour) -> (Hour, u32) {
-    let (start, hour_of_day) = akp_rules::time::civil_day_of_second(hour.start());
+    let (start, hour_of_day) = crate::time::civil_day_of_second(hour.start());
     (Hour::containing(start), 1 << hour_of_day)
 }
 
@@ -637,7 +637,7 @@ pub fn rate(
     rate_usage(input, all)
 }
 
-/// Rates a month's usage summed per civil day ([`crate::ledger::Ledger::daily_usage`]
+/// Rates a month's usage summed per civil day (`akp_billing::ledger::Ledger::daily_usage`
 /// at [`KZ_UTC_OFFSET_SECS`]) and the adjustments booked in it: the same result as
 /// [`rate`] of the rows, from about 24 times fewer inputs.
 pub fn rate_daily(
@@ -953,7 +953,7 @@ mod tests {
     /// contract, gaps, quota, availability and adjustments.
     #[test]
     fn r_bil_01_rating_by_civil_day_equals_rating_by_hour() {
-        use crate::identity::EnvIdentity;
+        use crate::billing::rows::EnvIdentity;
         let tariff = |name: &str, from: &str, afterwards: &str| -> Tariff {
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Tariff",

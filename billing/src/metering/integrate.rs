@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::period::{Hour, Window};
+use akp_rules::billing::period::{Hour, Window};
 
 /// One sample: time in milliseconds, value in nano-units of the metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,7 +203,7 @@ pub fn millis_by_hour(intervals: &[(i64, i64)], window: Window) -> BTreeMap<Hour
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quantity::NANO;
+    use crate::metering::quantity::NANO;
 
     const MIN: i64 = 60_000;
     const H: i64 = 3_600_000;

@@ -7,26 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::IdentityConfig;
-use crate::integrate::{Series, Spacing, millis_by_hour, segments, union};
-use crate::period::{Hour, Window};
+use akp_rules::billing::period::{Hour, Window};
+pub use akp_rules::billing::rows::EnvIdentity;
 
-/// Who an environment belongs to: the operator's `akp.egov.kz/*` labels.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EnvIdentity {
-    /// `akp.egov.kz/agency`.
-    pub agency: String,
-    /// `akp.egov.kz/product`.
-    pub product: String,
-    /// `akp.egov.kz/product-namespace`.
-    pub product_namespace: String,
-    /// `akp.egov.kz/environment`: development, testing, trial, production.
-    pub environment: String,
-    /// `akp.egov.kz/contour`.
-    pub contour: String,
-    /// `akp.egov.kz/class`.
-    pub class: String,
-}
+use crate::metering::config::IdentityConfig;
+use crate::metering::integrate::{Series, Spacing, millis_by_hour, segments, union};
 
 /// What the namespace-labels series say for one window.
 #[derive(Clone, Debug, Default)]
@@ -128,7 +113,7 @@ pub fn identify(
         let overlap = spans.iter().enumerate().any(|(i, a)| {
             spans[i + 1..]
                 .iter()
-                .any(|b| !crate::integrate::intersect(a, b).is_empty())
+                .any(|b| !crate::metering::integrate::intersect(a, b).is_empty())
         });
         if overlap {
             conflicts.insert(key);
@@ -188,8 +173,8 @@ impl WindowIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::integrate::Sample;
-    use crate::quantity::NANO;
+    use crate::metering::integrate::Sample;
+    use crate::metering::quantity::NANO;
 
     fn ns_series(
         namespace: &str,

@@ -6,7 +6,27 @@
 
 use rust_decimal::Decimal;
 
-use super::html::Lang;
+/// The report's languages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// Kazakh.
+    Kk,
+    /// Russian.
+    Ru,
+}
+
+impl Lang {
+    /// Both, in artifact order.
+    pub const ALL: [Lang; 2] = [Lang::Kk, Lang::Ru];
+
+    /// BCP 47 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Kk => "kk",
+            Lang::Ru => "ru",
+        }
+    }
+}
 
 /// No-break space: between digit groups and before a sign, so that neither is wrapped
 /// away from its number (both languages group by thousands with a space).

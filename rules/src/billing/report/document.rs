@@ -5,7 +5,7 @@
 //! cluster; [`complete`] writes both into a built [`ReportDocument`].
 
 use akp_crds::Agency;
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -209,7 +209,7 @@ impl AgencyInfo {
 /// An RFC 3339 instant in Astana civil time (UTC+5); `None` if unreadable.
 pub fn astana(rfc3339: &str) -> Option<jiff::Zoned> {
     let t: jiff::Timestamp = rfc3339.parse().ok()?;
-    let seconds = i32::try_from(crate::rating::KZ_UTC_OFFSET_SECS).ok()?;
+    let seconds = i32::try_from(crate::billing::rating::KZ_UTC_OFFSET_SECS).ok()?;
     let offset = jiff::tz::Offset::from_seconds(seconds).ok()?;
     Some(t.to_zoned(jiff::tz::TimeZone::fixed(offset)))
 }

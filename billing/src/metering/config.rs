@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::integrate::Spacing;
+use crate::metering::integrate::Spacing;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

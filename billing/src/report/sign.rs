@@ -12,7 +12,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::report::html::{Lang, to_html};
+use crate::report::html::to_html;
+use crate::report::words::Lang;
 use crate::report::{ReportDocument, ReportError, csv::to_csv, to_json};
 
 /// The manifest's file name.

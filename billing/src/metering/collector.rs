@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
-use crate::config::{MeteringConfig, QueryConfig};
-use crate::identity::{EnvIdentity, WindowIdentity, identify};
-use crate::integrate::Series;
-use crate::ledger::{CommitStats, Ledger, LedgerError, LedgerRow, QualityRow};
-use crate::meter::{Meter, Resource, Tally, compute};
+use crate::metering::config::{MeteringConfig, QueryConfig};
+use akp_rules::billing::rows::{EnvIdentity, LedgerRow, QualityRow};
+
+use crate::ledger::{CommitStats, Ledger, LedgerError};
+use crate::metering::identity::{WindowIdentity, identify};
+use crate::metering::integrate::Series;
+use crate::metering::meter::{Meter, Resource, Tally, compute};
+use crate::metering::prom::{PromError, Prometheus};
+use crate::metering::quantity::{Unit, to_micro};
 use crate::metrics::Metrics;
-use crate::period::{Hour, Month, Window, windows};
-use crate::prom::{PromError, Prometheus};
-use crate::quantity::{Unit, to_micro};
+use akp_rules::billing::period::{Hour, Month, Window, windows};
 
 /// Data-quality reason: usage in a namespace that is not an environment.
 pub const NOT_AN_ENVIRONMENT: &str = "not-an-environment";

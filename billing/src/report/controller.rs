@@ -27,12 +27,12 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use prometheus::{IntCounterVec, Opts, Registry};
 
-use crate::delivery::{Deliverer, DeliveryConfig, DeliveryRecord};
 use crate::ledger::Ledger;
-use crate::period::Month;
-use crate::rating::{Contracts, TariffBook};
+use crate::report::delivery::{Deliverer, DeliveryConfig, DeliveryRecord};
+use crate::report::sign;
 use crate::report::{self, ReportRequest};
-use crate::sign;
+use akp_rules::billing::period::Month;
+use akp_rules::billing::rating::{Contracts, TariffBook};
 
 /// The field manager of the status the controller applies.
 pub const FIELD_MANAGER: &str = "akp-billing";
@@ -51,7 +51,7 @@ pub enum ReportsError {
     Generate(#[from] report::GenerateError),
     /// The tariffs could not be read into a book.
     #[error(transparent)]
-    Rating(#[from] crate::rating::RatingError),
+    Rating(#[from] akp_rules::billing::rating::RatingError),
     /// Signing or writing the bundle failed.
     #[error(transparent)]
     Sign(#[from] sign::SignError),
@@ -65,7 +65,7 @@ pub enum ReportsError {
     },
     /// Delivery failed before any attempt.
     #[error(transparent)]
-    Delivery(#[from] crate::delivery::DeliveryError),
+    Delivery(#[from] crate::report::delivery::DeliveryError),
 }
 
 impl ReportsError {
@@ -583,9 +583,10 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             .map(|r| r.attempts.iter().filter(|a| a.error.is_some()).count())
             .unwrap_or(0);
         requeue = match (&ctx.config.delivery, decide(&inputs).deliver) {
-            (Some(c), true) => {
-                crate::delivery::backoff(c, u32::try_from(failures.max(1)).unwrap_or(u32::MAX))
-            }
+            (Some(c), true) => crate::report::delivery::backoff(
+                c,
+                u32::try_from(failures.max(1)).unwrap_or(u32::MAX),
+            ),
             _ => Duration::from_secs(3600),
         };
     }
