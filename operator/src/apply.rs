@@ -189,3 +189,34 @@ mod tests {
         assert!(!is_applied(&subjects, &json!({"subjects": []})));
     }
 }
+
+/// Applies the ClusterRoles of the project roles (R-LC-08), unless they are in place:
+/// a restart writes nothing. In place means the same rules: the chart may ship them
+/// (`operator.rbac.manageClusterRoles: false`) with Helm's labels, and the operator,
+/// then allowed only to read them, must not try to rewrite their metadata.
+pub async fn apply_cluster_roles(client: &kube::Client) -> anyhow::Result<()> {
+    let api = Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(client.clone());
+    for role in crate::rbac::cluster_roles() {
+        let name = role.name_any();
+        let grants = |r: &k8s_openapi::api::rbac::v1::ClusterRole| serde_json::json!({"rules": r.rules, "aggregationRule": r.aggregation_rule});
+        if let Some(live) = api.get_opt(&name).await?
+            && is_applied(&grants(&role), &grants(&live))
+        {
+            continue;
+        }
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&role),
+        )
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 403 => anyhow::anyhow!(
+                "the ClusterRole {name} is missing or its rules differ from the operator's (R-LC-08), and the operator may not write it ({}): install the chart's version of the role (operator.rbac.manageClusterRoles: false ships them) or set operator.rbac.manageClusterRoles: true",
+                status.message
+            ),
+            e => e.into(),
+        })?;
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
 use crate::clock::Clock;
@@ -78,13 +78,5 @@ impl Context {
     /// Logs an audit record and stores it when the process has an audit database.
     pub fn audit(&self, record: akp_audit::Record) {
         akp_audit::emit(self.audit.as_ref(), record);
-    }
-
-    /// The reporter name of the operator's events.
-    pub fn reporter(instance: Option<String>) -> Reporter {
-        Reporter {
-            controller: "akp-operator".into(),
-            instance,
-        }
     }
 }

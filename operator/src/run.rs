@@ -9,15 +9,14 @@ use akp_crds::{Agency, PlatformSoftwareProduct, Site, SoftwareCatalogItem, Stage
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Node, Pod, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::Api;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::apply::{FIELD_MANAGER, is_applied};
 use crate::clock::Clock;
 use crate::context::{Context, Stores};
 use crate::product::controller::owner_of;
@@ -25,7 +24,7 @@ use crate::product::status::conditions;
 use crate::rules::calendar::Calendar;
 use crate::rules::naming::labels;
 use crate::telemetry::{Metrics, Readiness};
-use crate::{agency, product, rbac};
+use crate::{agency, product};
 
 /// What the controllers need besides the client.
 pub struct Settings {
@@ -110,44 +109,13 @@ fn managed() -> watcher::Config {
     watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::OPERATOR))
 }
 
-/// Applies the ClusterRoles of the project roles (R-LC-08), unless they are in place:
-/// a restart writes nothing. In place means the same rules: the chart may ship them
-/// (`operator.rbac.manageClusterRoles: false`) with Helm's labels, and the operator,
-/// then allowed only to read them, must not try to rewrite their metadata.
-pub async fn apply_cluster_roles(client: &Client) -> anyhow::Result<()> {
-    let api = Api::<ClusterRole>::all(client.clone());
-    for role in rbac::cluster_roles() {
-        let name = role.name_any();
-        let grants = |r: &ClusterRole| serde_json::json!({"rules": r.rules, "aggregationRule": r.aggregation_rule});
-        if let Some(live) = api.get_opt(&name).await?
-            && is_applied(&grants(&role), &grants(&live))
-        {
-            continue;
-        }
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&role),
-        )
-        .await
-        .map_err(|e| match e {
-            kube::Error::Api(status) if status.code == 403 => anyhow::anyhow!(
-                "the ClusterRole {name} is missing or its rules differ from the operator's (R-LC-08), and the operator may not write it ({}): install the chart's version of the role (operator.rbac.manageClusterRoles: false ships them) or set operator.rbac.manageClusterRoles: true",
-                status.message
-            ),
-            e => e.into(),
-        })?;
-    }
-    Ok(())
-}
-
 /// Runs the agency and product controllers until `shutdown` resolves.
 pub async fn run(
     client: Client,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    apply_cluster_roles(&client).await?;
+    crate::apply::apply_cluster_roles(&client).await?;
     crate::admission_policy::apply(&client).await?;
     let shutdown = shutdown.shared();
 
@@ -230,7 +198,10 @@ pub async fn run(
     let caches_ready = Arc::new(AtomicBool::new(false));
     let ctx = Arc::new(Context {
         client: client.clone(),
-        recorder: Recorder::new(client.clone(), Context::reporter(settings.instance.clone())),
+        recorder: Recorder::new(
+            client.clone(),
+            crate::telemetry::reporter(settings.instance.clone()),
+        ),
         metrics: settings.metrics.clone(),
         clock: settings.clock.clone(),
         calendar: Arc::new(settings.calendar),
@@ -413,7 +384,7 @@ fn pods_outside_country(stores: &Stores) -> i64 {
             n.labels()
                 .get(akp_crds::site::COUNTRY_LABEL)
                 .map(String::as_str)
-                == Some(crate::site::HOME_COUNTRY)
+                == Some(crate::rules::placement::HOME_COUNTRY)
         })
     };
     stores

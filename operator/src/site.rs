@@ -21,9 +21,6 @@ use crate::error::{Error, Result};
 use crate::product::status::Notice;
 use crate::rules::conditions::{ConditionType, Observed, condition};
 
-/// The country products must stay in (R-PLC-01).
-pub const HOME_COUNTRY: &str = "KZ";
-
 /// A node of a site and where it is attested to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeResidency {
@@ -151,7 +148,7 @@ pub async fn reconcile(site: Arc<Site>, ctx: Arc<Context>) -> Result<Action> {
     let found = residency(&site, nodes.iter().map(|n| n.as_ref()));
     let now = jiff::Timestamp::from_second(ctx.clock.now().as_second())
         .unwrap_or_else(|_| ctx.clock.now());
-    let (status, notices) = status(&site, &found, HOME_COUNTRY, now);
+    let (status, notices) = status(&site, &found, crate::rules::placement::HOME_COUNTRY, now);
     ctx.metrics
         .set_nodes_outside_country(&site.name_any(), i64::from(status.nodes_outside_country));
     if site.status.as_ref() != Some(&status) {

@@ -631,3 +631,11 @@ mod tests {
             .unwrap();
     }
 }
+
+/// The reporter name of the operator's events.
+pub fn reporter(instance: Option<String>) -> kube::runtime::events::Reporter {
+    kube::runtime::events::Reporter {
+        controller: "akp-operator".into(),
+        instance,
+    }
+}

@@ -227,6 +227,16 @@ pub fn taken_message<'a>(
     )
 }
 
+/// R-LC-08: the Agency whose `spec.namespace` is `namespace`. Should two claim it
+/// (two creates racing past the Agency hook, the operator's Agency webhook), the first by name
+/// decides, so answers are stable.
+pub fn owning_agency<'a>(namespace: &str, agencies: &'a [Agency]) -> Option<&'a Agency> {
+    agencies
+        .iter()
+        .filter(|a| a.spec.namespace == namespace)
+        .min_by_key(|a| a.name_any())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,10 @@ use akp_crds::{Contour, EnvironmentName, Site};
 use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
 use kube_core::ResourceExt;
 
+/// The country products must stay in (R-PLC-01, 003 p.13): Kazakhstan, as the
+/// label of nodes ([`akp_crds::site::COUNTRY_LABEL`]) and the Sites' `country` say it.
+pub const HOME_COUNTRY: &str = "KZ";
+
 /// Why no site fits an environment.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NoSite {

@@ -257,7 +257,7 @@ fn place(
                 .collect();
             let allowed = allowed_sites(
                 &sites,
-                crate::site::HOME_COUNTRY,
+                crate::rules::placement::HOME_COUNTRY,
                 spec.contour,
                 spec.class,
                 e.env,
@@ -268,7 +268,7 @@ fn place(
                 e.env,
                 PlacementView {
                     allowed,
-                    audit: audit(&pods, &nodes, &sites, crate::site::HOME_COUNTRY),
+                    audit: audit(&pods, &nodes, &sites, crate::rules::placement::HOME_COUNTRY),
                 },
             )
         })
@@ -454,7 +454,7 @@ async fn sync_remote_sites(
                     .filter(|e| {
                         allowed_sites(
                             &all,
-                            crate::site::HOME_COUNTRY,
+                            crate::rules::placement::HOME_COUNTRY,
                             spec.contour,
                             spec.class,
                             e.env,
@@ -466,7 +466,7 @@ async fn sync_remote_sites(
             .unwrap_or_default();
         if !here.is_empty() {
             // The project roles must exist there for the bindings to mean anything.
-            crate::run::apply_cluster_roles(&remote)
+            crate::apply::apply_cluster_roles(&remote)
                 .await
                 .map_err(|e| Error::Remote(e.to_string()))?;
         }

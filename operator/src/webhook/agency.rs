@@ -4,7 +4,7 @@
 //!
 //! [`check_agency`] is pure; [`AgencyValidator`] fetches the Agencies. Two creates
 //! racing past each other can still both be admitted; then
-//! [`super::product::owning_agency`] lets the first by name own the namespace.
+//! [`crate::rules::ownership::owning_agency`] lets the first by name own the namespace.
 
 use std::sync::Arc;
 
@@ -13,9 +13,9 @@ use kube::ResourceExt;
 
 use kube::core::admission::Operation;
 
-use super::admission::{Admission, Validate, Verdict, Violation};
 use super::lookup::{Freshness, Lookup, LookupError};
-use super::product::owning_agency;
+use super::verdict::{Admission, Validate, Verdict, Violation};
+use crate::rules::ownership::owning_agency;
 
 /// Judges the Agency `name` being created, given every Agency.
 pub fn check_agency(name: &str, agency: &Agency, agencies: &[Agency]) -> Verdict {

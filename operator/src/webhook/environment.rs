@@ -11,8 +11,8 @@ use akp_crds::{Contour, EnvironmentName, Site};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 
-use super::admission::Violation;
 use super::lookup::Labels;
+use super::verdict::Violation;
 use crate::rules::naming::labels;
 use crate::rules::placement::allowed_sites;
 
@@ -35,7 +35,7 @@ pub struct PlacementPolicy {
 impl Default for PlacementPolicy {
     fn default() -> Self {
         Self {
-            home_country: crate::site::HOME_COUNTRY.to_owned(),
+            home_country: crate::rules::placement::HOME_COUNTRY.to_owned(),
             forbidden_taints: DEFAULT_FORBIDDEN_TAINTS
                 .iter()
                 .map(|k| (*k).to_owned())

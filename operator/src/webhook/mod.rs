@@ -38,11 +38,9 @@ pub mod roles;
 pub mod server;
 pub mod sites;
 pub mod tls;
+pub mod verdict;
 
-pub use admission::{
-    AUDIT_TARGET, Admission, AuditedAct, Clock, ExpiringSoftware, Validate, Validators, Verdict,
-    Violation,
-};
+pub use admission::Validators;
 pub use certs::{
     CertError, SelfManagedCerts, ServingCert, ensure_serving_cert, patch_ca_bundle,
     patch_mutating_ca_bundle,
@@ -59,3 +57,6 @@ pub use server::{
     Caller, Limits, ServeError, WebhookServer, mutating_router, router, routes, serve,
 };
 pub use tls::{CertStore, ClientCa, TlsError};
+pub use verdict::{
+    AUDIT_TARGET, Admission, AuditedAct, Clock, ExpiringSoftware, Validate, Verdict, Violation,
+};

@@ -11,8 +11,7 @@ use jiff::civil::Date;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder};
 
-use super::admission::ExpiringSoftware;
-use crate::context::Context;
+use super::verdict::ExpiringSoftware;
 
 /// The reason of the Warning event.
 pub const EXPIRING_REASON: &str = "SoftwareDocumentsExpiring";
@@ -41,7 +40,7 @@ impl ExpiryNotices {
     /// Notices written with `client`, reported as the operator.
     pub fn new(client: Client) -> Self {
         Self {
-            recorder: Recorder::new(client, Context::reporter(None)),
+            recorder: Recorder::new(client, crate::telemetry::reporter(None)),
             sent: Arc::default(),
         }
     }

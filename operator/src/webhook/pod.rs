@@ -23,9 +23,9 @@ use jiff::civil::Date;
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod, Toleration};
 use kube::ResourceExt;
 
-use super::admission::{Admission, Clock, ExpiringSoftware, Validate, Verdict, Violation};
 use super::environment::{Environment, PlacementPolicy, environment, listed, sites_for};
 use super::lookup::{Freshness, Labels, Lookup, LookupError};
+use super::verdict::{Admission, Clock, ExpiringSoftware, Validate, Verdict, Violation};
 use crate::rules::catalog::check_images;
 use crate::rules::placement::node_allowed;
 

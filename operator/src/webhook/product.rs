@@ -26,12 +26,13 @@ use jiff::civil::Date;
 use kube::ResourceExt;
 use kube::core::admission::Operation;
 
-use super::admission::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
 use super::lookup::{Freshness, Lookup, LookupError};
 use super::roles::{
     Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
 };
+use super::verdict::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
 use crate::rules::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
+use crate::rules::ownership::owning_agency;
 use crate::rules::stages::{check_transition, missing_acts};
 
 /// R-SW-02: the register entry must be renewed 30 calendar days before its documents
@@ -81,16 +82,6 @@ pub fn check_product(
         .violations
         .extend(check_stage(product, old.map(|o| o.spec.stage)));
     verdict
-}
-
-/// R-LC-08: the Agency whose `spec.namespace` is `namespace`. Should two claim it
-/// (two creates racing past the Agency hook, [`super::agency`]), the first by name
-/// decides, so answers are stable.
-pub fn owning_agency<'a>(namespace: &str, agencies: &'a [Agency]) -> Option<&'a Agency> {
-    agencies
-        .iter()
-        .filter(|a| a.spec.namespace == namespace)
-        .min_by_key(|a| a.name_any())
 }
 
 /// R-ENV-01: every environment of the product is a namespace

@@ -10,9 +10,9 @@ use akp_crds::Site;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 
-use super::admission::{Admission, Validate, Verdict, Violation};
 use super::environment::{Environment, PlacementPolicy, environment, listed, sites_for};
 use super::lookup::{Freshness, Lookup, LookupError};
+use super::verdict::{Admission, Validate, Verdict, Violation};
 use crate::rules::placement::storage_classes;
 
 /// Judges a claim being created in `env`, given every Site.

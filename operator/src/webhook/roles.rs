@@ -23,7 +23,7 @@ use akp_crds::product::{Organization, Participants};
 use akp_crds::{Agency, PlatformSoftwareProduct, PlatformSoftwareProductSpec, Stage};
 use kube::ResourceExt;
 
-use super::admission::Violation;
+use super::verdict::Violation;
 
 /// The group of the API server's superusers.
 pub const MASTERS: &str = "system:masters";
