@@ -161,35 +161,6 @@ pub async fn delete_owned_namespace(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn defaults_and_normalized_quantities_are_not_differences() {
-        let desired = json!({"spec": {"hard": {"requests.memory": "1024Mi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1"}}});
-        let live = json!({"spec": {"hard": {"requests.memory": "1Gi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1", "b": "2"}, "uid": "x"}});
-        assert!(is_applied(&desired, &live));
-    }
-
-    #[test]
-    fn a_changed_or_missing_value_is_a_difference() {
-        let desired = json!({"spec": {"hard": {"requests.cpu": "8"}}});
-        assert!(!is_applied(
-            &desired,
-            &json!({"spec": {"hard": {"requests.cpu": "4"}}})
-        ));
-        assert!(!is_applied(&desired, &json!({"spec": {}})));
-        let subjects = json!({"subjects": [{"kind": "User", "name": "a"}]});
-        assert!(!is_applied(
-            &subjects,
-            &json!({"subjects": [{"kind": "User", "name": "b"}]})
-        ));
-        assert!(!is_applied(&subjects, &json!({"subjects": []})));
-    }
-}
-
 /// Applies the ClusterRoles of the project roles (R-LC-08), unless they are in place:
 /// a restart writes nothing. In place means the same rules: the chart may ship them
 /// (`operator.rbac.manageClusterRoles: false`) with Helm's labels, and the operator,
@@ -219,4 +190,33 @@ pub async fn apply_cluster_roles(client: &kube::Client) -> anyhow::Result<()> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_normalized_quantities_are_not_differences() {
+        let desired = json!({"spec": {"hard": {"requests.memory": "1024Mi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1"}}});
+        let live = json!({"spec": {"hard": {"requests.memory": "1Gi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1", "b": "2"}, "uid": "x"}});
+        assert!(is_applied(&desired, &live));
+    }
+
+    #[test]
+    fn a_changed_or_missing_value_is_a_difference() {
+        let desired = json!({"spec": {"hard": {"requests.cpu": "8"}}});
+        assert!(!is_applied(
+            &desired,
+            &json!({"spec": {"hard": {"requests.cpu": "4"}}})
+        ));
+        assert!(!is_applied(&desired, &json!({"spec": {}})));
+        let subjects = json!({"subjects": [{"kind": "User", "name": "a"}]});
+        assert!(!is_applied(
+            &subjects,
+            &json!({"subjects": [{"kind": "User", "name": "b"}]})
+        ));
+        assert!(!is_applied(&subjects, &json!({"subjects": []})));
+    }
 }

@@ -493,6 +493,14 @@ pub fn init_tracing(json: bool) -> Result<(), TelemetryError> {
     Ok(())
 }
 
+/// The reporter name of the operator's events.
+pub fn reporter(instance: Option<String>) -> kube::runtime::events::Reporter {
+    kube::runtime::events::Reporter {
+        controller: "akp-operator".into(),
+        instance,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -629,13 +637,5 @@ mod tests {
             .unwrap()
             .unwrap()
             .unwrap();
-    }
-}
-
-/// The reporter name of the operator's events.
-pub fn reporter(instance: Option<String>) -> kube::runtime::events::Reporter {
-    kube::runtime::events::Reporter {
-        controller: "akp-operator".into(),
-        instance,
     }
 }
