@@ -30,6 +30,10 @@ pub enum ImageRefError {
     Empty,
     /// The first component is not a host name with an optional port.
     Registry(String),
+    /// The first component is a registry only because of its capitals (no dot, no
+    /// port, not `localhost`): lowercased, as host names compare, it would read as a
+    /// Docker Hub path, so the reference would name two different images.
+    CapitalOnlyRegistry(String),
     /// A path component is not lowercase letters and digits with single separators.
     Path(String),
     /// The tag is not 1 to 128 word characters, dots and hyphens.
@@ -45,6 +49,10 @@ impl std::fmt::Display for ImageRefError {
             Self::Registry(h) => {
                 write!(f, "registry {h:?} is not a host name with an optional port")
             }
+            Self::CapitalOnlyRegistry(h) => write!(
+                f,
+                "registry {h:?} has no dot or port and is a registry only because of its capitals; lowercased it would be a Docker Hub path: write the registry's full name, such as registry.akp.kz"
+            ),
             Self::Path(c) => write!(
                 f,
                 "path component {c:?} is not lowercase letters and digits separated by '.', '_', '__' or '-'"
@@ -158,7 +166,11 @@ fn check_registry(registry: &str) -> Result<String, ImageRefError> {
     };
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if host.split('.').all(label_ok) && port_ok {
-        Ok(registry.to_ascii_lowercase())
+        let lower = registry.to_ascii_lowercase();
+        if !lower.contains(['.', ':']) && lower != "localhost" {
+            return Err(ImageRefError::CapitalOnlyRegistry(registry.to_owned()));
+        }
+        Ok(lower)
     } else {
         Err(ImageRefError::Registry(registry.to_owned()))
     }
@@ -355,6 +367,7 @@ mod tests {
             "registry.akp.kz:5000/x/y"
         );
         assert_eq!(repository("Registry.AKP.kz/x/y:1"), "registry.akp.kz/x/y");
+        assert_eq!(repository("LOCALHOST/app"), "localhost/app");
         assert_eq!(
             repository("a__b/c-d--e/f.g_h:1"),
             "docker.io/a__b/c-d--e/f.g_h"
@@ -378,6 +391,12 @@ mod tests {
             ("x/y..z", ImageRefError::Path("y..z".into())),
             ("x/y___z", ImageRefError::Path("y___z".into())),
             ("x/-y", ImageRefError::Path("-y".into())),
+            // Found by the image_ref fuzz target: lowercased, "Mirror" would be a
+            // Docker Hub user, so the reference would name two images.
+            (
+                "Mirror/library/nginx",
+                ImageRefError::CapitalOnlyRegistry("Mirror".into()),
+            ),
         ] {
             assert_eq!(parse_image(image), Err(error), "{image:?}");
         }
