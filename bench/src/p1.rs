@@ -41,7 +41,7 @@ fn plans(products: usize) -> Result<Vec<Plan>> {
             let p: PlatformSoftwareProduct =
                 serde_json::from_value(product(&product_name(i), "development", &[]))?;
             let v = validate(&p, [&agency]).map_err(|e| anyhow!("{e}"))?;
-            Ok(build::plan(&v, &Segmentation::default()))
+            Ok(build::plan(&v, &Segmentation::default(), &[]))
         })
         .collect()
 }

@@ -421,7 +421,7 @@ async fn desired_objects(client: &Client) -> Result<BTreeMap<Key, Value>> {
         .filter(|p| p.metadata.deletion_timestamp.is_none())
     {
         let v = validate(p, &agencies).map_err(|e| anyhow!("{}: {e}", p.name_any()))?;
-        for env in plan(&v, &Segmentation::default()).environments {
+        for env in plan(&v, &Segmentation::default(), &[]).environments {
             insert(&mut out, "Namespace", &env.namespace)?;
             for child in &env.objects {
                 match child {

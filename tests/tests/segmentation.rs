@@ -75,7 +75,7 @@ fn world(config: &Segmentation) -> World {
         let mut product: Vec<PlatformSoftwareProduct> = load(file);
         let product = product.remove(0);
         let v = validate(&product, agencies.iter()).expect("valid example");
-        for env in plan(&v, config).environments {
+        for env in plan(&v, config, &[]).environments {
             let name = env.namespace.metadata.name.clone().expect("name");
             w.namespace(
                 &name,
@@ -629,7 +629,7 @@ fn r_seg_02_an_external_product_that_is_not_internet_facing_has_no_internet() {
     product.spec.internet_facing = false;
     let v = validate(&product, agencies.iter()).expect("valid");
     let mut w = World::default();
-    for env in plan(&v, &Segmentation::default()).environments {
+    for env in plan(&v, &Segmentation::default(), &[]).environments {
         w.namespace(
             env.namespace.metadata.name.as_deref().unwrap_or_default(),
             Default::default(),

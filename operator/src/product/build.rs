@@ -4,17 +4,19 @@
 use std::collections::BTreeMap;
 
 use akp_crds::product::{Participants, ResourceRequest};
-use akp_crds::{EnvironmentName, PlatformSoftwareProduct};
+use akp_crds::{EnvironmentName, PlatformSoftwareProduct, Site};
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::ResourceExt;
 use kube::api::ObjectMeta;
 
 use crate::rbac;
 use crate::rules::naming::{environment_namespace, labels, pod_security_labels};
+use crate::rules::placement::{HOME_COUNTRY, allowed_sites};
 use crate::rules::quantity::{format_nanos, parse_nanos};
 use crate::rules::stages::environments_at;
 
@@ -30,6 +32,18 @@ pub struct EnvironmentPlan {
     pub namespace: Namespace,
     /// The objects inside it.
     pub objects: Vec<Child>,
+    /// The Sites it may run at (R-PLC-01, R-PLC-02), or why none may host it: what
+    /// the pods' placement and the remote sites' environments follow.
+    pub sites: Result<Vec<String>, String>,
+}
+
+impl EnvironmentPlan {
+    /// Whether it may run at the Site `name`.
+    pub fn at_site(&self, name: &str) -> bool {
+        self.sites
+            .as_ref()
+            .is_ok_and(|sites| sites.iter().any(|s| s == name))
+    }
 }
 
 /// An object inside an environment namespace.
@@ -95,14 +109,19 @@ const DEFAULT_BOUNDS: &[(&str, &str)] = &[
 const EXPOSED_LOAD_BALANCERS: &str = "2";
 const EXPOSED_NODE_PORTS: &str = "4";
 
-/// Builds the plan of a validated product.
-pub fn plan(v: &Validated, segmentation: &Segmentation) -> Plan {
+/// Builds the plan of a validated product, its environments placed among `sites`.
+pub fn plan(v: &Validated, segmentation: &Segmentation, sites: &[Site]) -> Plan {
     let mut plan = Plan::default();
     for &env in environments_at(v.stage) {
         match v.product.spec.environments.get(env) {
-            Some(request) => plan
-                .environments
-                .push(environment(v, env, request, segmentation)),
+            Some(request) => {
+                let mut e = environment(v, env, request, segmentation);
+                let spec = &v.product.spec;
+                e.sites = allowed_sites(sites, HOME_COUNTRY, spec.contour, spec.class, env)
+                    .map(|s| s.iter().map(|s| s.name_any()).collect())
+                    .map_err(|e| e.to_string());
+                plan.environments.push(e);
+            }
             None => plan.not_requested.push(env),
         }
     }
@@ -169,6 +188,7 @@ fn environment(
         env,
         namespace,
         objects,
+        sites: Ok(Vec::new()),
     }
 }
 
@@ -382,7 +402,7 @@ mod tests {
     }
 
     fn plan_of(v: &Validated) -> Plan {
-        plan(v, &Segmentation::default())
+        plan(v, &Segmentation::default(), &[])
     }
 
     fn example() -> PlatformSoftwareProduct {

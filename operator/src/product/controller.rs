@@ -139,7 +139,8 @@ async fn apply(
 
     let owner =
         Owner::product(p, &validated.agency_name).ok_or(Error::MissingField("metadata.uid"))?;
-    let plan = build::plan(&validated, &ctx.segmentation);
+    let sites = sites(ctx);
+    let plan = build::plan(&validated, &ctx.segmentation, &sites);
     let mut ready = BTreeMap::new();
     let mut taken = Vec::new();
     let mut writes = 0;
@@ -159,12 +160,12 @@ async fn apply(
         }
     }
     writes += retire_orphans(ctx, p, &owner, Some(&plan)).await?;
-    writes += sync_remote_sites(ctx, &validated, &owner, Some(&plan), &mut taken).await?;
+    writes += sync_remote_sites(ctx, &validated, &owner, &sites, Some(&plan), &mut taken).await?;
     if writes > 0 {
         info!(writes, stage = ?validated.stage, "environments applied");
     }
 
-    let placement = place(ctx, &validated, &plan);
+    let placement = place(ctx, &sites, &plan);
     let (mut status, mut notices) =
         status::applied(&obs, &validated, agency, &plan, &ready, &placement);
     status::namespaces_taken(&obs, &mut status, &mut notices, &taken, &owner);
@@ -221,20 +222,24 @@ fn holding_agencies(ctx: &Context, namespace: &str) -> Vec<Arc<akp_crds::Agency>
         .collect()
 }
 
-/// The allowed sites and the audit of every environment (R-PLC-01, R-PLC-02).
-fn place(
-    ctx: &Context,
-    v: &super::validate::Validated,
-    plan: &Plan,
-) -> BTreeMap<akp_crds::EnvironmentName, PlacementView> {
-    use crate::rules::placement::{allowed_sites, audit};
-    let sites: Vec<akp_crds::Site> = ctx
-        .stores
+/// The Sites as the cache has them.
+fn sites(ctx: &Context) -> Vec<akp_crds::Site> {
+    ctx.stores
         .sites
         .state()
         .iter()
         .map(|s| (**s).clone())
-        .collect();
+        .collect()
+}
+
+/// The plan's allowed sites and the audit of where every environment's pods run
+/// (R-PLC-01, R-PLC-02): an observation, the plan decided the sites.
+fn place(
+    ctx: &Context,
+    sites: &[akp_crds::Site],
+    plan: &Plan,
+) -> BTreeMap<akp_crds::EnvironmentName, PlacementView> {
+    use crate::rules::placement::{HOME_COUNTRY, audit};
     let nodes: BTreeMap<String, BTreeMap<String, String>> = ctx
         .stores
         .nodes
@@ -242,7 +247,6 @@ fn place(
         .iter()
         .map(|n| (n.name_any(), n.labels().clone()))
         .collect();
-    let spec = &v.product.spec;
     plan.environments
         .iter()
         .map(|e| {
@@ -255,20 +259,11 @@ fn place(
                 .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
                 .filter_map(|p| Some((p.name_any(), p.spec.as_ref()?.node_name.clone()?)))
                 .collect();
-            let allowed = allowed_sites(
-                &sites,
-                crate::rules::placement::HOME_COUNTRY,
-                spec.contour,
-                spec.class,
-                e.env,
-            )
-            .map(|s| s.iter().map(|s| s.name_any()).collect())
-            .map_err(|e| e.to_string());
             (
                 e.env,
                 PlacementView {
-                    allowed,
-                    audit: audit(&pods, &nodes, &sites, crate::rules::placement::HOME_COUNTRY),
+                    allowed: e.sites.clone(),
+                    audit: audit(&pods, &nodes, sites, HOME_COUNTRY),
                 },
             )
         })
@@ -421,20 +416,13 @@ async fn sync_remote_sites(
     ctx: &Context,
     v: &super::validate::Validated,
     owner: &Owner,
+    sites: &[akp_crds::Site],
     plan: Option<&Plan>,
     taken: &mut Vec<NamespaceTaken>,
 ) -> Result<usize> {
     use crate::rules::naming::environment_namespace;
-    use crate::rules::placement::allowed_sites;
-    let all: Vec<akp_crds::Site> = ctx
-        .stores
-        .sites
-        .state()
-        .iter()
-        .map(|s| (**s).clone())
-        .collect();
     let mut writes = 0;
-    for site in all.iter().filter(|s| s.spec.cluster.is_some()) {
+    for site in sites.iter().filter(|s| s.spec.cluster.is_some()) {
         let Some(cluster) = &site.spec.cluster else {
             continue;
         };
@@ -446,21 +434,11 @@ async fn sync_remote_sites(
                 &cluster.kubeconfig_secret_ref,
             )
             .await?;
-        let spec = &v.product.spec;
         let here: Vec<&build::EnvironmentPlan> = plan
             .map(|pl| {
                 pl.environments
                     .iter()
-                    .filter(|e| {
-                        allowed_sites(
-                            &all,
-                            crate::rules::placement::HOME_COUNTRY,
-                            spec.contour,
-                            spec.class,
-                            e.env,
-                        )
-                        .is_ok_and(|sites| sites.iter().any(|s| s.name_any() == site.name_any()))
-                    })
+                    .filter(|e| e.at_site(&site.name_any()))
                     .collect()
             })
             .unwrap_or_default();
@@ -506,7 +484,7 @@ async fn cleanup(p: &PlatformSoftwareProduct, ctx: &Context) -> Result<Action> {
         .unwrap_or_default();
     let owner = Owner::product(p, &agency).ok_or(Error::MissingField("metadata.uid"))?;
     if let Some(v) = &validated {
-        sync_remote_sites(ctx, v, &owner, None, &mut Vec::new()).await?;
+        sync_remote_sites(ctx, v, &owner, &sites(ctx), None, &mut Vec::new()).await?;
     }
     let deleted = retire_orphans(ctx, p, &owner, None).await?;
     publish(

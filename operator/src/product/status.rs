@@ -619,7 +619,11 @@ mod tests {
     ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
         let calendar = Calendar::kazakhstan(2026..=2027);
         let v = validate(product, [agency]).expect("valid");
-        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
+        let plan = plan(
+            &v,
+            &crate::product::segmentation::Segmentation::default(),
+            &[],
+        );
         let ready = plan.environments.iter().map(|e| (e.env, true)).collect();
         applied(
             &Observation {
@@ -793,7 +797,11 @@ mod tests {
         product.spec.stage = Stage::Development;
         let calendar = Calendar::kazakhstan(2026..=2026);
         let v = validate(&product, [&agency]).expect("valid");
-        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
+        let plan = plan(
+            &v,
+            &crate::product::segmentation::Segmentation::default(),
+            &[],
+        );
         let owner = Owner::product(&product, "mon").expect("uid");
         let holder = Holder("product agency-mon-e/license (uid u)".into());
         let taken = [NamespaceTaken::new(&plan.environments[0], None, &holder)];
@@ -842,7 +850,11 @@ mod tests {
         product.spec.stage = Stage::Development;
         let calendar = Calendar::kazakhstan(2026..=2026);
         let v = validate(&product, [&agency]).expect("valid");
-        let plan = plan(&v, &crate::product::segmentation::Segmentation::default());
+        let plan = plan(
+            &v,
+            &crate::product::segmentation::Segmentation::default(),
+            &[],
+        );
         let not_ready = BTreeMap::new();
         let obs = |now, old| Observation {
             now,
