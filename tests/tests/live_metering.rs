@@ -586,17 +586,55 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
     // The forgery: named in data quality, billed nowhere.
     check!(
         reasons("untrusted-series", "identity") > 0,
-        "no untrusted identity line: {quality:?}"
+        "R-BIL-01: no untrusted identity line: {quality:?}"
     );
     check!(
         reasons("untrusted-series", "cpu") > 0,
-        "no untrusted cpu line: {quality:?}"
+        "R-BIL-01: no untrusted cpu line: {quality:?}"
     );
     check!(
         reasons("untrusted-series", "memory") > 0,
-        "no untrusted memory line: {quality:?}"
+        "R-BIL-01: no untrusted memory line: {quality:?}"
     );
     check!(reasons("identity-conflict", "cpu") == 0, "{quality:?}");
+
+    // The same Prometheus metered with the trusted-series filter off (every query's
+    // `trusted` emptied): the forger's series then reach the ledger, so the filter is
+    // what makes the checks above hold (R-BIL-01).
+    let mut untrusting = live_config(&prom.url(), start_hour.start());
+    for q in [
+        &mut untrusting.identity.query,
+        &mut untrusting.meters.cpu,
+        &mut untrusting.meters.memory,
+    ] {
+        q.trusted.clear();
+    }
+    let off_db = format!("sqlite://{}", sqlite_dir.path().join("untrusting.db").display());
+    let off = collector(untrusting, &off_db).await?;
+    off.collect(end).await?;
+    let (off_sums, _, off_quality) = totals(off.ledger(), &hours).await?;
+    let forged_cpu: i64 = off_quality
+        .iter()
+        .filter(|q| q.reason == "identity-conflict" && q.resource == "cpu")
+        .map(|q| q.quantity)
+        .sum();
+    let (forger_cpu, _) = get("ag4-delta-development", "cpu").unwrap_or_default();
+    println!(
+        "R-BIL-01 trust off: identity-conflict cpu {forged_cpu} µcore-s (the forger's own: {forger_cpu}); ledger {off_sums:?}"
+    );
+    check!(
+        off_sums != sums,
+        "R-BIL-01: the forged series change nothing even with the trusted-series filter off, so the forgery check above proves nothing"
+    );
+    check!(
+        forged_cpu > 1000 * forger_cpu.max(1),
+        "R-BIL-01: with the filter off the forged identity and million-core counter should reach metering (an identity-conflict cpu line far above the forger's {forger_cpu} µcore-s), got {forged_cpu}: {off_quality:?}"
+    );
+    check!(
+        !off_quality.iter().any(|q| q.reason == "untrusted-series"
+            && matches!(q.resource.as_str(), "identity" | "cpu" | "memory")),
+        "R-BIL-01: untrusted-series lines with the filter off: {off_quality:?}"
+    );
     ensure!(
         failures.is_empty(),
         "{} failed checks:\n{}",
