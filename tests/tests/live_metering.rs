@@ -13,7 +13,8 @@
 //!
 //! - CPU (a counter kwok integrates when it is scraped): usage × the time between the
 //!   counter's first and last scrape, less each interval across a counter reset (the
-//!   time kwok was down and counts from zero), exact up to the delay between a scrape's
+//!   time kwok was down and counts from zero) plus what the new run reports at its first
+//!   scrape, exact up to the delay between a scrape's
 //!   timestamp and kwok's evaluation: at most 0.25 s of usage per run of the counter.
 //! - Memory (a gauge): usage × the time its samples cover (each holds to the next one
 //!   within the hold, else one interval), exact to the ledger's rounding (0.5 µGiB-hour
@@ -251,6 +252,11 @@ fn expected(u: &Usage, cpu: &Series, memory: &Series) -> Result<Expected> {
         if pair[1].value >= pair[0].value {
             core_ms += i128::from(pair[1].t_ms - pair[0].t_ms) * i128::from(u.millicores);
         } else {
+            // A reset: the new run counted from zero, and what it reports at its first
+            // scrape was used (as `increase()` counts it): about nothing when that scrape
+            // is kwok's first evaluation, an interval's usage when one was lost.
+            // Nano core-seconds → millicore × ms.
+            core_ms += pair[1].value / 1000;
             runs += 1;
         }
     }
