@@ -68,11 +68,13 @@ pub fn chart_kube_state_metrics_rbac() -> Result<(ClusterRole, ClusterRoleBindin
     let mut granted = BTreeSet::new();
     for doc in &mut docs {
         if doc["kind"] == "ClusterRoleBinding" {
-            doc["subjects"] =
-                json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": KSM_USER}]);
+            doc["subjects"] = json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": KSM_USER}]);
             continue;
         }
-        for rule in doc["rules"].as_array().context("ClusterRole without rules")? {
+        for rule in doc["rules"]
+            .as_array()
+            .context("ClusterRole without rules")?
+        {
             let verbs = rule["verbs"].as_array().context("rule without verbs")?;
             ensure!(
                 verbs.iter().all(|v| v == "list" || v == "watch"),

@@ -11,7 +11,7 @@ use crate::bins::repo_root;
 use crate::control_plane::ControlPlane;
 use crate::exporters::{KubeStateMetrics, reference_scrape_config};
 use crate::prometheus::TestPrometheus;
-use crate::usage::rfc3339;
+use crate::usage::spaced_config;
 
 /// Scrape interval, seconds; the hold bridges two missed scrapes.
 pub const SCRAPE: i64 = 5;
@@ -47,9 +47,9 @@ impl LiveExporters {
             chart_copy == docs_copy,
             "charts/akp/files/prometheus-metering.yaml differs from docs/prometheus-metering.yaml"
         );
-        let kwok = cp.kwok_address().ok_or_else(|| {
-            anyhow::anyhow!("kwok's metrics are off (Options::kwok_metrics)")
-        })?;
+        let kwok = cp
+            .kwok_address()
+            .ok_or_else(|| anyhow::anyhow!("kwok's metrics are off (Options::kwok_metrics)"))?;
         let kube_state_metrics = KubeStateMetrics::start(cp).await?;
         let targets: Vec<String> = nodes
             .iter()
@@ -81,27 +81,9 @@ impl LiveExporters {
 /// Metering with the short live window: every query on the scrape interval, a settle
 /// time of seconds, live cycles writing the open hour (the rules unchanged).
 pub fn live_config(prometheus: &str, start: i64) -> MeteringConfig {
-    let mut c = MeteringConfig::default();
-    c.prometheus.url = prometheus.to_string();
+    let mut c = spaced_config(prometheus, start, SCRAPE, HOLD);
     c.timing.settle_seconds = SETTLE;
     c.timing.lookback_seconds = 600;
-    c.timing.start = Some(rfc3339(start));
     c.timing.live = true;
-    let m = &mut c.meters;
-    for q in [
-        &mut c.identity.query,
-        &mut m.cpu,
-        &mut m.memory,
-        &mut m.storage,
-        &mut m.telecom.internet,
-        &mut m.telecom.gateway,
-        &mut m.telecom.pod,
-        &mut m.software.query,
-        &mut m.availability,
-        &mut m.quota.query,
-    ] {
-        q.interval_seconds = SCRAPE;
-        q.hold_seconds = HOLD;
-    }
     c
 }

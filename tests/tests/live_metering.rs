@@ -615,7 +615,10 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
     ] {
         q.trusted.clear();
     }
-    let off_db = format!("sqlite://{}", sqlite_dir.path().join("untrusting.db").display());
+    let off_db = format!(
+        "sqlite://{}",
+        sqlite_dir.path().join("untrusting.db").display()
+    );
     let off = collector(untrusting, &off_db).await?;
     off.collect(end).await?;
     let (off_sums, _, off_quality) = totals(off.ledger(), &hours).await?;
