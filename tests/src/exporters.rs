@@ -1,16 +1,24 @@
 //! kube-state-metrics, built by `tools/build.sh`, against the test control plane with
-//! the flags the chart documents for production (`charts/akp/files/kube-state-metrics-args.yaml`),
+//! the flags the chart documents for production (`charts/akp/files/kube-state-metrics-args.yaml`)
+//! and the chart's RBAC for it alone (`charts/akp/templates/rbac-kube-state-metrics.yaml`),
 //! and the reference scrape configuration of metering (`docs/prometheus-metering.yaml`).
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::bins::{Binaries, repo_root};
-use crate::control_plane::ControlPlane;
+use crate::control_plane::{ControlPlane, FIELD_MANAGER};
+use crate::manifests::chart_documents;
 use crate::process::{Proc, TAIL_LINES, tail};
 use crate::prometheus::{free_port, http_status};
 
@@ -26,6 +34,70 @@ pub fn chart_kube_state_metrics_args() -> Result<Vec<String>> {
     let file: File =
         serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     Ok(file.args)
+}
+
+/// The user kube-state-metrics runs as: in no group, bound to the chart's ClusterRole
+/// alone.
+pub const KSM_USER: &str = "kube-state-metrics";
+
+/// The chart's ClusterRole of kube-state-metrics and its ClusterRoleBinding (default
+/// values), the binding's subject made [`KSM_USER`]. Checks that the role grants list
+/// and watch at most, on exactly the resources `--resources` enables.
+pub fn chart_kube_state_metrics_rbac() -> Result<(ClusterRole, ClusterRoleBinding)> {
+    let name = "akp-kube-state-metrics";
+    let mut docs: Vec<Value> = chart_documents("akp", "akp-system")?
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d["kind"].as_str(),
+                Some("ClusterRole" | "ClusterRoleBinding")
+            ) && d["metadata"]["name"] == name
+        })
+        .collect();
+    ensure!(
+        docs.len() == 2,
+        "the chart renders no ClusterRole and ClusterRoleBinding {name} (billing.kubeStateMetrics.rbac)"
+    );
+    let enabled: BTreeSet<String> = chart_kube_state_metrics_args()?
+        .iter()
+        .find_map(|a| a.strip_prefix("--resources="))
+        .context("no --resources in charts/akp/files/kube-state-metrics-args.yaml")?
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut granted = BTreeSet::new();
+    for doc in &mut docs {
+        if doc["kind"] == "ClusterRoleBinding" {
+            doc["subjects"] = json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": KSM_USER}]);
+            continue;
+        }
+        for rule in doc["rules"]
+            .as_array()
+            .context("ClusterRole without rules")?
+        {
+            let verbs = rule["verbs"].as_array().context("rule without verbs")?;
+            ensure!(
+                verbs.iter().all(|v| v == "list" || v == "watch"),
+                "{name} grants more than list and watch: {rule}"
+            );
+            granted.extend(
+                rule["resources"]
+                    .as_array()
+                    .context("rule without resources")?
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_string)),
+            );
+        }
+    }
+    ensure!(
+        granted == enabled,
+        "{name} grants {granted:?}, kube-state-metrics --resources enables {enabled:?}"
+    );
+    let of = |kind: &str| docs.iter().find(|d| d["kind"] == kind).cloned();
+    Ok((
+        serde_json::from_value(of("ClusterRole").context("ClusterRole")?)?,
+        serde_json::from_value(of("ClusterRoleBinding").context("ClusterRoleBinding")?)?,
+    ))
 }
 
 /// The reference scrape configuration with its `${NAME}` placeholders replaced.
@@ -60,15 +132,35 @@ impl std::fmt::Debug for KubeStateMetrics {
 }
 
 impl KubeStateMetrics {
-    /// Starts kube-state-metrics against `cp` (its own client certificate, in
-    /// system:masters like the other test components) with the chart's flags.
-    pub fn start(cp: &ControlPlane) -> Result<Self> {
+    /// Starts kube-state-metrics against `cp` with the chart's flags, as [`KSM_USER`]
+    /// on the chart's RBAC ([`chart_kube_state_metrics_rbac`], applied here as admin).
+    pub async fn start(cp: &ControlPlane) -> Result<Self> {
         let bins = Binaries::locate()?;
         let bin = Binaries::require(&bins.kube_state_metrics)?.to_path_buf();
+        let admin = cp.admin_client().await?;
+        let (role, binding) = chart_kube_state_metrics_rbac()?;
+        let apply = PatchParams::apply(FIELD_MANAGER);
+        let name = role.metadata.name.clone().unwrap_or_default();
+        Api::<ClusterRole>::all(admin.clone())
+            .patch(&name, &apply, &Patch::Apply(&role))
+            .await?;
+        Api::<ClusterRoleBinding>::all(admin)
+            .patch(&name, &apply, &Patch::Apply(&binding))
+            .await?;
+        // The authorizer's cache follows the binding within moments.
+        let pods: Api<Pod> = Api::all(cp.client_for(KSM_USER, &[]).await?);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = pods.list(&ListParams::default().limit(1)).await {
+            ensure!(
+                Instant::now() < deadline,
+                "{KSM_USER} may not list pods 10 s after the chart's binding: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let dir = cp.dir().join("kube-state-metrics");
         std::fs::create_dir_all(&dir)?;
         let kubeconfig = dir.join("kubeconfig");
-        cp.write_kubeconfig_for("kube-state-metrics", &["system:masters"], &kubeconfig)?;
+        cp.write_kubeconfig_for(KSM_USER, &[], &kubeconfig)?;
         let port = free_port()?;
         let telemetry = free_port()?;
         let mut args = vec![

@@ -24,6 +24,7 @@ mod crds;
 pub mod exporters;
 pub mod fixtures;
 mod helpers;
+pub mod live;
 mod manifests;
 pub mod netpol;
 pub mod operator;

@@ -260,11 +260,18 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
 
 /// The metering configuration for 15-minute data.
 pub fn test_config(prometheus: &str, start: i64) -> MeteringConfig {
-    let mut c = MeteringConfig::default();
-    c.prometheus.url = prometheus.to_string();
+    let mut c = spaced_config(prometheus, start, STEP, 2 * STEP);
     c.timing.settle_seconds = 2 * STEP;
     c.timing.lookback_seconds = 3600;
     c.timing.retention_seconds = 10 * 365 * 86_400;
+    c
+}
+
+/// The default metering configuration reading `prometheus` from `start`, every query
+/// with samples `interval` seconds apart and gaps up to `hold` seconds bridged.
+pub fn spaced_config(prometheus: &str, start: i64, interval: i64, hold: i64) -> MeteringConfig {
+    let mut c = MeteringConfig::default();
+    c.prometheus.url = prometheus.to_string();
     c.timing.start = Some(rfc3339(start));
     let m = &mut c.meters;
     for q in [
@@ -279,8 +286,8 @@ pub fn test_config(prometheus: &str, start: i64) -> MeteringConfig {
         &mut m.availability,
         &mut m.quota.query,
     ] {
-        q.interval_seconds = STEP;
-        q.hold_seconds = 2 * STEP;
+        q.interval_seconds = interval;
+        q.hold_seconds = hold;
     }
     c
 }

@@ -13,7 +13,8 @@
 //!
 //! - CPU (a counter kwok integrates when it is scraped): usage × the time between the
 //!   counter's first and last scrape, less each interval across a counter reset (the
-//!   time kwok was down and counts from zero), exact up to the delay between a scrape's
+//!   time kwok was down and counts from zero) plus what the new run reports at its first
+//!   scrape, exact up to the delay between a scrape's
 //!   timestamp and kwok's evaluation: at most 0.25 s of usage per run of the counter.
 //! - Memory (a gauge): usage × the time its samples cover (each holds to the next one
 //!   within the hold, else one interval), exact to the ledger's rounding (0.5 µGiB-hour
@@ -30,19 +31,17 @@ use akp_billing::metering::integrate::Series;
 use akp_billing::metering::prom::Prometheus;
 use akp_billing::{Calendar, Catalog, Collector, Hour, Ledger, LedgerRow, MeteringConfig, Metrics};
 use akp_rules::billing::rows::QualityRow;
-use akp_test_support::exporters::{KubeStateMetrics, reference_scrape_config};
-use akp_test_support::usage::{POSTGRES_CATALOG, POSTGRES_IMAGE, rfc3339};
-use akp_test_support::{ControlPlane, Options, TestPostgres, TestPrometheus, kwok_node, repo_root};
+use akp_test_support::live::{
+    HOLD, LiveExporters, SCRAPE, SETTLE, kwok_usage_annotations, live_config,
+};
+use akp_test_support::usage::{POSTGRES_CATALOG, POSTGRES_IMAGE};
+use akp_test_support::{ControlPlane, Options, TestPostgres, kwok_node};
 use anyhow::{Context, Result, anyhow, ensure};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
 
-/// Scrape interval, seconds; the hold bridges two missed scrapes.
-const SCRAPE: i64 = 5;
-const HOLD: i64 = 15;
-const SETTLE: i64 = 20;
 const GIB: i128 = 1 << 30;
 /// Delay between a scrape's timestamp and kwok's evaluation of the counter, bounded.
 const EVAL_SLACK_MS: i128 = 250;
@@ -165,11 +164,8 @@ fn namespace(name: &str, agency: &str, product: &str, env: &str) -> Result<Names
 
 fn pod(u: &Usage) -> Result<Pod> {
     Ok(serde_json::from_value(json!({
-        "metadata": {"name": u.pod, "namespace": u.namespace, "annotations": {
-            // Read by kwok's ClusterResourceUsage (tests/src/kwok/metrics.yaml).
-            "kwok.x-k8s.io/usage-cpu": format!("{}m", u.millicores),
-            "kwok.x-k8s.io/usage-memory": format!("{}Mi", u.mebibytes),
-        }},
+        "metadata": {"name": u.pod, "namespace": u.namespace,
+            "annotations": kwok_usage_annotations(u.millicores, u.mebibytes)},
         "spec": {
             "nodeName": u.node,
             "containers": [{"name": "app", "image": u.image}],
@@ -203,32 +199,6 @@ fn serve_forgery() -> Result<u16> {
         }
     });
     Ok(port)
-}
-
-fn config(prometheus: &str, start: i64) -> MeteringConfig {
-    let mut c = MeteringConfig::default();
-    c.prometheus.url = prometheus.to_string();
-    c.timing.settle_seconds = SETTLE;
-    c.timing.lookback_seconds = 600;
-    c.timing.start = Some(rfc3339(start));
-    c.timing.live = true;
-    let m = &mut c.meters;
-    for q in [
-        &mut c.identity.query,
-        &mut m.cpu,
-        &mut m.memory,
-        &mut m.storage,
-        &mut m.telecom.internet,
-        &mut m.telecom.gateway,
-        &mut m.telecom.pod,
-        &mut m.software.query,
-        &mut m.availability,
-        &mut m.quota.query,
-    ] {
-        q.interval_seconds = SCRAPE;
-        q.hold_seconds = HOLD;
-    }
-    c
 }
 
 async fn collector(config: MeteringConfig, db: &str) -> Result<Collector> {
@@ -282,6 +252,11 @@ fn expected(u: &Usage, cpu: &Series, memory: &Series) -> Result<Expected> {
         if pair[1].value >= pair[0].value {
             core_ms += i128::from(pair[1].t_ms - pair[0].t_ms) * i128::from(u.millicores);
         } else {
+            // A reset: the new run counted from zero, and what it reports at its first
+            // scrape was used (as `increase()` counts it): about nothing when that scrape
+            // is kwok's first evaluation, an interval's usage when one was lost.
+            // Nano core-seconds → millicore × ms.
+            core_ms += pair[1].value / 1000;
             runs += 1;
         }
     }
@@ -359,40 +334,15 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
             )
             .await?;
     }
-    let mut ksm = KubeStateMetrics::start(&cp)?;
     let forger_port = serve_forgery()?;
-    let kwok = cp.kwok_address().context("kwok runs")?;
-    let mut scrape = reference_scrape_config(&[
-        ("SCRAPE_INTERVAL", &format!("{SCRAPE}s")),
-        ("SCRAPE_TIMEOUT", &format!("{}s", SCRAPE - 1)),
-        ("KSM_ADDRESS", &ksm.address()),
-        (
-            "CA_FILE",
-            &cp.dir().join("pki/ca.crt").display().to_string(),
-        ),
-        (
-            "KUBELET_TARGETS",
-            &format!(
-                "[{{targets: [\"{kwok}\"], labels: {{__node: n1}}}}, {{targets: [\"{kwok}\"], labels: {{__node: n2}}}}]"
-            ),
-        ),
-        (
-            "KUBELET_RESOURCE_PATH",
-            "/metrics/nodes/${1}/metrics/resource",
-        ),
-    ])?;
     // A product's own scrape job (as its PodMonitor would give), honor_labels off.
-    scrape.push_str(&format!(
+    let product_job = format!(
         "  - job_name: product-metrics\n    static_configs:\n      - targets: [\"127.0.0.1:{forger_port}\"]\n        labels: {{namespace: ag4-delta-development, pod: forger}}\n"
-    ));
-    let chart_copy =
-        std::fs::read_to_string(repo_root().join("charts/akp/files/prometheus-metering.yaml"))?;
-    let docs_copy = std::fs::read_to_string(repo_root().join("docs/prometheus-metering.yaml"))?;
-    ensure!(
-        chart_copy == docs_copy,
-        "charts/akp/files/prometheus-metering.yaml differs from docs/prometheus-metering.yaml"
     );
-    let mut prom = TestPrometheus::scraping(&scrape)?;
+    let LiveExporters {
+        kube_state_metrics: mut ksm,
+        prometheus: mut prom,
+    } = LiveExporters::start(&cp, &["n1", "n2"], &product_job).await?;
     let pg = TestPostgres::start()?;
     let pg_url = pg.create_database("live")?;
     let start_hour = Hour::containing(now());
@@ -413,7 +363,7 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
     let at = |secs: u64| t0 + Duration::from_secs(secs);
     let sqlite_dir = tempfile::tempdir()?;
     let sqlite = format!("sqlite://{}", sqlite_dir.path().join("live.db").display());
-    let live = collector(config(&prom.url(), start_hour.start()), &sqlite).await?;
+    let live = collector(live_config(&prom.url(), start_hour.start()), &sqlite).await?;
 
     // A live cycle mid-run: minutes of usage are in the ledger before the hour ends.
     tokio::time::sleep_until(at(50).into()).await;
@@ -491,7 +441,7 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
 
     // The final collection, SQLite (after its live cycles) and PostgreSQL (at once).
     live.collect(end).await?;
-    let fresh = collector(config(&prom.url(), start_hour.start()), &pg_url).await?;
+    let fresh = collector(live_config(&prom.url(), start_hour.start()), &pg_url).await?;
     fresh.collect(end).await?;
     let (sums, rows, quality) = totals(live.ledger(), &hours).await?;
     let (pg_sums, _, pg_quality) = totals(fresh.ledger(), &hours).await?;
@@ -642,17 +592,58 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
     // The forgery: named in data quality, billed nowhere.
     check!(
         reasons("untrusted-series", "identity") > 0,
-        "no untrusted identity line: {quality:?}"
+        "R-BIL-01: no untrusted identity line: {quality:?}"
     );
     check!(
         reasons("untrusted-series", "cpu") > 0,
-        "no untrusted cpu line: {quality:?}"
+        "R-BIL-01: no untrusted cpu line: {quality:?}"
     );
     check!(
         reasons("untrusted-series", "memory") > 0,
-        "no untrusted memory line: {quality:?}"
+        "R-BIL-01: no untrusted memory line: {quality:?}"
     );
     check!(reasons("identity-conflict", "cpu") == 0, "{quality:?}");
+
+    // The same Prometheus metered with the trusted-series filter off (every query's
+    // `trusted` emptied): the forger's series then reach the ledger, so the filter is
+    // what makes the checks above hold (R-BIL-01).
+    let mut untrusting = live_config(&prom.url(), start_hour.start());
+    for q in [
+        &mut untrusting.identity.query,
+        &mut untrusting.meters.cpu,
+        &mut untrusting.meters.memory,
+    ] {
+        q.trusted.clear();
+    }
+    let off_db = format!(
+        "sqlite://{}",
+        sqlite_dir.path().join("untrusting.db").display()
+    );
+    let off = collector(untrusting, &off_db).await?;
+    off.collect(end).await?;
+    let (off_sums, _, off_quality) = totals(off.ledger(), &hours).await?;
+    let forged_cpu: i64 = off_quality
+        .iter()
+        .filter(|q| q.reason == "identity-conflict" && q.resource == "cpu")
+        .map(|q| q.quantity)
+        .sum();
+    let (forger_cpu, _) = get("ag4-delta-development", "cpu").unwrap_or_default();
+    println!(
+        "R-BIL-01 trust off: identity-conflict cpu {forged_cpu} µcore-s (the forger's own: {forger_cpu}); ledger {off_sums:?}"
+    );
+    check!(
+        off_sums != sums,
+        "R-BIL-01: the forged series change nothing even with the trusted-series filter off, so the forgery check above proves nothing"
+    );
+    check!(
+        forged_cpu > 1000 * forger_cpu.max(1),
+        "R-BIL-01: with the filter off the forged identity and million-core counter should reach metering (an identity-conflict cpu line far above the forger's {forger_cpu} µcore-s), got {forged_cpu}: {off_quality:?}"
+    );
+    check!(
+        !off_quality.iter().any(|q| q.reason == "untrusted-series"
+            && matches!(q.resource.as_str(), "identity" | "cpu" | "memory")),
+        "R-BIL-01: untrusted-series lines with the filter off: {off_quality:?}"
+    );
     ensure!(
         failures.is_empty(),
         "{} failed checks:\n{}",

@@ -62,6 +62,8 @@ async fn main() -> Result<()> {
 
     let cp = ControlPlane::start(Options {
         crds: true,
+        // kwok serves each node's kubelet /metrics/resource, for the live metering.
+        kwok_metrics: true,
         ..Options::full()
     })?;
     let kubeconfig = out_dir.join("kubeconfig");
@@ -440,6 +442,24 @@ async fn main() -> Result<()> {
         "--ledger",
         &format!("sqlite://{}", out_dir.join("ledger.db").display()),
     ])?;
+    demo.step(
+        "today metered live: the pods' usage from kwok's kubelet metrics and kube-state-metrics, scraped by Prometheus, in a short window",
+    );
+    let live_ledger = live_billing(&cp, &client, &out_dir).await?;
+    let today = akp_billing::Calendar::kazakhstan()
+        .month_of(akp_billing::Hour::containing(unix_now()))
+        .to_string();
+    demo.kubectl(&[
+        "pbo",
+        "usage",
+        "school-enrolment",
+        "-n",
+        "agency-mon",
+        "--month",
+        &today,
+        "--ledger",
+        &live_ledger,
+    ])?;
     demo.step("before placement, an agency estimates its monthly bill (R-BIL-04) and its development cost (R-EST-01)");
     demo.kubectl(&["pbo", "estimate", "-f", "examples/products/tax-check.yaml"])?;
     demo.kubectl(&[
@@ -466,7 +486,7 @@ async fn main() -> Result<()> {
 /// Prometheus built from TSDB blocks, a SQLite ledger), rates it with the example
 /// tariffs, signs the report and verifies it. Returns the report's directory.
 async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<PathBuf> {
-    use akp_billing::{Calendar, Catalog, Collector, Ledger, Metrics, Month};
+    use akp_billing::{Calendar, Collector, Ledger, Metrics, Month};
     use akp_test_support::usage::{Env, STEP, Twists, env_series, test_config};
     use akp_test_support::{OpenMetrics, TestPrometheus};
 
@@ -508,14 +528,10 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
     let db = out_dir.join("ledger.db");
     let _ = std::fs::remove_file(&db);
     let ledger = Ledger::open(&format!("sqlite://{}", db.display()), calendar.clone()).await?;
-    let catalog = Catalog::from_yaml(&std::fs::read_to_string(
-        repo_root().join("examples/catalog.yaml"),
-    )?)
-    .map_err(|e| anyhow::anyhow!(e))?;
     let collector = Collector::new(
         test_config(&prometheus.url(), start),
         ledger.clone(),
-        catalog,
+        example_catalog()?,
         Metrics::new()?,
     )?;
     let now = calendar.month_start(Month::parse("2026-11")?).start() + 10 * 86_400;
@@ -598,6 +614,82 @@ async fn billing(demo: &Demo, client: &kube::Client, out_dir: &Path) -> Result<P
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("report.json"))?)?;
     println!("  totals: {}", json["totals"]);
     Ok(dir)
+}
+
+fn example_catalog() -> Result<akp_billing::Catalog> {
+    akp_billing::Catalog::from_yaml(&std::fs::read_to_string(
+        repo_root().join("examples/catalog.yaml"),
+    )?)
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Gives the pods of the products' environments a known usage (kwok), meters them live
+/// for about a minute from kube-state-metrics and kwok's kubelet metrics, scraped by
+/// Prometheus with the reference scrape configuration, into a ledger of its own.
+/// Returns that ledger's URL.
+async fn live_billing(cp: &ControlPlane, client: &kube::Client, out_dir: &Path) -> Result<String> {
+    use akp_billing::{Collector, Hour, Ledger, Metrics};
+    use akp_test_support::live::{LiveExporters, SETTLE, kwok_usage_annotations, live_config};
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use kube::api::{ListParams, Patch, PatchParams};
+
+    let (millicores, mebibytes) = (500, 256);
+    let pods = Api::<Pod>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    for p in &pods.items {
+        let (Some(ns), Some(name)) = (&p.metadata.namespace, &p.metadata.name) else {
+            continue;
+        };
+        let patch = serde_json::json!({"metadata": {"annotations": kwok_usage_annotations(millicores, mebibytes)}});
+        Api::<Pod>::namespaced(client.clone(), ns)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        println!("  {ns}/{name}: {millicores}m CPU, {mebibytes}Mi memory (kwok)");
+    }
+    let nodes: Vec<String> = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let exporters = LiveExporters::start(cp, &names, "").await?;
+    let url = exporters.prometheus.url();
+    println!(
+        "  kube-state-metrics at {} (its own user, the chart's ClusterRole); Prometheus at {url} scraping it and {} kubelets",
+        exporters.kube_state_metrics.address(),
+        names.len()
+    );
+    let db = out_dir.join("live-ledger.db");
+    let _ = std::fs::remove_file(&db);
+    let ledger_url = format!("sqlite://{}", db.display());
+    let ledger = Ledger::open(&ledger_url, akp_billing::Calendar::kazakhstan()).await?;
+    let started = unix_now();
+    let collector = Collector::new(
+        live_config(&url, Hour::containing(started).start()),
+        ledger,
+        example_catalog()?,
+        Metrics::new()?,
+    )?;
+    // A minute of scrapes, then live cycles (each meters up to SETTLE seconds ago).
+    let metered = (60 + SETTLE) as u64;
+    println!("  scraping for {metered} s, then metering the open hour");
+    tokio::time::sleep(std::time::Duration::from_secs(metered)).await;
+    let cycle = collector.collect(unix_now()).await?;
+    println!(
+        "  metered live: {} ledger rows from {} queries",
+        cycle.rows, cycle.queries
+    );
+    anyhow::ensure!(cycle.rows > 0, "no live ledger rows after {metered} s");
+    Ok(ledger_url)
 }
 
 /// PATH with the directory of this binary (and of `kubectl-pbo`, built beside it) first.
