@@ -17,7 +17,7 @@ use crate::inputs::{
     agency_of_namespace, book, earliest_contract, parse_date, tariffs_from_cluster,
     tariffs_from_files, yaml_documents,
 };
-use crate::output::{Color, Fields, Output, Style, Table, heading};
+use crate::output::{Color, Fields, Output, Style, Table, heading, plain};
 
 /// Arguments of `kubectl pbo estimate`.
 #[derive(Debug, clap::Args)]
@@ -189,14 +189,14 @@ pub fn render(v: &EstimateView, style: Style) -> String {
         ));
         let mut t = Table::new(&["category", "resource", "quantity", "unit", "rate", "amount"]);
         for l in &env.lines {
-            t.row(vec![
-                l.category.as_str().into(),
-                l.resource.clone().into(),
-                l.quantity.clone().into(),
-                l.unit.clone().into(),
-                l.rate.clone().into(),
-                l.amount.clone().into(),
-            ]);
+            t.row(plain(&[
+                l.category.as_str(),
+                &l.resource,
+                &l.quantity,
+                &l.unit,
+                &l.rate,
+                &l.amount,
+            ]));
         }
         out.push_str(&t.render(style));
         out.push_str(&format!(

@@ -129,6 +129,11 @@ impl Cell {
     }
 }
 
+/// A row of plain cells.
+pub fn plain(texts: &[&str]) -> Vec<Cell> {
+    texts.iter().map(|t| Cell::plain(*t)).collect()
+}
+
 impl From<String> for Cell {
     fn from(text: String) -> Self {
         Cell::plain(text)

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cluster::{ClusterArgs, get_error, server_error};
 use crate::error::CliError;
-use crate::output::{Color, Output, Style, Table};
+use crate::output::{Color, Output, Style, Table, plain};
 
 /// The field manager of the plugin's writes.
 pub const FIELD_MANAGER: &str = "kubectl-pbo";
@@ -339,13 +339,7 @@ pub fn render(r: &PromoteResult, style: Style) -> String {
     if !r.acts_added.is_empty() {
         let mut t = Table::new(&["act", "number", "date", "sha256", "file"]);
         for a in &r.acts_added {
-            t.row(vec![
-                a.type_.clone().into(),
-                a.number.clone().into(),
-                a.date.clone().into(),
-                a.sha256.clone().into(),
-                a.file.clone().into(),
-            ]);
+            t.row(plain(&[&a.type_, &a.number, &a.date, &a.sha256, &a.file]));
         }
         out.push_str(&t.render(style));
     }

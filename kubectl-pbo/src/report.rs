@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::cluster::{ClusterArgs, server_error};
 use crate::error::CliError;
 use crate::inputs::parse_month;
-use crate::output::{Cell, Color, Fields, Output, Style, Table, heading};
+use crate::output::{Cell, Color, Fields, Output, Style, Table, heading, plain};
 
 /// `kubectl pbo report …`.
 #[derive(Debug, clap::Subcommand)]
@@ -284,11 +284,7 @@ pub fn render(v: &ReportView, style: Style) -> String {
     } else {
         let mut t = Table::new(&["format", "path", "sha256"]);
         for a in &v.artifacts {
-            t.row(vec![
-                a.format.clone().into(),
-                a.path.clone().into(),
-                a.sha256.clone().into(),
-            ]);
+            t.row(plain(&[&a.format, &a.path, &a.sha256]));
         }
         out.push_str(&t.render(style));
     }
@@ -314,12 +310,7 @@ pub fn render(v: &ReportView, style: Style) -> String {
         out.push_str(&heading(style, "Conditions"));
         let mut t = Table::new(&["type", "status", "reason", "message"]);
         for c in &v.conditions {
-            t.row(vec![
-                c.type_.clone().into(),
-                c.status.clone().into(),
-                c.reason.clone().into(),
-                c.message.clone().into(),
-            ]);
+            t.row(plain(&[&c.type_, &c.status, &c.reason, &c.message]));
         }
         out.push_str(&t.render(style));
     }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::cluster::{ClusterArgs, get_error};
 use crate::error::CliError;
-use crate::output::{Cell, Color, Fields, Output, Style, Table, heading};
+use crate::output::{Cell, Color, Fields, Output, Style, Table, heading, plain};
 
 /// Arguments of `kubectl pbo status`.
 #[derive(Debug, clap::Args)]
@@ -494,19 +494,16 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
     } else {
         let mut t = Table::new(&["type", "number", "date", "sha256"]);
         for a in &v.acts {
-            t.row(vec![
-                a.type_.clone().into(),
-                a.number.clone().into(),
-                a.date.clone().into(),
-                a.sha256.clone().into(),
-            ]);
+            t.row(plain(&[&a.type_, &a.number, &a.date, &a.sha256]));
         }
         out.push_str(&t.render(style));
     }
 
     out.push_str(&heading(style, "Clocks (Kazakhstan time, UTC+5)"));
     let mut t = Table::new(&["clock", "rule", "date", "state"]);
-    match &v.clocks.trial {
+    // One row per clock: (clock, rule, date, state).
+    let mut clocks: Vec<(String, &str, String, Cell)> = Vec::new();
+    clocks.push(match &v.clocks.trial {
         Some(tr) => {
             let deadline = tr.deadline.parse::<Timestamp>().ok();
             let state = match (tr.running, tr.overdue, deadline) {
@@ -523,56 +520,51 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
                 ),
                 _ => Cell::plain("trial completed"),
             };
-            t.row(vec![
-                "trial deadline".into(),
-                "R-LC-03".into(),
-                ts(&tr.deadline).into(),
-                state,
-            ]);
+            ("trial deadline".into(), "R-LC-03", ts(&tr.deadline), state)
         }
-        None => t.row(vec![
+        None => (
             "trial deadline".into(),
-            "R-LC-03".into(),
+            "R-LC-03",
             "-".into(),
             "not in trial operation".into(),
-        ]),
-    }
-    match &v.clocks.warranty {
-        Some(w) => t.row(vec![
+        ),
+    });
+    clocks.push(match &v.clocks.warranty {
+        Some(w) => (
             "warranty until".into(),
-            "R-LC-06".into(),
-            w.until.clone().into(),
+            "R-LC-06",
+            w.until.clone(),
             if w.expired {
                 Cell::colored("expired", Color::Yellow)
             } else {
                 Cell::colored("running", Color::Green)
             },
-        ]),
-        None => t.row(vec![
+        ),
+        None => (
             "warranty until".into(),
-            "R-LC-06".into(),
+            "R-LC-06",
             "-".into(),
             "starts in production".into(),
-        ]),
-    }
-    match &v.clocks.free_period {
-        Some(fp) => t.row(vec![
+        ),
+    });
+    clocks.push(match &v.clocks.free_period {
+        Some(fp) => (
             "non-production free until".into(),
-            "R-ENV-04".into(),
-            fp.until.clone().into(),
+            "R-ENV-04",
+            fp.until.clone(),
             if fp.ended {
                 Cell::colored("ended: the tariff's policy applies", Color::Yellow)
             } else {
                 Cell::colored("free", Color::Green)
             },
-        ]),
-        None => t.row(vec![
+        ),
+        None => (
             "non-production free until".into(),
-            "R-ENV-04".into(),
+            "R-ENV-04",
             "-".into(),
             "no contract date on the agency".into(),
-        ]),
-    }
+        ),
+    });
     for pc in &v.clocks.provisioning {
         let state = match pc.state.as_str() {
             "met" => Cell::colored(
@@ -582,12 +574,15 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
             "pending" => Cell::colored("pending", Color::Yellow),
             _ => Cell::colored("breached", Color::Red),
         };
-        t.row(vec![
-            format!("provisioning {}", pc.environment).into(),
-            "R-ENV-03".into(),
-            format!("due {}", pc.due).into(),
+        clocks.push((
+            format!("provisioning {}", pc.environment),
+            "R-ENV-03",
+            format!("due {}", pc.due),
             state,
-        ]);
+        ));
+    }
+    for (clock, rule, date, state) in clocks {
+        t.row(vec![clock.into(), rule.into(), date.into(), state]);
     }
     out.push_str(&t.render(style));
 

@@ -12,13 +12,13 @@ use akp_crds::agency::AgencyStatus;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{Api, ObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
 use tracing::{instrument, warn};
 
-use crate::apply::{Claimed, FIELD_MANAGER, apply_if_changed, apply_owned_namespace};
+use crate::apply::{Claimed, apply_if_changed, apply_owned_namespace, apply_status};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::product::controller::publish;
@@ -183,17 +183,10 @@ pub async fn reconcile(agency: Arc<Agency>, ctx: Arc<Context>) -> Result<Action>
         namespace: matches!(held, Claimed::Applied(_)).then(|| ns_name.clone()),
         conditions,
     };
-    if agency.status.as_ref() != Some(&status) {
-        let patch = serde_json::json!({"apiVersion": Agency::api_version(&()), "kind": Agency::kind(&()), "status": status});
-        Api::<Agency>::all(ctx.client.clone())
-            .patch_status(
-                &agency.name_any(),
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .map_err(Error::Kube)?;
-    }
+    let api = Api::<Agency>::all(ctx.client.clone());
+    apply_status(&api, agency.as_ref(), agency.status.as_ref(), &status)
+        .await
+        .map_err(Error::Kube)?;
     if let Some(n) = notice {
         publish(&ctx, agency.as_ref(), vec![n]).await;
     }

@@ -57,6 +57,53 @@ where
     apply_unless_live(api, store.get(&key).as_deref(), desired).await
 }
 
+/// Writes `status` to `object` by server-side apply, unless `current` (the object's
+/// status as read) is it already.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    object: &K,
+    current: Option<&S>,
+    status: &S,
+) -> std::result::Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    S: Serialize + PartialEq,
+{
+    if current == Some(status) {
+        return Ok(());
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// [`apply_if_changed`] of `desired` in `namespace`: the children of an environment.
+pub async fn apply_in<K>(
+    client: &kube::Client,
+    namespace: &str,
+    store: &Store<K>,
+    desired: &K,
+) -> Result<bool>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    apply_if_changed(&Api::namespaced(client.clone(), namespace), store, desired).await
+}
+
 /// Applies `desired` unless `live` (however it was read) already matches it and is not
 /// being deleted. Returns whether a write was made.
 pub async fn apply_unless_live<K>(api: &Api<K>, live: Option<&K>, desired: &K) -> Result<bool>

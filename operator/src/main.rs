@@ -20,9 +20,7 @@ use akp_operator::webhook::metrics::AdmissionMetrics;
 use akp_operator::webhook::server::{WebhookServer, routes};
 use akp_operator::webhook::sites::{SiteAdmission, site_routes};
 use akp_operator::webhook::tls::{CertStore, ClientCa};
-use akp_operator::webhook::{
-    ClusterLookup, PodPlacement, apply_mutating_configuration, mutating_webhook_configuration,
-};
+use akp_operator::webhook::{ClusterLookup, PodPlacement, mutating_webhook_configuration};
 use anyhow::Context as _;
 use clap::Parser;
 use futures::FutureExt;
@@ -335,7 +333,7 @@ async fn webhooks(
             &validating_webhook_configuration(&endpoint, ca.as_deref()),
         )
         .await?;
-        apply_mutating_configuration(
+        apply_configuration(
             &client,
             &mutating_webhook_configuration(&endpoint, ca.as_deref()),
         )

@@ -20,7 +20,7 @@ use crate::apply::{Claimed, apply_owned_namespace, apply_unless_live, delete_own
 use crate::error::{Error, Result};
 use crate::product::build::{Child, EnvironmentPlan};
 use crate::rules::ownership::Owner;
-use crate::webhook::configuration::{apply_configuration, apply_mutating_configuration};
+use crate::webhook::configuration::apply_configuration;
 use crate::webhook::sites::{
     SiteClusters, site_mutating_configuration, site_validating_configuration,
 };
@@ -98,11 +98,8 @@ impl RemoteClusters {
                     &site_validating_configuration(&w.base_url, site, ca),
                 )
                 .await?;
-                apply_mutating_configuration(
-                    &client,
-                    &site_mutating_configuration(&w.base_url, site, ca),
-                )
-                .await?;
+                apply_configuration(&client, &site_mutating_configuration(&w.base_url, site, ca))
+                    .await?;
             }
             None => tracing::warn!(
                 site,

@@ -105,6 +105,16 @@ where
     (store, stream)
 }
 
+/// Resolves to `true` once `store` holds its first full list (`false`: its writer is
+/// gone).
+fn filled<K>(store: &Store<K>) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    let store = store.clone();
+    Box::pin(async move { store.wait_until_ready().await.is_ok() })
+}
+
 fn managed() -> watcher::Config {
     watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::OPERATOR))
 }
@@ -304,44 +314,17 @@ pub async fn run(
     let ready_stores = stores.clone();
     let mark_ready = async move {
         let s = ready_stores;
-        let waits: Vec<std::pin::Pin<Box<dyn Future<Output = bool> + Send>>> = vec![
-            Box::pin(async move { s.agencies.wait_until_ready().await.is_ok() }),
-            Box::pin({
-                let st = s.namespaces.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.quotas.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.limits.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.bindings.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.policies.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.sites.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.nodes.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.pods.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
-            Box::pin({
-                let st = s.tariffs.clone();
-                async move { st.wait_until_ready().await.is_ok() }
-            }),
+        let waits = vec![
+            filled(&s.agencies),
+            filled(&s.namespaces),
+            filled(&s.quotas),
+            filled(&s.limits),
+            filled(&s.bindings),
+            filled(&s.policies),
+            filled(&s.sites),
+            filled(&s.nodes),
+            filled(&s.pods),
+            filled(&s.tariffs),
         ];
         if futures::future::join_all(waits)
             .await

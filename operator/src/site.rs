@@ -10,12 +10,12 @@ use akp_crds::Site;
 use akp_crds::site::{COUNTRY_LABEL, SiteStatus};
 use k8s_openapi::api::core::v1::Node;
 
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 use tracing::{instrument, warn};
 
-use crate::apply::FIELD_MANAGER;
+use crate::apply::apply_status;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::product::status::Notice;
@@ -151,17 +151,10 @@ pub async fn reconcile(site: Arc<Site>, ctx: Arc<Context>) -> Result<Action> {
     let (status, notices) = status(&site, &found, crate::rules::placement::HOME_COUNTRY, now);
     ctx.metrics
         .set_nodes_outside_country(&site.name_any(), i64::from(status.nodes_outside_country));
-    if site.status.as_ref() != Some(&status) {
-        let patch = serde_json::json!({"apiVersion": Site::api_version(&()), "kind": Site::kind(&()), "status": status});
-        Api::<Site>::all(ctx.client.clone())
-            .patch_status(
-                &site.name_any(),
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .map_err(Error::Kube)?;
-    }
+    let api = Api::<Site>::all(ctx.client.clone());
+    apply_status(&api, site.as_ref(), site.status.as_ref(), &status)
+        .await
+        .map_err(Error::Kube)?;
     if site.status.as_ref().map(|s| s.nodes_outside_country) != Some(status.nodes_outside_country) {
         recheck_products_on(&ctx, &found);
     }

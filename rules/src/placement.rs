@@ -220,6 +220,11 @@ pub fn audit(
 mod tests {
     use super::*;
 
+    /// The sites of an internal-contour product in Kazakhstan.
+    fn internal(sites: &[Site], class: i32, env: EnvironmentName) -> Result<Vec<&Site>, NoSite> {
+        allowed_sites(sites, "KZ", Contour::Internal, class, env)
+    }
+
     fn sites() -> Vec<Site> {
         crate::examples::load("sites.yaml")
     }
@@ -264,51 +269,23 @@ mod tests {
     #[test]
     fn r_plc_02_class_1_production_uses_primary_and_reserve() {
         let all = sites();
-        let prod = allowed_sites(
-            &all,
-            "KZ",
-            Contour::Internal,
-            1,
-            EnvironmentName::Production,
-        )
-        .expect("sites");
+        let prod = internal(&all, 1, EnvironmentName::Production).expect("sites");
         assert_eq!(names(&prod), ["almaty-1", "astana-1"]);
-        let class2 = allowed_sites(
-            &all,
-            "KZ",
-            Contour::Internal,
-            2,
-            EnvironmentName::Production,
-        )
-        .expect("sites");
+        let class2 = internal(&all, 2, EnvironmentName::Production).expect("sites");
         assert_eq!(names(&class2), ["astana-1"]);
         let primary_only: Vec<Site> = all
             .iter()
             .filter(|s| s.spec.role == SiteRole::Primary)
             .cloned()
             .collect();
-        let err = allowed_sites(
-            &primary_only,
-            "KZ",
-            Contour::Internal,
-            1,
-            EnvironmentName::Production,
-        )
-        .expect_err("no reserve");
+        let err = internal(&primary_only, 1, EnvironmentName::Production).expect_err("no reserve");
         assert!(err.to_string().contains("missing: reserve"), "{err}");
     }
 
     #[test]
     fn r_plc_01_affinity_narrows_never_widens() {
         let all = sites();
-        let prod = allowed_sites(
-            &all,
-            "KZ",
-            Contour::Internal,
-            1,
-            EnvironmentName::Production,
-        )
-        .expect("sites");
+        let prod = internal(&all, 1, EnvironmentName::Production).expect("sites");
         let sel = node_affinity(&prod, "KZ", None);
         assert_eq!(sel.node_selector_terms.len(), 2);
         let own = NodeSelector {

@@ -26,14 +26,8 @@ pub fn acts_required_for(stage: Stage) -> &'static [ActType] {
     match stage {
         Stage::Development | Stage::PreliminaryTesting => &[],
         Stage::TrialOperation => &[PreliminaryTestProtocol, TrialTransferAct],
-        Stage::Production | Stage::Decommissioned => &[
-            PreliminaryTestProtocol,
-            TrialTransferAct,
-            TrialCompletionAct,
-            InfoSecTestProtocol,
-            CommissioningOrder,
-            ResourceConfirmation,
-        ],
+        // Every act: production is the last gate.
+        Stage::Production | Stage::Decommissioned => &ActType::ALL,
     }
 }
 

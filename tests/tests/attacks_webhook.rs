@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use akp_audit::record::ADMISSION_DECISION;
 use akp_audit::{Decision, Entry, Filter, Sink, SinkOptions, Store};
 use akp_crds::{Agency, PlatformSoftwareProduct};
-use akp_operator::webhook::{CertStore, Clock, ClusterLookup, Validators, WebhookServer, router};
+use akp_operator::webhook::{
+    CertStore, Clock, ClusterLookup, Reviewer, Validators, WebhookServer, router,
+};
 use akp_test_support::operator::{OPERATOR_USER, eventually};
 use akp_test_support::{ControlPlane, Options, TestNamespace, ensure_namespace, workspace_binary};
 use anyhow::{Context, Result, bail, ensure};

@@ -27,8 +27,7 @@ use std::time::{Duration, Instant};
 use akp_operator::rules::naming::labels;
 use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, PodPlacement, Validators, WebhookEndpoint, WebhookServer,
-    apply_configuration, apply_mutating_configuration, mutating_webhook_configuration, routes,
-    validating_webhook_configuration,
+    apply_configuration, mutating_webhook_configuration, routes, validating_webhook_configuration,
 };
 use akp_test_support::{
     ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, create_site_nodes,
@@ -337,7 +336,7 @@ async fn start_webhooks(cp: &ControlPlane, client: &Client, ns: &mut Namespaces)
     )
     .await
     .context("registering the validating configuration")?;
-    apply_mutating_configuration(
+    apply_configuration(
         client,
         &mutating_webhook_configuration(&endpoint, Some(cp.ca_cert_pem())),
     )

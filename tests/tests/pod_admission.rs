@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use akp_crds::site::COUNTRY_LABEL;
 use akp_operator::rules::naming::labels;
-use akp_operator::webhook::configuration::{PODS_VALIDATING_HOOK, apply_mutating_configuration};
+use akp_operator::webhook::configuration::PODS_VALIDATING_HOOK;
 use akp_operator::webhook::notice::EXPIRING_REASON;
 use akp_operator::webhook::{
     AdmissionMetrics, CertStore, Clock, ClusterLookup, PodPlacement, Validators, WebhookEndpoint,
@@ -189,7 +189,7 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
     )
     .await
     .context("registering the validating configuration")?;
-    apply_mutating_configuration(
+    apply_configuration(
         &client,
         &mutating_webhook_configuration(&endpoint, Some(cp.ca_cert_pem())),
     )
@@ -986,7 +986,7 @@ async fn the_mutating_configuration_gets_its_ca_bundle_patched() -> Result<()> {
             json!({"matchLabels": {"akp.test/nothing": "here"}}),
         )?);
     }
-    apply_mutating_configuration(&client, &config).await?;
+    apply_configuration(&client, &config).await?;
     patch_mutating_ca_bundle(&client, &name, cp.ca_cert_pem()).await?;
     let configs = Api::<MutatingWebhookConfiguration>::all(client.clone());
     let patched = configs.get(&name).await?;

@@ -288,15 +288,7 @@ impl Ledger {
             values,
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO watermarks (meter, next_hour) VALUES ($1, $2) \
-             ON CONFLICT (meter) DO UPDATE SET next_hour = \
-               CASE WHEN excluded.next_hour > watermarks.next_hour THEN excluded.next_hour ELSE watermarks.next_hour END",
-        )
-        .bind(meter)
-        .bind(next_hour.start())
-        .execute(&mut *tx)
-        .await?;
+        advance_watermark(&mut tx, meter, next_hour).await?;
         tx.commit().await?;
         Ok(stats)
     }
@@ -391,15 +383,7 @@ impl Ledger {
         .bind(to.start())
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO watermarks (meter, next_hour) VALUES ($1, $2) \
-             ON CONFLICT (meter) DO UPDATE SET next_hour = \
-               CASE WHEN excluded.next_hour > watermarks.next_hour THEN excluded.next_hour ELSE watermarks.next_hour END",
-        )
-        .bind(meter)
-        .bind(to.start())
-        .execute(&mut *tx)
-        .await?;
+        advance_watermark(&mut tx, meter, to).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -703,6 +687,24 @@ fn read_row(r: &sqlx::any::AnyRow) -> Result<LedgerRow, LedgerError> {
         unit: r.try_get(6)?,
         quantity: r.try_get(7)?,
     })
+}
+
+/// Moves `meter`'s watermark to `next`, never back: a replayed window leaves it.
+async fn advance_watermark(
+    tx: &mut Transaction<'_, Any>,
+    meter: &str,
+    next: Hour,
+) -> Result<(), LedgerError> {
+    sqlx::query(
+        "INSERT INTO watermarks (meter, next_hour) VALUES ($1, $2) \
+         ON CONFLICT (meter) DO UPDATE SET next_hour = \
+           CASE WHEN excluded.next_hour > watermarks.next_hour THEN excluded.next_hour ELSE watermarks.next_hour END",
+    )
+    .bind(meter)
+    .bind(next.start())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn closed_through(tx: &mut Transaction<'_, Any>) -> Result<Option<Month>, LedgerError> {

@@ -13,7 +13,7 @@ use crate::metering::identity::{WindowIdentity, identify};
 use crate::metering::integrate::Series;
 use crate::metering::meter::{Meter, Resource, Tally, compute};
 use crate::metering::prom::{PromError, Prometheus};
-use crate::metering::quantity::{Unit, to_micro};
+use crate::metering::quantity::{Exact, Unit, to_micro};
 use crate::metrics::Metrics;
 use akp_rules::billing::period::{Hour, Month, Window, windows};
 
@@ -434,13 +434,7 @@ impl Collector {
         let mut quality: BTreeMap<(&'static str, String, Hour), (i64, i64)> = BTreeMap::new();
         for ((namespace, resource, hour), exact) in tally {
             let unit = resource.unit();
-            let overflow = |quantity| LedgerError::Overflow {
-                namespace: namespace.clone(),
-                resource: resource.to_string(),
-                quantity,
-            };
-            let micro = to_micro(*exact, unit).ok_or_else(|| overflow(0))?;
-            let quantity = i64::try_from(micro).map_err(|_| overflow(micro))?;
+            let quantity = ledger_quantity(namespace, resource, *exact)?;
             let env = identity.resolve(namespace, *hour, known);
             let conflict = identity.conflicts.contains(&(namespace.clone(), *hour));
             let reason = match (resource, env) {
@@ -521,6 +515,17 @@ impl Collector {
     }
 }
 
+/// A tallied amount in the ledger's integer micro-units, or why it does not fit.
+fn ledger_quantity(namespace: &str, resource: &Resource, exact: Exact) -> Result<i64, LedgerError> {
+    let overflow = |quantity| LedgerError::Overflow {
+        namespace: namespace.to_owned(),
+        resource: resource.to_string(),
+        quantity,
+    };
+    let micro = to_micro(exact, resource.unit()).ok_or_else(|| overflow(0))?;
+    i64::try_from(micro).map_err(|_| overflow(micro))
+}
+
 /// Splits a query's series into those carrying its trusted labels and the rest.
 fn trusted(series: Vec<Series>, q: &QueryConfig) -> (Vec<Series>, Vec<Series>) {
     series.into_iter().partition(|s| q.trusts(&s.labels))
@@ -532,13 +537,7 @@ fn untrusted_usage(tally: &Tally) -> Result<Vec<QualityRow>, CollectError> {
     let mut lines: BTreeMap<(String, Hour), (i64, i64, Unit)> = BTreeMap::new();
     for ((namespace, resource, hour), exact) in tally {
         let unit = resource.unit();
-        let overflow = |quantity| LedgerError::Overflow {
-            namespace: namespace.clone(),
-            resource: resource.to_string(),
-            quantity,
-        };
-        let micro = to_micro(*exact, unit).ok_or_else(|| overflow(0))?;
-        let quantity = i64::try_from(micro).map_err(|_| overflow(micro))?;
+        let quantity = ledger_quantity(namespace, resource, *exact)?;
         let slot = lines
             .entry((resource.to_string(), *hour))
             .or_insert((0, 0, unit));

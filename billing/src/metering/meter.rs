@@ -494,13 +494,18 @@ mod tests {
         );
     }
 
+    /// A catalog of one per-core item, `pg`, of the images `registry.akp.kz/pg`.
+    fn per_core_pg() -> Result<Catalog, String> {
+        Catalog::from_yaml(
+            "kind: SoftwareCatalogItem\nmetadata: {name: pg}\nspec: {displayName: pg, category: system, images: [registry.akp.kz/pg], allowedEnvironments: [production], license: {metric: core}}\n",
+        )
+    }
+
     #[test]
     fn software_counts_running_catalog_containers() -> Result<(), String> {
         let w = window();
         let config = MeteringConfig::default();
-        let catalog = Catalog::from_yaml(
-            "kind: SoftwareCatalogItem\nmetadata: {name: pg}\nspec: {displayName: pg, category: system, images: [registry.akp.kz/pg], allowedEnvironments: [production], license: {metric: core}}\n",
-        )?;
+        let catalog = per_core_pg()?;
         let ids = [("namespace", "a"), ("pod", "p"), ("container", "c")];
         let mut info_labels = ids.to_vec();
         info_labels.extend([
@@ -560,9 +565,7 @@ mod tests {
     fn r_bil_01_cpu_without_image_takes_it_from_the_container_info() -> Result<(), String> {
         let w = window();
         let config = MeteringConfig::default();
-        let catalog = Catalog::from_yaml(
-            "kind: SoftwareCatalogItem\nmetadata: {name: pg}\nspec: {displayName: pg, category: system, images: [registry.akp.kz/pg], allowedEnvironments: [production], license: {metric: core}}\n",
-        )?;
+        let catalog = per_core_pg()?;
         let ids = [("namespace", "a"), ("pod", "p"), ("container", "c")];
         let cpu = series(&ids, w, -1..60, |m| 30 * i128::from(m + 1));
         let mut info = ids.to_vec();

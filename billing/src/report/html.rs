@@ -312,6 +312,11 @@ fn sections(
     out
 }
 
+/// The table rows of `items`, one per item.
+fn rows<T>(items: &[T], cells: impl Fn(&T) -> Vec<String>) -> Vec<Row> {
+    items.iter().map(|i| Row { cells: cells(i) }).collect()
+}
+
 fn summary_row(agency: String, bin: String, t: &Totals) -> SummaryRow {
     SummaryRow {
         agency,
@@ -537,72 +542,49 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
     ];
     let row = |cells: Vec<String>| Row { cells };
     let env_name = |e: &str| or_id(i18n::environment(lang, e), e);
-    let allocation = doc
-        .allocation
-        .iter()
-        .map(|a| {
-            row(vec![
-                a.product.clone(),
-                env_name(&a.environment),
-                i18n::resource(lang, &a.resource).unwrap_or_else(|| a.resource.clone()),
-                or_id(i18n::unit(lang, &a.unit), &a.unit),
-                number(&a.allocated),
-                number(&a.used),
-                number(&a.billed),
-            ])
-        })
-        .collect();
-    let availability = doc
-        .availability
-        .iter()
-        .map(|a| {
-            row(vec![
-                a.product.clone(),
-                a.namespace.clone(),
-                a.hours.to_string(),
-                percent(&a.availability),
-            ])
-        })
-        .collect();
-    let environments = doc
-        .data_quality
-        .environments
-        .iter()
-        .map(|e| {
-            row(vec![
-                e.namespace.clone(),
-                e.hours.to_string(),
-                percent(&e.coverage),
-                e.gap_hours.to_string(),
-            ])
-        })
-        .collect();
-    let gaps = doc
-        .data_quality
-        .gaps
-        .iter()
-        .map(|g| {
-            row(vec![
-                g.namespace.clone(),
-                i18n::ledger_resource(lang, &g.resource).unwrap_or_else(|| g.resource.clone()),
-                astana_time(&g.from),
-                astana_time(&g.to),
-            ])
-        })
-        .collect();
-    let unbilled = doc
-        .data_quality
-        .unbilled
-        .iter()
-        .map(|u| {
-            row(vec![
-                or_id(i18n::unbilled_reason(lang, &u.reason), &u.reason),
-                i18n::ledger_resource(lang, &u.resource).unwrap_or_else(|| u.resource.clone()),
-                or_id(i18n::unit(lang, &u.unit), &u.unit),
-                number(&u.quantity),
-            ])
-        })
-        .collect();
+    let allocation = rows(&doc.allocation, |a| {
+        vec![
+            a.product.clone(),
+            env_name(&a.environment),
+            i18n::resource(lang, &a.resource).unwrap_or_else(|| a.resource.clone()),
+            or_id(i18n::unit(lang, &a.unit), &a.unit),
+            number(&a.allocated),
+            number(&a.used),
+            number(&a.billed),
+        ]
+    });
+    let availability = rows(&doc.availability, |a| {
+        vec![
+            a.product.clone(),
+            a.namespace.clone(),
+            a.hours.to_string(),
+            percent(&a.availability),
+        ]
+    });
+    let environments = rows(&doc.data_quality.environments, |e| {
+        vec![
+            e.namespace.clone(),
+            e.hours.to_string(),
+            percent(&e.coverage),
+            e.gap_hours.to_string(),
+        ]
+    });
+    let gaps = rows(&doc.data_quality.gaps, |g| {
+        vec![
+            g.namespace.clone(),
+            i18n::ledger_resource(lang, &g.resource).unwrap_or_else(|| g.resource.clone()),
+            astana_time(&g.from),
+            astana_time(&g.to),
+        ]
+    });
+    let unbilled = rows(&doc.data_quality.unbilled, |u| {
+        vec![
+            or_id(i18n::unbilled_reason(lang, &u.reason), &u.reason),
+            i18n::ledger_resource(lang, &u.resource).unwrap_or_else(|| u.resource.clone()),
+            or_id(i18n::unit(lang, &u.unit), &u.unit),
+            number(&u.quantity),
+        ]
+    });
     let notes = doc
         .data_quality
         .notes
@@ -631,17 +613,13 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
             })
             .collect()
     });
-    let tariffs = doc
-        .tariffs
-        .iter()
-        .map(|t| {
-            row(vec![
-                t.name.clone(),
-                date(&t.effective_from),
-                format!("{} {}", t.hours, l.hours),
-            ])
-        })
-        .collect();
+    let tariffs = rows(&doc.tariffs, |t| {
+        vec![
+            t.name.clone(),
+            date(&t.effective_from),
+            format!("{} {}", t.hours, l.hours),
+        ]
+    });
     let page = Page {
         lang: lang.code(),
         l,

@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akp_crds::{PlatformSoftwareProduct, Stage};
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{Event, finalizer};
@@ -18,7 +16,7 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::apply::{
-    Claimed, FIELD_MANAGER, apply_if_changed, apply_owned_namespace, delete_owned_namespace,
+    Claimed, apply_in, apply_owned_namespace, apply_status, delete_owned_namespace,
 };
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -335,38 +333,10 @@ async fn apply_environment(
     };
     for child in &env.objects {
         let written = match child {
-            Child::Quota(o) => {
-                apply_if_changed(
-                    &Api::<ResourceQuota>::namespaced(client.clone(), &name),
-                    &stores.quotas,
-                    o,
-                )
-                .await?
-            }
-            Child::Limits(o) => {
-                apply_if_changed(
-                    &Api::<LimitRange>::namespaced(client.clone(), &name),
-                    &stores.limits,
-                    o,
-                )
-                .await?
-            }
-            Child::Binding(o) => {
-                apply_if_changed(
-                    &Api::<RoleBinding>::namespaced(client.clone(), &name),
-                    &stores.bindings,
-                    o,
-                )
-                .await?
-            }
-            Child::Policy(o) => {
-                apply_if_changed(
-                    &Api::<NetworkPolicy>::namespaced(client.clone(), &name),
-                    &stores.policies,
-                    o,
-                )
-                .await?
-            }
+            Child::Quota(o) => apply_in(client, &name, &stores.quotas, o).await?,
+            Child::Limits(o) => apply_in(client, &name, &stores.limits, o).await?,
+            Child::Binding(o) => apply_in(client, &name, &stores.bindings, o).await?,
+            Child::Policy(o) => apply_in(client, &name, &stores.policies, o).await?,
         };
         writes += usize::from(written);
     }
@@ -506,21 +476,7 @@ async fn write_status(
     p: &PlatformSoftwareProduct,
     status: akp_crds::PlatformSoftwareProductStatus,
 ) -> Result<()> {
-    if p.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let patch = serde_json::json!({
-        "apiVersion": PlatformSoftwareProduct::api_version(&()),
-        "kind": PlatformSoftwareProduct::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &p.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    Ok(apply_status(api, p, p.status.as_ref(), &status).await?)
 }
 
 /// R-MON-02: a stage the operator carried out (or refused) when it reconciled. The

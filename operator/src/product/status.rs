@@ -863,40 +863,29 @@ mod tests {
             old,
             tariffs: TARIFFS,
         };
-        let (s1, _) = applied(
-            &obs(at("2026-03-13T16:00:00+05:00"), None),
-            &v,
-            &agency,
-            &plan,
-            &not_ready,
-            &BTreeMap::new(),
-        );
+        let step = |now, old| {
+            applied(
+                &obs(now, old),
+                &v,
+                &agency,
+                &plan,
+                &not_ready,
+                &BTreeMap::new(),
+            )
+        };
+        let (s1, _) = step(at("2026-03-13T16:00:00+05:00"), None);
         assert_eq!(
             condition(&s1, conditions::PROVISIONED_WITHIN_SLA).status,
             "True"
         );
-        let (s2, n2) = applied(
-            &obs(at("2026-04-01T18:00:00+05:00"), Some(&s1)),
-            &v,
-            &agency,
-            &plan,
-            &not_ready,
-            &BTreeMap::new(),
-        );
+        let (s2, n2) = step(at("2026-04-01T18:00:00+05:00"), Some(&s1));
         assert_eq!(
             condition(&s2, conditions::PROVISIONED_WITHIN_SLA).status,
             "True",
             "1 April is the 10th working day after Nauryz"
         );
         assert!(n2.is_empty());
-        let (s3, n3) = applied(
-            &obs(at("2026-04-02T09:00:00+05:00"), Some(&s2)),
-            &v,
-            &agency,
-            &plan,
-            &not_ready,
-            &BTreeMap::new(),
-        );
+        let (s3, n3) = step(at("2026-04-02T09:00:00+05:00"), Some(&s2));
         assert_eq!(
             condition(&s3, conditions::PROVISIONED_WITHIN_SLA).status,
             "False"

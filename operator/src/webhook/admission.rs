@@ -21,6 +21,7 @@ use super::notice::ExpiryNotices;
 use super::pod::PodValidator;
 use super::product::ProductValidator;
 use super::pvc::ClaimValidator;
+use super::server::Reviewer;
 
 pub use super::verdict::{
     AUDIT_TARGET, Admission, AuditedAct, Clock, ExpiringSoftware, Validate, Verdict, Violation,
@@ -155,24 +156,9 @@ impl Validators {
         self.notices = Some(ExpiryNotices::new(client));
         self
     }
+}
 
-    /// Judges one request and logs the decision on [`AUDIT_TARGET`] (and the audit
-    /// sink): for requests known to come from the API server.
-    pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-        self.judge(request, true).await
-    }
-
-    /// Judges one request that no one authenticated (the server requires no client
-    /// certificate): it is answered, but kept out of the audit trail (R-MON-02), since
-    /// anyone who reaches the port could have forged it, `userInfo` included. Logged
-    /// at debug on another target.
-    pub async fn review_unrecorded(
-        &self,
-        request: &AdmissionRequest<DynamicObject>,
-    ) -> AdmissionResponse {
-        self.judge(request, false).await
-    }
-
+impl Reviewer for Validators {
     async fn judge(
         &self,
         request: &AdmissionRequest<DynamicObject>,
@@ -222,7 +208,9 @@ impl Validators {
         }
         respond(request, decision)
     }
+}
 
+impl Validators {
     /// R-SW-02: an admitted use of software whose documents expire soon is counted and
     /// told in an event, except on dry run (the webhook declares `NoneOnDryRun`).
     fn note_expiring(&self, request: &AdmissionRequest<DynamicObject>, verdict: &Verdict) {

@@ -81,21 +81,10 @@ impl Validate for AgencyValidator {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
 
     /// An Agency `name` claiming `namespace`, for the admission unit tests.
     pub(crate) fn agency(name: &str, namespace: &str) -> Agency {
-        serde_json::from_value(json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-            "metadata": {"name": name},
-            "spec": {
-                "displayName": {"kk": "Сынақ", "ru": "Тест"},
-                "bin": "040340004434",
-                "namespace": namespace,
-                "digitalizationHead": {"user": "head@example.kz"}
-            }
-        }))
-        .expect("a valid Agency")
+        crate::webhook::fixtures::agency(name, namespace, "head@example.kz")
     }
 
     #[test]

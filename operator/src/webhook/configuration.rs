@@ -235,37 +235,19 @@ fn configuration_metadata() -> ObjectMeta {
     }
 }
 
-/// Server-side applies `config` with the operator's field manager (when the operator,
-/// not the chart, registers the webhook).
-pub async fn apply_configuration(
-    client: &Client,
-    config: &ValidatingWebhookConfiguration,
-) -> Result<ValidatingWebhookConfiguration, kube::Error> {
-    let name = config
-        .metadata
-        .name
-        .as_deref()
-        .unwrap_or(CONFIGURATION_NAME);
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(config),
-        )
-        .await
-}
-
-/// Server-side applies the mutating `config` with the operator's field manager.
-pub async fn apply_mutating_configuration(
-    client: &Client,
-    config: &MutatingWebhookConfiguration,
-) -> Result<MutatingWebhookConfiguration, kube::Error> {
-    let name = config
-        .metadata
-        .name
-        .as_deref()
-        .unwrap_or(CONFIGURATION_NAME);
-    Api::<MutatingWebhookConfiguration>::all(client.clone())
+/// Server-side applies `config`, a Validating- or MutatingWebhookConfiguration, with
+/// the operator's field manager (when the operator, not the chart, registers the
+/// webhooks).
+pub async fn apply_configuration<K>(client: &Client, config: &K) -> Result<K, kube::Error>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = config.meta().name.as_deref().unwrap_or(CONFIGURATION_NAME);
+    Api::<K>::all(client.clone())
         .patch(
             name,
             &PatchParams::apply(FIELD_MANAGER).force(),

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 
 use super::lookup::Labels;
-use super::verdict::Violation;
+use super::verdict::{Verdict, Violation};
 use crate::rules::naming::labels;
 use crate::rules::placement::allowed_sites;
 
@@ -83,6 +83,23 @@ impl Environment {
                 ..ObjectReference::default()
             },
         }
+    }
+}
+
+/// The environment a namespace with `ns_labels` (`None`: no such namespace) is, or
+/// the verdict on an object in it: allowed outside environments, refused where the
+/// labels name an environment wrongly ([`environment`]).
+pub fn environment_or_verdict(
+    namespace: &str,
+    ns_labels: Option<&Labels>,
+) -> Result<Environment, Verdict> {
+    match ns_labels.map(|l| environment(namespace, l)) {
+        Some(Ok(Some(env))) => Ok(env),
+        None | Some(Ok(None)) => Err(Verdict::allowed()),
+        Some(Err(violation)) => Err(Verdict {
+            violations: vec![violation],
+            ..Verdict::default()
+        }),
     }
 }
 

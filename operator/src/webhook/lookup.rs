@@ -141,6 +141,29 @@ impl ClusterLookup {
             .await
     }
 
+    /// Every `K`, as fresh as asked.
+    async fn list<K>(&self, what: &str, freshness: Freshness) -> Result<Vec<K>, LookupError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let api = Api::<K>::all(self.client.clone());
+        Ok(self
+            .bounded(what, api.list(&list_params(freshness)))
+            .await?
+            .items)
+    }
+
+    /// The labels of the cluster-scoped `K` called `name`, from its metadata only.
+    async fn labels<K>(&self, name: &str) -> Result<Option<Labels>, LookupError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let api = Api::<K>::all(self.client.clone());
+        let what = format!("{} {name}", K::kind(&()));
+        let meta = self.bounded(&what, api.get_metadata_opt(name)).await?;
+        Ok(meta.map(|m| m.metadata.labels.unwrap_or_default()))
+    }
+
     async fn bounded<T>(
         &self,
         what: &str,
@@ -161,14 +184,7 @@ impl ClusterLookup {
 
 impl Lookup for ClusterLookup {
     fn agencies(&self, freshness: Freshness) -> BoxFuture<'_, Result<Vec<Agency>, LookupError>> {
-        async move {
-            let api = Api::<Agency>::all(self.client.clone());
-            let list = self
-                .bounded("the Agencies", api.list(&list_params(freshness)))
-                .await?;
-            Ok(list.items)
-        }
-        .boxed()
+        self.list::<Agency>("the Agencies", freshness).boxed()
     }
 
     fn catalog_items<'a>(
@@ -189,52 +205,25 @@ impl Lookup for ClusterLookup {
         &self,
         freshness: Freshness,
     ) -> BoxFuture<'_, Result<Vec<SoftwareCatalogItem>, LookupError>> {
-        async move {
-            let api = Api::<SoftwareCatalogItem>::all(self.client.clone());
-            let list = self
-                .bounded("the software catalog", api.list(&list_params(freshness)))
-                .await?;
-            Ok(list.items)
-        }
-        .boxed()
+        self.list::<SoftwareCatalogItem>("the software catalog", freshness)
+            .boxed()
     }
 
     fn sites(&self, freshness: Freshness) -> BoxFuture<'_, Result<Vec<Site>, LookupError>> {
-        async move {
-            let api = Api::<Site>::all(self.client.clone());
-            let list = self
-                .bounded("the Sites", api.list(&list_params(freshness)))
-                .await?;
-            Ok(list.items)
-        }
-        .boxed()
+        self.list::<Site>("the Sites", freshness).boxed()
     }
 
     fn namespace_labels<'a>(
         &'a self,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
-        async move {
-            let api = Api::<Namespace>::all(self.client.clone());
-            let meta = self
-                .bounded(&format!("Namespace {name}"), api.get_metadata_opt(name))
-                .await?;
-            Ok(meta.map(|m| m.metadata.labels.unwrap_or_default()))
-        }
-        .boxed()
+        self.labels::<Namespace>(name).boxed()
     }
 
     fn node_labels<'a>(
         &'a self,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<Labels>, LookupError>> {
-        async move {
-            let api = Api::<Node>::all(self.client.clone());
-            let meta = self
-                .bounded(&format!("Node {name}"), api.get_metadata_opt(name))
-                .await?;
-            Ok(meta.map(|m| m.metadata.labels.unwrap_or_default()))
-        }
-        .boxed()
+        self.labels::<Node>(name).boxed()
     }
 }

@@ -27,6 +27,8 @@ pub mod agency;
 pub mod certs;
 pub mod configuration;
 pub mod environment;
+#[cfg(test)]
+mod fixtures;
 pub mod lookup;
 pub mod metrics;
 pub mod mutate;
@@ -46,15 +48,15 @@ pub use certs::{
     patch_mutating_ca_bundle,
 };
 pub use configuration::{
-    CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, apply_mutating_configuration,
-    mutating_webhook_configuration, validating_webhook_configuration,
+    CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, mutating_webhook_configuration,
+    validating_webhook_configuration,
 };
 pub use environment::PlacementPolicy;
 pub use lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 pub use metrics::AdmissionMetrics;
 pub use mutate::PodPlacement;
 pub use server::{
-    Caller, Limits, ServeError, WebhookServer, mutating_router, router, routes, serve,
+    Caller, Limits, Reviewer, ServeError, WebhookServer, mutating_router, router, routes, serve,
 };
 pub use tls::{CertStore, ClientCa, TlsError};
 pub use verdict::{

@@ -27,6 +27,7 @@ use serde_json::Value;
 use super::environment::{PlacementPolicy, environment, sites_for};
 use super::lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 use super::pod::confined;
+use super::server::Reviewer;
 use super::verdict::AUDIT_TARGET;
 use crate::rules::placement::node_affinity;
 
@@ -236,20 +237,7 @@ impl PodPlacement {
     }
 
     /// Answers one request: Pod CREATEs in environment namespaces get a patch; anything
-    /// else is allowed unchanged. Logs the decision on [`AUDIT_TARGET`].
-    pub async fn review(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-        self.answer(request, true).await
-    }
-
-    /// [`PodPlacement::review`] for a request no one authenticated: answered, not
-    /// logged on [`AUDIT_TARGET`] (see `Validators::review_unrecorded`).
-    pub async fn review_unrecorded(
-        &self,
-        request: &AdmissionRequest<DynamicObject>,
-    ) -> AdmissionResponse {
-        self.answer(request, false).await
-    }
-
+    /// else is allowed unchanged. Logs the decision on [`AUDIT_TARGET`] when `recorded`.
     async fn answer(
         &self,
         request: &AdmissionRequest<DynamicObject>,
@@ -300,7 +288,19 @@ impl PodPlacement {
         );
         response
     }
+}
 
+impl Reviewer for PodPlacement {
+    async fn judge(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        recorded: bool,
+    ) -> AdmissionResponse {
+        self.answer(request, recorded).await
+    }
+}
+
+impl PodPlacement {
     async fn patch_for(
         &self,
         request: &AdmissionRequest<DynamicObject>,

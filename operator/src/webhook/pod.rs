@@ -23,7 +23,7 @@ use jiff::civil::Date;
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod, Toleration};
 use kube::ResourceExt;
 
-use super::environment::{Environment, PlacementPolicy, environment, listed, sites_for};
+use super::environment::{Environment, PlacementPolicy, environment_or_verdict, listed, sites_for};
 use super::lookup::{Freshness, Labels, Lookup, LookupError};
 use super::verdict::{Admission, Clock, ExpiringSoftware, Validate, Verdict, Violation};
 use crate::rules::catalog::check_images;
@@ -117,38 +117,24 @@ fn containers(pod: &Pod) -> Vec<(String, &str, Option<&str>)> {
     let Some(spec) = &pod.spec else {
         return Vec::new();
     };
-    let regular = spec.containers.iter().enumerate().map(|(i, c)| {
-        (
-            format!("spec.containers[{i}]"),
-            c.name.as_str(),
-            c.image.as_deref(),
-        )
-    });
-    let init = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                format!("spec.initContainers[{i}]"),
-                c.name.as_str(),
-                c.image.as_deref(),
-            )
-        });
-    let ephemeral = spec
-        .ephemeral_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                format!("spec.ephemeralContainers[{i}]"),
-                c.name.as_str(),
-                c.image.as_deref(),
-            )
-        });
-    regular.chain(init).chain(ephemeral).collect()
+    let regular = spec.containers.iter().map(|c| (&c.name, &c.image));
+    let init = spec.init_containers.iter().flatten();
+    let init = init.map(|c| (&c.name, &c.image));
+    let ephemeral = spec.ephemeral_containers.iter().flatten();
+    let ephemeral = ephemeral.map(|c| (&c.name, &c.image));
+    let kinds: [(&str, Vec<_>); 3] = [
+        ("containers", regular.collect()),
+        ("initContainers", init.collect()),
+        ("ephemeralContainers", ephemeral.collect()),
+    ];
+    let mut all = Vec::new();
+    for (field, list) in kinds {
+        for (i, (name, image)) in list.into_iter().enumerate() {
+            let field = format!("spec.{field}[{i}]");
+            all.push((field, name.as_str(), image.as_deref()));
+        }
+    }
+    all
 }
 
 /// What `pod` changes compared with `old`: images of containers that are new or whose
@@ -715,18 +701,9 @@ impl Validate for PodValidator {
             self.lookup.namespace_labels(admission.namespace),
             self.inputs(admission, Freshness::Cached)
         )?;
-        let Some(labels) = labels else {
-            return Ok(Verdict::allowed());
-        };
-        let env = match environment(admission.namespace, &labels) {
-            Ok(Some(env)) => env,
-            Ok(None) => return Ok(Verdict::allowed()),
-            Err(violation) => {
-                return Ok(Verdict {
-                    violations: vec![violation],
-                    ..Verdict::default()
-                });
-            }
+        let env = match environment_or_verdict(admission.namespace, labels.as_ref()) {
+            Ok(env) => env,
+            Err(verdict) => return Ok(verdict),
         };
         let verdict = self.judge(admission, &env, &inputs);
         if verdict.is_allowed() {

@@ -444,20 +444,12 @@ mod tests {
     /// A product in development whose development environment runs `software`.
     fn product(software: &[&str]) -> PlatformSoftwareProduct {
         let software: Vec<_> = software.iter().map(|s| json!({"item": s})).collect();
-        serde_json::from_value(json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "agency-mon"},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
-                "developer": {"name": "NIT", "bin": "000740001307"},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal",
-                "environments": {
-                    "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi", "software": software}
-                }
-            }
-        }))
-        .expect("product")
+        crate::webhook::fixtures::product_with(
+            "agency-mon",
+            json!({"environments": {
+                "development": {"cpu": "2", "memory": "4Gi", "storage": "10Gi", "software": software}
+            }}),
+        )
     }
 
     struct World {
@@ -734,17 +726,8 @@ mod validator_tests {
             }
         }))
         .expect("agency");
-        let product: PlatformSoftwareProduct = serde_json::from_value(serde_json::json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "agency-mon"},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
-                "developer": {"name": "NIT", "bin": "000740001307"},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal"
-            }
-        }))
-        .expect("product");
+        let product: PlatformSoftwareProduct =
+            crate::webhook::fixtures::product_with("agency-mon", serde_json::json!({}));
         let validator = ProductValidator::new(
             Arc::new(Lagging {
                 latest: vec![agency],

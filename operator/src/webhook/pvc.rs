@@ -10,7 +10,7 @@ use akp_crds::Site;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 
-use super::environment::{Environment, PlacementPolicy, environment, listed, sites_for};
+use super::environment::{Environment, PlacementPolicy, environment_or_verdict, listed, sites_for};
 use super::lookup::{Freshness, Lookup, LookupError};
 use super::verdict::{Admission, Validate, Verdict, Violation};
 use crate::rules::placement::storage_classes;
@@ -107,18 +107,10 @@ impl Validate for ClaimValidator {
         if admission.old.is_some() {
             return Ok(Verdict::allowed());
         }
-        let Some(labels) = self.lookup.namespace_labels(admission.namespace).await? else {
-            return Ok(Verdict::allowed());
-        };
-        let env = match environment(admission.namespace, &labels) {
-            Ok(Some(env)) => env,
-            Ok(None) => return Ok(Verdict::allowed()),
-            Err(violation) => {
-                return Ok(Verdict {
-                    violations: vec![violation],
-                    ..Verdict::default()
-                });
-            }
+        let labels = self.lookup.namespace_labels(admission.namespace).await?;
+        let env = match environment_or_verdict(admission.namespace, labels.as_ref()) {
+            Ok(env) => env,
+            Err(verdict) => return Ok(verdict),
         };
         let home = self.policy.home_country.as_str();
         let sites = self.lookup.sites(Freshness::Cached).await?;

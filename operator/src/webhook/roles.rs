@@ -390,17 +390,7 @@ mod tests {
     /// Agency `name` in `namespace` whose digitalization head is `<head>@<name>.gov.kz`.
     fn agency(name: &str, namespace: &str) -> Agency {
         let head = if name == "mon" { "alice" } else { "head" };
-        serde_json::from_value(json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-            "metadata": {"name": name},
-            "spec": {
-                "displayName": {"kk": "Сынақ", "ru": "Тест"},
-                "bin": "040340004434",
-                "namespace": namespace,
-                "digitalizationHead": {"user": format!("{head}@{name}.gov.kz")}
-            }
-        }))
-        .expect("a valid Agency")
+        crate::webhook::fixtures::agency(name, namespace, &format!("{head}@{name}.gov.kz"))
     }
 
     const HEAD: &str = "alice@mon.gov.kz";
@@ -415,19 +405,14 @@ mod tests {
     }
 
     fn product(stage: &str) -> PlatformSoftwareProduct {
-        serde_json::from_value(json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "agency-mon"},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
+        crate::webhook::fixtures::product_with(
+            "agency-mon",
+            json!({
                 "developer": {"name": "NIT", "bin": "000740001307", "userDomains": ["nit.kz"]},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal",
                 "stage": stage,
                 "participants": {"projectHeads": [PROJECT_HEAD]}
-            }
-        }))
-        .expect("product")
+            }),
+        )
     }
 
     fn with_status(

@@ -175,7 +175,7 @@ pub fn routes(validators: Validators, placement: PodPlacement) -> Router {
 
 /// Reads the AdmissionReview in `body` and answers it with `judge`; a body that is no
 /// AdmissionReview is a bad request.
-pub(super) async fn answer<F: Future<Output = AdmissionResponse>>(
+async fn answer<F: Future<Output = AdmissionResponse>>(
     body: &[u8],
     judge: impl FnOnce(AdmissionRequest<DynamicObject>) -> F,
 ) -> Response {
@@ -204,20 +204,57 @@ pub(super) fn recorded(caller: Option<&Caller>) -> bool {
     !matches!(caller, Some(Caller::Unauthenticated))
 }
 
+/// What answers AdmissionReviews: the validators ([`Validators`]) and the Pod placement
+/// ([`PodPlacement`]).
+pub trait Reviewer: Send + Sync {
+    /// Judges `request`; `recorded` says whether the decision goes to the audit trail.
+    fn judge(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        recorded: bool,
+    ) -> impl Future<Output = AdmissionResponse> + Send;
+
+    /// Judges one request and logs the decision on [`super::AUDIT_TARGET`] (and the
+    /// audit sink): for requests known to come from the API server.
+    fn review(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+    ) -> impl Future<Output = AdmissionResponse> + Send {
+        self.judge(request, true)
+    }
+
+    /// Judges one request that no one authenticated (the server requires no client
+    /// certificate): it is answered, but kept out of the audit trail (R-MON-02), since
+    /// anyone who reaches the port could have forged it, `userInfo` included. Logged
+    /// at debug on another target.
+    fn review_unrecorded(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+    ) -> impl Future<Output = AdmissionResponse> + Send {
+        self.judge(request, false)
+    }
+}
+
+/// Answers the AdmissionReview in `body` with `reviewer`, recorded unless the caller
+/// was not authenticated ([`recorded`]).
+pub(super) async fn review_body(
+    reviewer: &impl Reviewer,
+    caller: Option<Extension<Caller>>,
+    body: &[u8],
+) -> Response {
+    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
+    answer(body, |request| async move {
+        reviewer.judge(&request, recorded).await
+    })
+    .await
+}
+
 async fn validate(
     State(validators): State<Arc<Validators>>,
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
-    answer(&body, |request| async move {
-        if recorded {
-            validators.review(&request).await
-        } else {
-            validators.review_unrecorded(&request).await
-        }
-    })
-    .await
+    review_body(validators.as_ref(), caller, &body).await
 }
 
 async fn mutate(
@@ -225,15 +262,7 @@ async fn mutate(
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
-    answer(&body, |request| async move {
-        if recorded {
-            placement.review(&request).await
-        } else {
-            placement.review_unrecorded(&request).await
-        }
-    })
-    .await
+    review_body(placement.as_ref(), caller, &body).await
 }
 
 /// A bound, not yet serving, admission server. Binding first lets the caller learn
@@ -602,16 +631,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_product_is_judged_and_the_uid_echoed() {
-        let product = json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "foo"},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
-                "developer": {"name": "NIT", "bin": "000740001307"},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal"
-            }
-        });
+        let product = crate::webhook::fixtures::product_json("foo");
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
         let (status, body) = post(app(), review(kind, product).to_string()).await;
         assert_eq!(status, StatusCode::OK);
@@ -631,16 +651,8 @@ mod tests {
     async fn an_update_that_leaves_the_spec_alone_is_allowed_even_outside_the_rules() {
         // E.g. the operator removing its finalizer after the Agency was deleted.
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
-        let old = json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "foo", "finalizers": ["akp.egov.kz/environments"]},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
-                "developer": {"name": "NIT", "bin": "000740001307"},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal"
-            }
-        });
+        let mut old = crate::webhook::fixtures::product_json("foo");
+        old["metadata"]["finalizers"] = json!(["akp.egov.kz/environments"]);
         let mut new = old.clone();
         new["metadata"]["finalizers"] = json!([]);
         let mut body = review(kind.clone(), new.clone());
@@ -706,16 +718,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
-        let object = json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-            "metadata": {"name": "e-license", "namespace": "foo"},
-            "spec": {
-                "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
-                "developer": {"name": "NIT", "bin": "000740001307"},
-                "class": 2, "informationCategory": "confidential", "scale": "republican",
-                "capacity": {"concurrentUsers": 100}, "contour": "internal"
-            }
-        });
+        let object = crate::webhook::fixtures::product_json("foo");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

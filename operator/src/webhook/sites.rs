@@ -29,7 +29,7 @@ use super::configuration::{
 };
 use super::lookup::{ClusterLookup, Freshness, Labels, Lookup, LookupError};
 use super::mutate::PodPlacement;
-use super::server::{Caller, Limits, answer, recorded};
+use super::server::{Caller, Limits, review_body};
 use akp_crds::{Agency, Site, SoftwareCatalogItem};
 
 /// The route of a remote site's validating webhook.
@@ -188,19 +188,10 @@ async fn validate(
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let validators = match admission.lookup(&site).await {
-        Ok(lookup) => admission.validators.reading(lookup),
-        Err(response) => return *response,
-    };
-    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
-    answer(&body, |request| async move {
-        if recorded {
-            validators.review(&request).await
-        } else {
-            validators.review_unrecorded(&request).await
-        }
-    })
-    .await
+    match admission.lookup(&site).await {
+        Ok(lookup) => review_body(&admission.validators.reading(lookup), caller, &body).await,
+        Err(response) => *response,
+    }
 }
 
 async fn mutate(
@@ -209,19 +200,10 @@ async fn mutate(
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    let placement = match admission.lookup(&site).await {
-        Ok(lookup) => admission.placement.reading(lookup),
-        Err(response) => return *response,
-    };
-    let recorded = recorded(caller.as_ref().map(|Extension(c)| c));
-    answer(&body, |request| async move {
-        if recorded {
-            placement.review(&request).await
-        } else {
-            placement.review_unrecorded(&request).await
-        }
-    })
-    .await
+    match admission.lookup(&site).await {
+        Ok(lookup) => review_body(&admission.placement.reading(lookup), caller, &body).await,
+        Err(response) => *response,
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,20 @@ struct ProcessRow {
     kp: Kp,
 }
 
+const fn process(
+    name: &'static str,
+    name_kk: &'static str,
+    hundredths: [u64; 5],
+    kp: Kp,
+) -> ProcessRow {
+    ProcessRow {
+        name,
+        name_kk,
+        hundredths,
+        kp,
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kp {
     Kp1,
@@ -67,42 +81,22 @@ impl Kp {
 /// Appendix 1 of the methodology: labour indicators per process, person-hours per use
 /// case, entity type, entity property, interaction and node type.
 const PROCESSES: [ProcessRow; 6] = [
-    ProcessRow {
-        name: "business modelling",
-        name_kk: "Бизнесті модельдеу",
-        hundredths: [3212, 2833, 0, 1415, 0],
-        kp: Kp::Kp1,
-    },
-    ProcessRow {
-        name: "requirements management",
-        name_kk: "Талаптарды басқару",
-        hundredths: [5803, 2804, 0, 2032, 0],
-        kp: Kp::Kp2,
-    },
-    ProcessRow {
-        name: "design",
-        name_kk: "Жобалау",
-        hundredths: [4542, 6175, 3135, 3752, 2402],
-        kp: Kp::Kp2,
-    },
-    ProcessRow {
-        name: "development",
-        name_kk: "Даму",
-        hundredths: [3157, 8151, 5072, 3611, 0],
-        kp: Kp::Kp2,
-    },
-    ProcessRow {
-        name: "testing",
-        name_kk: "Тестілеу",
-        hundredths: [8896, 0, 0, 0, 0],
-        kp: Kp::Kp2,
-    },
-    ProcessRow {
-        name: "deployment",
-        name_kk: "Іске асыру",
-        hundredths: [869, 0, 0, 0, 2374],
-        kp: Kp::Kp3,
-    },
+    process(
+        "business modelling",
+        "Бизнесті модельдеу",
+        [3212, 2833, 0, 1415, 0],
+        Kp::Kp1,
+    ),
+    process(
+        "requirements management",
+        "Талаптарды басқару",
+        [5803, 2804, 0, 2032, 0],
+        Kp::Kp2,
+    ),
+    process("design", "Жобалау", [4542, 6175, 3135, 3752, 2402], Kp::Kp2),
+    process("development", "Даму", [3157, 8151, 5072, 3611, 0], Kp::Kp2),
+    process("testing", "Тестілеу", [8896, 0, 0, 0, 0], Kp::Kp2),
+    process("deployment", "Іске асыру", [869, 0, 0, 0, 2374], Kp::Kp3),
 ];
 
 /// Appendix 2: K2..K7 in hundredths, by class 1, 2, 3.
