@@ -102,9 +102,13 @@ pub fn hide_password(url: &str) -> String {
 }
 
 /// A pool on `url` (`sqlite:///path/x.db`, created if missing, or `postgres://…`) and
-/// whether it is SQLite. SQLite gets one connection: one writer, no lock contention.
-/// Shared by the audit store and the billing ledger.
-pub async fn connect_pool(url: &str) -> Result<(AnyPool, bool), sqlx::Error> {
+/// whether it is SQLite. SQLite gets one connection: one writer, no lock contention;
+/// each SQLite connection first runs `sqlite_pragmas`. Shared by the audit store and
+/// the billing ledger.
+pub async fn connect_pool(
+    url: &str,
+    sqlite_pragmas: &'static [&'static str],
+) -> Result<(AnyPool, bool), sqlx::Error> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     let full = if sqlite && !url.contains("mode=") {
@@ -115,6 +119,16 @@ pub async fn connect_pool(url: &str) -> Result<(AnyPool, bool), sqlx::Error> {
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 1 } else { 4 })
         .acquire_timeout(std::time::Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    for pragma in sqlite_pragmas {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
         .connect(&full)
         .await?;
     Ok((pool, sqlite))
@@ -158,12 +172,14 @@ impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the store at `url`:
     /// `sqlite:///path/audit.db` or `postgres://user@host/db`.
     pub async fn open(url: &str) -> Result<Self, AuditError> {
-        let (pool, sqlite) = connect_pool(url)
-            .await
-            .map_err(|source| AuditError::Connect {
-                url: hide_password(url),
-                source,
-            })?;
+        // The audit trail keeps SQLite's defaults: every commit synced (R-MON-02).
+        let (pool, sqlite) =
+            connect_pool(url, &[])
+                .await
+                .map_err(|source| AuditError::Connect {
+                    url: hide_password(url),
+                    source,
+                })?;
         if sqlite {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         } else {

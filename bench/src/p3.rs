@@ -107,17 +107,25 @@ pub async fn run(cfg: &Config, results: &mut Results) -> Result<()> {
             end: hour.plus(1),
         };
         let qs = queries(&config, window);
-        let bytes = floor_pass(&http, &base, &qs).await?; // warm-up
+        let collector = |name: String| {
+            let (config, calendar) = (config.clone(), calendar.clone());
+            let url = format!("sqlite://{}", dir.path().join(name).display());
+            async move {
+                let ledger = Ledger::open(&url, calendar).await?;
+                let catalog = Catalog::from_yaml(POSTGRES_CATALOG).map_err(|e| anyhow!(e))?;
+                anyhow::Ok(Collector::new(config, ledger, catalog, Metrics::new()?)?)
+            }
+        };
+        // The same warm-up for both sides: Prometheus' caches, and the collector's code
+        // and a ledger file of its own.
+        let bytes = floor_pass(&http, &base, &qs).await?;
+        let warm = collector(format!("p3-{i}-warm.db")).await?;
+        warm.recollect(hour, hour.plus(1), now).await?;
+        warm.ledger().close().await;
         let (mut measured, mut floor, mut query_time) = (Vec::new(), Vec::new(), Vec::new());
         let mut last = None;
         for rep in 0..cfg.repeats {
-            let url = format!(
-                "sqlite://{}",
-                dir.path().join(format!("p3-{i}-{rep}.db")).display()
-            );
-            let ledger = Ledger::open(&url, calendar.clone()).await?;
-            let catalog = Catalog::from_yaml(POSTGRES_CATALOG).map_err(|e| anyhow!(e))?;
-            let c = Collector::new(config.clone(), ledger, catalog, Metrics::new()?)?;
+            let c = collector(format!("p3-{i}-{rep}.db")).await?;
             let t = Instant::now();
             let report = c.recollect(hour, hour.plus(1), now).await?;
             measured.push(t.elapsed());

@@ -67,6 +67,27 @@ impl LedgerError {
     }
 }
 
+/// The ledger's SQLite journal: a write-ahead log, synced at checkpoints rather than at
+/// every commit. A crash of the process loses nothing; a power loss can undo the last
+/// commits, and since each commit moves its meters' watermarks with their rows, those
+/// windows are metered again from Prometheus, not lost or counted twice
+/// (docs/metering.md).
+const SQLITE_PRAGMAS: &[&str] = &["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"];
+
+/// One meter's window to commit: its rows and data-quality lines, and the hour its
+/// watermark moves to.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// The meter.
+    pub meter: &'a str,
+    /// Where its watermark moves.
+    pub next_hour: Hour,
+    /// Its rows.
+    pub rows: &'a [LedgerRow],
+    /// Its data-quality lines.
+    pub quality: &'a [QualityRow],
+}
+
 /// What a commit did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommitStats {
@@ -87,12 +108,13 @@ impl Ledger {
     /// Opens (creating a SQLite file if needed) and migrates the ledger at `url`:
     /// `sqlite:///path/ledger.db` or `postgres://user@host/db`.
     pub async fn open(url: &str, calendar: Calendar) -> Result<Self, LedgerError> {
-        let (pool, sqlite) = connect_pool(url)
-            .await
-            .map_err(|source| LedgerError::Connect {
-                url: hide_password(url),
-                source,
-            })?;
+        let (pool, sqlite) =
+            connect_pool(url, SQLITE_PRAGMAS)
+                .await
+                .map_err(|source| LedgerError::Connect {
+                    url: hide_password(url),
+                    source,
+                })?;
         if sqlite {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         } else {
@@ -232,8 +254,44 @@ impl Ledger {
         rows: &[LedgerRow],
         quality: &[QualityRow],
     ) -> Result<CommitStats, LedgerError> {
+        let batch = Batch {
+            meter,
+            next_hour,
+            rows,
+            quality,
+        };
+        let stats = self.commit_batches(&[batch]).await?;
+        Ok(stats[0])
+    }
+
+    /// [`Ledger::commit`] of several meters' windows in one transaction: one commit (one
+    /// sync of the database) per window, not one per meter; all or none are written.
+    pub async fn commit_batches(
+        &self,
+        batches: &[Batch<'_>],
+    ) -> Result<Vec<CommitStats>, LedgerError> {
         let mut tx = self.pool.begin().await?;
         let closed = closed_through(&mut tx).await?;
+        let mut all = Vec::with_capacity(batches.len());
+        for batch in batches {
+            all.push(self.write_batch(&mut tx, closed, batch).await?);
+        }
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    async fn write_batch(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        closed: Option<Month>,
+        batch: &Batch<'_>,
+    ) -> Result<CommitStats, LedgerError> {
+        let Batch {
+            meter,
+            next_hour,
+            rows,
+            quality,
+        } = *batch;
         let is_closed =
             |row: &&LedgerRow| closed.is_some_and(|c| self.calendar.month_of(row.hour) <= c);
         let (late, open): (Vec<&LedgerRow>, Vec<&LedgerRow>) = rows.iter().partition(is_closed);
@@ -252,7 +310,7 @@ impl Ledger {
             ]);
         }
         insert_many(
-            &mut tx,
+            &mut *tx,
             "INSERT INTO ledger (namespace, resource, hour, month, agency, product, environment, unit, quantity)",
             9,
             "ON CONFLICT (namespace, resource, hour) DO UPDATE SET \
@@ -266,7 +324,7 @@ impl Ledger {
             adjustments: 0,
         };
         if let Some(closed) = closed.filter(|_| !late.is_empty()) {
-            stats.adjustments = self.adjust(&mut tx, &late, closed.next()).await?;
+            stats.adjustments = self.adjust(tx, &late, closed.next()).await?;
         }
         let mut values = Vec::with_capacity(quality.len() * 7);
         for q in quality {
@@ -281,15 +339,14 @@ impl Ledger {
             ]);
         }
         insert_many(
-            &mut tx,
+            &mut *tx,
             "INSERT INTO data_quality (reason, resource, hour, month, unit, quantity, namespaces)",
             7,
             "ON CONFLICT (reason, resource, hour) DO UPDATE SET quantity = excluded.quantity, namespaces = excluded.namespaces",
             values,
         )
         .await?;
-        advance_watermark(&mut tx, meter, next_hour).await?;
-        tx.commit().await?;
+        advance_watermark(tx, meter, next_hour).await?;
         Ok(stats)
     }
 
@@ -435,7 +492,22 @@ impl Ledger {
             out.push(month);
             month = month.next();
         }
+        if !out.is_empty() {
+            self.sync().await?;
+        }
         Ok(out)
+    }
+
+    /// Makes every commit so far durable: a closed month is signed into a report, so its
+    /// closing must survive a power loss ([`SQLITE_PRAGMAS`] syncs only at checkpoints).
+    async fn sync(&self) -> Result<(), LedgerError> {
+        let mut conn = self.pool.acquire().await?;
+        if conn.backend_name() == "SQLite" {
+            sqlx::query("PRAGMA wal_checkpoint(FULL)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The rows of a month, sorted.

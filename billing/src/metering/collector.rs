@@ -8,7 +8,7 @@ use crate::catalog::Catalog;
 use crate::metering::config::{MeteringConfig, QueryConfig};
 use akp_rules::billing::rows::{EnvIdentity, LedgerRow, QualityRow};
 
-use crate::ledger::{CommitStats, Ledger, LedgerError};
+use crate::ledger::{Batch, Ledger, LedgerError};
 use crate::metering::identity::{WindowIdentity, identify};
 use crate::metering::integrate::Series;
 use crate::metering::meter::{Meter, Resource, Tally, compute};
@@ -293,6 +293,7 @@ impl Collector {
             self.ledger_op(self.ledger.write_identity(&identity))
                 .await?;
             let known = self.ledger_op(self.ledger.known_identities()).await?;
+            let mut computed = Vec::new();
             for meter in Meter::ALL {
                 let Some(start) = starts.get(&meter).copied() else {
                     continue;
@@ -331,11 +332,30 @@ impl Collector {
                 let forged = compute(meter, &self.config, &self.catalog, sub, &untrusted);
                 quality.extend(untrusted_usage(&forged)?);
                 quality.append(&mut pending_quality);
-                let t_commit = Instant::now();
                 let next = if live.is_some() { sub.start } else { sub.end };
-                let stats: CommitStats = self
-                    .ledger_op(self.ledger.commit(meter.name(), next, &rows, &quality))
-                    .await?;
+                tracing::debug!(
+                    meter = meter.name(),
+                    window = %sub.start,
+                    compute = ?t_compute.elapsed(),
+                    rows = rows.len(),
+                    "meter computed"
+                );
+                computed.push((meter, sub, next, rows, quality));
+            }
+            // One transaction for the window's meters: one sync instead of one per meter.
+            let t_commit = Instant::now();
+            let batches: Vec<Batch<'_>> = computed
+                .iter()
+                .map(|(meter, _, next, rows, quality)| Batch {
+                    meter: meter.name(),
+                    next_hour: *next,
+                    rows,
+                    quality,
+                })
+                .collect();
+            let all_stats = self.ledger_op(self.ledger.commit_batches(&batches)).await?;
+            tracing::debug!(window = %window.start, commit = ?t_commit.elapsed(), "window committed");
+            for ((meter, sub, _, _, _), stats) in computed.iter().zip(all_stats) {
                 self.metrics.written(stats.rows, stats.adjustments);
                 if stats.adjustments > 0 {
                     self.audit(
@@ -357,14 +377,6 @@ impl Collector {
                         })),
                     );
                 }
-                tracing::debug!(
-                    meter = meter.name(),
-                    window = %sub.start,
-                    compute = ?(t_commit - t_compute),
-                    commit = ?t_commit.elapsed(),
-                    rows = stats.rows,
-                    "meter collected"
-                );
                 if live.is_none() {
                     self.metrics
                         .collected(meter.name(), sub.end.start(), now_secs);
