@@ -10,7 +10,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::{Condition, await_condition};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::control_plane::KWOK_ANNOTATION;
@@ -216,4 +216,24 @@ where
             )
         })?
         .with_context(|| format!("watching {name}"))
+}
+
+/// Every object `api` lists (one namespace's, or all of them).
+pub async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>>
+where
+    K: Clone + Debug + DeserializeOwned,
+{
+    Ok(api.list(&ListParams::default()).await?.items)
+}
+
+/// The names of [`list_all`], in the API server's order (by name).
+pub async fn names<K>(api: &Api<K>) -> Result<Vec<String>>
+where
+    K: Clone + Debug + DeserializeOwned + Resource,
+{
+    Ok(list_all(api)
+        .await?
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect())
 }

@@ -7,10 +7,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
+use akp_test_support::operator::operator_args;
 
 use akp_test_support::{
     Binaries, ControlPlane, Options, apply, create_site_nodes, documents, ensure_namespace,
-    repo_root, yaml_files,
+    free_port, repo_root, yaml_files,
 };
 use anyhow::{Context, Result};
 use kube::api::{Api, PostParams};
@@ -125,27 +126,9 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|| repo_root().join("target/debug/akp-operator"));
     let operator_log = out_dir.join("operator.log");
     ensure_namespace(&client, "akp-system").await?;
-    let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let webhook_addr = format!("127.0.0.1:{webhook_port}");
-    let webhook_url = format!("https://127.0.0.1:{webhook_port}");
     let _operator = Child::spawn(
         Command::new(&operator_bin)
-            .args([
-                "--no-leader-election",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--namespace",
-                "akp-system",
-                "--register-webhooks",
-            ])
-            .args([
-                "--webhook-addr",
-                &webhook_addr,
-                "--webhook-endpoint",
-                &webhook_url,
-            ])
+            .args(operator_args(free_port()?))
             .env("KUBECONFIG", &demo.kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(std::fs::File::create(&operator_log)?)
