@@ -8,16 +8,16 @@
 //! Rules: R-PLC-01 (in Kazakhstan), R-SW-01 (trusted software), R-SEG-02..04
 //! (segmentation), R-LC-08 (who may do what where).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use akp_crds::PlatformSoftwareProduct;
 use akp_test_support::fixtures::is_ready;
-use akp_test_support::operator::eventually;
+use akp_test_support::operator::{eventually, operator_command};
 use akp_test_support::{
     ControlPlane, Options, apply, apply_examples, create_site_nodes, documents, ensure_namespace,
-    repo_root, workspace_binary,
+    free_port, repo_root,
 };
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod, Service};
@@ -72,11 +72,8 @@ fn fixture() -> Result<&'static Fixture> {
 }
 
 async fn start() -> Result<Fixture> {
-    let cp = ControlPlane::shared(Options {
-        crds: true,
-        ..Options::full()
-    })
-    .context("control plane starts (run tools/build.sh first)")?;
+    let cp = ControlPlane::shared(Options::full().with_crds())
+        .context("control plane starts (run tools/build.sh first)")?;
     let admin = cp.admin_client().await?;
     create_site_nodes(
         &admin,
@@ -114,9 +111,7 @@ async fn start() -> Result<Fixture> {
     enrolment["spec"]["developer"]["userDomains"] = json!(["edtech.kz"]);
     enrolment["spec"]["participants"] = json!({"developers": [INTERNAL_DEVELOPER]});
     apply(&admin, &enrolment, None, MANAGER).await?;
-    for doc in documents(&repo_root().join("examples/products/e-license.yaml"))? {
-        apply(&admin, &doc, None, MANAGER).await?;
-    }
+    apply_examples(&admin, &["products/e-license.yaml"], MANAGER).await?;
     let products = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), AGENCY_NS);
     eventually("both products Ready", Duration::from_secs(90), || async {
         let list = products.list(&ListParams::default()).await?;
@@ -168,36 +163,9 @@ async fn spawn_operator(cp: &'static ControlPlane) -> Result<Child> {
     ensure_namespace(&admin, "akp-system").await?;
     // Kept after the run (the control plane's dir is not), for a failure's diagnosis.
     let dir = repo_root().join("target/attacks-operator");
-    std::fs::create_dir_all(&dir)?;
-    let kubeconfig = dir.join("kubeconfig");
-    cp.write_kubeconfig_for("akp-operator", &["system:masters"], &kubeconfig)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--"])
-        .arg(workspace_binary("akp-operator")?)
-        .args([
-            "--no-leader-election",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--namespace",
-            "akp-system",
-            "--register-webhooks",
-            "--webhook-addr",
-            &format!("127.0.0.1:{port}"),
-            "--webhook-endpoint",
-            &format!("https://127.0.0.1:{port}"),
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "info,kube=warn")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("operator.log"))?)
-        .stderr(std::fs::File::create(dir.join("operator.err"))?)
+    operator_command(cp, &dir, free_port()?)?
         .spawn()
-        .context("starting akp-operator")?;
-    Ok(child)
+        .context("starting akp-operator")
 }
 
 /// A client with `user`'s own client certificate.
