@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use akp_operator::rules::naming::labels;
 use akp_operator::webhook::{
@@ -30,6 +30,8 @@ use akp_operator::webhook::{
     apply_configuration, apply_mutating_configuration, mutating_webhook_configuration, routes,
     validating_webhook_configuration,
 };
+use akp_test_support::fixtures;
+use akp_test_support::operator::eventually;
 use akp_test_support::{
     ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, create_site_nodes,
     documents, repo_root, yaml_files,
@@ -49,11 +51,8 @@ const TODAY: &str = "2026-11-22";
 const AGENCY: &str = "badinput";
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .context("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::default().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// Where a namespaced corpus object goes.
@@ -292,16 +291,7 @@ async fn world(client: &Client) -> Result<Namespaces> {
         }
     }
     let agency_ns = TestNamespace::new(client, AGENCY).await?;
-    let agency = json!({
-        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-        "metadata": {"name": AGENCY},
-        "spec": {
-            "displayName": {"kk": "Сынақ", "ru": "Тест"},
-            "bin": "040340004434",
-            "namespace": agency_ns.name(),
-            "digitalizationHead": {"user": "head@bad-input.kz"}
-        }
-    });
+    let agency = fixtures::agency(AGENCY, agency_ns.name(), "head@bad-input.kz");
     apply(client, &agency, "default").await?;
     Ok(Namespaces {
         agency: agency_ns.name().to_owned(),
@@ -364,22 +354,19 @@ async fn start_webhooks(cp: &ControlPlane, client: &Client, ns: &mut Namespaces)
         dry_run: true,
         ..PostParams::default()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let refused = pods
-            .create(&dry_run, &probe)
-            .await
-            .err()
-            .is_some_and(|e| e.to_string().contains("(R-SW-01)"));
-        if refused {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the webhooks were not enforced within 30s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the webhooks to be enforced",
+        Duration::from_secs(30),
+        || async {
+            let refused = pods
+                .create(&dry_run, &probe)
+                .await
+                .err()
+                .is_some_and(|e| e.to_string().contains("(R-SW-01)"));
+            Ok(refused.then_some(()))
+        },
+    )
+    .await
 }
 
 /// One line of the report: the file and what went wrong.

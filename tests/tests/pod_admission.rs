@@ -28,7 +28,7 @@ use akp_operator::webhook::{
 };
 use akp_test_support::operator::eventually;
 use akp_test_support::{
-    ControlPlane, Options, TEST_NAMESPACE_LABEL, apply, documents, kwok_node, repo_root,
+    ControlPlane, Options, TEST_NAMESPACE_LABEL, apply, apply_examples, kwok_node,
 };
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
@@ -46,11 +46,8 @@ const TRUSTED: &str = "registry.akp.kz/platform/postgresql:16";
 const ZONE: &str = "topology.kubernetes.io/zone";
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::full()
-    })
-    .context("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::full().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// The webhook server of the binary, once it is enforced.
@@ -126,12 +123,7 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
             .await
             .with_context(|| format!("creating node {name}"))?;
     }
-    for doc in documents(&repo_root().join("examples/sites.yaml"))? {
-        apply(&client, &doc, None, "akp-tests").await?;
-    }
-    for doc in documents(&repo_root().join("examples/catalog.yaml"))? {
-        apply(&client, &doc, None, "akp-tests").await?;
-    }
+    apply_examples(&client, &["sites.yaml", "catalog.yaml"], "akp-tests").await?;
     for extra in [
         json!({
             "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
