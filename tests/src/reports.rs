@@ -11,7 +11,7 @@ use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{BillingReport, BillingReportSpec};
 use akp_rules::billing::rows::EnvIdentity;
 use akp_rules::billing::rows::LedgerRow;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, PostParams};
 
 /// A ledger row of `mon`'s `e-license` production environment.
 pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
@@ -126,22 +126,13 @@ pub async fn create_report(
     period: &str,
     corrects: Option<&str>,
 ) -> anyhow::Result<()> {
-    api.create(
-        &PostParams::default(),
-        &BillingReport {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            spec: BillingReportSpec {
-                period: period.into(),
-                deliver: true,
-                corrects: corrects.map(Into::into),
-            },
-            status: None,
-        },
-    )
-    .await?;
+    let spec = BillingReportSpec {
+        period: period.into(),
+        deliver: true,
+        corrects: corrects.map(Into::into),
+    };
+    api.create(&PostParams::default(), &BillingReport::new(name, spec))
+        .await?;
     Ok(())
 }
 
