@@ -41,8 +41,8 @@ pub use control_plane::{
 };
 pub use crds::install_crds;
 pub use helpers::{
-    TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, delete_test_namespaces, kwok_node,
-    list_all, names, wait_for,
+    TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, create_test_namespace,
+    delete_test_namespaces, kwok_node, list_all, names, wait_for,
 };
 pub use manifests::{
     api_resource, apply, apply_examples, chart_documents, documents, dynamic_api, ensure_namespace,

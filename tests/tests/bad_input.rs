@@ -33,12 +33,11 @@ use akp_operator::webhook::{
 use akp_test_support::fixtures;
 use akp_test_support::operator::eventually;
 use akp_test_support::{
-    ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, create_site_nodes,
+    ControlPlane, Options, TestNamespace, api_resource, create_site_nodes, create_test_namespace,
     documents, repo_root, yaml_files,
 };
 use anyhow::{Context, Result, bail, ensure};
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
@@ -213,28 +212,6 @@ fn in_namespace(doc: &Value, ns: &str) -> Value {
     doc
 }
 
-/// A namespace named `<prefix>-xxxxx` with `labels` (and the test label).
-async fn namespace(
-    client: &Client,
-    prefix: &str,
-    mut labels: BTreeMap<String, String>,
-) -> Result<String> {
-    labels.insert(TEST_NAMESPACE_LABEL.into(), "true".into());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{prefix}-")),
-            labels: Some(labels),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("creating a namespace {prefix}-*"))?;
-    created.metadata.name.context("the namespace has no name")
-}
-
 /// The namespaces of the corpus, made once each.
 struct Namespaces {
     agency: String,
@@ -263,7 +240,7 @@ impl Namespaces {
                     (labels::CONTOUR.to_owned(), contour.clone()),
                     (labels::CLASS.to_owned(), class.clone()),
                 ]);
-                let ns = namespace(client, env, labels).await?;
+                let ns = create_test_namespace(client, env, labels).await?;
                 self.environments.insert(place.clone(), ns.clone());
                 ns
             }
@@ -295,7 +272,7 @@ async fn world(client: &Client) -> Result<Namespaces> {
     apply(client, &agency, "default").await?;
     Ok(Namespaces {
         agency: agency_ns.name().to_owned(),
-        no_agency: namespace(client, "no-agency", BTreeMap::new()).await?,
+        no_agency: create_test_namespace(client, "no-agency", BTreeMap::new()).await?,
         environments: BTreeMap::new(),
     })
 }
