@@ -191,42 +191,37 @@ async fn r_plc_01_r_sw_01_r_plc_02_the_reserve_cluster_calls_the_webhooks_back()
         )
         .await?;
     let container = json!({"name": "c", "image": TRUSTED});
-    refused(
-        &tenant,
-        &pod(
+    // Each pod, and what its refusal says.
+    let attacks: [(&str, Value, &[&str]); 3] = [
+        (
             "abroad",
             json!({"nodeName": "frankfurt-1-a", "containers": [container]}),
-        )?,
-        &[
-            "spec.nodeName \"frankfurt-1-a\"",
-            "attested in DE",
-            "(R-PLC-01)",
-        ],
-    )
-    .await?;
-    // A node of the home cluster's is no node here: the nodes are read where the pod is.
-    refused(
-        &tenant,
-        &pod(
+            &[
+                "spec.nodeName \"frankfurt-1-a\"",
+                "attested in DE",
+                "(R-PLC-01)",
+            ],
+        ),
+        // A node of the home cluster's is no node here: the nodes are read where the
+        // pod is.
+        (
             "home-node",
             json!({"nodeName": "astana-1-a", "containers": [container]}),
-        )?,
-        &[
-            "spec.nodeName \"astana-1-a\"",
-            "names no Node",
-            "(R-PLC-01)",
-        ],
-    )
-    .await?;
-    refused(
-        &tenant,
-        &pod(
+            &[
+                "spec.nodeName \"astana-1-a\"",
+                "names no Node",
+                "(R-PLC-01)",
+            ],
+        ),
+        (
             "miner",
             json!({"containers": [{"name": "c", "image": "docker.io/evil/miner:latest"}]}),
-        )?,
-        &["docker.io/evil/miner:latest", "(R-SW-01)"],
-    )
-    .await?;
+            &["docker.io/evil/miner:latest", "(R-SW-01)"],
+        ),
+    ];
+    for (name, spec, says) in attacks {
+        refused(&tenant, &pod(name, spec)?, says).await?;
+    }
     ensure!(
         list_all(&Api::<Pod>::namespaced(remote.clone(), NS))
             .await?
