@@ -10,8 +10,8 @@ use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_test_support::operator::operator_args;
 
 use akp_test_support::{
-    Binaries, ControlPlane, Options, apply, create_site_nodes, documents, ensure_namespace,
-    free_port, repo_root, yaml_files,
+    Binaries, ControlPlane, Options, apply, apply_examples, create_site_nodes, documents,
+    ensure_namespace, free_port, repo_root, yaml_files,
 };
 use anyhow::{Context, Result};
 use kube::api::{Api, PostParams};
@@ -93,12 +93,7 @@ async fn main() -> Result<()> {
         ],
     )
     .await?;
-    apply_dir(
-        &client,
-        &repo_root().join("examples"),
-        &["agencies.yaml", "sites.yaml"],
-    )
-    .await?;
+    apply_examples(&client, &["agencies.yaml", "sites.yaml"], MANAGER).await?;
     demo.kubectl(&["get", "agencies"])?;
     demo.kubectl(&["get", "sites"])?;
     demo.kubectl(&[
@@ -111,12 +106,7 @@ async fn main() -> Result<()> {
     ])?;
 
     demo.step("the trusted-software catalog and the tariffs");
-    apply_dir(
-        &client,
-        &repo_root().join("examples"),
-        &["catalog.yaml", "tariffs.yaml"],
-    )
-    .await?;
+    apply_examples(&client, &["catalog.yaml", "tariffs.yaml"], MANAGER).await?;
     demo.kubectl(&["get", "softwarecatalogitems"])?;
     demo.kubectl(&["get", "tariffs"])?;
 
