@@ -180,11 +180,10 @@ async fn main() -> Result<()> {
         .context("tax-check")?;
     stray["metadata"]["namespace"] = "default".into();
     println!("a product created in namespace default, which belongs to no agency:");
-    match apply(&client, &stray, None, MANAGER).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a product outside every agency namespace was accepted"),
-    }
+    show_refusal(
+        apply(&client, &stray, None, MANAGER).await,
+        "a product outside every agency namespace was accepted",
+    )?;
 
     demo.step("school-enrolment walks its stages: preliminary testing, then trial operation once its acts are signed");
     let enrolment = repo_root().join("examples/products/school-enrolment.yaml");
@@ -196,11 +195,10 @@ async fn main() -> Result<()> {
     doc["spec"]["environments"]["trial"] =
         serde_json::json!({"cpu": "4", "memory": "8Gi", "storage": "40Gi"});
     println!("trying trialOperation straight from development:");
-    match apply(&client, &doc, None, MANAGER).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("skipping two stages was accepted"),
-    }
+    show_refusal(
+        apply(&client, &doc, None, MANAGER).await,
+        "skipping two stages was accepted",
+    )?;
     for (stage, acts) in [
         ("preliminaryTesting", serde_json::json!([])),
         (
@@ -287,17 +285,14 @@ async fn main() -> Result<()> {
         "wide",
     ])?;
     println!("a pod asking for a node in Frankfurt:");
-    match pods
-        .create(
+    show_refusal(
+        pods.create(
             &PostParams::default(),
             &pod("db-abroad", Some("frankfurt-1"))?,
         )
-        .await
-    {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a pod asking for a node abroad was admitted"),
-    }
+        .await,
+        "a pod asking for a node abroad was admitted",
+    )?;
     println!("a pod with an image that is not in the trusted-software catalog:");
     let mut untrusted = pod("hub", None)?;
     if let Some(c) = untrusted
@@ -307,11 +302,10 @@ async fn main() -> Result<()> {
     {
         c.image = Some("postgres:16".into());
     }
-    match pods.create(&PostParams::default(), &untrusted).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("an untrusted image was admitted"),
-    }
+    show_refusal(
+        pods.create(&PostParams::default(), &untrusted).await,
+        "an untrusted image was admitted",
+    )?;
     demo.kubectl(&["get", "sites"])?;
 
     demo.step("tenants cannot walk around it: no workloads in the agency namespace, no host access (docs/security.md)");
@@ -327,14 +321,12 @@ async fn main() -> Result<()> {
         ("even the platform's administrator", &client),
     ] {
         println!("{who}: a miner pinned to frankfurt-1-a in the agency namespace agency-mon:");
-        match Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "agency-mon")
-            .create(&PostParams::default(), &miner()?)
-            .await
-        {
-            Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-            Err(e) => return Err(e.into()),
-            Ok(_) => anyhow::bail!("a pod in the agency namespace was admitted"),
-        }
+        show_refusal(
+            Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "agency-mon")
+                .create(&PostParams::default(), &miner()?)
+                .await,
+            "a pod in the agency namespace was admitted",
+        )?;
     }
     println!("a privileged pod on the node's network in mon-school-enrolment-development:");
     let mut privileged = pod("root", None)?;
@@ -347,11 +339,10 @@ async fn main() -> Result<()> {
             });
         }
     }
-    match pods.create(&PostParams::default(), &privileged).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a privileged pod was admitted"),
-    }
+    show_refusal(
+        pods.create(&PostParams::default(), &privileged).await,
+        "a privileged pod was admitted",
+    )?;
     println!("the same as a Deployment's pod template:");
     let deployment: k8s_openapi::api::apps::v1::Deployment =
         serde_json::from_value(serde_json::json!({
@@ -361,17 +352,15 @@ async fn main() -> Result<()> {
                 "template": {"metadata": {"labels": {"app": "root"}}, "spec": privileged.spec}
             }
         }))?;
-    match Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
-        client.clone(),
-        "mon-school-enrolment-development",
-    )
-    .create(&PostParams::default(), &deployment)
-    .await
-    {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a privileged Deployment was admitted"),
-    }
+    show_refusal(
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+            client.clone(),
+            "mon-school-enrolment-development",
+        )
+        .create(&PostParams::default(), &deployment)
+        .await,
+        "a privileged Deployment was admitted",
+    )?;
 
     demo.step("bad input is refused by the API server with the field, the rule and the fix");
     for bad in [
@@ -714,6 +703,18 @@ where
         demo.started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Shows the API server's refusal of a request, or fails saying what was `admitted`.
+fn show_refusal<T>(result: Result<T, kube::Error>, admitted: &str) -> Result<()> {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            println!("  refused: {}", status.message);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => anyhow::bail!("{admitted}"),
+    }
 }
 
 /// Applies every document of the named files of `dir` (all files when `names` is
