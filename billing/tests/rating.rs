@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use akp_billing::report::{self, ReportMeta, csv::to_csv};
 use akp_crds::tariff::{AfterFreePeriod, Currency, NonProductionPolicy, Rate, Unit};
 use akp_crds::{Tariff, TariffSpec};
-use akp_rules::billing::period::{Calendar, Hour, Month};
-use akp_rules::billing::rating::{self, Contracts, RatingInput, TariffBook, Treatment};
-use akp_rules::billing::rows::EnvIdentity;
+use akp_rules::billing::period::{Hour, Month};
+use akp_rules::billing::rating::{self, Contracts, TariffBook, Treatment};
 use akp_rules::billing::rows::{Adjustment, LedgerRow};
+
+mod common;
 
 fn tariff(name: &str, from: &str, prices: [&str; 5], afterwards: AfterFreePeriod) -> Tariff {
     let rate = |resource: &str, unit, price: &str| Rate {
@@ -80,22 +81,9 @@ fn hourly(
     to: Hour,
     quantity: i64,
 ) {
-    let (agency, product, environment) = who;
     let mut h = from;
     while h < to {
-        rows.push(LedgerRow {
-            namespace: format!("{agency}-{product}-{environment}"),
-            resource: resource.into(),
-            hour: h,
-            identity: EnvIdentity {
-                agency: agency.into(),
-                product: product.into(),
-                environment: environment.into(),
-                ..EnvIdentity::default()
-            },
-            unit: unit_of(resource).into(),
-            quantity,
-        });
+        rows.push(common::row(who, resource, unit_of(resource), h, quantity));
         h = h.plus(1);
     }
 }
@@ -242,18 +230,7 @@ total,2026-10,,,,,,,,,,,80203.52,,,\r
 ";
 
 fn rate_october(adjustments: &[Adjustment]) -> (rating::Rated, TariffBook) {
-    let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::kazakhstan();
-    let contracts = contracts();
-    let input = RatingInput {
-        tariffs: &book,
-        contracts: &contracts,
-        calendar: &calendar,
-    };
-    (
-        rating::rate(&input, &october_rows(), adjustments).expect("rated"),
-        book,
-    )
+    common::rate(&tariffs(), &contracts(), &october_rows(), adjustments)
 }
 
 fn meta() -> ReportMeta {
@@ -424,14 +401,6 @@ fn r_bil_04_tariffs_refuse_bad_prices_and_ambiguous_dates() {
 
 #[test]
 fn r_bil_01_usage_without_a_rate_is_listed_unpriced_not_billed() {
-    let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::kazakhstan();
-    let contracts = contracts();
-    let input = RatingInput {
-        tariffs: &book,
-        contracts: &contracts,
-        calendar: &calendar,
-    };
     let mut rows = Vec::new();
     let h = hour("2026-10-01T00:00:00Z");
     hourly(
@@ -442,7 +411,7 @@ fn r_bil_01_usage_without_a_rate_is_listed_unpriced_not_billed() {
         h.plus(2),
         1_000_000,
     );
-    let rated = rating::rate(&input, &rows, &[]).expect("rated");
+    let (rated, _) = common::rate(&tariffs(), &contracts(), &rows, &[]);
     assert_eq!(rated.lines.len(), 1);
     assert_eq!(rated.lines[0].key.treatment, Treatment::Unpriced);
     assert_eq!(rated.billed_tiyn(), 0);

@@ -12,130 +12,49 @@ use akp_billing::report::delivery::{
 };
 use akp_billing::report::html::to_html;
 use akp_billing::report::sign::{self, MANIFEST, VerifyError};
-use akp_billing::report::{
-    self, DataQualityInput, EnvironmentCoverage, ReportDocument, ReportMeta, ResidencyStatement,
-};
-use akp_crds::{PlatformSoftwareProductSpec, Tariff};
+use akp_billing::report::{self, ReportDocument, ReportMeta};
+use akp_crds::PlatformSoftwareProductSpec;
 use akp_rules::billing::estimate::estimate;
 use akp_rules::billing::period::{Calendar, Hour};
-use akp_rules::billing::rating::{self, RatingInput, TariffBook};
+use akp_rules::billing::rating::TariffBook;
 use akp_rules::billing::report::words::Lang;
-use akp_rules::billing::rows::EnvIdentity;
 use akp_rules::billing::rows::LedgerRow;
+
+mod common;
+use common::{example_tariffs as tariffs, row};
 
 const SEED: [u8; 32] = [7; 32];
 
-fn tariffs() -> Vec<Tariff> {
-    let yaml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/tariffs.yaml"
-    ))
-    .expect("examples");
-    yaml.split("\n---\n")
-        .map(|doc| serde_saphyr::from_str::<Tariff>(doc).expect("tariff"))
-        .collect()
-}
-
-fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
-    LedgerRow {
-        namespace: format!("{}-{}-{}", ns.0, ns.1, ns.2),
-        resource: resource.into(),
-        hour,
-        identity: EnvIdentity {
-            agency: ns.0.into(),
-            product: ns.1.into(),
-            environment: ns.2.into(),
-            ..EnvIdentity::default()
-        },
-        unit: unit.into(),
-        quantity,
-    }
-}
-
 /// A small December 2026 with two agencies, at the example tariffs.
 fn december(name: &str, corrects: Option<&str>) -> ReportDocument {
-    let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::kazakhstan();
     let contracts = BTreeMap::from([("mon".to_string(), "2026-11-01".parse().expect("date"))]);
     let start = Hour::starting_at(1_796_065_200).expect("2026-11-30T19:00Z");
     let mut rows = Vec::new();
+    // The agency name needs escaping in every format.
+    let mf = ("mf <&> \"q\"", "tax", "production");
+    let mut hourly = common::mon_hour(1_000_000);
+    hourly.push((
+        mf,
+        "software.instances/postgresql-16",
+        "instance_hour",
+        1_000_000,
+    ));
     for i in 0..48 {
         let h = start.plus(i * 7);
-        rows.push(row(
-            ("mon", "e-license", "production"),
-            "cpu",
-            "core_second",
-            h,
-            7_200_000_000,
-        ));
-        rows.push(row(
-            ("mon", "e-license", "production"),
-            "memory",
-            "gib_hour",
-            h,
-            8_000_000,
-        ));
-        rows.push(row(
-            ("mon", "e-license", "production"),
-            "telecom.gateway",
-            "gigabyte",
-            h,
-            123_456,
-        ));
-        rows.push(row(
-            ("mon", "e-license", "production"),
-            "availability",
-            "hour_share",
-            h,
-            1_000_000,
-        ));
-        rows.push(row(
-            ("mon", "e-license", "development"),
-            "cpu",
-            "core_second",
-            h,
-            3_600_000_000,
-        ));
-        rows.push(row(
-            ("mf <&> \"q\"", "tax", "production"),
-            "software.instances/postgresql-16",
-            "instance_hour",
-            h,
-            1_000_000,
-        ));
+        for &(ns, resource, unit, quantity) in &hourly {
+            rows.push(row(ns, resource, unit, h, quantity));
+        }
     }
-    let rated = rating::rate(
-        &RatingInput {
-            tariffs: &book,
-            contracts: &contracts,
-            calendar: &calendar,
-        },
-        &rows,
-        &[],
-    )
-    .expect("rated");
+    let (rated, book) = common::rate(&tariffs(), &contracts, &rows, &[]);
     let meta = ReportMeta {
-        name: name.into(),
-        period: "2026-12".into(),
         corrects: corrects.map(str::to_string),
-        generated_at: "2027-01-04T03:00:00Z".into(),
-        period_start: "2026-11-30T19:00:00Z".into(),
-        period_end: "2026-12-31T19:00:00Z".into(),
-        data_quality: DataQualityInput {
-            environments: vec![EnvironmentCoverage {
-                namespace: "mon-e-license-production".into(),
-                hours: 744,
-                coverage: "0.999000".into(),
-                gap_hours: 1,
-            }],
-            ..DataQualityInput::default()
-        },
-        residency: Some(vec![ResidencyStatement {
-            agency: "mon".into(),
-            product: "e-license".into(),
-            sites: vec!["astana-1".into(), "almaty-1".into()],
-            node_hours_by_country: BTreeMap::from([("KZ".to_string(), 17_856)]),
-        }]),
+        ..common::meta(
+            name,
+            "2026-12",
+            ("2026-11-30T19:00:00Z", "2026-12-31T19:00:00Z"),
+            "2027-01-04T03:00:00Z",
+            "0.999000",
+        )
     };
     report::build(&meta, &rated, &book)
 }
@@ -431,8 +350,9 @@ async fn receiver(plan: Vec<Behaviour>) -> TlsServer {
     }
 }
 
-fn deliverer(server: &TlsServer) -> Deliverer {
-    Deliverer::new(DeliveryConfig {
+/// Delivery to `server`, trusting its CA, with test-sized timeout and backoffs.
+fn delivery_config(server: &TlsServer) -> DeliveryConfig {
+    DeliveryConfig {
         endpoint: format!("https://localhost:{}/reports", server.addr.port()),
         ca_pem: Some(server.ca_pem.clone().into_bytes()),
         allow_http: false,
@@ -440,8 +360,11 @@ fn deliverer(server: &TlsServer) -> Deliverer {
         max_attempts: 5,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
-    })
-    .expect("deliverer")
+    }
+}
+
+fn deliverer(server: &TlsServer) -> Deliverer {
+    Deliverer::new(delivery_config(server)).expect("deliverer")
 }
 
 #[tokio::test]
@@ -515,14 +438,9 @@ async fn r_bil_02_delivery_gives_up_after_bounded_attempts_and_resumes_later() {
     let bundle = sign::sign(&december("2026-12", None), &key).expect("sign");
     let d = Deliverer::new(DeliveryConfig {
         max_attempts: 2,
-        ..DeliveryConfig {
-            endpoint: format!("https://localhost:{}/reports", server.addr.port()),
-            ca_pem: Some(server.ca_pem.clone().into_bytes()),
-            timeout: Duration::from_millis(1000),
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-            ..DeliveryConfig::default()
-        }
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        ..delivery_config(&server)
     })
     .expect("deliverer");
     let mut record = DeliveryRecord::default();
@@ -544,11 +462,11 @@ async fn r_bil_02_untrusted_certificate_is_not_delivered_to() {
     let server = receiver(vec![]).await;
     let key = sign::signing_key_from_bytes(&SEED).expect("key");
     let bundle = sign::sign(&december("2026-12", None), &key).expect("sign");
+    // The receiver's CA is not trusted: the system roots only.
     let d = Deliverer::new(DeliveryConfig {
-        endpoint: format!("https://localhost:{}/reports", server.addr.port()),
+        ca_pem: None,
         max_attempts: 1,
-        timeout: Duration::from_millis(1000),
-        ..DeliveryConfig::default()
+        ..delivery_config(&server)
     })
     .expect("deliverer");
     let mut record = DeliveryRecord::default();

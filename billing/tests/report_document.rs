@@ -4,33 +4,18 @@
 //! per language, charts with printed values, A4 print rules, and no English left in
 //! the Kazakh and Russian documents.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use akp_billing::report::html::to_html;
-use akp_billing::report::{
-    self, DataQualityInput, EnvironmentCoverage, ReportDocument, ReportMeta, ResidencyStatement,
-    UnbilledEntry,
-};
-use akp_crds::{Agency, Tariff};
-use akp_rules::billing::period::{Calendar, Hour};
-use akp_rules::billing::rating::{self, RatingInput, TariffBook};
+use akp_billing::report::{self, ReportDocument, UnbilledEntry};
+use akp_crds::Agency;
+use akp_rules::billing::period::Hour;
 use akp_rules::billing::report::document::{self, AgencyInfo, DocumentConfig};
 use akp_rules::billing::report::words::Lang;
 use akp_rules::billing::report::words::{amount_in_words, money, number};
-use akp_rules::billing::rows::EnvIdentity;
-use akp_rules::billing::rows::LedgerRow;
 
-fn example(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("example")
-}
-
-fn tariffs() -> Vec<Tariff> {
-    example("tariffs.yaml")
-        .split("\n---\n")
-        .map(|doc| serde_saphyr::from_str::<Tariff>(doc).expect("tariff"))
-        .collect()
-}
+mod common;
+use common::{example, example_tariffs as tariffs, row};
 
 fn agencies() -> Vec<Agency> {
     serde_saphyr::from_multiple::<Agency>(&example("agencies.yaml")).expect("agencies")
@@ -47,114 +32,42 @@ fn config() -> DocumentConfig {
     .expect("example document settings")
 }
 
-fn row(ns: (&str, &str, &str), resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
-    LedgerRow {
-        namespace: format!("{}-{}-{}", ns.0, ns.1, ns.2),
-        resource: resource.into(),
-        hour,
-        identity: EnvIdentity {
-            agency: ns.0.into(),
-            product: ns.1.into(),
-            environment: ns.2.into(),
-            ..EnvIdentity::default()
-        },
-        unit: unit.into(),
-        quantity,
-    }
-}
-
 /// August 2026 at the example tariffs and agencies: `mon` and `mz` in production,
 /// `mf` testing within its free period (contract 2026-06-10), `mon` developing after
 /// it (flagged), and `mcri`, which has no Agency object (no name, no contract: a
 /// rating note).
 fn august(agencies: &[Agency]) -> ReportDocument {
-    let book = TariffBook::new(&tariffs()).expect("tariffs");
-    let calendar = Calendar::kazakhstan();
     let contracts = akp_billing::report::controller::contracts(agencies);
     let start = Hour::starting_at(1_785_524_400).expect("2026-07-31T19:00Z");
     let mut rows = Vec::new();
+    let mut hourly = common::mon_hour(999_000);
+    #[rustfmt::skip]
+    hourly.extend([
+        (("mz", "damumed", "production"), "storage",                          "gib_hour",      500_000_000),
+        (("mf", "tax", "production"),     "software.instances/postgresql-16", "instance_hour", 1_000_000),
+        (("mf", "tax", "testing"),        "cpu",                              "core_second",   1_800_000_000),
+        (("mcri", "space", "trial"),      "memory",                           "gib_hour",      4_000_000),
+    ]);
     for i in 0..106 {
         let h = start.plus(i * 7);
-        let mon = ("mon", "e-license", "production");
-        rows.push(row(mon, "cpu", "core_second", h, 7_200_000_000));
-        rows.push(row(mon, "memory", "gib_hour", h, 8_000_000));
-        rows.push(row(mon, "telecom.gateway", "gigabyte", h, 123_456));
-        rows.push(row(mon, "availability", "hour_share", h, 999_000));
-        rows.push(row(
-            ("mon", "e-license", "development"),
-            "cpu",
-            "core_second",
-            h,
-            3_600_000_000,
-        ));
-        rows.push(row(
-            ("mz", "damumed", "production"),
-            "storage",
-            "gib_hour",
-            h,
-            500_000_000,
-        ));
-        rows.push(row(
-            ("mf", "tax", "production"),
-            "software.instances/postgresql-16",
-            "instance_hour",
-            h,
-            1_000_000,
-        ));
-        rows.push(row(
-            ("mf", "tax", "testing"),
-            "cpu",
-            "core_second",
-            h,
-            1_800_000_000,
-        ));
-        rows.push(row(
-            ("mcri", "space", "trial"),
-            "memory",
-            "gib_hour",
-            h,
-            4_000_000,
-        ));
+        for &(ns, resource, unit, quantity) in &hourly {
+            rows.push(row(ns, resource, unit, h, quantity));
+        }
     }
-    let rated = rating::rate(
-        &RatingInput {
-            tariffs: &book,
-            contracts: &contracts,
-            calendar: &calendar,
-        },
-        &rows,
-        &[],
-    )
-    .expect("rated");
-    let meta = ReportMeta {
-        name: "2026-08".into(),
-        period: "2026-08".into(),
-        corrects: None,
-        generated_at: "2026-09-02T03:00:00Z".into(),
-        period_start: "2026-07-31T19:00:00Z".into(),
-        period_end: "2026-08-31T19:00:00Z".into(),
-        data_quality: DataQualityInput {
-            environments: vec![EnvironmentCoverage {
-                namespace: "mon-e-license-production".into(),
-                hours: 744,
-                coverage: "0.998656".into(),
-                gap_hours: 1,
-            }],
-            unbilled: vec![UnbilledEntry {
-                reason: "uncatalogued-image".into(),
-                resource: "cpu".into(),
-                unit: "core_second".into(),
-                quantity: "3600.000000".into(),
-            }],
-            ..DataQualityInput::default()
-        },
-        residency: Some(vec![ResidencyStatement {
-            agency: "mon".into(),
-            product: "e-license".into(),
-            sites: vec!["astana-1".into(), "almaty-1".into()],
-            node_hours_by_country: BTreeMap::from([("KZ".to_string(), 17_856)]),
-        }]),
-    };
+    let (rated, book) = common::rate(&tariffs(), &contracts, &rows, &[]);
+    let mut meta = common::meta(
+        "2026-08",
+        "2026-08",
+        ("2026-07-31T19:00:00Z", "2026-08-31T19:00:00Z"),
+        "2026-09-02T03:00:00Z",
+        "0.998656",
+    );
+    meta.data_quality.unbilled = vec![UnbilledEntry {
+        reason: "uncatalogued-image".into(),
+        resource: "cpu".into(),
+        unit: "core_second".into(),
+        quantity: "3600.000000".into(),
+    }];
     let mut doc = report::build(&meta, &rated, &book);
     let named: Vec<AgencyInfo> = agencies.iter().map(AgencyInfo::of).collect();
     document::complete(&mut doc, &config(), &named);

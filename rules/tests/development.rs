@@ -19,11 +19,43 @@ fn refused(yaml: &str) -> DevelopmentError {
     }
 }
 
+/// An example of `examples/development-cost/`.
+fn example(file: &str) -> String {
+    let path = format!(
+        "{}/../examples/development-cost/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn column<'a>(
     e: &'a DevelopmentEstimate,
     f: impl Fn(&'a akp_rules::billing::development::ProcessLabour) -> &'a str,
 ) -> Vec<&'a str> {
     e.processes.iter().map(f).collect()
+}
+
+/// Appendix 1's columns, one value per process: person-hours, Sj and KPj·Sj.
+fn assert_labour(
+    e: &DevelopmentEstimate,
+    hours: [&str; 6],
+    labour: [&str; 6],
+    corrected: [&str; 6],
+) {
+    assert_eq!(column(e, |p| &p.person_hours), hours, "person-hours");
+    assert_eq!(column(e, |p| &p.labour), labour, "Sj");
+    assert_eq!(column(e, |p| &p.corrected_labour), corrected, "KPj·Sj");
+}
+
+/// K1-K7 (Appendix 2) and KP1-KP3.
+fn assert_coefficients(e: &DevelopmentEstimate, k: [&str; 7], kp: [&str; 3]) {
+    let c = &e.coefficients;
+    assert_eq!(
+        [&c.k1, &c.k2, &c.k3, &c.k4, &c.k5, &c.k6, &c.k7],
+        k,
+        "K1-K7"
+    );
+    assert_eq!([&c.kp1, &c.kp2, &c.kp3], kp, "KP1-KP3");
 }
 
 /// Class 2, medium scale. SIZE = {C 10, E 8, T 60, I 12, N 2}.
@@ -49,22 +81,17 @@ fn column<'a>(
 /// (10): 56 239 226.31·0.15·K1 1·K7 1.13 = 9 532 548.859545 → 9 532 548.86.
 #[test]
 fn r_est_01_class_2_medium_worked_example() {
-    let e = run(&std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-cost/estimate.yaml"
-    ))
-    .expect("the example exists"));
+    let e = run(&example("estimate.yaml"));
     assert_eq!(e.rule, "R-EST-01");
     assert_eq!(e.class, 2);
     assert_eq!(e.scale, Scale::Medium);
     assert_eq!(e.users, Some(60));
-    assert_eq!(
-        column(&e, |p| &p.person_hours),
-        ["717.64", "1048.46", "3327.48", "4444.3", "889.6", "134.38"]
-    );
-    assert_eq!(
-        column(&e, |p| &p.labour),
-        ["4.3493", "6.3543", "20.1665", "26.9352", "5.3915", "0.8144"]
+    // KPj·Sj: 810.9332/165, 1.2204·1048.46/165, …
+    assert_labour(
+        &e,
+        ["717.64", "1048.46", "3327.48", "4444.3", "889.6", "134.38"],
+        ["4.3493", "6.3543", "20.1665", "26.9352", "5.3915", "0.8144"],
+        ["4.9147", "7.7548", "24.6113", "32.8717", "6.5798", "0.9203"],
     );
     assert_eq!(
         column(&e, |p| &p.coefficient),
@@ -74,17 +101,11 @@ fn r_est_01_class_2_medium_worked_example() {
         column(&e, |p| &p.coefficient_value),
         ["1.13", "1.2204", "1.2204", "1.2204", "1.2204", "1.13"]
     );
-    // KPj·Sj: 810.9332/165, 1.2204·1048.46/165, …
-    assert_eq!(
-        column(&e, |p| &p.corrected_labour),
-        ["4.9147", "7.7548", "24.6113", "32.8717", "6.5798", "0.9203"]
+    assert_coefficients(
+        &e,
+        ["1", "1", "1", "1.08", "1", "1", "1.13"],
+        ["1.13", "1.2204", "1.13"],
     );
-    let k = &e.coefficients;
-    assert_eq!(
-        [&k.k1, &k.k2, &k.k3, &k.k4, &k.k5, &k.k6, &k.k7],
-        ["1", "1", "1", "1.08", "1", "1", "1.13"]
-    );
-    assert_eq!([&k.kp1, &k.kp2, &k.kp3], ["1.13", "1.2204", "1.13"]);
     assert_eq!(e.basic_labour, "64.0113");
     assert_eq!(e.labour, "77.6526");
     assert_eq!(e.duration.rows, [2, 3, 4, 5, 6]);
@@ -131,24 +152,17 @@ scale: large
 averageMonthlySalary: "720000.50"
 averageInflationPercent: "9.87"
 "#);
-    assert_eq!(
-        column(&e, |p| &p.person_hours),
-        ["447.57", "650.94", "1845.95", "2407.45", "533.76", "75.88"]
+    assert_labour(
+        &e,
+        ["447.57", "650.94", "1845.95", "2407.45", "533.76", "75.88"],
+        ["2.7125", "3.9451", "11.1876", "14.5906", "3.2349", "0.4599"],
+        ["3.1466", "6.6934", "18.9813", "24.7550", "5.4885", "0.5601"],
     );
-    assert_eq!(
-        column(&e, |p| &p.labour),
-        ["2.7125", "3.9451", "11.1876", "14.5906", "3.2349", "0.4599"]
+    assert_coefficients(
+        &e,
+        ["1.05", "1.05", "1.03", "1", "1.15", "1.12", "1.16"],
+        ["1.16", "1.696639896", "1.218"],
     );
-    assert_eq!(
-        column(&e, |p| &p.corrected_labour),
-        ["3.1466", "6.6934", "18.9813", "24.7550", "5.4885", "0.5601"]
-    );
-    let k = &e.coefficients;
-    assert_eq!(
-        [&k.k1, &k.k2, &k.k3, &k.k4, &k.k5, &k.k6, &k.k7],
-        ["1.05", "1.05", "1.03", "1", "1.15", "1.12", "1.16"]
-    );
-    assert_eq!([&k.kp1, &k.kp2, &k.kp3], ["1.16", "1.696639896", "1.218"]);
     assert_eq!(e.basic_labour, "36.1306");
     assert_eq!(e.labour, "59.6249");
     assert_eq!(e.duration.months, "4");
@@ -294,11 +308,7 @@ averageInflationPercent: "8.45"
 ///   (9): + 1 200 000 + 800 000 = 74 190 254.30.
 #[test]
 fn r_est_01_above_the_table_uses_the_planned_duration_over_two_years() {
-    let e = run(&std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-cost/estimate-multi-year.yaml"
-    ))
-    .expect("the example exists"));
+    let e = run(&example("estimate-multi-year.yaml"));
     assert_eq!(e.coefficients.kp2, "1.28142");
     assert_eq!(e.coefficients.kp3, "1.1865");
     assert_eq!(e.labour, "505.5053");
@@ -333,12 +343,7 @@ fn r_est_01_above_the_table_uses_the_planned_duration_over_two_years() {
     assert_eq!(e.support.total, "74190254.30");
 
     // Without the planned duration the same product is refused, naming S and the fix.
-    let yaml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/development-cost/estimate-multi-year.yaml"
-    ))
-    .expect("the example exists")
-    .replace("durationMonths: 18", "");
+    let yaml = example("estimate-multi-year.yaml").replace("durationMonths: 18", "");
     let err = refused(&yaml);
     assert_eq!(
         err,

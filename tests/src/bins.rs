@@ -63,29 +63,23 @@ impl Binaries {
             _ => root.join(".cache").join("bin"),
         };
         let kube = bin_root.join(format!("kube-{}", version("KUBE_VERSION")?));
+        // The other tools are at `<name>-<version>/<name>`.
+        let tool = |name: &str, key: &str| -> Result<PathBuf> {
+            Ok(bin_root
+                .join(format!("{name}-{}", version(key)?))
+                .join(name))
+        };
         Ok(Self {
-            etcd: bin_root
-                .join(format!("etcd-{}", version("ETCD_VERSION")?))
-                .join("etcd"),
+            etcd: tool("etcd", "ETCD_VERSION")?,
             kube_apiserver: kube.join("kube-apiserver"),
             kube_controller_manager: kube.join("kube-controller-manager"),
             kube_scheduler: kube.join("kube-scheduler"),
             kubectl: kube.join("kubectl"),
-            kwok: bin_root
-                .join(format!("kwok-{}", version("KWOK_VERSION")?))
-                .join("kwok"),
-            helm: bin_root
-                .join(format!("helm-{}", version("HELM_VERSION")?))
-                .join("helm"),
-            kubeconform: bin_root
-                .join(format!("kubeconform-{}", version("KUBECONFORM_VERSION")?))
-                .join("kubeconform"),
-            cyclonus: bin_root
-                .join(format!("cyclonus-{}", version("CYCLONUS_VERSION")?))
-                .join("cyclonus"),
-            kube_state_metrics: bin_root
-                .join(format!("kube-state-metrics-{}", version("KSM_VERSION")?))
-                .join("kube-state-metrics"),
+            kwok: tool("kwok", "KWOK_VERSION")?,
+            helm: tool("helm", "HELM_VERSION")?,
+            kubeconform: tool("kubeconform", "KUBECONFORM_VERSION")?,
+            cyclonus: tool("cyclonus", "CYCLONUS_VERSION")?,
+            kube_state_metrics: tool("kube-state-metrics", "KSM_VERSION")?,
         })
     }
 

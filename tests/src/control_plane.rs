@@ -11,14 +11,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
+use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::bins::{Binaries, crds_dir};
 use crate::pki::{CertPair, Pki};
-use crate::process::{Proc, TAIL_LINES, pid_alive, tail};
+use crate::process::{Proc, TAIL_LINES, owned_temp_dir, tail};
 
 /// What to start besides etcd and kube-apiserver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +81,11 @@ impl Options {
             ..Self::default()
         }
     }
+
+    /// These options, and the CRDs of [`Options::crds_dir`] installed.
+    pub fn with_crds(self) -> Self {
+        Self { crds: true, ..self }
+    }
 }
 
 /// Field manager of the server-side applies this crate makes.
@@ -123,7 +131,6 @@ const WEBHOOK_CLIENT_CA: &str = "akp-test-webhook-client-ca";
 pub const WEBHOOK_CLIENT_USER: &str = "kube-apiserver-webhook-client";
 /// Prefix of the temp dirs; leftovers of dead test processes are removed on start.
 const DIR_PREFIX: &str = "akp-cp-";
-const OWNER_FILE: &str = "owner.pid";
 
 impl ControlPlane {
     /// Starts a control plane and waits until every part is ready.
@@ -144,7 +151,6 @@ impl ControlPlane {
         if options.kwok {
             Binaries::require(&bins.kwok)?;
         }
-        sweep_stale_dirs();
         let mut attempt = 1;
         loop {
             match run_on_own_runtime(|| Self::start_once(&options, &bins)) {
@@ -184,12 +190,8 @@ impl ControlPlane {
 
     async fn start_once(options: &Options, bins: &Binaries) -> Result<Self> {
         let started = Instant::now();
-        let dir = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
-            .tempdir()
-            .context("creating the control-plane temp dir")?;
+        let dir = owned_temp_dir(DIR_PREFIX, "control-plane")?;
         let root = dir.path().to_path_buf();
-        std::fs::write(root.join(OWNER_FILE), std::process::id().to_string())?;
         let pki_dir = mkdir(&root, "pki")?;
         let pki = Pki::new()?;
         let serving = pki.serving_cert(
@@ -605,6 +607,60 @@ impl ControlPlane {
         write_json(path, &self.kubeconfig_json_for(user, groups)?)
     }
 
+    /// A kubeconfig that authenticates as ServiceAccount `namespace/name` with an
+    /// hour's TokenRequest token, as a pod of it would; its context's namespace is
+    /// `namespace`.
+    pub async fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<serde_json::Value> {
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: Some(3600),
+                ..TokenRequestSpec::default()
+            }),
+            ..TokenRequest::default()
+        };
+        let token = Api::<ServiceAccount>::namespaced(self.admin_client().await?, namespace)
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .with_context(|| format!("a token of ServiceAccount {namespace}/{name}"))?
+            .status
+            .context("TokenRequest status")?
+            .token;
+        Ok(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "akp", "cluster": {
+                "server": self.apiserver_url,
+                "certificate-authority-data": BASE64.encode(&self.pki.ca_cert_pem),
+            }}],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": "akp", "context": {"cluster": "akp", "user": name, "namespace": namespace}}],
+            "current-context": "akp",
+        }))
+    }
+
+    /// Writes [`ControlPlane::service_account_kubeconfig`] to `path` (for a process).
+    pub async fn write_service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+        path: &Path,
+    ) -> Result<()> {
+        write_json(
+            path,
+            &self.service_account_kubeconfig(namespace, name).await?,
+        )
+    }
+
+    /// A client of [`ControlPlane::service_account_kubeconfig`], so that RBAC applies to
+    /// the ServiceAccount for real.
+    pub async fn service_account_client(&self, namespace: &str, name: &str) -> Result<Client> {
+        client_from_json(self.service_account_kubeconfig(namespace, name).await?).await
+    }
+
     fn kubeconfig_json_for(&self, user: &str, groups: &[&str]) -> Result<serde_json::Value> {
         let pair = self.pki.client_cert(user, groups)?;
         Ok(kubeconfig_json(
@@ -849,8 +905,9 @@ async fn etcd_healthy(port: u16) -> Result<()> {
 }
 
 /// A port that was free a moment ago. Ports already handed out in this process are
-/// not handed out again, since the kernel may offer a just-released port twice.
-fn free_port() -> Result<u16> {
+/// not handed out again, since the kernel may offer a just-released port twice. The
+/// one source of ports of the tests (two would hand out each other's).
+pub fn free_port() -> Result<u16> {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     let given = given.get_or_insert_with(HashSet::new);
@@ -881,26 +938,4 @@ fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Removes temp dirs left by shared control planes of test processes that have exited
-/// (statics are never dropped, so nothing else removes them).
-fn sweep_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
-            continue;
-        }
-        let path = entry.path();
-        let owner = std::fs::read_to_string(path.join(OWNER_FILE))
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok());
-        if let Some(pid) = owner
-            && !pid_alive(pid)
-        {
-            let _ = std::fs::remove_dir_all(&path);
-        }
-    }
 }

@@ -17,10 +17,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bins::{Binaries, repo_root};
-use crate::control_plane::{ControlPlane, FIELD_MANAGER};
+use crate::control_plane::{ControlPlane, FIELD_MANAGER, free_port};
 use crate::manifests::chart_documents;
-use crate::process::{Proc, TAIL_LINES, tail};
-use crate::prometheus::{free_port, http_status};
+use crate::process::Proc;
+use crate::prometheus::http_status;
 
 /// The flags of `charts/akp/files/kube-state-metrics-args.yaml`.
 pub fn chart_kube_state_metrics_args() -> Result<Vec<String>> {
@@ -190,25 +190,12 @@ impl KubeStateMetrics {
     }
 
     fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.proc.exited() {
-                return Err(self.proc.exit_error(status));
-            }
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
-                && http_status(self.port, "/healthz") == Some(200)
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "kube-state-metrics not ready in 60 s; last lines of {}:\n{}",
-                    self.proc.log.display(),
-                    tail(&self.proc.log, TAIL_LINES)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let port = self.port;
+        self.proc
+            .wait_ready(Duration::from_secs(60), Duration::from_millis(100), || {
+                TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+                    && http_status(port, "/healthz") == Some(200)
+            })
     }
 }
 

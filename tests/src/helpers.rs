@@ -10,7 +10,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::{Condition, await_condition};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::control_plane::KWOK_ANNOTATION;
@@ -34,25 +34,7 @@ impl TestNamespace {
     /// Creates the namespace; `prefix` must be a valid DNS label prefix (lowercase
     /// alphanumerics and '-').
     pub async fn new(client: &Client, prefix: &str) -> Result<Self> {
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{}-", prefix.trim_end_matches('-'))),
-                labels: Some(BTreeMap::from([(
-                    TEST_NAMESPACE_LABEL.to_string(),
-                    "true".to_string(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        let created = Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .with_context(|| format!("creating a test namespace {prefix}-*"))?;
-        let name = created
-            .metadata
-            .name
-            .context("the created namespace has no name")?;
+        let name = create_test_namespace(client, prefix, BTreeMap::new()).await?;
         Ok(Self {
             name,
             client: client.clone(),
@@ -131,7 +113,34 @@ impl std::fmt::Debug for TestNamespace {
     }
 }
 
-/// Requests deletion of every namespace made by [`TestNamespace::new`]; returns how many.
+/// Creates a namespace `<prefix>-xxxxx` with `labels` and [`TEST_NAMESPACE_LABEL`]
+/// (for bulk cleanup); returns its name. `prefix` must be a valid DNS label prefix.
+pub async fn create_test_namespace(
+    client: &Client,
+    prefix: &str,
+    mut labels: BTreeMap<String, String>,
+) -> Result<String> {
+    labels.insert(TEST_NAMESPACE_LABEL.to_owned(), "true".to_owned());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", prefix.trim_end_matches('-'))),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    let created = Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("creating a test namespace {prefix}-*"))?;
+    created
+        .metadata
+        .name
+        .context("the created namespace has no name")
+}
+
+/// Requests deletion of every namespace made by [`TestNamespace::new`] or
+/// [`create_test_namespace`]; returns how many.
 pub async fn delete_test_namespaces(client: &Client) -> Result<usize> {
     let api = Api::<Namespace>::all(client.clone());
     let list = api
@@ -216,4 +225,24 @@ where
             )
         })?
         .with_context(|| format!("watching {name}"))
+}
+
+/// Every object `api` lists (one namespace's, or all of them).
+pub async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>>
+where
+    K: Clone + Debug + DeserializeOwned,
+{
+    Ok(api.list(&ListParams::default()).await?.items)
+}
+
+/// The names of [`list_all`], in the API server's order (by name).
+pub async fn names<K>(api: &Api<K>) -> Result<Vec<String>>
+where
+    K: Clone + Debug + DeserializeOwned + Resource,
+{
+    Ok(list_all(api)
+        .await?
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect())
 }

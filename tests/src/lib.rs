@@ -37,17 +37,17 @@ pub mod usage;
 
 pub use bins::{Binaries, crds_dir, repo_root, workspace_binary};
 pub use control_plane::{
-    ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options, WEBHOOK_CLIENT_USER,
+    ControlPlane, FIELD_MANAGER, KWOK_ANNOTATION, Options, WEBHOOK_CLIENT_USER, free_port,
 };
 pub use crds::install_crds;
 pub use helpers::{
-    TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, delete_test_namespaces, kwok_node,
-    wait_for,
+    TEST_NAMESPACE_LABEL, TestNamespace, create_site_nodes, create_test_namespace,
+    delete_test_namespaces, kwok_node, list_all, names, wait_for,
 };
 pub use manifests::{
     api_resource, apply, apply_examples, chart_documents, documents, dynamic_api, ensure_namespace,
     with_namespace, yaml_files,
 };
 pub use postgres::TestPostgres;
-pub use process::{pid_alive, wait_pids_gone};
+pub use process::{pid_alive, setpriv_command, wait_pids_gone};
 pub use prometheus::{OpenMetrics, TestPrometheus};

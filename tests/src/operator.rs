@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use kube::Client;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::{ControlPlane, Options};
+use crate::{ControlPlane, Options, setpriv_command, workspace_binary};
 
 /// A control plane that writes an audit log of every write, so tests can count the
 /// operator's requests exactly.
@@ -228,6 +229,13 @@ impl Cluster {
         self.operator_audited(clock, None).await
     }
 
+    /// [`Cluster::operator`] with a clock of its own at the real now, for tests that
+    /// never move the clock.
+    pub async fn operator_now(&self) -> Result<Operator> {
+        self.operator(&ManualClock::new(jiff::Timestamp::now()))
+            .await
+    }
+
     /// [`Cluster::operator`] whose audit records go to `audit`.
     pub async fn operator_audited(
         &self,
@@ -271,4 +279,44 @@ pub async fn wait_for_event(
         },
     )
     .await
+}
+
+/// The arguments of an `akp-operator` process of these tests (and the demo): no leader
+/// election, metrics on any port, the namespace `akp-system`, its webhooks served and
+/// registered at `https://127.0.0.1:<webhook_port>`.
+pub fn operator_args(webhook_port: u16) -> Vec<String> {
+    [
+        "--no-leader-election",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--namespace",
+        "akp-system",
+        "--register-webhooks",
+        "--webhook-addr",
+        &format!("127.0.0.1:{webhook_port}"),
+        "--webhook-endpoint",
+        &format!("https://127.0.0.1:{webhook_port}"),
+    ]
+    .map(str::to_owned)
+    .into()
+}
+
+/// The `akp-operator` binary with [`operator_args`], as [`OPERATOR_USER`] (a cluster
+/// admin) of `cp`, dying with the test ([`setpriv_command`]), its output in
+/// `dir/operator.log` and `dir/operator.err` (kept for a failure's diagnosis). The
+/// caller adds its own arguments and spawns it.
+pub fn operator_command(cp: &ControlPlane, dir: &Path, webhook_port: u16) -> Result<Command> {
+    std::fs::create_dir_all(dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    cp.write_kubeconfig_for(OPERATOR_USER, &["system:masters"], &kubeconfig)?;
+    let mut command = setpriv_command(workspace_binary("akp-operator")?);
+    command
+        .args(operator_args(webhook_port))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "info,kube=warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("operator.log"))?)
+        .stderr(std::fs::File::create(dir.join("operator.err"))?);
+    Ok(command)
 }

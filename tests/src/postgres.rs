@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::process::Proc;
-use crate::prometheus::{OWNER_FILE, free_port, run_tool, sweep_stale_dirs};
+use crate::control_plane::free_port;
+use crate::process::{Proc, owned_temp_dir};
+use crate::prometheus::run_tool;
 
 /// Prefix of PostgreSQL temp dirs.
 const PG_DIR_PREFIX: &str = "akp-pg-";
@@ -87,12 +88,7 @@ impl TestPostgres {
     pub fn start() -> Result<Self> {
         let bin = bin_dir()?;
         let user = unprivileged();
-        sweep_stale_dirs(PG_DIR_PREFIX);
-        let dir = tempfile::Builder::new()
-            .prefix(PG_DIR_PREFIX)
-            .tempdir()
-            .context("creating the PostgreSQL temp dir")?;
-        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+        let dir = owned_temp_dir(PG_DIR_PREFIX, "PostgreSQL")?;
         let data = dir.path().join("data");
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&data)?;
@@ -186,34 +182,29 @@ impl TestPostgres {
             ],
         );
         let mut proc = Proc::spawn("postgres", &program, &args, &[], log)?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = proc.exited() {
-                return Err(proc.exit_error(status));
-            }
-            let ready = Command::new(self.bin.join("pg_isready"))
-                .args([
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
+        proc.wait_ready(Duration::from_secs(60), Duration::from_millis(50), || {
+            self.client_tool("pg_isready")
+                .arg("-q")
                 .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                break;
-            }
-            if Instant::now() > deadline {
-                proc.kill();
-                bail!("PostgreSQL was not ready within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                .is_ok_and(|s| s.success())
+        })?;
         self.proc = Some(proc);
         Ok(())
+    }
+
+    /// A client tool of PostgreSQL's (`pg_isready`, `createdb`) that connects to this
+    /// server as `postgres`.
+    fn client_tool(&self, name: &str) -> Command {
+        let mut command = Command::new(self.bin.join(name));
+        command.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ]);
+        command
     }
 
     /// Creates a fresh database and returns its URL.
@@ -225,16 +216,9 @@ impl TestPostgres {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let out = Command::new(self.bin.join("createdb"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                &name,
-            ])
+        let out = self
+            .client_tool("createdb")
+            .arg(&name)
             .output()
             .context("running createdb")?;
         if !out.status.success() {

@@ -8,6 +8,7 @@
 //! child forked in the last milliseconds before the test process dies may set its
 //! death signal after its parent is gone, and survive; nothing spawns that late here.)
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,50 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
+use tempfile::TempDir;
+
+/// A command that runs `program` under `setpriv --pdeathsig KILL`, so that the kernel
+/// kills it when the thread that spawned it goes away (setpriv execs: the child's pid
+/// is the program's). For the children a test spawns itself.
+pub fn setpriv_command(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("setpriv");
+    command.args(["--pdeathsig", "KILL", "--"]).arg(program);
+    command
+}
+
+/// The file naming the test process that owns a temp dir.
+const OWNER_FILE: &str = "owner.pid";
+
+/// A new temp dir `<prefix>…` (for `what`), marked as this process's, after removing
+/// the dirs with `prefix` whose owning test process is gone: a shared server of a test
+/// binary is a static, never dropped; it dies with the process and its dir stays.
+pub(crate) fn owned_temp_dir(prefix: &str, what: &str) -> Result<TempDir> {
+    sweep_stale_dirs(prefix);
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .with_context(|| format!("creating the {what} temp dir"))?;
+    std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+    Ok(dir)
+}
+
+fn sweep_stale_dirs(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let owner = std::fs::read_to_string(entry.path().join(OWNER_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if owner.is_some_and(|pid| !pid_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
 
 /// Number of log lines quoted in startup errors.
 pub(crate) const TAIL_LINES: usize = 40;
@@ -130,6 +174,35 @@ impl Proc {
             self.log.display(),
             tail(&self.log, TAIL_LINES)
         )
+    }
+
+    /// Polls `ready` every `every` until it holds, for at most `timeout`. Fails early if
+    /// the process exits; at the deadline kills it and fails with the tail of its log.
+    pub fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        every: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(self.exit_error(status));
+            }
+            if ready() {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill();
+                bail!(
+                    "{} was not ready within {timeout:?}; last lines of {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    tail(&self.log, TAIL_LINES)
+                );
+            }
+            std::thread::sleep(every);
+        }
     }
 
     /// SIGKILL and reap. These are throwaway processes on a throwaway data dir, so

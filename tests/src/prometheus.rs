@@ -9,15 +9,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::process::{Proc, TAIL_LINES, tail};
+use crate::control_plane::free_port;
+use crate::process::{Proc, TAIL_LINES, owned_temp_dir, tail};
 
 /// OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
 ///
@@ -151,28 +151,6 @@ impl OpenMetrics {
 
 /// Prefix of Prometheus temp dirs.
 const PROM_DIR_PREFIX: &str = "akp-prom-";
-/// The file naming the test process that owns a temp dir.
-pub(crate) const OWNER_FILE: &str = "owner.pid";
-
-/// Removes temp dirs with `prefix` whose owning test process is gone (a shared server
-/// of a test binary is never dropped; it dies with the process, its dir stays).
-pub(crate) fn sweep_stale_dirs(prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(prefix) {
-            continue;
-        }
-        let owner = std::fs::read_to_string(entry.path().join(OWNER_FILE))
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok());
-        if owner.is_some_and(|pid| !crate::process::pid_alive(pid)) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 /// The TSDB's block span, seconds.
 const BLOCK_SECS: i64 = 7200;
 
@@ -193,23 +171,6 @@ fn bin(name: &str) -> Result<PathBuf> {
         .with_context(|| {
             format!("{name} not found: install Debian's prometheus package (scripts/lib.sh does)")
         })
-}
-
-/// A free 127.0.0.1 port, never the same twice in this process.
-pub(crate) fn free_port() -> Result<u16> {
-    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    for _ in 0..100 {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("binding 127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
-            return Ok(port);
-        }
-    }
-    bail!("no free port found")
 }
 
 /// Runs a short-lived tool to completion under the same death-signal guard.
@@ -276,25 +237,7 @@ impl std::fmt::Debug for TestPrometheus {
 impl TestPrometheus {
     /// Makes TSDB blocks of `data` and starts Prometheus on them.
     pub fn start(data: &OpenMetrics) -> Result<Self> {
-        sweep_stale_dirs(PROM_DIR_PREFIX);
-        let dir = tempfile::Builder::new()
-            .prefix(PROM_DIR_PREFIX)
-            .tempdir()
-            .context("creating the Prometheus temp dir")?;
-        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
-        std::fs::create_dir_all(dir.path().join("data"))?;
-        std::fs::create_dir_all(dir.path().join("logs"))?;
-        std::fs::write(
-            dir.path().join("prometheus.yml"),
-            "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n",
-        )?;
-        let mut prom = Self {
-            port: free_port()?,
-            proc: None,
-            starts: 0,
-            imports: 0,
-            dir,
-        };
+        let mut prom = Self::new("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n")?;
         prom.import(data)?;
         prom.start_process()?;
         Ok(prom)
@@ -303,24 +246,24 @@ impl TestPrometheus {
     /// Starts Prometheus on an empty data dir with `config` (a `prometheus.yml`), so
     /// that it scrapes live targets.
     pub fn scraping(config: &str) -> Result<Self> {
-        sweep_stale_dirs(PROM_DIR_PREFIX);
-        let dir = tempfile::Builder::new()
-            .prefix(PROM_DIR_PREFIX)
-            .tempdir()
-            .context("creating the Prometheus temp dir")?;
-        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+        let mut prom = Self::new(config)?;
+        prom.start_process()?;
+        Ok(prom)
+    }
+
+    /// A Prometheus not started yet: its dir with `config` and an empty data dir.
+    fn new(config: &str) -> Result<Self> {
+        let dir = owned_temp_dir(PROM_DIR_PREFIX, "Prometheus")?;
         std::fs::create_dir_all(dir.path().join("data"))?;
         std::fs::create_dir_all(dir.path().join("logs"))?;
         std::fs::write(dir.path().join("prometheus.yml"), config)?;
-        let mut prom = Self {
+        Ok(Self {
             port: free_port()?,
             proc: None,
             starts: 0,
             imports: 0,
             dir,
-        };
-        prom.start_process()?;
-        Ok(prom)
+        })
     }
 
     /// Base URL, such as `http://127.0.0.1:41234`.
@@ -432,20 +375,9 @@ impl TestPrometheus {
             "--log.level=warn".into(),
         ];
         let mut proc = Proc::spawn("prometheus", &bin("prometheus")?, &args, &[], log)?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = proc.exited() {
-                return Err(proc.exit_error(status));
-            }
-            if http_status(self.port, "/-/ready") == Some(200) {
-                break;
-            }
-            if Instant::now() > deadline {
-                proc.kill();
-                bail!("Prometheus was not ready within 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        proc.wait_ready(Duration::from_secs(120), Duration::from_millis(50), || {
+            http_status(self.port, "/-/ready") == Some(200)
+        })?;
         self.proc = Some(proc);
         Ok(())
     }

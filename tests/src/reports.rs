@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akp_billing::report::controller::{Context as ReportsContext, ReportsConfig};
-use akp_billing::report::delivery::DeliveryConfig;
+use akp_billing::report::delivery::{DeliveryConfig, IDEMPOTENCY_HEADER};
 use akp_billing::{Calendar, Hour, Ledger};
+use akp_crds::report::{BillingReport, BillingReportSpec};
 use akp_rules::billing::rows::EnvIdentity;
 use akp_rules::billing::rows::LedgerRow;
+use kube::api::{Api, PostParams};
 
 /// A ledger row of `mon`'s `e-license` production environment.
 pub fn production_row(resource: &str, unit: &str, hour: Hour, quantity: i64) -> LedgerRow {
@@ -114,4 +116,31 @@ pub fn start_reports(
         ))),
         ctx,
     ))
+}
+
+/// Creates the BillingReport `name` of `period`, to be delivered, correcting
+/// `corrects` if given.
+pub async fn create_report(
+    api: &Api<BillingReport>,
+    name: &str,
+    period: &str,
+    corrects: Option<&str>,
+) -> anyhow::Result<()> {
+    let spec = BillingReportSpec {
+        period: period.into(),
+        deliver: true,
+        corrects: corrects.map(Into::into),
+    };
+    api.create(&PostParams::default(), &BillingReport::new(name, spec))
+        .await?;
+    Ok(())
+}
+
+/// The idempotency key a delivery carries (empty when it has none).
+pub fn idempotency_key(headers: &http::HeaderMap) -> String {
+    headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }

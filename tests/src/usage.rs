@@ -205,27 +205,22 @@ pub fn env_series(om: &mut OpenMetrics, env: &Env, t0: i64, ks: std::ops::Range<
             k * 1_000_000,
         );
         // kube-state-metrics: containers, deployments, quota.
-        let app = [
-            KSM_JOB,
-            ("namespace", ns),
-            ("pod", "app-0"),
-            ("container", "app"),
-        ];
-        let mut info = app.to_vec();
-        info.push(("image", POSTGRES_IMAGE));
-        om.sample("kube_pod_container_info", &info, t, 1);
-        om.sample("kube_pod_container_status_running", &app, t, 1);
-        if env.idx == 5 {
-            let cache = [
+        // A running container of `image`: its info (with the image) and its status.
+        let mut running = |pod: &str, container: &str, image: &str| {
+            let labels = [
                 KSM_JOB,
                 ("namespace", ns),
-                ("pod", "cache-0"),
-                ("container", "redis"),
+                ("pod", pod),
+                ("container", container),
             ];
-            let mut info = cache.to_vec();
-            info.push(("image", "docker.io/library/redis:7"));
+            let mut info = labels.to_vec();
+            info.push(("image", image));
             om.sample("kube_pod_container_info", &info, t, 1);
-            om.sample("kube_pod_container_status_running", &cache, t, 1);
+            om.sample("kube_pod_container_status_running", &labels, t, 1);
+        };
+        running("app-0", "app", POSTGRES_IMAGE);
+        if env.idx == 5 {
+            running("cache-0", "redis", "docker.io/library/redis:7");
         }
         let deployment = [KSM_JOB, ("namespace", ns), ("deployment", "app")];
         om.sample("kube_deployment_spec_replicas", &deployment, t, 2);

@@ -18,11 +18,8 @@ use serde_json::Value;
 const MANAGER: &str = "akp-api-tests";
 
 fn control_plane() -> &'static ControlPlane {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .expect("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::default().with_crds())
+        .expect("control plane starts (run tools/build.sh first)")
 }
 
 async fn apply(

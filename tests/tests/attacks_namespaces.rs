@@ -22,9 +22,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
-use akp_operator::clock::ManualClock;
 use akp_test_support::apply;
-use akp_test_support::fixtures::product;
+use akp_test_support::fixtures::{self, product};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, Operator, cluster, eventually};
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace};
@@ -78,9 +77,7 @@ async fn world() -> Result<World> {
     Api::<ClusterRoleBinding>::all(admin.clone())
         .patch(&binding.name_any(), &pp, &Patch::Apply(&binding))
         .await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
+    let operator = c.operator_now().await?;
     let sre = c.cp.client_for(SRE, &[SRE_GROUP]).await?;
     Ok(World {
         c,
@@ -91,16 +88,7 @@ async fn world() -> Result<World> {
 }
 
 fn agency_doc(name: &str, namespace: &str) -> Value {
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-        "metadata": {"name": name},
-        "spec": {
-            "displayName": {"kk": "Сынақ", "ru": "Тест"},
-            "bin": "040340004434",
-            "namespace": namespace,
-            "digitalizationHead": {"user": head_user(name)}
-        }
-    })
+    fixtures::agency(name, namespace, &head_user(name))
 }
 
 fn head_user(agency: &str) -> String {
@@ -221,6 +209,19 @@ impl World {
             },
         )
         .await
+    }
+
+    /// Agency mon and its product e-license at development, both Ready: what the
+    /// attacks aim at.
+    async fn mon_and_e_license(&self) -> Result<()> {
+        self.create_agency("mon", "agency-mon").await?;
+        self.agency_condition("mon", "Ready", "True", "Provisioned")
+            .await?;
+        self.create_product("mon", "agency-mon", "e-license")
+            .await?;
+        self.product_condition("agency-mon", "e-license", "Ready", "True", "Provisioned")
+            .await?;
+        Ok(())
     }
 
     /// The head of `agency` creates product `name` at development in `namespace`.
@@ -416,6 +417,23 @@ impl World {
     }
 }
 
+/// The refusal that product `claimant` (`namespace/name`) gets for both [`VICTIMS`],
+/// which `holder` holds.
+fn victims_taken(holder: &PlatformSoftwareProduct, claimant: &str) -> String {
+    let m = &holder.metadata;
+    let holder = format!(
+        "product {}/{} (uid {})",
+        m.namespace.as_deref().unwrap_or_default(),
+        m.name.as_deref().unwrap_or_default(),
+        m.uid.as_deref().unwrap_or_default()
+    );
+    taken(
+        &[(VICTIMS[0], &holder), (VICTIMS[1], &holder)],
+        &format!("product {claimant}"),
+        PRODUCT_FIX,
+    )
+}
+
 /// Asserts the product is Degraded and not Ready for `message`, with the event.
 async fn assert_product_refused(w: &World, ns: &str, name: &str, message: &str) -> Result<()> {
     let degraded = w
@@ -465,12 +483,7 @@ async fn assert_agency_refused(
 #[tokio::test]
 async fn r_lc_08_attack_4_agency_mon_e_cannot_take_the_namespace_of_mon_e_license() -> Result<()> {
     let w = world().await?;
-    w.create_agency("mon", "agency-mon").await?;
-    w.agency_condition("mon", "Ready", "True", "Provisioned")
-        .await?;
-    w.create_product("mon", "agency-mon", "e-license").await?;
-    w.product_condition("agency-mon", "e-license", "Ready", "True", "Provisioned")
-        .await?;
+    w.mon_and_e_license().await?;
     let e_license = w.product("agency-mon", "e-license").await?;
     let before = w.victims().await?;
     for snapshot in &before.0 {
@@ -494,13 +507,7 @@ async fn r_lc_08_attack_4_agency_mon_e_cannot_take_the_namespace_of_mon_e_licens
     w.agency_condition("mon-e", "Ready", "True", "Provisioned")
         .await?;
     w.create_product("mon-e", "agency-mon-e", "license").await?;
-    let uid = e_license.metadata.uid.clone().unwrap_or_default();
-    let holder = format!("product agency-mon/e-license (uid {uid})");
-    let message = taken(
-        &[(VICTIMS[0], &holder), (VICTIMS[1], &holder)],
-        "product agency-mon-e/license",
-        PRODUCT_FIX,
-    );
+    let message = victims_taken(&e_license, "agency-mon-e/license");
     assert_product_refused(&w, "agency-mon-e", "license", &message).await?;
     assert_eq!(w.victims().await?, before, "the victim namespaces changed");
     // The victim is untouched and still Ready.
@@ -546,13 +553,7 @@ async fn r_lc_08_attack_4_reversed_mon_e_license_cannot_take_the_namespace_of_mo
     assert_eq!(before.0[0].labels["akp.egov.kz/agency"], "mon-e");
 
     w.create_product("mon", "agency-mon", "e-license").await?;
-    let uid = license.metadata.uid.clone().unwrap_or_default();
-    let holder = format!("product agency-mon-e/license (uid {uid})");
-    let message = taken(
-        &[(VICTIMS[0], &holder), (VICTIMS[1], &holder)],
-        "product agency-mon/e-license",
-        PRODUCT_FIX,
-    );
+    let message = victims_taken(&license, "agency-mon/e-license");
     assert_product_refused(&w, "agency-mon", "e-license", &message).await?;
     assert_eq!(w.victims().await?, before, "the victim namespaces changed");
     Ok(())
@@ -568,12 +569,7 @@ async fn r_lc_08_attack_4_reversed_mon_e_license_cannot_take_the_namespace_of_mo
 #[tokio::test]
 async fn r_lc_08_an_agency_cannot_claim_a_product_s_or_another_agency_s_namespace() -> Result<()> {
     let w = world().await?;
-    w.create_agency("mon", "agency-mon").await?;
-    w.agency_condition("mon", "Ready", "True", "Provisioned")
-        .await?;
-    w.create_product("mon", "agency-mon", "e-license").await?;
-    w.product_condition("agency-mon", "e-license", "Ready", "True", "Provisioned")
-        .await?;
+    w.mon_and_e_license().await?;
     let victim = VICTIMS[0];
     let e_license = w.product("agency-mon", "e-license").await?;
     let mon = w.agency("mon").await?;
@@ -785,13 +781,7 @@ async fn r_lc_08_namespaces_without_an_owner_uid_are_adopted_only_by_their_exact
         );
     }
     // license stays refused: the namespaces now carry e-license's UID.
-    let uid = e_license.metadata.uid.clone().unwrap_or_default();
-    let holder = format!("product agency-mon/e-license (uid {uid})");
-    let message = taken(
-        &[(VICTIMS[0], &holder), (VICTIMS[1], &holder)],
-        "product agency-mon-e/license",
-        PRODUCT_FIX,
-    );
+    let message = victims_taken(&e_license, "agency-mon-e/license");
     let degraded = w
         .product_condition(
             "agency-mon-e",

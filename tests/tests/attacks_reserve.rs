@@ -5,13 +5,14 @@
 //! webhooks in that cluster, whose own API server calls them back (with its own
 //! webhook client certificate) and enforces the answers (R-PLC-01, R-SW-01, R-PLC-02).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-use akp_test_support::operator::eventually;
+use akp_test_support::fixtures::example;
+use akp_test_support::operator::{eventually, operator_command};
 use akp_test_support::{
-    ControlPlane, Options, apply, create_site_nodes, documents, ensure_namespace, repo_root,
-    workspace_binary,
+    ControlPlane, Options, apply, apply_examples, create_site_nodes, documents, ensure_namespace,
+    free_port, list_all, repo_root,
 };
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::admissionregistration::v1::{
@@ -19,7 +20,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 
 const MANAGER: &str = "akp-tests";
@@ -31,8 +32,6 @@ const TRUSTED: &str = "registry.akp.kz/platform/postgresql:16";
 fn spawn_operator(home: &ControlPlane, reserve: &ControlPlane) -> Result<Child> {
     let dir = repo_root().join("target/attacks-reserve");
     std::fs::create_dir_all(&dir)?;
-    let kubeconfig = dir.join("kubeconfig");
-    home.write_kubeconfig_for("akp-operator", &["system:masters"], &kubeconfig)?;
     let client_ca = dir.join("webhook-client-ca.pem");
     std::fs::write(
         &client_ca,
@@ -44,44 +43,14 @@ fn spawn_operator(home: &ControlPlane, reserve: &ControlPlane) -> Result<Child> 
                 .context("reserve client CA")?
         ),
     )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let url = format!("https://127.0.0.1:{port}");
-    Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--"])
-        .arg(workspace_binary("akp-operator")?)
-        .args([
-            "--no-leader-election",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--namespace",
-            "akp-system",
-            "--register-webhooks",
-            "--webhook-addr",
-            &format!("127.0.0.1:{port}"),
-            "--webhook-endpoint",
-            &url,
-            "--remote-webhook-endpoint",
-            &url,
-        ])
+    let port = free_port()?;
+    operator_command(home, &dir, port)?
+        .arg("--remote-webhook-endpoint")
+        .arg(format!("https://127.0.0.1:{port}"))
         .arg("--webhook-client-ca")
         .arg(&client_ca)
-        .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "info,kube=warn")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("operator.log"))?)
-        .stderr(std::fs::File::create(dir.join("operator.err"))?)
         .spawn()
         .context("starting akp-operator")
-}
-
-fn example(file: &str, name: &str) -> Result<Value> {
-    documents(&repo_root().join("examples").join(file))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == name)
-        .with_context(|| format!("{name} in {file}"))
 }
 
 fn pod(name: &str, spec: Value) -> Result<Pod> {
@@ -127,11 +96,8 @@ async fn refused(tenant: &Client, pod: &Pod, says: &[&str]) -> Result<String> {
 
 #[tokio::test]
 async fn r_plc_01_r_sw_01_r_plc_02_the_reserve_cluster_calls_the_webhooks_back() -> Result<()> {
-    let home = ControlPlane::start(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .context("control plane starts (run tools/build.sh first)")?;
+    let home = ControlPlane::start(Options::default().with_crds())
+        .context("control plane starts (run tools/build.sh first)")?;
     let reserve = ControlPlane::start(Options::default())?;
     let admin = home.admin_client().await?;
     let remote = reserve.admin_client().await?;
@@ -160,9 +126,7 @@ async fn r_plc_01_r_sw_01_r_plc_02_the_reserve_cluster_calls_the_webhooks_back()
                  "cluster": {"kubeconfigSecretRef": {"namespace": "akp-system", "name": "almaty-2"}}}
     });
     apply(&admin, &almaty2, None, MANAGER).await?;
-    for doc in documents(&repo_root().join("examples/catalog.yaml"))? {
-        apply(&admin, &doc, None, MANAGER).await?;
-    }
+    apply_examples(&admin, &["catalog.yaml"], MANAGER).await?;
     let _operator = spawn_operator(&home, &reserve)?;
     apply(&admin, &example("agencies.yaml", "mz")?, None, MANAGER).await?;
     let product =
@@ -227,47 +191,40 @@ async fn r_plc_01_r_sw_01_r_plc_02_the_reserve_cluster_calls_the_webhooks_back()
         )
         .await?;
     let container = json!({"name": "c", "image": TRUSTED});
-    refused(
-        &tenant,
-        &pod(
+    // Each pod, and what its refusal says.
+    let attacks: [(&str, Value, &[&str]); 3] = [
+        (
             "abroad",
             json!({"nodeName": "frankfurt-1-a", "containers": [container]}),
-        )?,
-        &[
-            "spec.nodeName \"frankfurt-1-a\"",
-            "attested in DE",
-            "(R-PLC-01)",
-        ],
-    )
-    .await?;
-    // A node of the home cluster's is no node here: the nodes are read where the pod is.
-    refused(
-        &tenant,
-        &pod(
+            &[
+                "spec.nodeName \"frankfurt-1-a\"",
+                "attested in DE",
+                "(R-PLC-01)",
+            ],
+        ),
+        // A node of the home cluster's is no node here: the nodes are read where the
+        // pod is.
+        (
             "home-node",
             json!({"nodeName": "astana-1-a", "containers": [container]}),
-        )?,
-        &[
-            "spec.nodeName \"astana-1-a\"",
-            "names no Node",
-            "(R-PLC-01)",
-        ],
-    )
-    .await?;
-    refused(
-        &tenant,
-        &pod(
+            &[
+                "spec.nodeName \"astana-1-a\"",
+                "names no Node",
+                "(R-PLC-01)",
+            ],
+        ),
+        (
             "miner",
             json!({"containers": [{"name": "c", "image": "docker.io/evil/miner:latest"}]}),
-        )?,
-        &["docker.io/evil/miner:latest", "(R-SW-01)"],
-    )
-    .await?;
+            &["docker.io/evil/miner:latest", "(R-SW-01)"],
+        ),
+    ];
+    for (name, spec, says) in attacks {
+        refused(&tenant, &pod(name, spec)?, says).await?;
+    }
     ensure!(
-        Api::<Pod>::namespaced(remote.clone(), NS)
-            .list(&ListParams::default())
+        list_all(&Api::<Pod>::namespaced(remote.clone(), NS))
             .await?
-            .items
             .is_empty(),
         "nothing was stored"
     );

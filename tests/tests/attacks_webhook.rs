@@ -18,7 +18,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,7 +30,10 @@ use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, Reviewer, Validators, WebhookServer, router,
 };
 use akp_test_support::operator::{OPERATOR_USER, eventually};
-use akp_test_support::{ControlPlane, Options, TestNamespace, ensure_namespace, workspace_binary};
+use akp_test_support::{
+    ControlPlane, Options, TestNamespace, ensure_namespace, free_port, setpriv_command,
+    workspace_binary,
+};
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -54,17 +57,8 @@ const MEMORY_LIMIT_KIB: u64 = 512 * 1024;
 const FLOOD: Duration = Duration::from_secs(15);
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .context("control plane starts (run tools/build.sh first)")
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    ControlPlane::shared(Options::default().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// The `akp-operator` binary with mutual TLS on its webhook server, registering its
@@ -91,11 +85,7 @@ impl OperatorProcess {
         let audit_url = format!("sqlite://{}", dir.join("audit.db").display());
         let log = dir.join("operator.log");
         let out = std::fs::File::create(&log)?;
-        // Under setpriv --pdeathsig like every test child, so none outlives the test;
-        // setpriv execs, so the child's pid is the operator's.
-        let child = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--"])
-            .arg(workspace_binary("akp-operator")?)
+        let child = setpriv_command(workspace_binary("akp-operator")?)
             .args([
                 "--no-leader-election".to_owned(),
                 "--namespace=akp-system".to_owned(),
@@ -262,6 +252,16 @@ fn connector(
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
+/// A new TLS connection to the webhook server at `addr`, as `tls` presents itself.
+async fn connect(
+    addr: SocketAddr,
+    tls: &tokio_rustls::TlsConnector,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from("127.0.0.1").map_err(std::io::Error::other)?;
+    tls.connect(name, tcp).await
+}
+
 /// Sends `request` over a new TLS connection and reads the answer: the status line,
 /// or the error of the handshake or of the exchange (the server judges the client
 /// certificate after the client finished, so in TLS 1.3 a refusal shows on reading).
@@ -270,9 +270,7 @@ async fn exchange(
     tls: &tokio_rustls::TlsConnector,
     request: &[u8],
 ) -> std::result::Result<String, String> {
-    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let name = ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
-    let mut stream = tls.connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let mut stream = connect(addr, tls).await.map_err(|e| e.to_string())?;
     stream.write_all(request).await.map_err(|e| e.to_string())?;
     let mut response = Vec::new();
     stream
@@ -628,50 +626,50 @@ where
             }
         });
     }
-    for _ in 0..16 {
-        let (refused, tls) = (refused.clone(), anonymous.clone());
-        tasks.spawn(async move {
-            while Instant::now() < deadline {
-                if exchange(addr, &tls, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    // TLS without the API server's certificate: each handshake refused.
+    attackers(
+        &mut tasks,
+        16,
+        deadline,
+        &refused,
+        Duration::from_millis(50),
+        move |_| {
+            let tls = anonymous.clone();
+            async move {
+                exchange(addr, &tls, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                     .await
                     .is_err()
-                {
-                    refused.fetch_add(1, Ordering::Relaxed);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-        });
-    }
-    for i in 0..16 {
-        let (too_large, tls) = (too_large.clone(), trusted.clone());
-        tasks.spawn(async move {
-            while Instant::now() < deadline {
-                if oversized(addr, &tls, i % 2 == 0).await {
-                    too_large.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
-    for _ in 0..8 {
-        let (heavy, tls) = (heavy.clone(), trusted.clone());
-        tasks.spawn(async move {
-            while Instant::now() < deadline {
-                if heavy_review(addr, &tls).await {
-                    heavy.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
-    for _ in 0..16 {
-        let (timed_out, tls) = (timed_out.clone(), trusted.clone());
-        tasks.spawn(async move {
-            while Instant::now() < deadline {
-                if slow_body(addr, &tls, deadline).await {
-                    timed_out.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
+        },
+    );
+    let tls = trusted.clone();
+    attackers(
+        &mut tasks,
+        16,
+        deadline,
+        &too_large,
+        Duration::ZERO,
+        move |i| {
+            let tls = tls.clone();
+            async move { oversized(addr, &tls, i % 2 == 0).await }
+        },
+    );
+    let tls = trusted.clone();
+    attackers(&mut tasks, 8, deadline, &heavy, Duration::ZERO, move |_| {
+        let tls = tls.clone();
+        async move { heavy_review(addr, &tls).await }
+    });
+    attackers(
+        &mut tasks,
+        16,
+        deadline,
+        &timed_out,
+        Duration::ZERO,
+        move |_| {
+            let tls = trusted.clone();
+            async move { slow_body(addr, &tls, deadline).await }
+        },
+    );
     let mut report = FloodReport::default();
     let mut total = Duration::ZERO;
     let mut probes = 0u32;
@@ -712,17 +710,40 @@ where
     Ok(report)
 }
 
+/// Spawns `n` attackers; attacker `i` repeats `attack(i)` until `deadline`, pausing
+/// `pause` after each attempt, and counts in `count` the attempts that end as the
+/// attack expects (`true`).
+fn attackers<F, Fut>(
+    tasks: &mut tokio::task::JoinSet<()>,
+    n: usize,
+    deadline: Instant,
+    count: &Arc<AtomicU64>,
+    pause: Duration,
+    attack: F,
+) where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    for i in 0..n {
+        let (count, attack) = (count.clone(), attack.clone());
+        tasks.spawn(async move {
+            while Instant::now() < deadline {
+                if attack(i).await {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        });
+    }
+}
+
 /// Posts a 50 MiB body (declared, or chunked) in 64 KiB writes; true when the server
 /// answered 413 or cut the connection before it was all sent.
 async fn oversized(addr: SocketAddr, tls: &tokio_rustls::TlsConnector, declared: bool) -> bool {
     const SIZE: usize = 50 * 1024 * 1024;
-    let Ok(tcp) = TcpStream::connect(addr).await else {
-        return false;
-    };
-    let Ok(name) = ServerName::try_from("127.0.0.1") else {
-        return false;
-    };
-    let Ok(mut stream) = tls.connect(name, tcp).await else {
+    let Ok(mut stream) = connect(addr, tls).await else {
         return false;
     };
     let head = if declared {
@@ -759,13 +780,7 @@ async fn oversized(addr: SocketAddr, tls: &tokio_rustls::TlsConnector, declared:
 /// at the end (so it parses as far as it can, then fails); true when answered 400.
 async fn heavy_review(addr: SocketAddr, tls: &tokio_rustls::TlsConnector) -> bool {
     const SIZE: usize = 4 * 1024 * 1024 - 1024;
-    let Ok(tcp) = TcpStream::connect(addr).await else {
-        return false;
-    };
-    let Ok(name) = ServerName::try_from("127.0.0.1") else {
-        return false;
-    };
-    let Ok(mut stream) = tls.connect(name, tcp).await else {
+    let Ok(mut stream) = connect(addr, tls).await else {
         return false;
     };
     let mut body =
@@ -790,13 +805,7 @@ async fn heavy_review(addr: SocketAddr, tls: &tokio_rustls::TlsConnector) -> boo
 /// Declares a 1 MiB body and trickles it a byte every 200 ms; true when the server
 /// answered 408 or closed before the deadline.
 async fn slow_body(addr: SocketAddr, tls: &tokio_rustls::TlsConnector, deadline: Instant) -> bool {
-    let Ok(tcp) = TcpStream::connect(addr).await else {
-        return false;
-    };
-    let Ok(name) = ServerName::try_from("127.0.0.1") else {
-        return false;
-    };
-    let Ok(stream) = tls.connect(name, tcp).await else {
+    let Ok(stream) = connect(addr, tls).await else {
         return false;
     };
     let (mut reader, mut writer) = tokio::io::split(stream);

@@ -8,16 +8,16 @@
 //! Rules: R-PLC-01 (in Kazakhstan), R-SW-01 (trusted software), R-SEG-02..04
 //! (segmentation), R-LC-08 (who may do what where).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use akp_crds::PlatformSoftwareProduct;
 use akp_test_support::fixtures::is_ready;
-use akp_test_support::operator::eventually;
+use akp_test_support::operator::{eventually, operator_command};
 use akp_test_support::{
     ControlPlane, Options, apply, apply_examples, create_site_nodes, documents, ensure_namespace,
-    repo_root, workspace_binary,
+    free_port, repo_root,
 };
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod, Service};
@@ -72,11 +72,8 @@ fn fixture() -> Result<&'static Fixture> {
 }
 
 async fn start() -> Result<Fixture> {
-    let cp = ControlPlane::shared(Options {
-        crds: true,
-        ..Options::full()
-    })
-    .context("control plane starts (run tools/build.sh first)")?;
+    let cp = ControlPlane::shared(Options::full().with_crds())
+        .context("control plane starts (run tools/build.sh first)")?;
     let admin = cp.admin_client().await?;
     create_site_nodes(
         &admin,
@@ -114,9 +111,7 @@ async fn start() -> Result<Fixture> {
     enrolment["spec"]["developer"]["userDomains"] = json!(["edtech.kz"]);
     enrolment["spec"]["participants"] = json!({"developers": [INTERNAL_DEVELOPER]});
     apply(&admin, &enrolment, None, MANAGER).await?;
-    for doc in documents(&repo_root().join("examples/products/e-license.yaml"))? {
-        apply(&admin, &doc, None, MANAGER).await?;
-    }
+    apply_examples(&admin, &["products/e-license.yaml"], MANAGER).await?;
     let products = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), AGENCY_NS);
     eventually("both products Ready", Duration::from_secs(90), || async {
         let list = products.list(&ListParams::default()).await?;
@@ -168,36 +163,9 @@ async fn spawn_operator(cp: &'static ControlPlane) -> Result<Child> {
     ensure_namespace(&admin, "akp-system").await?;
     // Kept after the run (the control plane's dir is not), for a failure's diagnosis.
     let dir = repo_root().join("target/attacks-operator");
-    std::fs::create_dir_all(&dir)?;
-    let kubeconfig = dir.join("kubeconfig");
-    cp.write_kubeconfig_for("akp-operator", &["system:masters"], &kubeconfig)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--"])
-        .arg(workspace_binary("akp-operator")?)
-        .args([
-            "--no-leader-election",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--namespace",
-            "akp-system",
-            "--register-webhooks",
-            "--webhook-addr",
-            &format!("127.0.0.1:{port}"),
-            "--webhook-endpoint",
-            &format!("https://127.0.0.1:{port}"),
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "info,kube=warn")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("operator.log"))?)
-        .stderr(std::fs::File::create(dir.join("operator.err"))?)
+    operator_command(cp, &dir, free_port()?)?
         .spawn()
-        .context("starting akp-operator")?;
-    Ok(child)
+        .context("starting akp-operator")
 }
 
 /// A client with `user`'s own client certificate.
@@ -301,6 +269,19 @@ async fn nothing_stored(namespace: &str, doc: &Value) -> Result<()> {
     Ok(())
 }
 
+/// `client` creating `doc` in `namespace` is refused, the refusal saying each of
+/// `says`, and nothing is stored.
+async fn refused_saying(
+    client: &Client,
+    namespace: &str,
+    doc: &Value,
+    says: &[&str],
+) -> Result<()> {
+    let message = refused(client, namespace, doc).await?;
+    expect_all(&message, says)?;
+    nothing_stored(namespace, doc).await
+}
+
 fn expect_all(message: &str, parts: &[&str]) -> Result<()> {
     for part in parts {
         ensure!(
@@ -323,9 +304,7 @@ async fn r_plc_01_r_lc_08_no_workload_runs_in_the_agency_namespace() -> Result<(
         json!({"nodeName": "frankfurt-1-a", "containers": [{"name": "m", "image": "docker.io/evil/miner"}]}),
     );
     let head = as_user(HEAD, &[]).await?;
-    let message = refused(&head, AGENCY_NS, &miner).await?;
-    expect_all(&message, &["forbidden", HEAD])?;
-    nothing_stored(AGENCY_NS, &miner).await?;
+    refused_saying(&head, AGENCY_NS, &miner, &["forbidden", HEAD]).await?;
 
     // The same with `admin` granted by hand (the binding of earlier releases).
     let admin = f.cp.admin_client().await?;
@@ -356,16 +335,17 @@ async fn r_plc_01_r_lc_08_no_workload_runs_in_the_agency_namespace() -> Result<(
         ),
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "miner"}, "spec": {"ports": [{"port": 80}]}}),
     ] {
-        let message = refused(&legacy, AGENCY_NS, &doc).await?;
-        expect_all(
-            &message,
+        refused_saying(
+            &legacy,
+            AGENCY_NS,
+            &doc,
             &[
                 "namespace agency-mon is the agency's own namespace",
                 "(R-LC-08, R-PLC-01)",
                 "in an environment namespace of a product",
             ],
-        )?;
-        nothing_stored(AGENCY_NS, &doc).await?;
+        )
+        .await?;
     }
     Ok(())
 }
@@ -424,12 +404,13 @@ async fn r_seg_04_no_host_access_from_a_pod_or_any_workload_template() -> Result
     ];
     for (name, spec, psa, ours) in &cases {
         let bare = pod(name, spec.clone());
-        let message = refused(&dev, EXTERNAL_DEV, &bare).await?;
-        expect_all(
-            &message,
+        refused_saying(
+            &dev,
+            EXTERNAL_DEV,
+            &bare,
             &["violates PodSecurity \"restricted:v1.36\"", psa],
-        )?;
-        nothing_stored(EXTERNAL_DEV, &bare).await?;
+        )
+        .await?;
         for kind in [
             "Deployment",
             "StatefulSet",
@@ -494,52 +475,53 @@ async fn r_plc_01_volumes_stay_on_the_platforms_storage() -> Result<()> {
         let name = format!("vol-{}", kind.to_lowercase());
         // Bare pod: Pod Security Admission's "restricted volume types".
         let bare = pod(&name, spec.clone());
-        let message = refused(&dev, EXTERNAL_DEV, &bare).await?;
-        expect_all(&message, &["violates PodSecurity", kind])?;
-        nothing_stored(EXTERNAL_DEV, &bare).await?;
+        refused_saying(&dev, EXTERNAL_DEV, &bare, &["violates PodSecurity", kind]).await?;
         // A Deployment: the project's policy, whatever the type.
         let doc = workload("Deployment", &name, spec);
-        let message = refused(&dev, EXTERNAL_DEV, &doc).await?;
-        expect_all(
-            &message,
+        refused_saying(
+            &dev,
+            EXTERNAL_DEV,
+            &doc,
             &[
                 &format!("spec.template.spec.volumes \"data\" ({kind})"),
                 "this volume type is refused",
                 "(R-PLC-01, R-SEG-03)",
                 "use a persistentVolumeClaim",
             ],
-        )?;
-        nothing_stored(EXTERNAL_DEV, &doc).await?;
+        )
+        .await?;
     }
     // Allowed by Pod Security Admission, judged by the webhook.
     let csi = pod(
         "vol-csi",
         json!({"containers": [container(json!({}))], "volumes": [{"name": "data", "csi": {"driver": "nfs.csi.k8s.io", "volumeAttributes": {"server": "203.0.113.7", "share": "/"}}}]}),
     );
-    let message = refused(&dev, EXTERNAL_DEV, &csi).await?;
-    expect_all(
-        &message,
+    refused_saying(
+        &dev,
+        EXTERNAL_DEV,
+        &csi,
         &[
             "spec.volumes[0].csi.driver \"nfs.csi.k8s.io\"",
             "is not a CSI driver of the platform's storage",
             "(R-PLC-01)",
         ],
-    )?;
-    nothing_stored(EXTERNAL_DEV, &csi).await?;
+    )
+    .await?;
     let image = pod(
         "vol-image",
         json!({"containers": [container(json!({}))], "volumes": [{"name": "tools", "image": {"reference": "docker.io/evil/toolbox:1"}}]}),
     );
-    let message = refused(&dev, EXTERNAL_DEV, &image).await?;
-    expect_all(
-        &message,
+    refused_saying(
+        &dev,
+        EXTERNAL_DEV,
+        &image,
         &[
             "spec.volumes[0].image.reference",
             "docker.io/evil/toolbox:1",
             "R-SW-01",
         ],
-    )?;
-    nothing_stored(EXTERNAL_DEV, &image).await?;
+    )
+    .await?;
     Ok(())
 }
 
@@ -620,9 +602,13 @@ async fn r_plc_01_no_workload_kind_gets_a_pod_abroad() -> Result<()> {
     let admin = fixture()?.cp.admin_client().await?;
     let abroad = json!({"nodeName": "frankfurt-1-a", "containers": [container(json!({}))]});
     let bare = pod("abroad", abroad.clone());
-    let message = refused(&dev, EXTERNAL_DEV, &bare).await?;
-    expect_all(&message, &["spec.nodeName \"frankfurt-1-a\"", "(R-PLC-01)"])?;
-    nothing_stored(EXTERNAL_DEV, &bare).await?;
+    refused_saying(
+        &dev,
+        EXTERNAL_DEV,
+        &bare,
+        &["spec.nodeName \"frankfurt-1-a\"", "(R-PLC-01)"],
+    )
+    .await?;
     // ReplicationControllers are no project role's to create (RBAC); W2 shows their
     // templates refused to whoever may.
     for kind in ["Deployment", "StatefulSet", "DaemonSet", "Job"] {
@@ -687,31 +673,33 @@ async fn r_seg_02_services_do_not_open_the_contour() -> Result<()> {
     };
     for (client, ns) in [(&external, EXTERNAL_DEV), (&internal, INTERNAL_DEV)] {
         let doc = service("external-ips", json!({"externalIPs": ["203.0.113.9"]}));
-        let message = refused(client, ns, &doc).await?;
-        expect_all(
-            &message,
+        refused_saying(
+            client,
+            ns,
+            &doc,
             &[
                 "spec.externalIPs \"203.0.113.9\" is refused",
                 "(R-SEG-02, R-SEG-03",
             ],
-        )?;
-        nothing_stored(ns, &doc).await?;
+        )
+        .await?;
     }
     for kind in ["NodePort", "LoadBalancer"] {
         let doc = service(
             &format!("open-{}", kind.to_lowercase()),
             json!({"type": kind}),
         );
-        let message = refused(&internal, INTERNAL_DEV, &doc).await?;
-        expect_all(
-            &message,
+        refused_saying(
+            &internal,
+            INTERNAL_DEV,
+            &doc,
             &[
                 &format!("spec.type \"{kind}\" is refused"),
                 "namespace mon-school-enrolment-development is in contour internal, not Internet-facing",
                 "(R-SEG-02, R-SEG-03)",
             ],
-        )?;
-        nothing_stored(INTERNAL_DEV, &doc).await?;
+        )
+        .await?;
         // The dedicated segment of the external contour may.
         let svc: Service = serde_json::from_value(doc)?;
         Api::<Service>::namespaced(external.clone(), EXTERNAL_DEV)
@@ -743,9 +731,7 @@ async fn r_lc_08_tenants_change_no_namespace_and_write_nowhere_else() -> Result<
         }
         // A namespace that is neither the agency's nor an environment: the platform's.
         let stray = pod("stray", json!({"containers": [container(json!({}))]}));
-        let message = refused(&client, "default", &stray).await?;
-        expect_all(&message, &["forbidden", user])?;
-        nothing_stored("default", &stray).await?;
+        refused_saying(&client, "default", &stray, &["forbidden", user]).await?;
     }
     let admin = fixture()?.cp.admin_client().await?;
     let live = Api::<Namespace>::all(admin).get(INTERNAL_DEV).await?;

@@ -25,14 +25,14 @@ use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, Validators, WebhookEndpoint, WebhookServer,
     apply_configuration, router, validating_webhook_configuration,
 };
-use akp_test_support::fixtures;
+use akp_test_support::fixtures::{self, example};
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::usage::{Twists, env_series, environments, test_config};
 use akp_test_support::{
     ControlPlane, OpenMetrics, Options, TestNamespace, TestPostgres, TestPrometheus, apply,
-    apply_examples, documents, repo_root,
+    apply_examples,
 };
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Result, anyhow, ensure};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -274,11 +274,7 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
         )
         .await?;
     let server = webhook(&c.cp, &admin, sink.clone()).await?;
-    let agency = documents(&repo_root().join("examples/agencies.yaml"))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == "mon")
-        .context("agency mon")?;
-    apply(&admin, &agency, None, TESTER).await?;
+    apply(&admin, &example("agencies.yaml", "mon")?, None, TESTER).await?;
     let unowned = TestNamespace::new(&admin, "audit-unowned").await?;
 
     // A refusal: a product in a namespace no Agency owns (R-LC-08). Wait for the API
@@ -516,10 +512,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
     );
 
     // The report controller makes September's report and tries to deliver it.
-    let cp = ControlPlane::start(Options {
-        crds: true,
-        ..Default::default()
-    })?;
+    let cp = ControlPlane::start(Options::default().with_crds())?;
     let client = cp.admin_client().await?;
     apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], TESTER).await?;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -22,20 +22,21 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use akp_operator::rules::naming::labels;
 use akp_operator::webhook::{
     CertStore, Clock, ClusterLookup, PodPlacement, Validators, WebhookEndpoint, WebhookServer,
     apply_configuration, mutating_webhook_configuration, routes, validating_webhook_configuration,
 };
+use akp_test_support::fixtures;
+use akp_test_support::operator::eventually;
 use akp_test_support::{
-    ControlPlane, Options, TEST_NAMESPACE_LABEL, TestNamespace, api_resource, create_site_nodes,
+    ControlPlane, Options, TestNamespace, api_resource, create_site_nodes, create_test_namespace,
     documents, repo_root, yaml_files,
 };
 use anyhow::{Context, Result, bail, ensure};
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
@@ -48,11 +49,8 @@ const TODAY: &str = "2026-11-22";
 const AGENCY: &str = "badinput";
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .context("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::default().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// Where a namespaced corpus object goes.
@@ -213,28 +211,6 @@ fn in_namespace(doc: &Value, ns: &str) -> Value {
     doc
 }
 
-/// A namespace named `<prefix>-xxxxx` with `labels` (and the test label).
-async fn namespace(
-    client: &Client,
-    prefix: &str,
-    mut labels: BTreeMap<String, String>,
-) -> Result<String> {
-    labels.insert(TEST_NAMESPACE_LABEL.into(), "true".into());
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{prefix}-")),
-            labels: Some(labels),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("creating a namespace {prefix}-*"))?;
-    created.metadata.name.context("the namespace has no name")
-}
-
 /// The namespaces of the corpus, made once each.
 struct Namespaces {
     agency: String,
@@ -263,7 +239,7 @@ impl Namespaces {
                     (labels::CONTOUR.to_owned(), contour.clone()),
                     (labels::CLASS.to_owned(), class.clone()),
                 ]);
-                let ns = namespace(client, env, labels).await?;
+                let ns = create_test_namespace(client, env, labels).await?;
                 self.environments.insert(place.clone(), ns.clone());
                 ns
             }
@@ -291,20 +267,11 @@ async fn world(client: &Client) -> Result<Namespaces> {
         }
     }
     let agency_ns = TestNamespace::new(client, AGENCY).await?;
-    let agency = json!({
-        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-        "metadata": {"name": AGENCY},
-        "spec": {
-            "displayName": {"kk": "Сынақ", "ru": "Тест"},
-            "bin": "040340004434",
-            "namespace": agency_ns.name(),
-            "digitalizationHead": {"user": "head@bad-input.kz"}
-        }
-    });
+    let agency = fixtures::agency(AGENCY, agency_ns.name(), "head@bad-input.kz");
     apply(client, &agency, "default").await?;
     Ok(Namespaces {
         agency: agency_ns.name().to_owned(),
-        no_agency: namespace(client, "no-agency", BTreeMap::new()).await?,
+        no_agency: create_test_namespace(client, "no-agency", BTreeMap::new()).await?,
         environments: BTreeMap::new(),
     })
 }
@@ -363,22 +330,19 @@ async fn start_webhooks(cp: &ControlPlane, client: &Client, ns: &mut Namespaces)
         dry_run: true,
         ..PostParams::default()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let refused = pods
-            .create(&dry_run, &probe)
-            .await
-            .err()
-            .is_some_and(|e| e.to_string().contains("(R-SW-01)"));
-        if refused {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the webhooks were not enforced within 30s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the webhooks to be enforced",
+        Duration::from_secs(30),
+        || async {
+            let refused = pods
+                .create(&dry_run, &probe)
+                .await
+                .err()
+                .is_some_and(|e| e.to_string().contains("(R-SW-01)"));
+            Ok(refused.then_some(()))
+        },
+    )
+    .await
 }
 
 /// One line of the report: the file and what went wrong.

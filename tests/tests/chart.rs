@@ -6,7 +6,6 @@
 //! (the real binaries, locally) with the chart's ServiceAccounts and arguments.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -14,17 +13,14 @@ use std::time::Duration;
 
 use akp_test_support::operator::eventually;
 use akp_test_support::{
-    Binaries, ControlPlane, Options, apply, documents, repo_root, workspace_binary,
+    Binaries, ControlPlane, Options, apply, documents, free_port, repo_root, workspace_binary,
 };
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret};
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
@@ -678,10 +674,7 @@ fn alerts_and_dashboard_use_metrics_the_code_exports() -> Result<()> {
 /// vendored third-party CRDs.
 fn control_plane() -> Result<&'static ControlPlane> {
     static THIRD_PARTY: OnceLock<Result<(), String>> = OnceLock::new();
-    let cp = ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })?;
+    let cp = ControlPlane::shared(Options::default().with_crds())?;
     THIRD_PARTY
         .get_or_init(|| {
             // On a thread of its own: callers may be inside a runtime already.
@@ -961,50 +954,6 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
-
-/// A kubeconfig that authenticates as `service_account` of the release namespace with
-/// a TokenRequest token, as a pod of the chart would.
-async fn service_account_kubeconfig(
-    cp: &ControlPlane,
-    client: &Client,
-    service_account: &str,
-    path: &Path,
-) -> Result<()> {
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = api
-        .create_token_request(service_account, &PostParams::default(), &request)
-        .await
-        .with_context(|| format!("a token of ServiceAccount {service_account}"))?
-        .status
-        .context("TokenRequest status")?
-        .token;
-    let kubeconfig = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "akp", "cluster": {
-            "server": cp.apiserver_url(),
-            "certificate-authority-data": BASE64.encode(cp.ca_cert_pem()),
-        }}],
-        "users": [{"name": service_account, "user": {"token": token}}],
-        "contexts": [{"name": "akp", "context": {"cluster": "akp", "user": service_account, "namespace": NAMESPACE}}],
-        "current-context": "akp",
-    });
-    std::fs::write(path, serde_json::to_vec_pretty(&kubeconfig)?)?;
-    Ok(())
-}
-
 /// The container's args with `$(VAR)` expanded from `env` (as the kubelet does),
 /// then `overrides` (`--flag=` prefix → replacement) applied.
 fn container_args(
@@ -1118,7 +1067,8 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     // The operator, with its ServiceAccount's token and the Deployment's args.
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("operator.kubeconfig");
-    service_account_kubeconfig(cp, &admin, &operator_name, &kubeconfig).await?;
+    cp.write_service_account_kubeconfig(NAMESPACE, &operator_name, &kubeconfig)
+        .await?;
     let container = deployment_container(&admin, &operator_name).await?;
     let pod_name = format!("{operator_name}-7d9f8-test1");
     let env = BTreeMap::from([
@@ -1278,7 +1228,8 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
     // The billing daemon, with its ServiceAccount and the Deployment's args: paths of
     // the pod's volumes mapped into a temp dir, Prometheus not needed (it retries).
     let kubeconfig = dir.path().join("billing.kubeconfig");
-    service_account_kubeconfig(cp, &admin, &billing_name, &kubeconfig).await?;
+    cp.write_service_account_kubeconfig(NAMESPACE, &billing_name, &kubeconfig)
+        .await?;
     let container = deployment_container(&admin, &billing_name).await?;
     let data = dir.path().join("billing-data");
     let signing = dir.path().join("signing");

@@ -13,21 +13,18 @@
 //! for. What passes is therefore the real check against the real servers; what is not
 //! exercised is the image and the cluster's Service routing.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use akp_test_support::operator::eventually;
-use akp_test_support::{Binaries, ControlPlane, Options, repo_root, workspace_binary};
+use akp_test_support::{Binaries, ControlPlane, Options, free_port, repo_root, workspace_binary};
 use anyhow::{Context, Result, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Container, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -100,48 +97,6 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
-
-/// A kubeconfig of a ServiceAccount of the release namespace (a TokenRequest token).
-async fn service_account_kubeconfig(
-    cp: &ControlPlane,
-    client: &Client,
-    service_account: &str,
-    path: &Path,
-) -> Result<()> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(client.clone(), NAMESPACE)
-        .create_token_request(service_account, &PostParams::default(), &request)
-        .await
-        .with_context(|| format!("a token of ServiceAccount {service_account}"))?
-        .status
-        .context("TokenRequest status")?
-        .token;
-    let kubeconfig = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "akp", "cluster": {
-            "server": cp.apiserver_url(),
-            "certificate-authority-data": BASE64.encode(cp.ca_cert_pem()),
-        }}],
-        "users": [{"name": service_account, "user": {"token": token}}],
-        "contexts": [{"name": "akp", "context": {"cluster": "akp", "user": service_account, "namespace": NAMESPACE}}],
-        "current-context": "akp",
-    });
-    std::fs::write(path, serde_json::to_vec_pretty(&kubeconfig)?)?;
-    Ok(())
-}
-
 /// The first container of a Deployment of the release.
 async fn deployment_container(client: &Client, name: &str) -> Result<Container> {
     let deploy: k8s_openapi::api::apps::v1::Deployment =
@@ -201,7 +156,8 @@ struct Servers {
 async fn start_servers(cp: &ControlPlane, admin: &Client, dir: &Path) -> Result<Servers> {
     let operator_name = format!("{RELEASE}-operator");
     let kubeconfig = dir.join("operator.kubeconfig");
-    service_account_kubeconfig(cp, admin, &operator_name, &kubeconfig).await?;
+    cp.write_service_account_kubeconfig(NAMESPACE, &operator_name, &kubeconfig)
+        .await?;
     let container = deployment_container(admin, &operator_name).await?;
     let (operator_metrics, webhook) = (free_port()?, free_port()?);
     let pod_name = format!("{operator_name}-5c7d9-lc001");
@@ -233,7 +189,8 @@ async fn start_servers(cp: &ControlPlane, admin: &Client, dir: &Path) -> Result<
 
     let billing_name = format!("{RELEASE}-billing");
     let kubeconfig = dir.join("billing.kubeconfig");
-    service_account_kubeconfig(cp, admin, &billing_name, &kubeconfig).await?;
+    cp.write_service_account_kubeconfig(NAMESPACE, &billing_name, &kubeconfig)
+        .await?;
     let container = deployment_container(admin, &billing_name).await?;
     let billing_metrics = free_port()?;
     let data = dir.join("billing-data");
@@ -311,7 +268,8 @@ async fn helm_test(
     );
     let service_account = spec.service_account_name.context("serviceAccountName")?;
     let kubeconfig = dir.join(format!("test-{attempt}.kubeconfig"));
-    service_account_kubeconfig(cp, admin, &service_account, &kubeconfig).await?;
+    cp.write_service_account_kubeconfig(NAMESPACE, &service_account, &kubeconfig)
+        .await?;
     let mut args = args_of(
         container,
         &[

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use akp_billing::report::delivery::{AttemptOutcome, DeliveryBody, DeliveryRecord};
-use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
+use akp_crds::report::{BillingReport, ReportPhase};
 use akp_crds::{Agency, PlatformSoftwareProduct};
 use akp_operator::apply::is_applied;
 use akp_operator::product::build::{Child as Planned, plan};
@@ -46,16 +46,19 @@ use akp_operator::product::validate::validate;
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
 use akp_test_support::fixtures::{self, ALL_ACTS, GATE2, example};
 use akp_test_support::operator::{Cluster, OPERATOR_USER, cluster, eventually};
-use akp_test_support::reports::{october_production_ledger, reports_config, start_reports};
+use akp_test_support::reports::{
+    create_report, idempotency_key, october_production_ledger, reports_config, start_reports,
+};
 use akp_test_support::{
-    ControlPlane, Options, apply, apply_examples, ensure_namespace, workspace_binary,
+    ControlPlane, Options, apply, apply_examples, ensure_namespace, free_port, setpriv_command,
+    workspace_binary,
 };
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -66,12 +69,6 @@ const AGENCY_NAMESPACE: &str = "agency-mon";
 
 // ---------------------------------------------------------------------------------
 // Binaries and the operator process.
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
 
 /// `GET path` over HTTP/1.0 on 127.0.0.1:`port`; the body.
 async fn http_get(port: u16, path: &str) -> Result<String> {
@@ -140,10 +137,7 @@ impl OperatorProcess {
             .append(true)
             .open(&self.log)?;
         self.run_offset = log.metadata()?.len();
-        // Under setpriv --pdeathsig like every test child, so none outlives the test.
-        let child = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--"])
-            .arg(&self.bin)
+        let child = setpriv_command(&self.bin)
             .args([
                 "--no-webhooks",
                 "--namespace",
@@ -445,13 +439,7 @@ async fn live_objects(
     client: &Client,
     desired: &BTreeMap<Key, Value>,
 ) -> Result<BTreeMap<Key, Value>> {
-    let agencies: Vec<String> = Api::<Agency>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(|a| a.name_any())
-        .collect();
+    let agencies = akp_test_support::names(&Api::<Agency>::all(client.clone())).await?;
     let wanted_namespaces: BTreeSet<&str> = desired
         .keys()
         .filter(|(kind, ..)| *kind == "Namespace")
@@ -581,13 +569,12 @@ async fn converged(client: &Client, within: Duration) -> Result<usize> {
 }
 
 async fn product_names(client: &Client) -> Result<BTreeSet<String>> {
-    Ok(Api::<PlatformSoftwareProduct>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(|p| p.name_any())
-        .collect())
+    Ok(
+        akp_test_support::names(&Api::<PlatformSoftwareProduct>::all(client.clone()))
+            .await?
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// Waits until the operator has written at least `at_least` objects (audit log).
@@ -933,11 +920,7 @@ impl Receiver {
             move |headers: http::HeaderMap, body: String| {
                 let (log, script) = (log.clone(), script.clone());
                 async move {
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
+                    let key = idempotency_key(&headers);
                     let next = script.lock().map(|mut s| s.pop_front()).ok().flatten();
                     let (code, stall) = {
                         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
@@ -1010,26 +993,6 @@ async fn wait_delivered(api: &Api<BillingReport>, name: &str) -> Result<BillingR
     .await
 }
 
-async fn create_report(api: &Api<BillingReport>, name: &str, corrects: Option<&str>) -> Result<()> {
-    api.create(
-        &PostParams::default(),
-        &BillingReport {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            spec: BillingReportSpec {
-                period: "2026-10".into(),
-                deliver: true,
-                corrects: corrects.map(Into::into),
-            },
-            status: None,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// The `akp-billing` daemon with its report controller, as a real process.
 struct Daemon(Child);
 
@@ -1041,9 +1004,7 @@ impl Daemon {
         endpoint: &str,
         files: &Path,
     ) -> Result<Self> {
-        let child = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--"])
-            .arg(workspace_binary("akp-billing")?)
+        let child = setpriv_command(workspace_binary("akp-billing")?)
             // Metering fails every cycle (nothing listens there): only reports matter.
             .args([
                 "--prometheus",
@@ -1100,10 +1061,7 @@ impl Drop for Daemon {
 async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_and_never_resent()
 -> Result<()> {
     let started = Instant::now();
-    let cp = ControlPlane::start(Options {
-        crds: true,
-        ..Options::default()
-    })?;
+    let cp = ControlPlane::start(Options::default().with_crds())?;
     let client = cp.admin_client().await?;
     apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], TESTER).await?;
     let tmp = tempfile::tempdir()?;
@@ -1264,7 +1222,7 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     let sent = receiver.requests_with(&key);
     drop(controller);
     let (controller, _) = start()?;
-    create_report(&api, "2026-10-c1", Some("2026-10")).await?;
+    create_report(&api, "2026-10-c1", "2026-10", Some("2026-10")).await?;
     wait_delivered(&api, "2026-10-c1").await?;
     drop(controller);
     eprintln!("{:?}: controller restarted", started.elapsed());
@@ -1274,12 +1232,12 @@ async fn r_bil_02_delivery_through_refusals_500s_and_a_timeout_is_accepted_once_
     std::fs::write(files.join("signing.key"), SEED)?;
     std::fs::write(files.join("ca.pem"), &ca)?;
     let mut daemon = Daemon::start(&cp, &db, &reports, &endpoint, &files)?;
-    create_report(&api, "2026-10-c2", Some("2026-10")).await?;
+    create_report(&api, "2026-10-c2", "2026-10", Some("2026-10")).await?;
     wait_delivered(&api, "2026-10-c2").await?;
     eprintln!("{:?}: daemon started", started.elapsed());
     daemon.sigkill()?;
     let _daemon = Daemon::start(&cp, &db, &reports, &endpoint, &files)?;
-    create_report(&api, "2026-10-c3", Some("2026-10")).await?;
+    create_report(&api, "2026-10-c3", "2026-10", Some("2026-10")).await?;
     wait_delivered(&api, "2026-10-c3").await?;
 
     assert_eq!(

@@ -16,7 +16,6 @@ use akp_billing::report::{ReportMeta, build};
 use akp_billing::{Calendar, Hour, Ledger};
 use akp_crds::report::{Artifact, BillingReport, BillingReportStatus, ReportPhase};
 use akp_crds::{PlatformSoftwareProduct, Tariff};
-use akp_operator::clock::ManualClock;
 use akp_rules::billing::rating::{Contracts, RatingInput, TariffBook};
 use akp_rules::billing::rows::EnvIdentity;
 use akp_rules::billing::rows::LedgerRow;
@@ -150,10 +149,7 @@ fn sha256sum(path: &Path) -> Result<String> {
 /// only objects, with agency mon, its namespace, the example tariffs and e-license;
 /// kubectl pointed at it and its admin client.
 async fn shared() -> Result<(Kubectl, kube::Client)> {
-    let cp = ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })?;
+    let cp = ControlPlane::shared(Options::default().with_crds())?;
     let client = cp.admin_client().await?;
     apply_example(&client, "agencies.yaml", "mon").await?;
     ensure_namespace(&client, "agency-mon").await?;
@@ -175,9 +171,7 @@ async fn shared() -> Result<(Kubectl, kube::Client)> {
 async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let _operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
+    let _operator = c.operator_now().await?;
     apply_example(&admin, "agencies.yaml", "mon").await?;
     let mut tariff = example("tariffs.yaml", "akp-2026")?;
     tariff["spec"]["nonProduction"]["freeMonthsFromContract"] = json!(1);

@@ -136,20 +136,21 @@ fn run_helper(mode: &str) -> Vec<u32> {
     pids
 }
 
-#[test]
-fn children_die_with_a_panicking_test_process() {
-    let pids = run_helper("panic");
+/// Runs the helper in `mode` and checks that none of its children outlives it.
+fn children_die_with_the_helper(mode: &str, how_it_ended: &str) {
+    let pids = run_helper(mode);
     assert!(
         wait_pids_gone(&pids, Duration::from_secs(10)),
-        "children left after the test process panicked: {pids:?}"
+        "children left after the test process {how_it_ended}: {pids:?}"
     );
 }
 
 #[test]
+fn children_die_with_a_panicking_test_process() {
+    children_die_with_the_helper("panic", "panicked");
+}
+
+#[test]
 fn children_die_with_a_killed_test_process() {
-    let pids = run_helper("hang");
-    assert!(
-        wait_pids_gone(&pids, Duration::from_secs(10)),
-        "children left after the test process was killed: {pids:?}"
-    );
+    children_die_with_the_helper("hang", "was killed");
 }

@@ -590,18 +590,12 @@ async fn r_bil_01_live_exporters_meter_known_usage_exactly_through_churn_and_for
         "{quality:?}"
     );
     // The forgery: named in data quality, billed nowhere.
-    check!(
-        reasons("untrusted-series", "identity") > 0,
-        "R-BIL-01: no untrusted identity line: {quality:?}"
-    );
-    check!(
-        reasons("untrusted-series", "cpu") > 0,
-        "R-BIL-01: no untrusted cpu line: {quality:?}"
-    );
-    check!(
-        reasons("untrusted-series", "memory") > 0,
-        "R-BIL-01: no untrusted memory line: {quality:?}"
-    );
+    for resource in ["identity", "cpu", "memory"] {
+        check!(
+            reasons("untrusted-series", resource) > 0,
+            "R-BIL-01: no untrusted {resource} line: {quality:?}"
+        );
+    }
     check!(reasons("identity-conflict", "cpu") == 0, "{quality:?}");
 
     // The same Prometheus metered with the trusted-series filter off (every query's

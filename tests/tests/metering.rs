@@ -16,7 +16,7 @@ use akp_test_support::usage::{
     Env, GIB, KSM_JOB, POSTGRES_CATALOG, STEP, Twists, env_series, environments, rfc3339,
     test_config,
 };
-use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus};
+use akp_test_support::{OpenMetrics, TestPostgres, TestPrometheus, setpriv_command};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
 fn calendar() -> Calendar {
@@ -388,11 +388,8 @@ struct Child {
 
 impl Child {
     fn command(&self) -> Command {
-        // Under setpriv --pdeathsig like every test child, so none outlives the test.
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--pdeathsig", "KILL", "--"])
-            .arg(&self.bin)
-            .args(&self.args)
+        let mut cmd = setpriv_command(&self.bin);
+        cmd.args(&self.args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -779,9 +776,7 @@ fn r_bil_01_daemon_serves_its_metrics_and_retries_an_unreachable_prometheus() ->
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut daemon = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--"])
-        .arg(billing_binary()?)
+    let mut daemon = setpriv_command(billing_binary()?)
         .args(["--prometheus", "http://127.0.0.1:9", "--database"])
         .arg(sqlite_url(dir.path(), "daemon.db"))
         .args(["run", "--listen", &format!("127.0.0.1:{port}")])

@@ -6,15 +6,16 @@
 use std::time::Duration;
 
 use akp_crds::PlatformSoftwareProduct;
-use akp_operator::clock::ManualClock;
+use akp_test_support::fixtures::example;
 use akp_test_support::operator::{cluster, eventually};
-use akp_test_support::{ControlPlane, Options, apply, documents, ensure_namespace, repo_root};
-use anyhow::{Context, Result};
+use akp_test_support::{
+    ControlPlane, Options, apply, documents, ensure_namespace, list_all, names, repo_root,
+};
+use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
-use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
@@ -25,9 +26,7 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
     let reserve = ControlPlane::start(Options::default())?;
     let admin = c.cp.admin_client().await?;
     let remote = reserve.admin_client().await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
+    let operator = c.operator_now().await?;
 
     ensure_namespace(&admin, "akp-system").await?;
     let kubeconfig = std::fs::read_to_string(reserve.kubeconfig_path())?;
@@ -38,11 +37,13 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
     Api::<Secret>::namespaced(admin.clone(), "akp-system")
         .create(&PostParams::default(), &secret)
         .await?;
-    let astana = documents(&repo_root().join("examples/sites.yaml"))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == "astana-1")
-        .context("astana-1")?;
-    apply(&admin, &astana, None, "akp-tests").await?;
+    apply(
+        &admin,
+        &example("sites.yaml", "astana-1")?,
+        None,
+        "akp-tests",
+    )
+    .await?;
     let almaty2 = json!({
         "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Site", "metadata": {"name": "almaty-2"},
         "spec": {"country": "KZ", "city": "Almaty", "role": "reserve", "contours": ["internal", "external"],
@@ -50,11 +51,7 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
                  "cluster": {"kubeconfigSecretRef": {"namespace": "akp-system", "name": "almaty-2"}}}
     });
     apply(&admin, &almaty2, None, "akp-tests").await?;
-    let mz = documents(&repo_root().join("examples/agencies.yaml"))?
-        .into_iter()
-        .find(|d| d["metadata"]["name"] == "mz")
-        .context("mz")?;
-    apply(&admin, &mz, None, "akp-tests").await?;
+    apply(&admin, &example("agencies.yaml", "mz")?, None, "akp-tests").await?;
     eventually("agency namespace", Duration::from_secs(30), || async {
         Ok(Api::<Namespace>::all(admin.clone())
             .get_opt("agency-mz")
@@ -90,14 +87,8 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
         "the reserve environment's network policies",
         Duration::from_secs(60),
         || async {
-            let names: Vec<String> = Api::<NetworkPolicy>::namespaced(remote.clone(), ns)
-                .list(&ListParams::default())
-                .await?
-                .items
-                .iter()
-                .map(|p| p.name_any())
-                .collect();
-            Ok((names.len() >= 2).then_some(names))
+            let policies = names(&Api::<NetworkPolicy>::namespaced(remote.clone(), ns)).await?;
+            Ok((policies.len() >= 2).then_some(policies))
         },
     )
     .await?;
@@ -191,10 +182,8 @@ async fn r_plc_02_class_1_production_gets_its_reserve_environment_in_a_second_cl
         }
     }
     assert!(
-        Api::<Deployment>::namespaced(remote.clone(), ns)
-            .list(&ListParams::default())
+        list_all(&Api::<Deployment>::namespaced(remote.clone(), ns))
             .await?
-            .items
             .is_empty(),
         "nothing was stored"
     );

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use akp_crds::Site;
 use akp_crds::site::COUNTRY_LABEL;
-use akp_operator::clock::ManualClock;
+use akp_test_support::fixtures::example;
 use akp_test_support::operator::{cluster, eventually, wait_for_event};
-use akp_test_support::{apply, create_site_nodes, documents, repo_root};
+use akp_test_support::{apply, apply_examples, create_site_nodes, documents, repo_root};
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -26,9 +26,7 @@ async fn set_country(nodes: &Api<Node>, node: &str, country: Option<&str>) -> Re
 async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<()> {
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
+    let operator = c.operator_now().await?;
     create_site_nodes(
         &admin,
         &[
@@ -39,9 +37,7 @@ async fn r_plc_01_a_node_relabelled_abroad_is_detected_and_reported() -> Result<
     )
     .await?;
     let nodes = Api::<Node>::all(admin.clone());
-    for doc in documents(&repo_root().join("examples/sites.yaml"))? {
-        apply(&admin, &doc, None, "akp-tests").await?;
-    }
+    apply_examples(&admin, &["sites.yaml"], "akp-tests").await?;
     let sites = Api::<Site>::all(admin.clone());
     let resident = |name: &'static str, nodes: i32, abroad: i32, status: &'static str| {
         let sites = sites.clone();
@@ -108,19 +104,11 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     use k8s_openapi::api::core::v1::Pod;
     let c = cluster()?;
     let admin = c.cp.admin_client().await?;
-    let operator = c
-        .operator(&ManualClock::new(jiff::Timestamp::now()))
-        .await?;
+    let operator = c.operator_now().await?;
     create_site_nodes(&admin, &[("astana-1-a", "astana-1", "KZ")]).await?;
     let nodes = Api::<Node>::all(admin.clone());
-    for doc in documents(&repo_root().join("examples/sites.yaml"))? {
-        apply(&admin, &doc, None, "akp-tests").await?;
-    }
-    for doc in documents(&repo_root().join("examples/agencies.yaml"))? {
-        if doc["metadata"]["name"] == "mon" {
-            apply(&admin, &doc, None, "akp-tests").await?;
-        }
-    }
+    apply_examples(&admin, &["sites.yaml"], "akp-tests").await?;
+    apply(&admin, &example("agencies.yaml", "mon")?, None, "akp-tests").await?;
     let product =
         documents(&repo_root().join("examples/products/school-enrolment.yaml"))?.remove(0);
     // The operator creates the agency namespace; wait for it before the product.

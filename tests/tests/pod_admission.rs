@@ -28,13 +28,12 @@ use akp_operator::webhook::{
 };
 use akp_test_support::operator::eventually;
 use akp_test_support::{
-    ControlPlane, Options, TEST_NAMESPACE_LABEL, apply, documents, kwok_node, repo_root,
+    ControlPlane, Options, apply, apply_examples, create_test_namespace, kwok_node,
 };
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, PersistentVolumeClaim, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -46,11 +45,8 @@ const TRUSTED: &str = "registry.akp.kz/platform/postgresql:16";
 const ZONE: &str = "topology.kubernetes.io/zone";
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::full()
-    })
-    .context("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::full().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// The webhook server of the binary, once it is enforced.
@@ -126,12 +122,7 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
             .await
             .with_context(|| format!("creating node {name}"))?;
     }
-    for doc in documents(&repo_root().join("examples/sites.yaml"))? {
-        apply(&client, &doc, None, "akp-tests").await?;
-    }
-    for doc in documents(&repo_root().join("examples/catalog.yaml"))? {
-        apply(&client, &doc, None, "akp-tests").await?;
-    }
+    apply_examples(&client, &["sites.yaml", "catalog.yaml"], "akp-tests").await?;
     for extra in [
         json!({
             "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
@@ -236,46 +227,20 @@ async fn wait_until_enforced(client: &Client) -> Result<()> {
 
 /// A new environment namespace (`<env>-xxxxx`) labelled as the operator labels them.
 async fn environment(client: &Client, env: &str, class: u8, product_ns: &str) -> Result<String> {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{env}-")),
-            labels: Some(BTreeMap::from([
-                (labels::AGENCY.to_owned(), "mon".to_owned()),
-                (labels::PRODUCT.to_owned(), "e-license".to_owned()),
-                (labels::PRODUCT_NAMESPACE.to_owned(), product_ns.to_owned()),
-                (labels::ENVIRONMENT.to_owned(), env.to_owned()),
-                (labels::CONTOUR.to_owned(), "internal".to_owned()),
-                (labels::CLASS.to_owned(), class.to_string()),
-                (TEST_NAMESPACE_LABEL.to_owned(), "true".to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .context("creating an environment namespace")?;
-    created.metadata.name.context("the namespace has no name")
+    let labels = BTreeMap::from([
+        (labels::AGENCY.to_owned(), "mon".to_owned()),
+        (labels::PRODUCT.to_owned(), "e-license".to_owned()),
+        (labels::PRODUCT_NAMESPACE.to_owned(), product_ns.to_owned()),
+        (labels::ENVIRONMENT.to_owned(), env.to_owned()),
+        (labels::CONTOUR.to_owned(), "internal".to_owned()),
+        (labels::CLASS.to_owned(), class.to_string()),
+    ]);
+    create_test_namespace(client, env, labels).await
 }
 
 /// A namespace without environment labels (`<prefix>-xxxxx`).
 async fn plain_namespace(client: &Client, prefix: &str) -> Result<String> {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{prefix}-")),
-            labels: Some(BTreeMap::from([(
-                TEST_NAMESPACE_LABEL.to_owned(),
-                "true".to_owned(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
-    created.metadata.name.context("the namespace has no name")
+    create_test_namespace(client, prefix, BTreeMap::new()).await
 }
 
 async fn delete_namespaces(client: &Client, names: &[&str]) -> Result<()> {

@@ -10,11 +10,12 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use akp_billing::metering::config::{BasicAuth, PrometheusConfig};
 use akp_billing::metering::prom::{PromError, Prometheus};
+use akp_test_support::{free_port, setpriv_command};
 use anyhow::{Context, Result, bail};
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType,
@@ -31,12 +32,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 /// A CA and a serving certificate for 127.0.0.1 it signs: (CA PEM, cert PEM, key PEM).
@@ -86,8 +81,7 @@ fn start_prometheus(dir: &Path, cert: &str, key: &str) -> Result<(Killed, String
     )?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.join("prometheus.log"))?;
-    let child = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--", "prometheus"])
+    let child = setpriv_command("prometheus")
         .arg(format!(
             "--config.file={}",
             dir.join("prometheus.yml").display()
@@ -146,23 +140,16 @@ async fn billing_queries_prometheus_over_tls_with_its_ca_and_basic_auth() -> Res
     let err = no_ca.query("vector(1)", now).await.expect_err("no CA");
     assert!(matches!(err, PromError::Unreachable { .. }), "{err}");
     // Without credentials, or with a wrong password, Prometheus answers 401.
-    let anonymous = Prometheus::from_config(&config(&url, Some(&ca_file), None), timeout)?;
-    let err = anonymous
-        .query("vector(1)", now)
-        .await
-        .expect_err("no auth");
-    assert!(err.to_string().contains("401"), "{err}");
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "not-the-password")?;
-    let wrong = Prometheus::from_config(
-        &config(&url, Some(&ca_file), Some(("akp", &wrong))),
-        timeout,
-    )?;
-    let err = wrong
-        .query("vector(1)", now)
-        .await
-        .expect_err("wrong password");
-    assert!(err.to_string().contains("401"), "{err}");
+    for (what, auth) in [
+        ("no auth", None),
+        ("wrong password", Some(("akp", wrong.as_path()))),
+    ] {
+        let client = Prometheus::from_config(&config(&url, Some(&ca_file), auth), timeout)?;
+        let err = client.query("vector(1)", now).await.expect_err(what);
+        assert!(err.to_string().contains("401"), "{what}: {err}");
+    }
     // A CA file that holds no certificate is refused at start, naming the field.
     let empty = dir.path().join("empty.crt");
     std::fs::write(&empty, "")?;

@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use akp_operator::clock::ManualClock;
+use akp_test_support::fixtures;
 use akp_test_support::operator::{Operator, eventually};
-use akp_test_support::{ControlPlane, Options, documents, ensure_namespace, repo_root};
+use akp_test_support::{ControlPlane, Options, documents, ensure_namespace, list_all, repo_root};
 use anyhow::{Context, Result, bail, ensure};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -27,13 +28,12 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams,
     WatchParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, Status};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 
 const RELEASE: &str = "akp";
@@ -279,32 +279,6 @@ async fn apply_eventually(client: &Client, doc: Value) -> Result<()> {
     .await
 }
 
-/// A client that authenticates with a TokenRequest token of a service account.
-async fn service_account_client(cp: &ControlPlane, admin: &Client, name: &str) -> Result<Client> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(admin.clone(), RELEASE_NAMESPACE)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .with_context(|| format!("a token for {name}"))?
-        .status
-        .context("the TokenRequest has no status")?
-        .token;
-    // The control plane's kubeconfig, its client certificate swapped for the token.
-    let mut kubeconfig = serde_json::to_value(cp.kubeconfig_for("unused", &[])?)?;
-    for user in kubeconfig["users"].as_array_mut().into_iter().flatten() {
-        user["user"] = json!({"token": token});
-    }
-    let kubeconfig: Kubeconfig = serde_json::from_value(kubeconfig)?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(Client::try_from(config)?)
-}
-
 /// How a row's object is reached.
 #[derive(Clone, Copy, Debug)]
 enum Access {
@@ -348,180 +322,68 @@ fn targets() -> BTreeMap<&'static str, Target> {
         access,
     };
     use Access::*;
+    use akp_operator::rbac::ADMINISTRATOR;
     let a = Some("agency-a");
     let env = Some(A_ENV);
     let system = Some(RELEASE_NAMESPACE);
-    BTreeMap::from([
-        (
-            "product of A",
-            t("PlatformSoftwareProduct", a, "portal", Object),
-        ),
-        (
-            "product of B",
-            t(
-                "PlatformSoftwareProduct",
-                Some("agency-b"),
-                "portal",
-                Object,
-            ),
-        ),
-        (
-            "status of A's product",
-            t("PlatformSoftwareProduct", a, "portal", Status),
-        ),
-        (
-            "secret in A's agency namespace",
-            t("Secret", a, "db", Object),
-        ),
-        (
-            "head's rolebinding in A's namespace",
-            t("RoleBinding", a, "akp-digitalization-head", Object),
-        ),
-        ("pod in A's agency namespace", t("Pod", a, "runner", Object)),
-        (
-            "deployment in A's agency namespace",
-            t("Deployment", a, "runner", Object),
-        ),
-        (
-            "cronjob in A's agency namespace",
-            t("CronJob", a, "runner", Object),
-        ),
-        (
-            "service in A's agency namespace",
-            t("Service", a, "runner", Object),
-        ),
-        ("namespace of A", t("Namespace", None, "agency-a", Object)),
-        ("agency", t("Agency", None, "a", Object)),
-        ("site", t("Site", None, "astana-1", Object)),
-        (
-            "catalog item",
-            t("SoftwareCatalogItem", None, "postgresql-16", Object),
-        ),
-        ("tariff", t("Tariff", None, "akp-2027", Object)),
-        (
-            "billing report",
-            t("BillingReport", None, "2026-10", Object),
-        ),
-        (
-            "webhook secret",
-            t("Secret", system, WEBHOOK_SECRET, Object),
-        ),
-        (
-            "other secret of akp-system",
-            t("Secret", system, "other", Object),
-        ),
-        (
-            "configmap in A's env",
-            t("ConfigMap", env, "settings", Object),
-        ),
-        ("secret in A's env", t("Secret", env, "db", Object)),
-        ("pod in A's env", t("Pod", env, "web", Object)),
-        (
-            "pods/exec in A's env",
-            t(
-                "Pod",
-                env,
-                "web",
-                Connect("exec", "command=true&stdout=true"),
-            ),
-        ),
-        (
-            "pods/attach in A's env",
-            t("Pod", env, "web", Connect("attach", "stdout=true")),
-        ),
-        (
-            "pods/portforward in A's env",
-            t("Pod", env, "web", Connect("portforward", "ports=8080")),
-        ),
-        (
-            "pods/ephemeralcontainers in A's env",
-            t("Pod", env, "web", Ephemeral),
-        ),
-        ("pods/binding in A's env", t("Pod", env, "web", PodBinding)),
-        ("pods/log in A's env", t("Pod", env, "web", Log)),
-        ("deployment in A's env", t("Deployment", env, "web", Object)),
-        ("service in A's env", t("Service", env, "web", Object)),
-        ("endpoints in A's env", t("Endpoints", env, "web", Object)),
-        (
-            "endpointslice in A's env",
-            t("EndpointSlice", env, "web-manual", Object),
-        ),
-        ("ingress in A's env", t("Ingress", env, "web", Object)),
-        (
-            "networkpolicy in A's env",
-            t("NetworkPolicy", env, "akp-default-deny", Object),
-        ),
-        (
-            "resourcequota in A's env",
-            t("ResourceQuota", env, "akp-requested", Object),
-        ),
-        (
-            "limitrange in A's env",
-            t("LimitRange", env, "akp-defaults", Object),
-        ),
-        (
-            "serviceaccount in A's env",
-            t("ServiceAccount", env, "app", Object),
-        ),
-        (
-            "serviceaccounts/token in A's env",
-            t("ServiceAccount", env, "app", Token),
-        ),
-        (
-            "rolebinding in A's env",
-            t("RoleBinding", env, "akp-developer", Object),
-        ),
-        (
-            "configmap in B's env",
-            t("ConfigMap", Some(B_ENV), "settings", Object),
-        ),
-        (
-            "clusterrole environment-administrator",
-            t(
-                "ClusterRole",
-                None,
-                akp_operator::rbac::ADMINISTRATOR,
-                Grant,
-            ),
-        ),
-        (
-            "clusterrole admin (built-in)",
-            t("ClusterRole", None, "admin", Grant),
-        ),
-        (
-            "user head@a.gov.kz",
-            t(
-                "SoftwareCatalogItem",
-                None,
-                "",
-                Impersonate(&[("Impersonate-User", "head@a.gov.kz")]),
-            ),
-        ),
-        (
-            "group system:masters",
-            t(
-                "SoftwareCatalogItem",
-                None,
-                "",
-                Impersonate(&[
-                    ("Impersonate-User", "nobody@akp.kz"),
-                    ("Impersonate-Group", "system:masters"),
-                ]),
-            ),
-        ),
-        (
-            "serviceaccount akp-operator",
-            t(
-                "SoftwareCatalogItem",
-                None,
-                "",
-                Impersonate(&[(
-                    "Impersonate-User",
-                    "system:serviceaccount:akp-system:akp-operator",
-                )]),
-            ),
-        ),
-    ])
+    // Impersonation headers: a user, a privileged group, the operator's service account.
+    const AS_HEAD: &[(&str, &str)] = &[("Impersonate-User", "head@a.gov.kz")];
+    const AS_MASTERS: &[(&str, &str)] = &[
+        ("Impersonate-User", "nobody@akp.kz"),
+        ("Impersonate-Group", "system:masters"),
+    ];
+    const AS_OPERATOR: &[(&str, &str)] = &[(
+        "Impersonate-User",
+        "system:serviceaccount:akp-system:akp-operator",
+    )];
+    // One row a line, so the table reads like MATRIX.
+    #[rustfmt::skip]
+    let rows = [
+        ("product of A",                          t("PlatformSoftwareProduct", a,                "portal",                  Object)),
+        ("product of B",                          t("PlatformSoftwareProduct", Some("agency-b"), "portal",                  Object)),
+        ("status of A's product",                 t("PlatformSoftwareProduct", a,                "portal",                  Status)),
+        ("secret in A's agency namespace",        t("Secret",                  a,                "db",                      Object)),
+        ("head's rolebinding in A's namespace",   t("RoleBinding",             a,                "akp-digitalization-head", Object)),
+        ("pod in A's agency namespace",           t("Pod",                     a,                "runner",                  Object)),
+        ("deployment in A's agency namespace",    t("Deployment",              a,                "runner",                  Object)),
+        ("cronjob in A's agency namespace",       t("CronJob",                 a,                "runner",                  Object)),
+        ("service in A's agency namespace",       t("Service",                 a,                "runner",                  Object)),
+        ("namespace of A",                        t("Namespace",               None,             "agency-a",                Object)),
+        ("agency",                                t("Agency",                  None,             "a",                       Object)),
+        ("site",                                  t("Site",                    None,             "astana-1",                Object)),
+        ("catalog item",                          t("SoftwareCatalogItem",     None,             "postgresql-16",           Object)),
+        ("tariff",                                t("Tariff",                  None,             "akp-2027",                Object)),
+        ("billing report",                        t("BillingReport",           None,             "2026-10",                 Object)),
+        ("webhook secret",                        t("Secret",                  system,           WEBHOOK_SECRET,            Object)),
+        ("other secret of akp-system",            t("Secret",                  system,           "other",                   Object)),
+        ("configmap in A's env",                  t("ConfigMap",               env,              "settings",                Object)),
+        ("secret in A's env",                     t("Secret",                  env,              "db",                      Object)),
+        ("pod in A's env",                        t("Pod",                     env,              "web",                     Object)),
+        ("pods/exec in A's env",                  t("Pod",                     env,              "web",                     Connect("exec", "command=true&stdout=true"))),
+        ("pods/attach in A's env",                t("Pod",                     env,              "web",                     Connect("attach", "stdout=true"))),
+        ("pods/portforward in A's env",           t("Pod",                     env,              "web",                     Connect("portforward", "ports=8080"))),
+        ("pods/ephemeralcontainers in A's env",   t("Pod",                     env,              "web",                     Ephemeral)),
+        ("pods/binding in A's env",               t("Pod",                     env,              "web",                     PodBinding)),
+        ("pods/log in A's env",                   t("Pod",                     env,              "web",                     Log)),
+        ("deployment in A's env",                 t("Deployment",              env,              "web",                     Object)),
+        ("service in A's env",                    t("Service",                 env,              "web",                     Object)),
+        ("endpoints in A's env",                  t("Endpoints",               env,              "web",                     Object)),
+        ("endpointslice in A's env",              t("EndpointSlice",           env,              "web-manual",              Object)),
+        ("ingress in A's env",                    t("Ingress",                 env,              "web",                     Object)),
+        ("networkpolicy in A's env",              t("NetworkPolicy",           env,              "akp-default-deny",        Object)),
+        ("resourcequota in A's env",              t("ResourceQuota",           env,              "akp-requested",           Object)),
+        ("limitrange in A's env",                 t("LimitRange",              env,              "akp-defaults",            Object)),
+        ("serviceaccount in A's env",             t("ServiceAccount",          env,              "app",                     Object)),
+        ("serviceaccounts/token in A's env",      t("ServiceAccount",          env,              "app",                     Token)),
+        ("rolebinding in A's env",                t("RoleBinding",             env,              "akp-developer",           Object)),
+        ("configmap in B's env",                  t("ConfigMap",               Some(B_ENV),      "settings",                Object)),
+        ("clusterrole environment-administrator", t("ClusterRole",             None,             ADMINISTRATOR,             Grant)),
+        ("clusterrole admin (built-in)",          t("ClusterRole",             None,             "admin",                   Grant)),
+        ("user head@a.gov.kz",                    t("SoftwareCatalogItem",     None,             "",                        Impersonate(AS_HEAD))),
+        ("group system:masters",                  t("SoftwareCatalogItem",     None,             "",                        Impersonate(AS_MASTERS))),
+        ("serviceaccount akp-operator",           t("SoftwareCatalogItem",     None,             "",                        Impersonate(AS_OPERATOR))),
+    ];
+    BTreeMap::from(rows)
 }
 
 /// Whether RBAC refused the request (an admission refusal is also a 403, but the
@@ -545,6 +407,13 @@ fn dry_patch() -> PatchParams {
         dry_run: true,
         field_manager: Some(MANAGER.into()),
         ..PatchParams::default()
+    }
+}
+
+fn dry_delete() -> DeleteParams {
+    DeleteParams {
+        dry_run: true,
+        ..DeleteParams::default()
     }
 }
 
@@ -619,21 +488,17 @@ async fn attempt(
             .patch(target.name, &dry_patch(), &Patch::Merge(&label))
             .await
             .map(drop),
-        (Access::Object, 'd') => {
-            let params = DeleteParams {
-                dry_run: true,
-                ..DeleteParams::default()
-            };
-            as_subject.delete(target.name, &params).await.map(drop)
-        }
+        (Access::Object, 'd') => as_subject
+            .delete(target.name, &dry_delete())
+            .await
+            .map(drop),
         (Access::Object, 'D') => {
-            let params = DeleteParams {
-                dry_run: true,
-                ..DeleteParams::default()
-            };
             // A selector that matches nothing: authorization is the same.
             as_subject
-                .delete_collection(&params, &ListParams::default().labels("akp.test/none=none"))
+                .delete_collection(
+                    &dry_delete(),
+                    &ListParams::default().labels("akp.test/none=none"),
+                )
                 .await
                 .map(drop)
         }
@@ -794,20 +659,8 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
         }
     }
     for agency in ["a", "b"] {
-        apply(
-            admin,
-            &json!({
-                "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-                "metadata": {"name": agency},
-                "spec": {
-                    "displayName": {"kk": "Сынақ", "ru": "Тест"},
-                    "bin": "040340004434",
-                    "namespace": format!("agency-{agency}"),
-                    "digitalizationHead": {"user": format!("head@{agency}.gov.kz")}
-                }
-            }),
-        )
-        .await?;
+        let (namespace, head) = (format!("agency-{agency}"), format!("head@{agency}.gov.kz"));
+        apply(admin, &fixtures::agency(agency, &namespace, &head)).await?;
     }
     // An agency namespace of an older operator, whose head's binding was to the
     // built-in `admin`: a roleRef cannot change, so the operator makes it again.
@@ -843,18 +696,12 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     );
     for agency in ["a", "b"] {
         let ns = format!("agency-{agency}");
-        eventually(
-            &format!("the bindings of agency {agency}"),
-            Duration::from_secs(60),
-            || {
-                let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &ns);
-                async move {
-                    let head = bindings.get_opt("akp-digitalization-head").await?;
-                    Ok(head
-                        .filter(|b| b.role_ref.name == akp_operator::rbac::DIGITALIZATION_HEAD)
-                        .map(drop))
-                }
-            },
+        // Bound to the operator's own role, not the old `admin`.
+        made_binding(
+            admin,
+            &ns,
+            "akp-digitalization-head",
+            Some(akp_operator::rbac::DIGITALIZATION_HEAD),
         )
         .await?;
         let participants = if agency == "a" {
@@ -882,15 +729,7 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     }
     for agency in ["a", "b"] {
         let env = format!("{agency}-portal-development");
-        eventually(
-            &format!("the environment {env} and its bindings"),
-            Duration::from_secs(60),
-            || {
-                let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &env);
-                async move { Ok(bindings.get_opt("akp-developer").await?.map(drop)) }
-            },
-        )
-        .await?;
+        made_binding(admin, &env, "akp-developer", None).await?;
     }
     operator.stop().await;
 
@@ -924,6 +763,25 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
         apply_eventually(admin, doc).await?;
     }
     Ok(())
+}
+
+/// Waits for the operator to make the RoleBinding `name` in `ns` (to the ClusterRole
+/// `role`, when given).
+async fn made_binding(admin: &Client, ns: &str, name: &str, role: Option<&str>) -> Result<()> {
+    eventually(
+        &format!("the RoleBinding {ns}/{name}"),
+        Duration::from_secs(60),
+        || {
+            let bindings = Api::<RoleBinding>::namespaced(admin.clone(), ns);
+            async move {
+                let binding = bindings.get_opt(name).await?;
+                Ok(binding
+                    .filter(|b| role.is_none_or(|r| b.role_ref.name == r))
+                    .map(drop))
+            }
+        },
+    )
+    .await
 }
 
 /// A pod, a Deployment, a Service and a CronJob named `name` in `ns`, the targets of
@@ -992,11 +850,13 @@ async fn r_lc_08_rbac_matrix_of_people_project_roles_and_service_accounts() -> R
     );
     subjects.insert(
         "op-SA",
-        service_account_client(cp, &admin, OPERATOR_SA).await?,
+        cp.service_account_client(RELEASE_NAMESPACE, OPERATOR_SA)
+            .await?,
     );
     subjects.insert(
         "bill-SA",
-        service_account_client(cp, &admin, BILLING_SA).await?,
+        cp.service_account_client(RELEASE_NAMESPACE, BILLING_SA)
+            .await?,
     );
     ensure!(
         columns.iter().all(|c| subjects.contains_key(c.as_str()))
@@ -1087,15 +947,7 @@ async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Resu
     let _one = ONE_OPERATOR.lock().await;
     let cp = control_plane()?;
     let admin = cp.admin_client().await?;
-    apply(
-        &admin,
-        &json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency", "metadata": {"name": "q"},
-            "spec": {"displayName": {"kk": "Сынақ", "ru": "Тест"}, "bin": "040340004434",
-                "namespace": "agency-q", "digitalizationHead": {"user": "head@q.gov.kz"}}
-        }),
-    )
-    .await?;
+    apply(&admin, &fixtures::agency("q", "agency-q", "head@q.gov.kz")).await?;
     let operator = Operator::start(
         cp.client_for("akp-operator-in-test", &["system:masters"])
             .await?,
@@ -1229,10 +1081,8 @@ async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Resu
         "{message}"
     );
     ensure!(
-        Api::<Pod>::namespaced(admin.clone(), env)
-            .list(&ListParams::default())
+        list_all(&Api::<Pod>::namespaced(admin.clone(), env))
             .await?
-            .items
             .is_empty(),
         "a pod was stored"
     );

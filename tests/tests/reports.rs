@@ -14,15 +14,17 @@ use std::time::{Duration, Instant};
 
 use akp_billing::Ledger;
 use akp_billing::report::controller::Context as ReportsContext;
-use akp_crds::report::{BillingReport, BillingReportSpec, ReportPhase};
+use akp_crds::report::{BillingReport, ReportPhase};
 use akp_operator::webhook::{CertStore, Validators, WebhookServer, router};
+use akp_test_support::operator::eventually;
 use akp_test_support::reports::{
-    InProcessReports, october_production_ledger, reports_config, start_reports,
+    InProcessReports, create_report, idempotency_key, october_production_ledger, reports_config,
+    start_reports,
 };
-use akp_test_support::{ControlPlane, Options, apply_examples};
+use akp_test_support::{ControlPlane, Options, apply_examples, list_all};
 use anyhow::{Result, anyhow, ensure};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ListParams};
 
 const SEED: [u8; 32] = [9; 32];
 
@@ -49,11 +51,7 @@ async fn receiver(cp: &ControlPlane, client: &kube::Client) -> Result<Receiver> 
     let handler = move |headers: http::HeaderMap| {
         let (s, r, a) = (s.clone(), r.clone(), a.clone());
         async move {
-            let key = headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
+            let key = idempotency_key(&headers);
             r.fetch_add(1, Ordering::SeqCst);
             let mut code = s.load(Ordering::SeqCst);
             if (200..300).contains(&code)
@@ -123,36 +121,25 @@ async fn wait_phase(
 }
 
 async fn wait_event(events: &Api<Event>, name: &str, type_: &str, reason: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let found = events
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .any(|e| {
+    eventually(
+        &format!("a {type_} event {reason} for {name}"),
+        Duration::from_secs(20),
+        || async {
+            let found = list_all(events).await?.iter().any(|e| {
                 e.type_.as_deref() == Some(type_)
                     && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
                     && e.reason.as_deref() == Some(reason)
             });
-        if found {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "no {type_} event {reason} for {name}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            Ok(found.then_some(()))
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()> {
     let started = Instant::now();
-    let cp = ControlPlane::start(Options {
-        crds: true,
-        ..Default::default()
-    })?;
+    let cp = ControlPlane::start(Options::default().with_crds())?;
     let client = cp.admin_client().await?;
     apply_examples(&client, &["tariffs.yaml", "agencies.yaml"], "tests").await?;
     let tmp = tempfile::tempdir()?;
@@ -170,22 +157,7 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
     let (running, ctx) = start(&client, &ledger, &reports_dir, &rx)?;
 
     // An open month: Pending, with the reason.
-    api.create(
-        &PostParams::default(),
-        &BillingReport {
-            metadata: ObjectMeta {
-                name: Some("2026-11".into()),
-                ..ObjectMeta::default()
-            },
-            spec: BillingReportSpec {
-                period: "2026-11".into(),
-                deliver: true,
-                corrects: None,
-            },
-            status: None,
-        },
-    )
-    .await?;
+    create_report(&api, "2026-11", "2026-11", None).await?;
     let pending = wait_phase(&api, "2026-11", ReportPhase::Pending).await?;
     let cond = pending
         .status
@@ -278,22 +250,7 @@ async fn r_bil_02_report_controller_pending_signed_delivered_once() -> Result<()
         "the status of an unchanged report was written again"
     );
     // A correction is a separate report, delivered as a new one (its own key).
-    api.create(
-        &PostParams::default(),
-        &BillingReport {
-            metadata: ObjectMeta {
-                name: Some("2026-10-c1".into()),
-                ..ObjectMeta::default()
-            },
-            spec: BillingReportSpec {
-                period: "2026-10".into(),
-                deliver: true,
-                corrects: Some("2026-10".into()),
-            },
-            status: None,
-        },
-    )
-    .await?;
+    create_report(&api, "2026-10-c1", "2026-10", Some("2026-10")).await?;
     let correction = wait_phase(&api, "2026-10-c1", ReportPhase::Delivered).await?;
     ensure!(
         correction

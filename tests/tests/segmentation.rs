@@ -34,7 +34,7 @@ use akp_test_support::fixtures::is_ready;
 use akp_test_support::netpol::{Endpoint, World};
 use akp_test_support::operator::{OPERATOR_USER, Operator, eventually};
 use akp_test_support::{
-    Binaries, ControlPlane, Options, apply_examples, ensure_namespace, repo_root,
+    Binaries, ControlPlane, Options, apply_examples, ensure_namespace, names, repo_root,
 };
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::core::v1::Namespace;
@@ -421,14 +421,13 @@ async fn world_in_api_server(client: &Client) -> Result<World> {
                     return Ok(None);
                 }
                 for env in &s.environments {
-                    let names: BTreeSet<String> =
-                        Api::<NetworkPolicy>::namespaced(client.clone(), &env.namespace)
-                            .list(&ListParams::default())
-                            .await?
-                            .items
-                            .iter()
-                            .map(|n| n.name_any())
-                            .collect();
+                    let names: BTreeSet<String> = names(&Api::<NetworkPolicy>::namespaced(
+                        client.clone(),
+                        &env.namespace,
+                    ))
+                    .await?
+                    .into_iter()
+                    .collect();
                     if !names.contains("akp-default-deny") || !names.contains("akp-contour") {
                         return Ok(None);
                     }
@@ -567,10 +566,7 @@ async fn r_seg_the_policies_in_the_api_server_admit_exactly_the_table_by_two_eng
     let cyclonus = Binaries::locate()?.cyclonus;
     Binaries::require(&cyclonus)?;
     // Its own control plane: an operator acts on the whole cluster.
-    let cp = ControlPlane::start(Options {
-        crds: true,
-        ..Options::default()
-    })?;
+    let cp = ControlPlane::start(Options::default().with_crds())?;
     let admin = cp.admin_client().await?;
     let clock = ManualClock::new("2026-10-01T00:00:00Z".parse()?);
     let operator = Operator::start(

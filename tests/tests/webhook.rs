@@ -38,11 +38,8 @@ const SCOPE_LABEL: &str = "akp.test/webhook";
 const HOOK: &str = "platformsoftwareproducts.validate.akp.egov.kz";
 
 fn control_plane() -> Result<&'static ControlPlane> {
-    ControlPlane::shared(Options {
-        crds: true,
-        ..Options::default()
-    })
-    .context("control plane starts (run tools/build.sh first)")
+    ControlPlane::shared(Options::default().with_crds())
+        .context("control plane starts (run tools/build.sh first)")
 }
 
 /// "Today" for the R-SW-02 checks, fixed so that expiry does not depend on the day

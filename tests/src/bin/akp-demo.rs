@@ -7,10 +7,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use akp_crds::{Agency, PlatformSoftwareProduct};
+use akp_test_support::operator::operator_args;
 
 use akp_test_support::{
-    Binaries, ControlPlane, Options, apply, create_site_nodes, documents, ensure_namespace,
-    repo_root, yaml_files,
+    Binaries, ControlPlane, Options, apply, apply_examples, create_site_nodes, documents,
+    ensure_namespace, free_port, repo_root, yaml_files,
 };
 use anyhow::{Context, Result};
 use kube::api::{Api, PostParams};
@@ -92,12 +93,7 @@ async fn main() -> Result<()> {
         ],
     )
     .await?;
-    apply_dir(
-        &client,
-        &repo_root().join("examples"),
-        &["agencies.yaml", "sites.yaml"],
-    )
-    .await?;
+    apply_examples(&client, &["agencies.yaml", "sites.yaml"], MANAGER).await?;
     demo.kubectl(&["get", "agencies"])?;
     demo.kubectl(&["get", "sites"])?;
     demo.kubectl(&[
@@ -110,12 +106,7 @@ async fn main() -> Result<()> {
     ])?;
 
     demo.step("the trusted-software catalog and the tariffs");
-    apply_dir(
-        &client,
-        &repo_root().join("examples"),
-        &["catalog.yaml", "tariffs.yaml"],
-    )
-    .await?;
+    apply_examples(&client, &["catalog.yaml", "tariffs.yaml"], MANAGER).await?;
     demo.kubectl(&["get", "softwarecatalogitems"])?;
     demo.kubectl(&["get", "tariffs"])?;
 
@@ -125,27 +116,9 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|| repo_root().join("target/debug/akp-operator"));
     let operator_log = out_dir.join("operator.log");
     ensure_namespace(&client, "akp-system").await?;
-    let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let webhook_addr = format!("127.0.0.1:{webhook_port}");
-    let webhook_url = format!("https://127.0.0.1:{webhook_port}");
     let _operator = Child::spawn(
         Command::new(&operator_bin)
-            .args([
-                "--no-leader-election",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--namespace",
-                "akp-system",
-                "--register-webhooks",
-            ])
-            .args([
-                "--webhook-addr",
-                &webhook_addr,
-                "--webhook-endpoint",
-                &webhook_url,
-            ])
+            .args(operator_args(free_port()?))
             .env("KUBECONFIG", &demo.kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .stdout(std::fs::File::create(&operator_log)?)
@@ -207,11 +180,10 @@ async fn main() -> Result<()> {
         .context("tax-check")?;
     stray["metadata"]["namespace"] = "default".into();
     println!("a product created in namespace default, which belongs to no agency:");
-    match apply(&client, &stray, None, MANAGER).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a product outside every agency namespace was accepted"),
-    }
+    show_refusal(
+        apply(&client, &stray, None, MANAGER).await,
+        "a product outside every agency namespace was accepted",
+    )?;
 
     demo.step("school-enrolment walks its stages: preliminary testing, then trial operation once its acts are signed");
     let enrolment = repo_root().join("examples/products/school-enrolment.yaml");
@@ -223,11 +195,10 @@ async fn main() -> Result<()> {
     doc["spec"]["environments"]["trial"] =
         serde_json::json!({"cpu": "4", "memory": "8Gi", "storage": "40Gi"});
     println!("trying trialOperation straight from development:");
-    match apply(&client, &doc, None, MANAGER).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("skipping two stages was accepted"),
-    }
+    show_refusal(
+        apply(&client, &doc, None, MANAGER).await,
+        "skipping two stages was accepted",
+    )?;
     for (stage, acts) in [
         ("preliminaryTesting", serde_json::json!([])),
         (
@@ -314,17 +285,14 @@ async fn main() -> Result<()> {
         "wide",
     ])?;
     println!("a pod asking for a node in Frankfurt:");
-    match pods
-        .create(
+    show_refusal(
+        pods.create(
             &PostParams::default(),
             &pod("db-abroad", Some("frankfurt-1"))?,
         )
-        .await
-    {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a pod asking for a node abroad was admitted"),
-    }
+        .await,
+        "a pod asking for a node abroad was admitted",
+    )?;
     println!("a pod with an image that is not in the trusted-software catalog:");
     let mut untrusted = pod("hub", None)?;
     if let Some(c) = untrusted
@@ -334,11 +302,10 @@ async fn main() -> Result<()> {
     {
         c.image = Some("postgres:16".into());
     }
-    match pods.create(&PostParams::default(), &untrusted).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("an untrusted image was admitted"),
-    }
+    show_refusal(
+        pods.create(&PostParams::default(), &untrusted).await,
+        "an untrusted image was admitted",
+    )?;
     demo.kubectl(&["get", "sites"])?;
 
     demo.step("tenants cannot walk around it: no workloads in the agency namespace, no host access (docs/security.md)");
@@ -354,14 +321,12 @@ async fn main() -> Result<()> {
         ("even the platform's administrator", &client),
     ] {
         println!("{who}: a miner pinned to frankfurt-1-a in the agency namespace agency-mon:");
-        match Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "agency-mon")
-            .create(&PostParams::default(), &miner()?)
-            .await
-        {
-            Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-            Err(e) => return Err(e.into()),
-            Ok(_) => anyhow::bail!("a pod in the agency namespace was admitted"),
-        }
+        show_refusal(
+            Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "agency-mon")
+                .create(&PostParams::default(), &miner()?)
+                .await,
+            "a pod in the agency namespace was admitted",
+        )?;
     }
     println!("a privileged pod on the node's network in mon-school-enrolment-development:");
     let mut privileged = pod("root", None)?;
@@ -374,11 +339,10 @@ async fn main() -> Result<()> {
             });
         }
     }
-    match pods.create(&PostParams::default(), &privileged).await {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a privileged pod was admitted"),
-    }
+    show_refusal(
+        pods.create(&PostParams::default(), &privileged).await,
+        "a privileged pod was admitted",
+    )?;
     println!("the same as a Deployment's pod template:");
     let deployment: k8s_openapi::api::apps::v1::Deployment =
         serde_json::from_value(serde_json::json!({
@@ -388,17 +352,15 @@ async fn main() -> Result<()> {
                 "template": {"metadata": {"labels": {"app": "root"}}, "spec": privileged.spec}
             }
         }))?;
-    match Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
-        client.clone(),
-        "mon-school-enrolment-development",
-    )
-    .create(&PostParams::default(), &deployment)
-    .await
-    {
-        Err(kube::Error::Api(status)) => println!("  refused: {}", status.message),
-        Err(e) => return Err(e.into()),
-        Ok(_) => anyhow::bail!("a privileged Deployment was admitted"),
-    }
+    show_refusal(
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+            client.clone(),
+            "mon-school-enrolment-development",
+        )
+        .create(&PostParams::default(), &deployment)
+        .await,
+        "a privileged Deployment was admitted",
+    )?;
 
     demo.step("bad input is refused by the API server with the field, the rule and the fix");
     for bad in [
@@ -741,6 +703,18 @@ where
         demo.started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Shows the API server's refusal of a request, or fails saying what was `admitted`.
+fn show_refusal<T>(result: Result<T, kube::Error>, admitted: &str) -> Result<()> {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            println!("  refused: {}", status.message);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => anyhow::bail!("{admitted}"),
+    }
 }
 
 /// Applies every document of the named files of `dir` (all files when `names` is
