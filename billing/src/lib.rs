@@ -1,6 +1,7 @@
 //! The AKP billing daemon's I/O, in the order of its pipeline: [`metering`] of actually
 //! consumed resources (R-BIL-01), the [`ledger`] (SQLite or PostgreSQL) and the monthly
-//! [`report`] (reading, rendering, signing, delivery, the BillingReport controller).
+//! [`report`] (reading, rendering, signing, delivery, the BillingReport controller),
+//! and the agencies' [`statement`]s and cost metrics.
 //! What is billed and how much is decided by the pure rules in `akp_rules::billing`.
 //!
 //! For each closed hour the [`metering::collector::Collector`] asks Prometheus one
@@ -16,6 +17,7 @@ pub mod ledger;
 pub mod metering;
 pub mod metrics;
 pub mod report;
+pub mod statement;
 
 pub use akp_rules::billing::period::{Calendar, Hour, Month, Window};
 pub use akp_rules::billing::rows::LedgerRow;

@@ -83,6 +83,8 @@ enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         reports: ReportsArgs,
+        #[command(flatten)]
+        statements: StatementsArgs,
     },
     /// Catch up once: every hour from the watermarks to now, then close due months.
     Collect {
@@ -123,6 +125,20 @@ enum Command {
 }
 
 /// The BillingReport controller, started next to the metering loop with `--reports`.
+#[derive(clap::Args)]
+struct StatementsArgs {
+    /// Write each agency's UsageStatement of the open month in its namespace, and the
+    /// cost metrics (akp_billing_month_to_date_amount, budgets).
+    #[arg(long)]
+    statements: bool,
+    /// Seconds between updates of the statements.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..))]
+    statements_interval_seconds: u64,
+    /// Budget alert thresholds, percent of an agency's monthly budget.
+    #[arg(long, value_delimiter = ',', default_value = "50,90,100", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    budget_thresholds: Vec<u32>,
+}
+
 #[derive(clap::Args)]
 struct ReportsArgs {
     /// Run the BillingReport controller (R-BIL-02).
@@ -210,6 +226,27 @@ async fn start_reports(
     ))))
 }
 
+async fn start_statements(
+    args: &StatementsArgs,
+    ledger: Ledger,
+    metrics: &Metrics,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    if !args.statements {
+        return Ok(None);
+    }
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the cluster")?;
+    let cost = akp_billing::statement::CostMetrics::register(metrics.registry())?;
+    let config = akp_billing::statement::StatementsConfig {
+        interval: Duration::from_secs(args.statements_interval_seconds),
+        thresholds: args.budget_thresholds.clone(),
+    };
+    Ok(Some(tokio::spawn(akp_billing::statement::run(
+        client, ledger, cost, config,
+    ))))
+}
+
 fn parse_time(text: Option<&str>) -> Result<i64> {
     match text {
         Some(t) => Ok(t
@@ -272,11 +309,17 @@ async fn collector(cli: &Cli, metrics: Metrics) -> Result<Collector> {
     })
 }
 
-async fn run(cli: &Cli, listen: SocketAddr, reports: &ReportsArgs) -> Result<()> {
+async fn run(
+    cli: &Cli,
+    listen: SocketAddr,
+    reports: &ReportsArgs,
+    statements: &StatementsArgs,
+) -> Result<()> {
     let metrics = Metrics::new()?;
     let server = tokio::spawn(akp_billing::metrics::serve(listen, metrics.clone()));
     let mut collector = collector(cli, metrics.clone()).await?;
     let reports = start_reports(reports, collector.ledger().clone(), &metrics).await?;
+    let statements = start_statements(statements, collector.ledger().clone(), &metrics).await?;
     let poll = Duration::from_secs(collector.config().timing.poll_seconds.max(1));
     let recheck = collector.config().timing.recheck_seconds;
     let mut failures: u32 = 0;
@@ -332,8 +375,8 @@ async fn run(cli: &Cli, listen: SocketAddr, reports: &ReportsArgs) -> Result<()>
             return Err(anyhow!("the metrics endpoint stopped"));
         }
     }
-    if let Some(reports) = reports {
-        reports.abort();
+    for task in [reports, statements].into_iter().flatten() {
+        task.abort();
     }
     collector.ledger().close().await;
     Ok(())
@@ -363,7 +406,11 @@ async fn main_inner(cli: Cli) -> Result<()> {
 
 async fn commands(cli: &Cli) -> Result<()> {
     match &cli.command {
-        Command::Run { listen, reports } => run(cli, *listen, reports).await,
+        Command::Run {
+            listen,
+            reports,
+            statements,
+        } => run(cli, *listen, reports, statements).await,
         Command::Collect { now } => {
             let now = parse_time(now.as_deref())?;
             let collector = collector(cli, Metrics::new()?).await?;

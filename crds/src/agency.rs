@@ -94,6 +94,22 @@ pub struct AgencySpec {
     #[serde(default)]
     #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
     pub contracts: Vec<Contract>,
+    /// A monthly budget: the agency's UsageStatement and billing's metrics show the
+    /// billed amount against it, and alerts fire at the thresholds the platform sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+}
+
+/// An agency's monthly budget for the platform's services.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct Budget {
+    /// KZT per calendar month, a decimal string with at most 2 decimals, such as
+    /// "2500000.00".
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self.matches('^[0-9]{1,15}(\\\\.[0-9]{1,2})?$') && !self.matches('^0+(\\\\.0+)?$')",
+        "messageExpression": "'\"' + self + '\" is not a monthly budget: write a positive amount of tenge as a decimal string with at most 2 decimals, such as \"2500000.00\"'"
+    }]), length(min = 1, max = 20))]
+    pub monthly: String,
 }
 
 /// The agency's digitalization head (цифрландыру басшысы, 000 p.25.1).

@@ -12,6 +12,7 @@ pub mod common;
 pub mod product;
 pub mod report;
 pub mod site;
+pub mod statement;
 pub mod tariff;
 
 pub use agency::{Agency, AgencySpec, AgencyStatus};
@@ -22,6 +23,7 @@ pub use product::{
 };
 pub use report::{BillingReport, BillingReportSpec, BillingReportStatus};
 pub use site::{Site, SiteSpec, SiteStatus};
+pub use statement::{UsageStatement, UsageStatementSpec};
 pub use tariff::{Tariff, TariffSpec, TariffStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -39,6 +41,7 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("softwarecatalogitems.yaml", SoftwareCatalogItem::crd()),
         ("tariffs.yaml", Tariff::crd()),
         ("billingreports.yaml", BillingReport::crd()),
+        ("usagestatements.yaml", UsageStatement::crd()),
     ]
     .into_iter()
     .map(|(file, crd)| (file, unwrap_descriptions(crd)))

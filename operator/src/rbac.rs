@@ -103,7 +103,12 @@ fn read_only_extras() -> Vec<PolicyRule> {
 fn product_rules() -> Vec<PolicyRule> {
     vec![
         rule(&["akp.egov.kz"], &["platformsoftwareproducts"], WRITE),
-        rule(&["akp.egov.kz"], &["platformsoftwareproducts/status"], READ),
+        // The agency's month-to-date costs, written by billing (issue 20): read only.
+        rule(
+            &["akp.egov.kz"],
+            &["platformsoftwareproducts/status", "usagestatements"],
+            READ,
+        ),
         rule(&[""], &["events"], READ),
     ]
 }

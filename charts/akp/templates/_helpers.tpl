@@ -163,7 +163,7 @@ read only (readOnlyExtras). */}}
   resources: [platformsoftwareproducts]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [akp.egov.kz]
-  resources: [platformsoftwareproducts/status]
+  resources: [platformsoftwareproducts/status, usagestatements]
   verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [events]

@@ -9,3 +9,4 @@ pub mod period;
 pub mod rating;
 pub mod report;
 pub mod rows;
+pub mod statement;

@@ -419,17 +419,18 @@ pub struct DayAmount {
     pub list: String,
 }
 
+/// Sums of rated lines in tiyn: list, billed, free, flagged and billed by category.
 #[derive(Default)]
-struct Sum {
-    list: i128,
-    billed: i128,
-    free: i128,
-    flagged: i128,
-    by_category: BTreeMap<Category, i128>,
+pub(crate) struct Sum {
+    pub(crate) list: i128,
+    pub(crate) billed: i128,
+    pub(crate) free: i128,
+    pub(crate) flagged: i128,
+    pub(crate) by_category: BTreeMap<Category, i128>,
 }
 
 impl Sum {
-    fn add(&mut self, l: &rating::Line) {
+    pub(crate) fn add(&mut self, l: &rating::Line) {
         self.list += l.list_tiyn;
         self.billed += l.billed_tiyn;
         match l.key.treatment {
@@ -440,7 +441,7 @@ impl Sum {
         *self.by_category.entry(l.key.category).or_default() += l.billed_tiyn;
     }
 
-    fn totals(&self) -> Totals {
+    pub(crate) fn totals(&self) -> Totals {
         Totals {
             list: format_tiyn(self.list),
             billed: format_tiyn(self.billed),
