@@ -1,19 +1,23 @@
-//! `kubectl pbo usage <pbo> --month YYYY-MM`: the product's metered usage per
-//! environment and resource for a month, from the billing ledger (SQLite or
-//! PostgreSQL, read through `akp_billing::ledger::Ledger`), and the amounts rated at
-//! the tariffs in force when tariffs are available (R-BIL-01, R-BIL-03, R-ENV-04).
+//! `kubectl pbo usage <pbo> --month YYYY-MM`: the product's usage for a month. Agency
+//! users read their agency's UsageStatement (billing's rating of the month so far, in
+//! their namespace, with their own rights); SREs with `--ledger` read the billing
+//! ledger itself (SQLite or PostgreSQL, read only, never migrated): the metered usage
+//! per environment and resource and the amounts rated at the tariffs in force when
+//! tariffs are available (R-BIL-01, R-BIL-03, R-ENV-04).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use akp_billing::ledger::Ledger;
-use akp_crds::PlatformSoftwareProduct;
+use akp_crds::statement::UsageStatementSpec;
+use akp_crds::{PlatformSoftwareProduct, UsageStatement};
 use akp_rules::billing::period::{Calendar, Month};
 use akp_rules::billing::rating::{
     self, Contracts, RatingInput, Treatment, format_micro, format_tiyn,
 };
 use akp_rules::billing::report::LineReport;
 use akp_rules::billing::rows::{Adjustment, LedgerRow};
+use akp_rules::billing::statement::statement_name;
 use kube::api::Api;
 use serde::Serialize;
 
@@ -33,14 +37,15 @@ pub struct Args {
     /// The billing month (Kazakhstan time, UTC+5).
     #[arg(long, value_parser = parse_month, value_name = "YYYY-MM")]
     pub month: Month,
-    /// The billing ledger: sqlite:///path/ledger.db or postgres://user@host/db.
+    /// The billing ledger, for SREs: sqlite:///path/ledger.db or postgres://user@host/db
+    /// (read-only credentials suffice). Without it: the agency's UsageStatement.
     #[arg(
         long,
         env = "AKP_LEDGER_URL",
         value_name = "URL",
         hide_env_values = true
     )]
-    pub ledger: String,
+    pub ledger: Option<String>,
     /// The product's agency; default: read from the product in the cluster.
     #[arg(long, value_name = "NAME")]
     pub agency: Option<String>,
@@ -227,7 +232,110 @@ pub fn check_ledger_url(url: &str) -> Result<(), CliError> {
 
 /// Runs `usage`.
 pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<String, CliError> {
-    check_ledger_url(&args.ledger)?;
+    let v = match &args.ledger {
+        Some(url) => from_ledger(args, url, cluster).await?,
+        None => from_statement(args, &cluster.connect().await?).await?,
+    };
+    if let Some(text) = output.serialize(&v)? {
+        return Ok(text);
+    }
+    Ok(render(&v, Style::detect(output)))
+}
+
+/// The product's lines of its agency's UsageStatement, read in the current namespace
+/// (the agency's, where its products are) with the caller's own rights.
+async fn from_statement(args: &Args, c: &Cluster) -> Result<UsageView, CliError> {
+    let agency = match &args.agency {
+        Some(a) => a.clone(),
+        None => {
+            let api: Api<PlatformSoftwareProduct> = Api::namespaced(c.client.clone(), &c.namespace);
+            let p = api.get(&args.name).await.map_err(|e| {
+                get_error(e, "PlatformSoftwareProduct", &args.name, Some(&c.namespace))
+            })?;
+            p.status.and_then(|s| s.agency).ok_or_else(|| {
+                CliError::NotFound(format!(
+                    "product {} has no agency in its status yet: pass --agency <name>",
+                    args.name
+                ))
+            })?
+        }
+    };
+    let name = statement_name(&agency, args.month);
+    let statement = Api::<UsageStatement>::namespaced(c.client.clone(), &c.namespace)
+        .get(&name)
+        .await
+        .map_err(|e| get_error(e, "UsageStatement", &name, Some(&c.namespace)))?;
+    Ok(statement_view(&args.name, &c.namespace, &statement.spec))
+}
+
+/// The view of one product in a statement (pure).
+pub fn statement_view(product: &str, namespace: &str, s: &UsageStatementSpec) -> UsageView {
+    let mut notes = vec![format!(
+        "from the UsageStatement {}-{} (computed {}, usage through {}); metered quantities in ledger units are for SREs (--ledger)",
+        s.agency, s.month, s.updated_at, s.through
+    )];
+    if !s.final_ {
+        notes.push(format!(
+            "month {} is not closed in the ledger: its figures can still change",
+            s.month
+        ));
+    }
+    let mine = s.products.iter().find(|p| p.product == product);
+    if mine.is_none() {
+        notes.push(format!(
+            "the statement has no usage of product {product} in {}",
+            s.month
+        ));
+    }
+    fn parse<T: serde::de::DeserializeOwned>(name: &str) -> serde_json::Result<T> {
+        serde_json::from_value(serde_json::Value::from(name))
+    }
+    let lines = mine
+        .map(|p| {
+            p.lines
+                .iter()
+                .filter_map(|l| {
+                    Some(RatedLine {
+                        environment: l.environment.clone(),
+                        line: LineReport {
+                            category: parse(&l.category).ok()?,
+                            resource: l.resource.clone(),
+                            unit: l.unit.clone(),
+                            quantity: l.quantity.clone(),
+                            rate: l.rate.clone(),
+                            list_amount: l.list.clone(),
+                            amount: l.billed.clone(),
+                            treatment: parse(&l.treatment).ok()?,
+                            tariff: String::new(),
+                            adjustment_of: l.adjustment_of.clone(),
+                            hours: 0,
+                        },
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    UsageView {
+        product: product.to_string(),
+        namespace: Some(namespace.to_string()),
+        agency: s.agency.clone(),
+        month: s.month.clone(),
+        closed: s.final_,
+        usage: Vec::new(),
+        rated: Some(Rated {
+            currency: "KZT".into(),
+            lines,
+            billed: mine.map_or("0.00".into(), |p| p.totals.billed.clone()),
+            list: mine.map_or("0.00".into(), |p| p.totals.list.clone()),
+            notes: s.notes.clone(),
+        }),
+        notes,
+    }
+}
+
+/// The product's usage from the ledger itself (SREs).
+async fn from_ledger(args: &Args, url: &str, cluster: &ClusterArgs) -> Result<UsageView, CliError> {
+    check_ledger_url(url)?;
     let mut notes = Vec::new();
     // The cluster gives the agency, the tariffs and the contract date; with --agency
     // and --tariff it is optional.
@@ -268,7 +376,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
     };
 
     let calendar = Calendar::kazakhstan();
-    let ledger = Ledger::open(&args.ledger, calendar.clone())
+    let ledger = Ledger::open_read_only(url, calendar.clone())
         .await
         .map_err(|e| CliError::Other(anyhow::anyhow!("{e}: check --ledger or AKP_LEDGER_URL")))?;
     let read = async {
@@ -341,7 +449,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
         )?),
         None => None,
     };
-    let v = UsageView {
+    Ok(UsageView {
         product: args.name.clone(),
         namespace,
         agency: agency_name,
@@ -350,11 +458,7 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
         usage: usage_lines(&rows, &adjustments, &calendar),
         rated,
         notes,
-    };
-    if let Some(text) = output.serialize(&v)? {
-        return Ok(text);
-    }
-    Ok(render(&v, Style::detect(output)))
+    })
 }
 
 /// The usage as text.

@@ -9,9 +9,9 @@ use std::time::Duration;
 use akp_billing::Metrics;
 use akp_billing::statement::{CostMetrics, StatementsConfig, update};
 use akp_crds::{Agency, UsageStatement};
-use akp_test_support::apply_examples;
 use akp_test_support::operator::{cluster, eventually};
 use akp_test_support::reports::october_production_ledger;
+use akp_test_support::{apply_examples, workspace_binary};
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -153,6 +153,36 @@ async fn r_bil_03_an_agency_reads_its_own_statement_only_and_its_figures_are_the
             own.create(&PostParams::default(), &forged).await,
         )?;
     }
+    // `kubectl pbo usage` as mon's head: the statement, with no ledger credentials.
+    let kubeconfig = dir.path().join("alice.kubeconfig");
+    c.cp.write_kubeconfig_for("alice@mon.gov.kz", &[], &kubeconfig)?;
+    let usage = |agency: &str, namespace: &str| {
+        std::process::Command::new(workspace_binary("kubectl-pbo")?)
+            .args(["usage", "e-license", "--month", "2026-10", "-o", "json"])
+            .args(["--agency", agency, "-n", namespace])
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("AKP_LEDGER_URL")
+            .output()
+            .context("running kubectl-pbo")
+    };
+    let out = usage("mon", "agency-mon")?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(
+        v["rated"]["billed"] == "320.00" && v["closed"] == false,
+        "kubectl pbo usage from the statement: {v}"
+    );
+    let out = usage("mz", "agency-mz")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success() && stderr.contains("forbidden"),
+        "mz's statement through kubectl pbo: {stderr}"
+    );
+
     let unchanged = Api::<UsageStatement>::namespaced(admin.clone(), "agency-mon")
         .get("mon-2026-10")
         .await?;

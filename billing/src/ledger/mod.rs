@@ -123,6 +123,23 @@ impl Ledger {
         Ok(Self { pool, calendar })
     }
 
+    /// Opens the ledger at `url` to read it: no migration, so read-only credentials
+    /// suffice (`kubectl pbo usage --ledger`); a SQLite file is opened read only.
+    pub async fn open_read_only(url: &str, calendar: Calendar) -> Result<Self, LedgerError> {
+        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+            format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_string()
+        };
+        let (pool, _) = connect_pool(&url, &[])
+            .await
+            .map_err(|source| LedgerError::Connect {
+                url: hide_password(&url),
+                source,
+            })?;
+        Ok(Self { pool, calendar })
+    }
+
     /// The calendar months are computed with.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
