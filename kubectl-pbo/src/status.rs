@@ -91,6 +91,9 @@ pub struct ActView {
     pub sha256: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// An information-security protocol's conclusion (R-LC-04).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// The legal clocks.
@@ -273,6 +276,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             date: a.date.to_string(),
             sha256: a.sha256.clone(),
             uri: a.uri.clone(),
+            result: a.result.map(|r| r.as_str().to_string()),
         })
         .collect();
 

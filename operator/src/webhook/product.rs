@@ -8,6 +8,10 @@
 //!   warned about 30 days ahead;
 //! - R-LC-01, R-LC-02, R-LC-04: a stage change is re-checked (CEL on the CRD checks it
 //!   first; this is defence in depth, with the same wording);
+//! - R-LC-02, R-LC-04, R-LC-09: the acts' dates (in stage order, not in the future),
+//!   the information-security protocol's result, the acts that opened a gate kept,
+//!   and after a return for rework new acts ([`crate::rules::acts::check_acts`], on
+//!   the stored object with the stage history the operator wrote);
 //! - R-LC-07, R-LC-08, R-LC-10: who may delete the record, appoint participants and
 //!   change the legal regime ([`super::roles`], on the requester's `userInfo`);
 //! - R-MON-02: a stage change and a deletion are recorded with the requester
@@ -31,6 +35,7 @@ use super::roles::{
     Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
 };
 use super::verdict::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
+use crate::rules::acts::{ActRefusal, check_acts};
 use crate::rules::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
 use crate::rules::ownership::owning_agency;
 use crate::rules::stages::{check_transition, missing_acts};
@@ -81,7 +86,23 @@ pub fn check_product(
     verdict
         .violations
         .extend(check_stage(product, old.map(|o| o.spec.stage)));
+    verdict.violations.extend(
+        check_acts(old, product, facts.today)
+            .into_iter()
+            .map(act_violation),
+    );
     verdict
+}
+
+/// An act refused by [`check_acts`], as the webhook words every refusal.
+fn act_violation(r: ActRefusal) -> Violation {
+    Violation {
+        field: r.field,
+        value: r.value,
+        problem: r.problem,
+        rule: r.rule,
+        fix: r.fix,
+    }
 }
 
 /// R-ENV-01: every environment of the product is a namespace
