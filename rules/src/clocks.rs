@@ -59,6 +59,16 @@ pub fn provisioning_deadline(calendar: &Calendar, requested: Timestamp) -> Date 
     calendar.add_working_days(civil_date(requested), PROVISIONING_WORKING_DAYS)
 }
 
+/// R-ENV-03: the years, from the request to its provisioning deadline, whose movable
+/// holidays the calendar does not know: the deadline may be a day early there, so it
+/// is flagged (`CalendarKnown=False`), never trusted silently. Empty: known.
+pub fn provisioning_deadline_unknown_years(calendar: &Calendar, requested: Timestamp) -> Vec<i16> {
+    calendar.unknown_years(
+        civil_date(requested),
+        provisioning_deadline(calendar, requested),
+    )
+}
+
 /// Working days left before the provisioning deadline from which an environment that
 /// is still not ready is reported at risk (the chart's AkpProvisioningSlaAtRisk alert).
 pub const PROVISIONING_AT_RISK_WORKING_DAYS: u32 = 2;

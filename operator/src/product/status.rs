@@ -44,6 +44,9 @@ pub mod conditions {
     pub const PROVISIONED_WITHIN_SLA: &str = ConditionType::ProvisionedWithinSla.as_str();
     /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
     pub const PLACED: &str = ConditionType::Placed.as_str();
+    /// R-ENV-03: the provisioning deadlines fall in years whose movable holidays are
+    /// known.
+    pub const CALENDAR_KNOWN: &str = ConditionType::CalendarKnown.as_str();
 }
 
 /// What placement found for one environment.
@@ -405,6 +408,53 @@ pub fn applied(
         within_sla,
         if within_sla { "WithinSla" } else { "Breached" },
         &sla_message,
+    );
+
+    // R-ENV-03: a deadline through a year of unknown movable holidays is flagged.
+    let unknown: Vec<String> = environments
+        .iter()
+        .filter_map(|e| {
+            let requested = e.requested_at.as_ref()?.0;
+            let years = clocks::provisioning_deadline_unknown_years(obs.calendar, requested);
+            (!years.is_empty()).then(|| {
+                let years: Vec<String> = years.iter().map(i16::to_string).collect();
+                format!(
+                    "{} (due by {}, in {})",
+                    e.name.as_str(),
+                    clocks::provisioning_deadline(obs.calendar, requested),
+                    years.join(", ")
+                )
+            })
+        })
+        .collect();
+    let calendar_known = unknown.is_empty();
+    let calendar_message = if calendar_known {
+        "the provisioning deadlines fall in years whose movable holidays are known (R-ENV-03)"
+            .to_owned()
+    } else {
+        format!(
+            "the movable holidays (Kurban Ait) of a year are unknown, so these deadlines count no movable holiday and may be early (R-ENV-03): {}; add the year's days to operator.config.calendar.movableHolidays",
+            unknown.join("; ")
+        )
+    };
+    if changes(obs, conditions::CALENDAR_KNOWN, calendar_known) && !calendar_known {
+        notices.push(Notice {
+            warning: true,
+            reason: "CalendarYearUnknown",
+            note: calendar_message.clone(),
+        });
+    }
+    set(
+        &mut conditions,
+        obs,
+        ConditionType::CalendarKnown,
+        calendar_known,
+        if calendar_known {
+            "Known"
+        } else {
+            "MovableHolidaysUnknown"
+        },
+        &calendar_message,
     );
 
     // R-PLC-01, R-PLC-02
@@ -1113,6 +1163,63 @@ mod tests {
         let (s2, n2) = step(Some(&s1));
         assert_eq!(s1, s2);
         assert!(n2.is_empty(), "{n2:?}");
+    }
+
+    /// R-ENV-03: a deadline in a year whose Kurban Ait is not known is flagged with
+    /// one warning; once the year is configured, it is known.
+    #[test]
+    fn r_env_03_a_deadline_in_a_year_of_unknown_movable_holidays_is_flagged() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::Development;
+        let v = validate(&product, [&agency]).expect("valid");
+        let plan = plan(
+            &v,
+            &crate::product::segmentation::Segmentation::default(),
+            &[],
+        );
+        let not_ready = BTreeMap::new();
+        let run = |calendar: &Calendar, old| {
+            applied(
+                &Observation {
+                    now: at("2027-12-24T10:00:00+05:00"),
+                    calendar,
+                    generation: Some(1),
+                    old,
+                    tariffs: TARIFFS,
+                },
+                &v,
+                &agency,
+                &plan,
+                &not_ready,
+                &BTreeMap::new(),
+            )
+        };
+        // Requested on 24 December 2027: the 10th working day is in January 2028.
+        let calendar = Calendar::kazakhstan(2026..=2030);
+        let (s1, n1) = run(&calendar, None);
+        let c = condition(&s1, conditions::CALENDAR_KNOWN);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "MovableHolidaysUnknown")
+        );
+        assert!(c.message.contains("in 2028"), "{}", c.message);
+        assert!(
+            c.message
+                .contains("operator.config.calendar.movableHolidays")
+        );
+        assert_eq!(
+            n1.iter()
+                .filter(|n| n.reason == "CalendarYearUnknown")
+                .count(),
+            1
+        );
+        let (_, n2) = run(&calendar, Some(&s1));
+        assert!(n2.iter().all(|n| n.reason != "CalendarYearUnknown"));
+        let configured =
+            calendar.with_movable_holidays([(2028, vec![jiff::civil::date(2028, 5, 4)])]);
+        let (s3, _) = run(&configured, Some(&s1));
+        assert_eq!(condition(&s3, conditions::CALENDAR_KNOWN).status, "True");
     }
 
     #[test]
