@@ -698,6 +698,36 @@ mod tests {
         assert!(check_stage(&back, Some(Stage::TrialOperation)).is_empty());
     }
 
+    /// R-LC-09: the webhook judges the acts against the stored object and today: an
+    /// act dated after today is refused with the act, the field, the rule and the
+    /// fix; one already stored is not judged again.
+    #[test]
+    fn r_lc_09_the_acts_are_judged_against_today_and_the_stored_object() {
+        let world = World::new();
+        let mut new = product(&[]);
+        new.spec.stage = Stage::TrialOperation;
+        new.spec.acts = serde_json::from_value(json!([
+            {"type": "preliminaryTestProtocol", "number": "1", "date": "2026-09-01", "sha256": "0".repeat(64)},
+            {"type": "trialTransferAct", "number": "7", "date": "2026-10-02", "sha256": "1".repeat(64)}
+        ]))
+        .expect("acts");
+        let verdict = world.check("agency-mon", "e-license", &new, None);
+        assert_eq!(
+            verdict.message(),
+            r#"spec.acts[1].date "2026-10-02" is the date of trialTransferAct 7 of 2026-10-02, after today (2026-10-01 in Kazakhstan, UTC+5) (R-LC-09): an act is recorded once it is signed: write the date it bears, today at the latest"#
+        );
+        // Removing an act that opened the gate, on the way back to rework.
+        let mut old = new.clone();
+        old.spec.acts[1].date = jiff::civil::date(2026, 9, 3);
+        let mut back = old.clone();
+        back.spec.stage = Stage::Development;
+        back.spec.acts.truncate(1);
+        let verdict = world.check("agency-mon", "e-license", &back, Some(&old));
+        assert_eq!(verdict.violations.len(), 1, "{}", verdict.message());
+        assert_eq!(verdict.violations[0].rule, "R-LC-09");
+        assert_eq!(verdict.violations[0].field, "spec.acts");
+    }
+
     #[test]
     fn r_lc_04_production_names_its_missing_acts() {
         let mut new = product(&[]);
