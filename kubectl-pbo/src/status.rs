@@ -120,6 +120,10 @@ pub struct TrialClock {
     pub overdue: bool,
     /// Whether the product is still in trial operation (else the record of the trial).
     pub running: bool,
+    /// The act of transfer to trial operation the clock runs from (R-LC-03), as
+    /// `<number> of <date>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<String>,
 }
 
 /// R-LC-06: the warranty, one year from commissioning.
@@ -287,6 +291,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         deadline: t.deadline.0.to_string(),
         overdue: in_trial && clocks::trial_overdue(t.started_at.0, now),
         running: in_trial,
+        act: t.act.clone(),
     });
     let today = clocks::civil_date(now);
     let warranty = status.production.as_ref().map(|pr| WarrantyClock {
@@ -527,8 +532,12 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
                 ),
                 _ => Cell::plain("trial completed"),
             };
+            let clock = match &tr.act {
+                Some(act) => format!("trial deadline (transfer act {act})"),
+                None => "trial deadline".into(),
+            };
             t.row(vec![
-                "trial deadline".into(),
+                clock.into(),
                 "R-LC-03".into(),
                 ts(&tr.deadline).into(),
                 state,
@@ -768,7 +777,7 @@ mod tests {
                 "stage": "trialOperation",
                 "observedGeneration": 3,
                 "stageSince": "2026-09-03T05:00:00Z",
-                "trial": {"startedAt": "2026-09-03T05:00:00Z", "deadline": "2026-10-03T05:00:00Z"},
+                "trial": {"startedAt": "2026-09-03T05:00:00Z", "deadline": "2026-10-03T05:00:00Z", "act": "7 of 2026-09-03"},
                 "nonProductionFreeUntil": "2026-06-02",
                 "environments": [
                     {"name": "trial", "namespace": "mon-walker-trial", "ready": true, "sites": ["ast-1"],
@@ -792,7 +801,10 @@ mod tests {
         assert!(v.up_to_date);
         assert_eq!(v.placement.sites, ["ast-1"]);
         let text = render(&v, now, Style::PLAIN);
-        assert!(text.contains("trial deadline"), "{text}");
+        assert!(
+            text.contains("trial deadline (transfer act 7 of 2026-09-03)"),
+            "{text}"
+        );
         assert!(text.contains("2026-10-03 10:00 +05"), "{text}");
         assert!(text.contains("overdue by 1d 0h"), "{text}");
         assert!(text.contains("mon-walker-trial"), "{text}");
