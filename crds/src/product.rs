@@ -52,10 +52,10 @@ use crate::common::{
         "messageExpression": "'stage ' + self.stage + ' needs the signed preliminary test protocol and the act of transfer to trial operation (R-LC-02, 000 p.33.5-6); missing:' + (self.acts.exists(a, a.type == 'preliminaryTestProtocol') ? '' : ' preliminaryTestProtocol') + (self.acts.exists(a, a.type == 'trialTransferAct') ? '' : ' trialTransferAct') + '. Add them to spec.acts with number, date and sha256'"
     },
     {
-        "rule": "self.stage != 'production' || ['trialCompletionAct', 'infoSecTestProtocol', 'commissioningOrder', 'resourceConfirmation'].all(t, self.acts.exists(a, a.type == t))",
+        "rule": "self.stage != 'production' || (['trialCompletionAct', 'commissioningOrder', 'resourceConfirmation'].all(t, self.acts.exists(a, a.type == t)) && self.acts.exists(a, a.type == 'infoSecTestProtocol' && has(a.result) && a.result == 'positive'))",
         "fieldPath": ".stage",
         "reason": "FieldValueForbidden",
-        "messageExpression": "'stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing:' + (self.acts.exists(a, a.type == 'trialCompletionAct') ? '' : ' trialCompletionAct') + (self.acts.exists(a, a.type == 'infoSecTestProtocol') ? '' : ' infoSecTestProtocol') + (self.acts.exists(a, a.type == 'commissioningOrder') ? '' : ' commissioningOrder') + (self.acts.exists(a, a.type == 'resourceConfirmation') ? '' : ' resourceConfirmation') + '. Add them to spec.acts with number, date and sha256'"
+        "messageExpression": "'stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing:' + (self.acts.exists(a, a.type == 'trialCompletionAct') ? '' : ' trialCompletionAct') + (self.acts.exists(a, a.type == 'infoSecTestProtocol' && has(a.result) && a.result == 'positive') ? '' : ' infoSecTestProtocol (result: positive)') + (self.acts.exists(a, a.type == 'commissioningOrder') ? '' : ' commissioningOrder') + (self.acts.exists(a, a.type == 'resourceConfirmation') ? '' : ' resourceConfirmation') + '. Add them to spec.acts with number, date and sha256'"
     },
     {
         "rule": "self.stage != 'production' || has(self.environments.production)",
@@ -404,9 +404,25 @@ fn one() -> i32 {
     1
 }
 
-/// A signed document that opens a stage gate.
+/// A signed document that opens a stage gate. Once it has opened a gate it cannot be
+/// changed or removed (R-LC-09); the operator's webhook checks its date against the
+/// other acts and today (`akp_rules::acts`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "self.type != 'infoSecTestProtocol' || has(self.result)",
+        "fieldPath": ".result",
+        "reason": "FieldValueRequired",
+        "messageExpression": "'the information-security test protocol ' + self.number + ' needs its result (R-LC-04, 000 p.36): set result: positive or result: negative, as the protocol concludes; only a positive one opens production'"
+    },
+    {
+        "rule": "self.type == 'infoSecTestProtocol' || !has(self.result)",
+        "fieldPath": ".result",
+        "reason": "FieldValueForbidden",
+        "messageExpression": "'the ' + self.type + ' ' + self.number + ' has no result to record (R-LC-04): result is the conclusion of an infoSecTestProtocol only; remove it'"
+    }
+]))]
 pub struct Act {
     /// What the document is.
     #[serde(rename = "type")]
@@ -429,6 +445,32 @@ pub struct Act {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), transform = plain_text)]
     pub uri: Option<String>,
+    /// The conclusion of an information-security test protocol (000 p.36): only a
+    /// positive one opens production (R-LC-04); a negative one is kept as the record
+    /// of the failed test, and the product goes back to rework (R-LC-09). Required on
+    /// `infoSecTestProtocol`, refused on the other acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ActResult>,
+}
+
+/// The conclusion of a test protocol (000 p.36).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ActResult {
+    /// The object passed the test.
+    Positive,
+    /// The object failed the test.
+    Negative,
+}
+
+impl ActResult {
+    /// The name as the API writes it (`spec.acts[].result`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActResult::Positive => "positive",
+            ActResult::Negative => "negative",
+        }
+    }
 }
 
 /// The documents that open stage gates.
@@ -518,6 +560,40 @@ pub struct PlatformSoftwareProductStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50))]
     pub request_history: Vec<RequestRecord>,
+    /// Every stage period the operator saw, oldest first, at most 256 (the oldest
+    /// periods of development go first): each trial period with the act of transfer
+    /// that started it and its deadline (R-LC-03), each return for rework (R-LC-09).
+    /// The product webhook reads the last return from here: a gate passed before it
+    /// opens again only with acts dated after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub stage_history: Vec<StagePeriod>,
+}
+
+/// One period of a product at a stage (R-LC-03, R-LC-09).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StagePeriod {
+    /// The stage.
+    pub stage: Stage,
+    /// When the operator first saw the product at it.
+    pub since: Time,
+    /// When the operator saw the product leave it; none while it is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+    /// Whether the product came to this stage back from trial operation: a return
+    /// for rework (000 p.31, R-LC-09).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rework: bool,
+    /// The act the period's clock runs from: the act of transfer to trial operation
+    /// for a trial period, the commissioning order for production, as `<type> <number>
+    /// of <date>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
+    pub act: Option<String>,
+    /// A trial period's deadline, one calendar month after its act (R-LC-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Time>,
 }
 
 /// The resources requested at one point of the product's life (R-LC-05).
@@ -572,17 +648,24 @@ pub struct EnvironmentStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrialStatus {
-    /// When trial operation started.
+    /// When trial operation started: the start of the day (Kazakhstan time) of the act
+    /// of transfer to trial operation (R-LC-03).
     pub started_at: Time,
-    /// One calendar month later (R-LC-03).
+    /// The end of the day one calendar month after the act (R-LC-03).
     pub deadline: Time,
+    /// The act of transfer to trial operation the clock runs from, as `<number> of
+    /// <date>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub act: Option<String>,
 }
 
 /// Production operation (R-LC-06).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductionStatus {
-    /// When production operation started.
+    /// When production operation started: the start of the day (Kazakhstan time) of
+    /// the head's commissioning order (R-LC-06).
     pub since: Time,
     /// The end of the warranty, at least one year after commissioning (R-LC-06).
     #[schemars(schema_with = "date_schema")]

@@ -1,4 +1,4 @@
-//! `kubectl pbo promote <pbo> --to <stage> --act type=…,file=…[,number=…,date=…,uri=…]`:
+//! `kubectl pbo promote <pbo> --to <stage> --act type=…,file=…[,number=…,date=…,uri=…,result=…]`:
 //! adds the signed documents (their SHA-256 computed from the files) and sets the stage
 //! in one merge patch with field manager `kubectl-pbo`. The API server decides: its
 //! CEL rules refuse a closed gate, and its message is shown verbatim.
@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use akp_crds::product::{Act, ActType};
+use akp_crds::product::{Act, ActResult, ActType};
 use akp_crds::{PlatformSoftwareProduct, Stage};
 use akp_rules::clocks;
 use jiff::civil::Date;
@@ -83,7 +83,7 @@ fn parse_act_type(text: &str) -> Result<ActType, String> {
         })
 }
 
-/// `--act type=…,file=…[,number=…,date=…,uri=…]`.
+/// `--act type=…,file=…[,number=…,date=…,uri=…,result=…]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActArg {
     /// The act's type.
@@ -96,16 +96,19 @@ pub struct ActArg {
     pub date: Option<Date>,
     /// Where the document is kept.
     pub uri: Option<String>,
+    /// What an information-security test protocol concludes (R-LC-04): required for
+    /// `infoSecTestProtocol`, refused for the other acts.
+    pub result: Option<ActResult>,
 }
 
-const ACT_SYNTAX: &str =
-    "--act type=<act type>,file=<signed document>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>]";
+const ACT_SYNTAX: &str = "--act type=<act type>,file=<signed document>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>][,result=positive|negative]";
 
 impl FromStr for ActArg {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (mut type_, mut file, mut number, mut date, mut uri) = (None, None, None, None, None);
+        let (mut type_, mut file, mut number, mut date, mut uri, mut result) =
+            (None, None, None, None, None, None);
         for part in text.split(',') {
             let (key, value) = part
                 .split_once('=')
@@ -120,9 +123,10 @@ impl FromStr for ActArg {
                 "number" => &mut number,
                 "date" => &mut date,
                 "uri" => &mut uri,
+                "result" => &mut result,
                 other => {
                     return Err(format!(
-                        "unknown key {other:?}; the keys are type, file, number, date and uri: {ACT_SYNTAX}"
+                        "unknown key {other:?}; the keys are type, file, number, date, uri and result: {ACT_SYNTAX}"
                     ));
                 }
             };
@@ -148,12 +152,34 @@ impl FromStr for ActArg {
         if number.as_ref().is_some_and(|n| n.chars().count() > 64) {
             return Err("number= is longer than 64 characters".into());
         }
+        let result = match (type_, result.as_deref()) {
+            (ActType::InfoSecTestProtocol, Some("positive")) => Some(ActResult::Positive),
+            (ActType::InfoSecTestProtocol, Some("negative")) => Some(ActResult::Negative),
+            (ActType::InfoSecTestProtocol, Some(other)) => {
+                return Err(format!(
+                    "result={other} is not a result: write result=positive or result=negative, as the protocol concludes"
+                ));
+            }
+            (ActType::InfoSecTestProtocol, None) => {
+                return Err(format!(
+                    "type=infoSecTestProtocol needs result=positive or result=negative, as the protocol concludes; only a positive one opens production (R-LC-04): {ACT_SYNTAX}"
+                ));
+            }
+            (_, None) => None,
+            (other, Some(_)) => {
+                return Err(format!(
+                    "result= is the conclusion of an infoSecTestProtocol only, not of a {}: remove it",
+                    other.as_str()
+                ));
+            }
+        };
         Ok(ActArg {
             type_,
             file: PathBuf::from(file),
             number,
             date,
             uri,
+            result,
         })
     }
 }
@@ -168,8 +194,11 @@ pub struct Args {
     #[arg(long = "to", value_parser = StageParser, value_name = "STAGE")]
     pub to: Stage,
     /// A signed document to add (repeatable):
-    /// type=<act type>,file=<path>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>].
-    /// An act of the same type already on the product is replaced.
+    /// type=<act type>,file=<path>[,number=<number>][,date=YYYY-MM-DD][,uri=<link>]
+    /// [,result=positive|negative] (result: infoSecTestProtocol only, required there).
+    /// An act of the same type and number already on the product is replaced (the
+    /// operator refuses that for an act that opened a gate); another is added beside
+    /// the old ones, as after a return for rework (R-LC-09).
     #[arg(long = "act", value_name = "ACT")]
     pub acts: Vec<ActArg>,
     /// `server`: the API server checks everything and persists nothing; `none`: apply.
@@ -212,15 +241,20 @@ pub fn act_of(arg: &ActArg, sha256: String, today: Date) -> Act {
         date: arg.date.unwrap_or(today),
         sha256,
         uri: arg.uri.clone(),
+        result: arg.result,
     }
 }
 
-/// The acts after adding `new`: an act of the same type is replaced in place, others
-/// are appended in the order given.
+/// The acts after adding `new`: an act of the same type and number is replaced in
+/// place, others are appended in the order given. The old acts of a gate passed
+/// before a return for rework stay beside the new ones (R-LC-09).
 pub fn merge_acts(existing: &[Act], new: &[Act]) -> Vec<Act> {
     let mut out: Vec<Act> = existing.to_vec();
     for act in new {
-        match out.iter_mut().find(|a| a.type_ == act.type_) {
+        match out
+            .iter_mut()
+            .find(|a| a.type_ == act.type_ && a.number == act.number)
+        {
             Some(slot) => *slot = act.clone(),
             None => out.push(act.clone()),
         }
@@ -384,10 +418,31 @@ mod tests {
             "the file name is the default number"
         );
         assert_eq!(act.date, jiff::civil::date(2026, 10, 1));
-        let b = ActArg::from_str("type=infoSecTestProtocol,file=p.pdf,number=ИБ-5").expect("act");
+        let b = ActArg::from_str("type=infoSecTestProtocol,file=p.pdf,number=ИБ-5,result=positive")
+            .expect("act");
         let act = act_of(&b, "cd".repeat(32), jiff::civil::date(2026, 12, 1));
         assert_eq!(act.number, "ИБ-5");
+        assert_eq!(act.result, Some(ActResult::Positive));
         assert_eq!(act.date, jiff::civil::date(2026, 12, 1), "today by default");
+    }
+
+    #[test]
+    fn r_lc_04_the_infosec_protocol_says_its_result_and_only_it_has_one() {
+        let err = ActArg::from_str("type=infoSecTestProtocol,file=p.pdf").expect_err("no result");
+        assert!(
+            err.contains("needs result=positive or result=negative"),
+            "{err}"
+        );
+        assert!(err.contains("(R-LC-04)"), "{err}");
+        let err = ActArg::from_str("type=infoSecTestProtocol,file=p.pdf,result=passed")
+            .expect_err("bad result");
+        assert!(err.starts_with("result=passed is not a result"), "{err}");
+        let err = ActArg::from_str("type=commissioningOrder,file=o.pdf,result=positive")
+            .expect_err("result on an order");
+        assert!(err.contains("not of a commissioningOrder"), "{err}");
+        let negative =
+            ActArg::from_str("type=infoSecTestProtocol,file=p.pdf,result=negative").expect("act");
+        assert_eq!(negative.result, Some(ActResult::Negative));
     }
 
     #[test]
@@ -403,13 +458,14 @@ mod tests {
     }
 
     #[test]
-    fn acts_of_the_same_type_are_replaced_not_doubled() {
+    fn r_lc_09_acts_of_the_same_number_are_replaced_new_ones_added_beside() {
         let act = |t, n: &str| Act {
             type_: t,
             number: n.into(),
             date: jiff::civil::date(2026, 9, 1),
             sha256: "0".repeat(64),
             uri: None,
+            result: None,
         };
         let merged = merge_acts(
             &[
@@ -417,12 +473,13 @@ mod tests {
                 act(ActType::TrialTransferAct, "2"),
             ],
             &[
+                act(ActType::TrialTransferAct, "2"),
                 act(ActType::TrialTransferAct, "3"),
                 act(ActType::TrialCompletionAct, "4"),
             ],
         );
         let numbers: Vec<&str> = merged.iter().map(|a| a.number.as_str()).collect();
-        assert_eq!(numbers, ["1", "3", "4"]);
+        assert_eq!(numbers, ["1", "2", "3", "4"]);
     }
 
     #[test]

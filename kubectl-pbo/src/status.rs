@@ -91,6 +91,9 @@ pub struct ActView {
     pub sha256: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// An information-security protocol's conclusion (R-LC-04).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// The legal clocks.
@@ -117,6 +120,10 @@ pub struct TrialClock {
     pub overdue: bool,
     /// Whether the product is still in trial operation (else the record of the trial).
     pub running: bool,
+    /// The act of transfer to trial operation the clock runs from (R-LC-03), as
+    /// `<number> of <date>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<String>,
 }
 
 /// R-LC-06: the warranty, one year from commissioning.
@@ -273,6 +280,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             date: a.date.to_string(),
             sha256: a.sha256.clone(),
             uri: a.uri.clone(),
+            result: a.result.map(|r| r.as_str().to_string()),
         })
         .collect();
 
@@ -283,6 +291,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         deadline: t.deadline.0.to_string(),
         overdue: in_trial && clocks::trial_overdue(t.started_at.0, now),
         running: in_trial,
+        act: t.act.clone(),
     });
     let today = clocks::civil_date(now);
     let warranty = status.production.as_ref().map(|pr| WarrantyClock {
@@ -520,7 +529,11 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
                 ),
                 _ => Cell::plain("trial completed"),
             };
-            ("trial deadline".into(), "R-LC-03", ts(&tr.deadline), state)
+            let clock = match &tr.act {
+                Some(act) => format!("trial deadline (transfer act {act})"),
+                None => "trial deadline".into(),
+            };
+            (clock, "R-LC-03", ts(&tr.deadline), state)
         }
         None => (
             "trial deadline".into(),
@@ -759,7 +772,7 @@ mod tests {
                 "stage": "trialOperation",
                 "observedGeneration": 3,
                 "stageSince": "2026-09-03T05:00:00Z",
-                "trial": {"startedAt": "2026-09-03T05:00:00Z", "deadline": "2026-10-03T05:00:00Z"},
+                "trial": {"startedAt": "2026-09-03T05:00:00Z", "deadline": "2026-10-03T05:00:00Z", "act": "7 of 2026-09-03"},
                 "nonProductionFreeUntil": "2026-06-02",
                 "environments": [
                     {"name": "trial", "namespace": "mon-walker-trial", "ready": true, "sites": ["ast-1"],
@@ -783,7 +796,10 @@ mod tests {
         assert!(v.up_to_date);
         assert_eq!(v.placement.sites, ["ast-1"]);
         let text = render(&v, now, Style::PLAIN);
-        assert!(text.contains("trial deadline"), "{text}");
+        assert!(
+            text.contains("trial deadline (transfer act 7 of 2026-09-03)"),
+            "{text}"
+        );
         assert!(text.contains("2026-10-03 10:00 +05"), "{text}");
         assert!(text.contains("overdue by 1d 0h"), "{text}");
         assert!(text.contains("mon-walker-trial"), "{text}");

@@ -47,7 +47,8 @@ struct Args {
     #[arg(long)]
     no_leader_election: bool,
     /// The operator's configuration file (YAML): `calendar` (extra `holidays` and
-    /// `workingDays` from the government's yearly transfer decree, R-ENV-03) and
+    /// `workingDays` from the government's yearly transfer decree, and
+    /// `movableHolidays` by year, Kurban Ait as announced, R-ENV-03) and
     /// `segmentation` (gateway, ingress and monitoring namespaces, cluster CIDRs,
     /// R-SEG-01..04). See docs/operator.md.
     #[arg(long, env = "AKP_CONFIG")]
@@ -125,6 +126,10 @@ struct CalendarFile {
     holidays: Vec<jiff::civil::Date>,
     #[serde(default)]
     working_days: Vec<jiff::civil::Date>,
+    /// R-ENV-03: the movable holidays (Kurban Ait) by year, as announced; a year named
+    /// here is known and its days replace the shipped ones (2024-2027).
+    #[serde(default)]
+    movable_holidays: std::collections::BTreeMap<i16, Vec<jiff::civil::Date>>,
 }
 
 fn config(path: Option<&PathBuf>) -> anyhow::Result<(Calendar, Segmentation)> {
@@ -136,8 +141,11 @@ fn config(path: Option<&PathBuf>) -> anyhow::Result<(Calendar, Segmentation)> {
             serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
     };
+    // The fixed holidays of every year in use: from the first year shipped to well
+    // past any deadline of this run (a long-running operator does not outgrow it).
     let year = jiff::Zoned::now().year();
-    let calendar = Calendar::kazakhstan(year - 2..=year + 2)
+    let calendar = Calendar::kazakhstan(2020.min(year - 2)..=year + 20)
+        .with_movable_holidays(file.calendar.movable_holidays)
         .with_holidays(file.calendar.holidays)
         .with_working_days(file.calendar.working_days);
     Ok((calendar, file.segmentation))
@@ -435,4 +443,35 @@ async fn api_client() -> anyhow::Result<kube::Client> {
     Ok(builder
         .with_layer(&tower::timeout::TimeoutLayer::new(RESPONSE_TIMEOUT))
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    /// R-ENV-03: Kurban Ait of a year the binary does not ship, from the configuration
+    /// file as the chart renders `operator.config` (years as numbers or strings).
+    #[test]
+    fn r_env_03_movable_holidays_come_from_the_configuration_file() {
+        let path = std::env::temp_dir().join(format!(
+            "akp-operator-calendar-test-{}.yaml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            "calendar:\n  movableHolidays:\n    2028: [2028-05-04]\n    \"2029\": [\"2029-04-24\"]\n",
+        )
+        .expect("write");
+        let parsed = config(Some(&path));
+        let _ = std::fs::remove_file(&path);
+        let (calendar, _) = parsed.expect("config");
+        assert!(calendar.movable_holidays_known(2027), "shipped");
+        assert!(calendar.movable_holidays_known(2028) && calendar.movable_holidays_known(2029));
+        assert!(!calendar.movable_holidays_known(2030));
+        assert!(!calendar.is_working_day(date(2028, 5, 4)));
+        assert!(!calendar.is_working_day(date(2029, 4, 24)));
+        // The fixed holidays of years well past the start are there too.
+        assert!(!calendar.is_working_day(date(2040, 3, 22)));
+    }
 }

@@ -439,6 +439,20 @@ async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Out
                 })
                 .count() as i64;
             metrics.set_provisioning_sla_at_risk(at_risk);
+            // R-ENV-03: deadlines through a year of unknown movable holidays.
+            let unknown = products
+                .iter()
+                .flat_map(|p| p.status.iter().flat_map(|s| s.environments.iter()))
+                .filter_map(|e| e.requested_at.as_ref())
+                .filter(|requested| {
+                    !crate::rules::clocks::provisioning_deadline_unknown_years(
+                        &fleet.calendar,
+                        requested.0,
+                    )
+                    .is_empty()
+                })
+                .count() as i64;
+            metrics.set_calendar_unknown_deadlines(unknown);
             let catalog = fleet.catalog.state();
             metrics.set_catalog_expiries(catalog.iter().filter_map(|item| {
                 let valid_until = item.spec.trusted_register.as_ref()?.documents_valid_until;

@@ -85,6 +85,7 @@ struct Inner {
     trials_overdue: IntGauge,
     provisioning_sla_breaches: IntGauge,
     provisioning_sla_at_risk: IntGauge,
+    calendar_unknown_deadlines: IntGauge,
     catalog_item_expiry: IntGaugeVec,
     leader: IntGauge,
     nodes_outside_country: IntGaugeVec,
@@ -168,6 +169,14 @@ impl Metrics {
                 IntGauge::new(
                     "provisioning_sla_at_risk",
                     "Environments not ready with at most two working days left before their deadline",
+                ),
+            )?,
+            calendar_unknown_deadlines: register(
+                &registry,
+                "calendar_unknown_deadlines",
+                IntGauge::new(
+                    "calendar_unknown_deadlines",
+                    "Environments whose provisioning deadline runs through a year whose movable holidays are unknown (R-ENV-03)",
                 ),
             )?,
             catalog_item_expiry: register(
@@ -274,6 +283,14 @@ impl Metrics {
     pub fn set_provisioning_sla_breaches(&self, count: i64) {
         if let Some(i) = self.inner.as_deref() {
             i.provisioning_sla_breaches.set(count);
+        }
+    }
+
+    /// R-ENV-03: sets the number of environments whose provisioning deadline runs
+    /// through a year whose movable holidays are unknown.
+    pub fn set_calendar_unknown_deadlines(&self, count: i64) {
+        if let Some(i) = self.inner.as_deref() {
+            i.calendar_unknown_deadlines.set(count);
         }
     }
 
@@ -543,6 +560,7 @@ mod tests {
         metrics.set_trials_overdue(3);
         metrics.set_provisioning_sla_breaches(4);
         metrics.set_provisioning_sla_at_risk(5);
+        metrics.set_calendar_unknown_deadlines(6);
         metrics.set_catalog_expiries([("postgresql-16", 1_798_657_200)]);
         metrics.set_leader(true);
         let text = metrics.render().unwrap();
@@ -555,6 +573,7 @@ mod tests {
             "akp_operator_trials_overdue 3",
             "akp_operator_provisioning_sla_breaches 4",
             "akp_operator_provisioning_sla_at_risk 5",
+            "akp_operator_calendar_unknown_deadlines 6",
             "akp_operator_catalog_item_expiry_timestamp_seconds{item=\"postgresql-16\"} 1798657200",
             "akp_operator_leader 1",
         ] {

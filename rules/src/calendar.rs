@@ -5,9 +5,12 @@
 //! in the Republic of Kazakhstan"; when a holiday falls on a weekend the next working
 //! day is a day off (Labour Code art. 84). Movable holidays (Kurban Ait) and the
 //! government's yearly day transfers are not computable, so the operator configures
-//! them (`Calendar::with_holidays`, `Calendar::with_working_days`).
+//! them (`Calendar::with_movable_holidays`, `Calendar::with_holidays`,
+//! `Calendar::with_working_days`); the known years of Kurban Ait are shipped. A year
+//! whose movable holidays are neither shipped nor configured is *unknown*, and a
+//! deadline that runs through it is flagged, never computed silently (R-ENV-03).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::{Date, Weekday, date};
 
@@ -29,8 +32,11 @@ const FIXED_HOLIDAYS: &[(i8, i8)] = &[
     (12, 16), // Independence Day
 ];
 
-/// Kurban Ait, first day, as announced for each year (a movable holiday).
-const KURBAN_AIT: &[(i16, i8, i8)] = &[(2024, 6, 16), (2025, 6, 6), (2026, 5, 27), (2027, 5, 16)];
+/// Kurban Ait, first day, as announced for each year (a movable holiday): the years
+/// shipped; later ones come from the operator's configuration
+/// (`calendar.movableHolidays`).
+pub const KURBAN_AIT: &[(i16, i8, i8)] =
+    &[(2024, 6, 16), (2025, 6, 6), (2026, 5, 27), (2027, 5, 16)];
 
 /// The days off and working days of the Kazakhstan calendar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +44,8 @@ pub struct Calendar {
     holidays: BTreeSet<Date>,
     /// Weekend days made working days by a transfer decree.
     working_days: BTreeSet<Date>,
+    /// The movable holidays of each year whose movable holidays are known.
+    movable: BTreeMap<i16, BTreeSet<Date>>,
 }
 
 impl Calendar {
@@ -80,10 +88,49 @@ impl Calendar {
             carried.insert(next);
         }
         holidays.extend(carried);
+        let mut movable: BTreeMap<i16, BTreeSet<Date>> = BTreeMap::new();
+        for &(y, m, d) in KURBAN_AIT {
+            if years.contains(&y) {
+                movable.entry(y).or_default().insert(date(y, m, d));
+            }
+        }
         Self {
             holidays,
             working_days: BTreeSet::new(),
+            movable,
         }
+    }
+
+    /// R-ENV-03: the movable holidays (Kurban Ait) of the years given, as the
+    /// government announces them: each year named becomes known, and its days replace
+    /// the shipped ones of that year. Religious holidays are not carried off weekends.
+    pub fn with_movable_holidays(
+        mut self,
+        by_year: impl IntoIterator<Item = (i16, Vec<Date>)>,
+    ) -> Self {
+        for (year, days) in by_year {
+            for old in self.movable.remove(&year).unwrap_or_default() {
+                self.holidays.remove(&old);
+            }
+            let days: BTreeSet<Date> = days.into_iter().collect();
+            self.holidays.extend(days.iter().copied());
+            self.movable.insert(year, days);
+        }
+        self
+    }
+
+    /// R-ENV-03: whether the movable holidays of `year` are known (shipped or
+    /// configured).
+    pub fn movable_holidays_known(&self, year: i16) -> bool {
+        self.movable.contains_key(&year)
+    }
+
+    /// R-ENV-03: the years from `from` to `to` whose movable holidays are unknown: a
+    /// working-day count through them may be wrong by a day off.
+    pub fn unknown_years(&self, from: Date, to: Date) -> Vec<i16> {
+        (from.year()..=to.year())
+            .filter(|y| !self.movable_holidays_known(*y))
+            .collect()
     }
 
     /// Adds days off (for example a government transfer decree or a movable holiday).
@@ -182,6 +229,30 @@ mod tests {
             c.working_days_between(date(2026, 3, 13), date(2026, 4, 1)),
             10
         );
+    }
+
+    #[test]
+    fn r_env_03_kurban_ait_of_an_unknown_year_comes_from_configuration() {
+        let c = Calendar::kazakhstan(2026..=2029);
+        assert!(c.movable_holidays_known(2026) && c.movable_holidays_known(2027));
+        assert!(!c.movable_holidays_known(2028));
+        assert_eq!(
+            c.unknown_years(date(2027, 12, 20), date(2028, 1, 5)),
+            [2028]
+        );
+        assert!(
+            c.unknown_years(date(2026, 12, 20), date(2027, 1, 5))
+                .is_empty()
+        );
+        // Configured: known, and a day off (Thursday 4 May 2028 here).
+        let c = c.with_movable_holidays([(2028, vec![date(2028, 5, 4)])]);
+        assert!(c.movable_holidays_known(2028));
+        assert!(!c.is_working_day(date(2028, 5, 4)));
+        assert_eq!(c.unknown_years(date(2028, 5, 1), date(2029, 1, 5)), [2029]);
+        // A configured year replaces the shipped date.
+        let c = c.with_movable_holidays([(2026, vec![date(2026, 5, 28)])]);
+        assert!(c.is_working_day(date(2026, 5, 27)));
+        assert!(!c.is_working_day(date(2026, 5, 28)));
     }
 
     #[test]

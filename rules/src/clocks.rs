@@ -18,6 +18,25 @@ pub fn trial_deadline(started: Timestamp) -> Timestamp {
         .unwrap_or(started)
 }
 
+/// R-LC-03: the trial operation that the act of transfer dated `act` starts: from the
+/// start of that day in Kazakhstan, one calendar month (to the start of the same day
+/// of the next month; the 31st January runs to the end of February). The act, not the
+/// moment the operator saw the stage, starts the clock, so a product created at trial
+/// operation or walked back and forth gets the clock its act gives. `None` beyond
+/// jiff's range.
+pub fn trial_from_act(act: Date) -> Option<(Timestamp, Timestamp)> {
+    let start = crate::time::day_start(act)?;
+    Some((start, trial_deadline(start)))
+}
+
+/// R-LC-06: production starts on the day of the head's commissioning order (000
+/// p.37.1), and the warranty runs one year from it: the start of that day in
+/// Kazakhstan and the warranty's last day. `None` beyond jiff's range.
+pub fn production_from_order(order: Date) -> Option<(Timestamp, Date)> {
+    let since = crate::time::day_start(order)?;
+    Some((since, warranty_until(since)))
+}
+
 /// R-LC-03: whether a trial that started at `started` is overdue at `now`.
 pub fn trial_overdue(started: Timestamp, now: Timestamp) -> bool {
     now > trial_deadline(started)
@@ -38,6 +57,16 @@ pub const PROVISIONING_WORKING_DAYS: u32 = 10;
 /// become ready.
 pub fn provisioning_deadline(calendar: &Calendar, requested: Timestamp) -> Date {
     calendar.add_working_days(civil_date(requested), PROVISIONING_WORKING_DAYS)
+}
+
+/// R-ENV-03: the years, from the request to its provisioning deadline, whose movable
+/// holidays the calendar does not know: the deadline may be a day early there, so it
+/// is flagged (`CalendarKnown=False`), never trusted silently. Empty: known.
+pub fn provisioning_deadline_unknown_years(calendar: &Calendar, requested: Timestamp) -> Vec<i16> {
+    calendar.unknown_years(
+        civil_date(requested),
+        provisioning_deadline(calendar, requested),
+    )
 }
 
 /// Working days left before the provisioning deadline from which an environment that
@@ -121,6 +150,46 @@ mod tests {
             at("2026-09-03T10:00:00+05:00"),
             at("2026-10-03T10:00:01+05:00")
         ));
+    }
+
+    #[test]
+    fn r_lc_03_the_trial_runs_from_the_transfer_act_across_nauryz_and_a_year_boundary() {
+        // Transferred on 2 March 2026: Nauryz (21-23 March) is inside the month and
+        // does not lengthen it: the clock is in calendar months, not working days.
+        let (start, deadline) = trial_from_act(date(2026, 3, 2)).expect("in range");
+        assert_eq!(start, at("2026-03-02T00:00:00+05:00"));
+        assert_eq!(deadline, at("2026-04-02T00:00:00+05:00"));
+        // Transferred on Nauryz itself.
+        let (_, deadline) = trial_from_act(date(2026, 3, 22)).expect("in range");
+        assert_eq!(deadline, at("2026-04-22T00:00:00+05:00"));
+        // Across the new year.
+        let (start, deadline) = trial_from_act(date(2026, 12, 15)).expect("in range");
+        assert_eq!(start, at("2026-12-14T19:00:00Z"));
+        assert_eq!(deadline, at("2027-01-15T00:00:00+05:00"));
+        assert!(!trial_overdue(start, at("2027-01-14T23:59:59+05:00")));
+        assert!(trial_overdue(start, at("2027-01-15T00:00:01+05:00")));
+        // The 31st of December runs to the end of January.
+        let (_, deadline) = trial_from_act(date(2026, 12, 31)).expect("in range");
+        assert_eq!(deadline, at("2027-01-31T00:00:00+05:00"));
+    }
+
+    #[test]
+    fn r_lc_06_production_and_warranty_run_from_the_commissioning_order() {
+        // Ordered on the last day of 2026: the warranty ends on the last day of 2027.
+        assert_eq!(
+            production_from_order(date(2026, 12, 31)),
+            Some((at("2026-12-31T00:00:00+05:00"), date(2027, 12, 31)))
+        );
+        // Ordered on Nauryz: holidays do not move a one-year warranty.
+        assert_eq!(
+            production_from_order(date(2027, 3, 22)).map(|p| p.1),
+            Some(date(2028, 3, 22))
+        );
+        // 29 February 2028: the warranty ends on 28 February 2029.
+        assert_eq!(
+            production_from_order(date(2028, 2, 29)).map(|p| p.1),
+            Some(date(2029, 2, 28))
+        );
     }
 
     #[test]

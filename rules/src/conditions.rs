@@ -21,6 +21,9 @@ pub enum ConditionType {
     ProvisionedWithinSla,
     /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
     Placed,
+    /// R-ENV-03: every provisioning deadline falls in years whose movable holidays
+    /// are known.
+    CalendarKnown,
     /// R-PLC-01: every node of a site is attested in Kazakhstan.
     Resident,
     /// R-BIL-01: a billing report's month is read from the closed ledger.
@@ -43,6 +46,7 @@ impl ConditionType {
             Self::TrialWithinLimit => "TrialWithinLimit",
             Self::ProvisionedWithinSla => "ProvisionedWithinSla",
             Self::Placed => "Placed",
+            Self::CalendarKnown => "CalendarKnown",
             Self::Resident => "Resident",
             Self::Collected => "Collected",
             Self::Rated => "Rated",

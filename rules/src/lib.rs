@@ -2,6 +2,7 @@
 //! billing daemon and `kubectl pbo` call them; each rule names its id from
 //! `spec/requirements.md`.
 
+pub mod acts;
 pub mod billing;
 pub mod calendar;
 pub mod catalog;

@@ -120,6 +120,7 @@ mod tests {
             date: jiff::civil::date(2026, 9, 1),
             sha256: "0".repeat(64),
             uri: None,
+            result: None,
         };
         assert_eq!(
             missing_acts(

@@ -54,7 +54,14 @@ pub fn agency(name: &str, namespace: &str, head: &str) -> Value {
 pub fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
     let acts: Vec<Value> = acts
         .iter()
-        .map(|t| json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
+        .map(|t| {
+            let mut act = json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA});
+            // R-LC-04: the information-security protocol says it passed.
+            if *t == "infoSecTestProtocol" {
+                act["result"] = json!("positive");
+            }
+            act
+        })
         .collect();
     json!({
         "apiVersion": "akp.egov.kz/v1alpha1",

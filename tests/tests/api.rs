@@ -151,7 +151,15 @@ fn written_is_kept(written: &Value, stored: &Value) -> bool {
 fn product(name: &str, stage: &str, acts: &[&str]) -> Value {
     let acts: Vec<Value> = acts
         .iter()
-        .map(|t| serde_json::json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA}))
+        .map(|t| {
+            let mut act =
+                serde_json::json!({"type": t, "number": "1", "date": "2026-09-01", "sha256": SHA});
+            // R-LC-04: the information-security protocol records its (positive) result.
+            if *t == "infoSecTestProtocol" {
+                act["result"] = serde_json::json!("positive");
+            }
+            act
+        })
         .collect();
     serde_json::json!({
         "apiVersion": "akp.egov.kz/v1alpha1",
@@ -179,7 +187,10 @@ async fn stages_walk_forward_with_their_acts_and_back_for_rework() -> Result<()>
         ("development", &[][..]),
         ("preliminaryTesting", &[][..]),
         ("trialOperation", GATE2),
-        ("development", GATE2), // R-LC-01: rework after a failed trial
+        // R-LC-01: rework after a failed trial. The API server alone (no webhook here)
+        // lets the old acts through again; the webhook's R-LC-09 does not
+        // (attacks_lifecycle::r_lc_09_rework_reopens_the_trial_gate_only_with_new_acts).
+        ("development", GATE2),
         ("preliminaryTesting", GATE2),
         ("trialOperation", GATE2),
         ("production", ALL_ACTS),

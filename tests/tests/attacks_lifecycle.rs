@@ -10,7 +10,10 @@
 //!   who is not the head or a project head, appointing an outsider, a group or
 //!   `system:anonymous` are refused; the head appoints a valid user;
 //! - R-LC-10: the legal-regime fields past development are the SREs' act;
-//! - R-MON-02: the stage-change record names the requester, not the field manager.
+//! - R-MON-02: the stage-change record names the requester, not the field manager;
+//! - R-LC-09, R-LC-03: a return for rework: the old acts do not reopen the trial gate,
+//!   acts that opened a gate are not removed, no act is dated in the future; new acts
+//!   dated after the return do, and the trial clock runs from the new transfer act.
 //!
 //! Every refusal is checked for its message and for nothing stored.
 
@@ -64,6 +67,8 @@ struct World {
     store: Store,
     sink: Sink,
     operator: Operator,
+    /// The operator's clock.
+    clock: ManualClock,
     _dir: tempfile::TempDir,
 }
 
@@ -106,6 +111,11 @@ async fn apply_rbac(admin: &Client, doc: Value) -> Result<()> {
 
 impl World {
     async fn start() -> Result<Self> {
+        Self::start_at(jiff::Timestamp::now()).await
+    }
+
+    /// With the operator's clock at `now` (the webhook's "today" is 2026-10-01).
+    async fn start_at(now: jiff::Timestamp) -> Result<Self> {
         let cp = ControlPlane::start(Options {
             crds: true,
             ..Options::default()
@@ -119,9 +129,10 @@ impl World {
         let url = format!("sqlite://{}", dir.path().join("audit.db").display());
         let store = Store::open(&url).await?;
         let sink = Sink::start(&url, SinkOptions::default());
+        let clock = ManualClock::new(now);
         let operator = Operator::start_audited(
             cp.client_for("akp-operator", &["system:masters"]).await?,
-            &ManualClock::new(jiff::Timestamp::now()),
+            &clock,
             None,
         );
         // The product webhook in this process, registered with the API server.
@@ -197,6 +208,7 @@ impl World {
             store,
             sink,
             operator,
+            clock,
             _dir: dir,
         })
     }
@@ -748,6 +760,186 @@ async fn r_lc_08_r_lc_10_roles_are_assigned_not_taken_and_the_regime_is_not_the_
         .await?
         .map_err(|m| anyhow!("a regime change in development: {m}"))?;
     ensure!(w.stored("roles").await?.context("stored")?.spec.class == 1);
+    w.operator.stop().await;
+    Ok(())
+}
+
+/// The stored product once the operator has recorded it at `stage`.
+async fn recorded_at(w: &World, name: &str, stage: &str) -> Result<PlatformSoftwareProduct> {
+    eventually(
+        &format!("{name} recorded at {stage}"),
+        Duration::from_secs(60),
+        || async {
+            Ok(w.stored(name).await?.filter(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.stage)
+                    .is_some_and(|s| s.as_str() == stage)
+            }))
+        },
+    )
+    .await
+}
+
+/// An act as the fixtures write it, of `date`.
+fn act(type_: &str, number: &str, date: &str) -> Value {
+    json!({"type": type_, "number": number, "date": date, "sha256": fixtures::SHA})
+}
+
+/// R-LC-09, R-LC-03: the digitalization head, with her own client certificate, walks a
+/// product from trial operation back to development for rework and forward again.
+/// The old acts (of 2026-09-01) do not reopen the trial gate after the return of
+/// 2026-09-20; removing them, or an act dated after today, is refused, each with its
+/// message and nothing stored; new acts dated after the return reopen it, and the
+/// trial clock then runs from the new transfer act. Every trial period stays in
+/// `status.stageHistory`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_09_rework_reopens_the_trial_gate_only_with_new_acts() -> Result<()> {
+    let w = World::start_at("2026-09-03T10:00:00+05:00".parse()?).await?;
+    w.product("rework", "trialOperation", GATE2).await?;
+    let p = recorded_at(&w, "rework", "trialOperation").await?;
+    let trial = p.status.and_then(|s| s.trial).context("trial clock")?;
+    ensure!(trial.act.as_deref() == Some("1 of 2026-09-01"), "{trial:?}");
+    ensure!(
+        trial.deadline.0 == "2026-10-01T00:00:00+05:00".parse::<jiff::Timestamp>()?,
+        "the trial runs from the transfer act: {trial:?}"
+    );
+
+    let head = w.client(HEAD, &[]).await?;
+    // Back for rework on 20 September.
+    w.clock.set("2026-09-20T10:00:00+05:00".parse()?);
+    patch_spec(&head, "rework", json!({"stage": "development"}))
+        .await?
+        .map_err(|m| anyhow!("the head takes the product back: {m}"))?;
+    let p = recorded_at(&w, "rework", "development").await?;
+    let history = p.status.map(|s| s.stage_history).unwrap_or_default();
+    ensure!(
+        history.last().is_some_and(|h| h.rework),
+        "the return is recorded: {history:?}"
+    );
+    w.clock.set("2026-09-21T10:00:00+05:00".parse()?);
+    patch_spec(&head, "rework", json!({"stage": "preliminaryTesting"}))
+        .await?
+        .map_err(|m| anyhow!("to preliminary testing: {m}"))?;
+    recorded_at(&w, "rework", "preliminaryTesting").await?;
+    let before = w.stored("rework").await?.context("stored")?;
+
+    let old_acts = [
+        act("preliminaryTestProtocol", "1", "2026-09-01"),
+        act("trialTransferAct", "1", "2026-09-01"),
+    ];
+    let refusals: [(&str, Value, &[&str]); 3] = [
+        (
+            "the old acts",
+            json!({"stage": "trialOperation"}),
+            &[
+                "spec.acts[0].date \"2026-09-01\" is the date of preliminaryTestProtocol 1 of 2026-09-01, not after the return for rework on 2026-09-20 (status.stageHistory): a gate passed before the return opens again only with acts dated after it (R-LC-09): add a new preliminaryTestProtocol of the new test, dated after 2026-09-20, beside the old one",
+                "spec.acts[1].date \"2026-09-01\" is the date of trialTransferAct 1 of 2026-09-01",
+            ],
+        ),
+        (
+            "the old acts removed and replaced",
+            json!({"stage": "trialOperation", "acts": [
+                act("preliminaryTestProtocol", "2", "2026-09-21"),
+                act("trialTransferAct", "3", "2026-09-22"),
+            ]}),
+            &[
+                "spec.acts \"preliminaryTestProtocol 1 of 2026-09-01\" is removed, and it opened a gate the product has passed (R-LC-09)",
+                "spec.acts \"trialTransferAct 1 of 2026-09-01\" is removed",
+            ],
+        ),
+        (
+            "a transfer act dated after today",
+            json!({"stage": "trialOperation", "acts": [
+                old_acts[0].clone(), old_acts[1].clone(),
+                act("preliminaryTestProtocol", "2", "2026-09-21"),
+                act("trialTransferAct", "3", "2026-10-02"),
+            ]}),
+            &[
+                "spec.acts[3].date \"2026-10-02\" is the date of trialTransferAct 3 of 2026-10-02, after today (2026-10-01 in Kazakhstan, UTC+5) (R-LC-09)",
+            ],
+        ),
+    ];
+    for (what, spec, expected) in refusals {
+        let got = patch_spec(&head, "rework", spec).await?;
+        let message = got.err().with_context(|| format!("{what}: admitted"))?;
+        ensure!(
+            message.contains(&format!("admission webhook \"{HOOK}\" denied the request")),
+            "{what}: {message}"
+        );
+        for e in expected {
+            ensure!(message.contains(e), "{what}: {message}\nlacks {e}");
+        }
+        let now = w.stored("rework").await?.context("stored")?;
+        ensure!(
+            now.spec == before.spec,
+            "{what}: nothing is stored: {:?}",
+            now.spec
+        );
+    }
+
+    // New acts of the new test, dated after the return, beside the old ones.
+    w.clock.set("2026-09-22T12:00:00+05:00".parse()?);
+    patch_spec(
+        &head,
+        "rework",
+        json!({"stage": "trialOperation", "acts": [
+            old_acts[0].clone(), old_acts[1].clone(),
+            act("preliminaryTestProtocol", "2", "2026-09-21"),
+            act("trialTransferAct", "3", "2026-09-22"),
+        ]}),
+    )
+    .await?
+    .map_err(|m| anyhow!("new acts reopen the gate: {m}"))?;
+    let p = recorded_at(&w, "rework", "trialOperation").await?;
+    let status = p.status.context("status")?;
+    let trial = status.trial.context("trial clock")?;
+    ensure!(trial.act.as_deref() == Some("3 of 2026-09-22"), "{trial:?}");
+    ensure!(
+        trial.deadline.0 == "2026-10-22T00:00:00+05:00".parse::<jiff::Timestamp>()?,
+        "the new trial runs from the new act: {trial:?}"
+    );
+    let trials: Vec<Option<&str>> = status
+        .stage_history
+        .iter()
+        .filter(|h| h.stage == akp_crds::Stage::TrialOperation)
+        .map(|h| h.act.as_deref())
+        .collect();
+    ensure!(
+        trials
+            == [
+                Some("trialTransferAct 1 of 2026-09-01"),
+                Some("trialTransferAct 3 of 2026-09-22")
+            ],
+        "every trial period is recorded: {:?}",
+        status.stage_history
+    );
+
+    // R-LC-04: a negative protocol does not open production (the API server's CEL).
+    let mut acts = vec![
+        old_acts[0].clone(),
+        old_acts[1].clone(),
+        act("preliminaryTestProtocol", "2", "2026-09-21"),
+        act("trialTransferAct", "3", "2026-09-22"),
+        act("trialCompletionAct", "4", "2026-09-28"),
+        act("resourceConfirmation", "5", "2026-09-28"),
+        act("commissioningOrder", "6", "2026-09-30"),
+    ];
+    let mut negative = act("infoSecTestProtocol", "7", "2026-09-27");
+    negative["result"] = json!("negative");
+    acts.push(negative);
+    let message = patch_spec(
+        &head,
+        "rework",
+        json!({"stage": "production", "acts": acts}),
+    )
+    .await?
+    .err()
+    .context("production with a negative protocol admitted")?;
+    ensure!(
+        message.contains("missing: infoSecTestProtocol (result: positive)"),
+        "{message}"
+    );
     w.operator.stop().await;
     Ok(())
 }

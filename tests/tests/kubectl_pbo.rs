@@ -319,7 +319,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
     k.pbo(&[&promote[..], &["--act", &completion_act]].concat())?
         .failed(1, &[
             "Error from server (Invalid)",
-            "stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: infoSecTestProtocol commissioningOrder resourceConfirmation. Add them to spec.acts with number, date and sha256",
+            "stage production needs the trial completion act, a positive information-security test protocol, the commissioning order and the confirmed production resources (R-LC-04, 000 p.34.4-38); missing: infoSecTestProtocol (result: positive) commissioningOrder resourceConfirmation. Add them to spec.acts with number, date and sha256",
         ])
         .context("refused promotion exits 1 with the gate's message")?;
     let p = api.get("e-license").await?;
@@ -332,7 +332,7 @@ async fn r_lc_02_r_lc_04_status_and_promote_through_kubectl() -> Result<()> {
         act(
             "infoSecTestProtocol",
             &infosec,
-            ",number=ИБ-3,date=2026-10-05",
+            ",number=ИБ-3,date=2026-10-05,result=positive",
         ),
         "--act".to_string(),
         act("commissioningOrder", &order, ",date=2026-10-06"),

@@ -401,10 +401,13 @@ async fn r_lc_03_trial_overdue_with_an_injected_clock() -> Result<()> {
         .as_ref()
         .and_then(|s| s.trial.clone())
         .context("trial status")?;
+    // R-LC-03: the clock runs from the transfer act (the fixture's, of 2026-09-01), not
+    // from when the operator saw the stage.
     assert_eq!(
         trial.deadline.0,
-        "2026-10-03T10:00:00+05:00".parse::<jiff::Timestamp>()?
+        "2026-10-01T00:00:00+05:00".parse::<jiff::Timestamp>()?
     );
+    assert_eq!(trial.act.as_deref(), Some("1 of 2026-09-01"));
 
     clock.set("2026-10-04T09:00:00+05:00".parse()?);
     // Any change wakes the reconcile; an annotation is the lightest.

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 
 use akp_crds::product::{
-    EnvironmentStatus, PlatformSoftwareProductStatus, ProductionStatus, RequestRecord, TrialStatus,
+    ActType, EnvironmentStatus, PlatformSoftwareProductStatus, ProductionStatus, RequestRecord,
+    StagePeriod, TrialStatus,
 };
 use akp_crds::{Agency, EnvironmentName, Stage};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use crate::rules::acts;
 use crate::rules::calendar::Calendar;
 use crate::rules::clocks;
 use crate::rules::conditions::{ConditionType, Observed};
@@ -22,6 +24,9 @@ use super::validate::{Invalid, Validated};
 
 /// How many request records the status keeps.
 pub const REQUEST_HISTORY_LIMIT: usize = 50;
+
+/// How many stage periods the status keeps (`status.stageHistory`, R-LC-09).
+pub const STAGE_HISTORY_LIMIT: usize = 256;
 
 /// Condition types of a product, as the API writes them.
 pub mod conditions {
@@ -39,6 +44,9 @@ pub mod conditions {
     pub const PROVISIONED_WITHIN_SLA: &str = ConditionType::ProvisionedWithinSla.as_str();
     /// R-PLC-01, R-PLC-02: every pod on nodes attested in Kazakhstan, at allowed sites.
     pub const PLACED: &str = ConditionType::Placed.as_str();
+    /// R-ENV-03: the provisioning deadlines fall in years whose movable holidays are
+    /// known.
+    pub const CALENDAR_KNOWN: &str = ConditionType::CalendarKnown.as_str();
 }
 
 /// What placement found for one environment.
@@ -198,19 +206,35 @@ pub fn applied(
         }
     }
 
+    let acts_of = &v.product.spec.acts;
     let trial = match v.stage {
-        Stage::TrialOperation => {
-            let started = old
-                .trial
-                .as_ref()
-                .filter(|_| old.stage == Some(Stage::TrialOperation))
-                .map(|t| t.started_at.0)
-                .unwrap_or(stage_since.0);
-            Some(TrialStatus {
-                started_at: Time(started),
-                deadline: Time(clocks::trial_deadline(started)),
-            })
-        }
+        // R-LC-03: the clock runs from the act of transfer that counts, the latest
+        // (a new trial needs a new act, R-LC-09); without one (a record older than the
+        // API server's gate), from when the operator saw the stage.
+        Stage::TrialOperation => Some(
+            match acts::current(acts_of, ActType::TrialTransferAct)
+                .and_then(|(_, a)| clocks::trial_from_act(a.date).map(|t| (a, t)))
+            {
+                Some((act, (started, deadline))) => TrialStatus {
+                    started_at: Time(started),
+                    deadline: Time(deadline),
+                    act: Some(format!("{} of {}", act.number, act.date)),
+                },
+                None => {
+                    let started = old
+                        .trial
+                        .as_ref()
+                        .filter(|_| old.stage == Some(Stage::TrialOperation))
+                        .map(|t| t.started_at.0)
+                        .unwrap_or(stage_since.0);
+                    TrialStatus {
+                        started_at: Time(started),
+                        deadline: Time(clocks::trial_deadline(started)),
+                        act: None,
+                    }
+                }
+            },
+        ),
         // The record of the trial stays once the product has gone on.
         Stage::Production | Stage::Decommissioned => old.trial.clone(),
         Stage::Development | Stage::PreliminaryTesting => None,
@@ -229,20 +253,32 @@ pub fn applied(
                 .unwrap_or_else(|| stage_since.clone())
         })
     });
+    // R-LC-06: production and the warranty run from the commissioning order.
     let production = match v.stage {
-        Stage::Production | Stage::Decommissioned => {
-            let since = old
-                .production
-                .as_ref()
-                .map(|p| p.since.0)
-                .unwrap_or(stage_since.0);
-            Some(ProductionStatus {
-                since: Time(since),
-                warranty_until: clocks::warranty_until(since),
-            })
-        }
+        Stage::Production | Stage::Decommissioned => Some(
+            match acts::current(acts_of, ActType::CommissioningOrder)
+                .and_then(|(_, a)| clocks::production_from_order(a.date))
+            {
+                Some((since, warranty_until)) => ProductionStatus {
+                    since: Time(since),
+                    warranty_until,
+                },
+                None => {
+                    let since = old
+                        .production
+                        .as_ref()
+                        .map(|p| p.since.0)
+                        .unwrap_or(stage_since.0);
+                    ProductionStatus {
+                        since: Time(since),
+                        warranty_until: clocks::warranty_until(since),
+                    }
+                }
+            },
+        ),
         _ => None,
     };
+    let stage_history = stage_history(&old, v, &stage_since, trial.as_ref(), now);
 
     let mut conditions = obs.old_conditions().to_vec();
     let all_ready = plan.not_requested.is_empty() && environments.iter().all(|e| e.ready);
@@ -374,6 +410,53 @@ pub fn applied(
         &sla_message,
     );
 
+    // R-ENV-03: a deadline through a year of unknown movable holidays is flagged.
+    let unknown: Vec<String> = environments
+        .iter()
+        .filter_map(|e| {
+            let requested = e.requested_at.as_ref()?.0;
+            let years = clocks::provisioning_deadline_unknown_years(obs.calendar, requested);
+            (!years.is_empty()).then(|| {
+                let years: Vec<String> = years.iter().map(i16::to_string).collect();
+                format!(
+                    "{} (due by {}, in {})",
+                    e.name.as_str(),
+                    clocks::provisioning_deadline(obs.calendar, requested),
+                    years.join(", ")
+                )
+            })
+        })
+        .collect();
+    let calendar_known = unknown.is_empty();
+    let calendar_message = if calendar_known {
+        "the provisioning deadlines fall in years whose movable holidays are known (R-ENV-03)"
+            .to_owned()
+    } else {
+        format!(
+            "the movable holidays (Kurban Ait) of a year are unknown, so these deadlines count no movable holiday and may be early (R-ENV-03): {}; add the year's days to operator.config.calendar.movableHolidays",
+            unknown.join("; ")
+        )
+    };
+    if changes(obs, conditions::CALENDAR_KNOWN, calendar_known) && !calendar_known {
+        notices.push(Notice {
+            warning: true,
+            reason: "CalendarYearUnknown",
+            note: calendar_message.clone(),
+        });
+    }
+    set(
+        &mut conditions,
+        obs,
+        ConditionType::CalendarKnown,
+        calendar_known,
+        if calendar_known {
+            "Known"
+        } else {
+            "MovableHolidaysUnknown"
+        },
+        &calendar_message,
+    );
+
     // R-PLC-01, R-PLC-02
     let mut problems: Vec<String> = Vec::new();
     let mut pods = 0;
@@ -455,8 +538,59 @@ pub fn applied(
         production,
         non_production_free_until,
         request_history,
+        stage_history,
     };
     (status, notices)
+}
+
+/// R-LC-03, R-LC-09: the stage periods, with a new one when the stage changed (the
+/// last one closed), marked as a return for rework when it comes back from trial
+/// operation; a trial period names its transfer act and deadline, a production one
+/// its commissioning order. A record from before the history began gets its current
+/// period. The oldest periods go past [`STAGE_HISTORY_LIMIT`].
+fn stage_history(
+    old: &PlatformSoftwareProductStatus,
+    v: &Validated,
+    stage_since: &Time,
+    trial: Option<&TrialStatus>,
+    now: Timestamp,
+) -> Vec<StagePeriod> {
+    let mut history = old.stage_history.clone();
+    let current_act = match v.stage {
+        Stage::TrialOperation => trial
+            .and_then(|t| t.act.as_ref())
+            .map(|a| format!("{} {a}", ActType::TrialTransferAct.as_str())),
+        Stage::Production => acts::current(&v.product.spec.acts, ActType::CommissioningOrder)
+            .map(|(_, a)| acts::describe(a)),
+        _ => None,
+    };
+    let deadline = trial
+        .filter(|_| v.stage == Stage::TrialOperation)
+        .map(|t| t.deadline.clone());
+    let open_at_stage = history
+        .last()
+        .is_some_and(|p| p.stage == v.stage && p.until.is_none());
+    if old.stage != Some(v.stage) || !open_at_stage {
+        if let Some(last) = history.last_mut().filter(|p| p.until.is_none()) {
+            last.until = Some(Time(now));
+        }
+        history.push(StagePeriod {
+            stage: v.stage,
+            since: stage_since.clone(),
+            until: None,
+            rework: old.stage == Some(Stage::TrialOperation)
+                && matches!(v.stage, Stage::Development | Stage::PreliminaryTesting),
+            act: None,
+            deadline: None,
+        });
+        let excess = history.len().saturating_sub(STAGE_HISTORY_LIMIT);
+        history.drain(..excess);
+    }
+    if let Some(last) = history.last_mut() {
+        last.act = current_act;
+        last.deadline = deadline;
+    }
+    history
 }
 
 /// R-LC-08: environments whose namespace another holds make the product Degraded and
@@ -657,9 +791,15 @@ mod tests {
             condition(&s1, conditions::TRIAL_WITHIN_LIMIT).status,
             "True"
         );
+        // The clock runs from the transfer act of 3 September, not from when the
+        // operator first saw the product.
         assert_eq!(
             s1.trial.as_ref().map(|t| t.deadline.0),
-            Some(at("2026-10-03T10:00:00+05:00"))
+            Some(at("2026-10-03T00:00:00+05:00"))
+        );
+        assert_eq!(
+            s1.trial.as_ref().and_then(|t| t.act.as_deref()),
+            Some("7 of 2026-09-03")
         );
         let (s2, n2) = step(
             &product,
@@ -697,7 +837,8 @@ mod tests {
             Some(&s0),
             at("2026-09-03T10:00:00+05:00"),
         );
-        let reached = Some(Time(at("2026-09-03T10:00:00+05:00")));
+        // The trial started with the transfer act, dated 3 September.
+        let reached = Some(Time(at("2026-09-03T00:00:00+05:00")));
         assert_eq!(s1.trial_reached_at, reached);
         // Back to development for rework: the trial clock goes, the fact stays.
         product.spec.stage = Stage::Development;
@@ -709,6 +850,187 @@ mod tests {
         );
         assert_eq!(s2.trial, None);
         assert_eq!(s2.trial_reached_at, reached);
+    }
+
+    fn act(type_: akp_crds::product::ActType, number: &str, on: Date) -> akp_crds::product::Act {
+        akp_crds::product::Act {
+            type_,
+            number: number.into(),
+            date: on,
+            sha256: "0".repeat(64),
+            uri: None,
+            result: (type_ == ActType::InfoSecTestProtocol)
+                .then_some(akp_crds::product::ActResult::Positive),
+        }
+    }
+
+    /// R-LC-03, R-LC-06: a product created at production gets the clocks its acts
+    /// give: the trial from the transfer act, production and the warranty from the
+    /// commissioning order (across Nauryz and the new year), not from when the
+    /// operator first saw it.
+    #[test]
+    fn r_lc_03_r_lc_06_a_product_created_in_production_gets_the_clocks_of_its_acts() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::Production;
+        product.spec.acts.extend([
+            act(
+                ActType::TrialCompletionAct,
+                "3",
+                jiff::civil::date(2026, 12, 20),
+            ),
+            act(
+                ActType::InfoSecTestProtocol,
+                "5",
+                jiff::civil::date(2026, 12, 24),
+            ),
+            act(
+                ActType::ResourceConfirmation,
+                "9",
+                jiff::civil::date(2026, 12, 25),
+            ),
+            act(
+                ActType::CommissioningOrder,
+                "41",
+                jiff::civil::date(2026, 12, 31),
+            ),
+        ]);
+        let (s, _) = step(&product, &agency, None, at("2027-03-22T10:00:00+05:00"));
+        let production = s.production.as_ref().expect("production");
+        assert_eq!(production.since.0, at("2026-12-31T00:00:00+05:00"));
+        assert_eq!(production.warranty_until, jiff::civil::date(2027, 12, 31));
+        assert_eq!(s.trial, None, "no trial period was seen");
+        assert_eq!(
+            s.stage_history
+                .iter()
+                .map(|p| (p.stage, p.act.as_deref()))
+                .collect::<Vec<_>>(),
+            [(
+                Stage::Production,
+                Some("commissioningOrder 41 of 2026-12-31")
+            )]
+        );
+    }
+
+    /// R-LC-03, R-LC-09: going trial → preliminaryTesting → trial with the same
+    /// transfer act does not restart the clock or clear the overdue flag; a new act
+    /// does, and every trial period stays in the history.
+    #[test]
+    fn r_lc_09_rework_keeps_the_trial_clock_of_the_act_and_records_every_period() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        // Transferred on 3 September; the operator sees it on 10 October, overdue.
+        let (s1, _) = step(&product, &agency, None, at("2026-10-10T10:00:00+05:00"));
+        assert_eq!(
+            condition(&s1, conditions::TRIAL_WITHIN_LIMIT).status,
+            "False"
+        );
+        product.spec.stage = Stage::PreliminaryTesting;
+        let (s2, _) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-10-12T10:00:00+05:00"),
+        );
+        assert_eq!(s2.trial, None);
+        assert!(s2.stage_history[1].rework, "{:?}", s2.stage_history);
+        assert_eq!(
+            crate::rules::acts::last_return(Some(&s2)),
+            Some(jiff::civil::date(2026, 10, 12))
+        );
+        // Back to trial with the old act (the webhook refuses it; if it got in, the
+        // clock is still that act's: overdue).
+        product.spec.stage = Stage::TrialOperation;
+        let (s3, _) = step(
+            &product,
+            &agency,
+            Some(&s2),
+            at("2026-10-13T10:00:00+05:00"),
+        );
+        assert_eq!(s3.trial, s1.trial);
+        assert_eq!(
+            condition(&s3, conditions::TRIAL_WITHIN_LIMIT).status,
+            "False"
+        );
+        // A new transfer act after the return starts a new trial.
+        product.spec.stage = Stage::PreliminaryTesting;
+        let (s4, _) = step(
+            &product,
+            &agency,
+            Some(&s3),
+            at("2026-10-14T10:00:00+05:00"),
+        );
+        product.spec.stage = Stage::TrialOperation;
+        product.spec.acts.extend([
+            act(
+                ActType::PreliminaryTestProtocol,
+                "13",
+                jiff::civil::date(2026, 10, 15),
+            ),
+            act(
+                ActType::TrialTransferAct,
+                "8",
+                jiff::civil::date(2026, 10, 16),
+            ),
+        ]);
+        let (s5, _) = step(
+            &product,
+            &agency,
+            Some(&s4),
+            at("2026-10-16T10:00:00+05:00"),
+        );
+        assert_eq!(
+            s5.trial.as_ref().map(|t| t.deadline.0),
+            Some(at("2026-11-16T00:00:00+05:00"))
+        );
+        assert_eq!(
+            condition(&s5, conditions::TRIAL_WITHIN_LIMIT).status,
+            "True"
+        );
+        let trials: Vec<_> = s5
+            .stage_history
+            .iter()
+            .filter(|p| p.stage == Stage::TrialOperation)
+            .map(|p| (p.act.as_deref(), p.until.is_some()))
+            .collect();
+        assert_eq!(
+            trials,
+            [
+                (Some("trialTransferAct 7 of 2026-09-03"), true),
+                (Some("trialTransferAct 7 of 2026-09-03"), true),
+                (Some("trialTransferAct 8 of 2026-10-16"), false),
+            ]
+        );
+        assert_eq!(
+            s5.stage_history.iter().filter(|p| p.rework).count(),
+            2,
+            "{:?}",
+            s5.stage_history
+        );
+    }
+
+    #[test]
+    fn r_lc_09_the_stage_history_is_bounded() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        let mut status = None;
+        for i in 0..(STAGE_HISTORY_LIMIT + 10) {
+            product.spec.stage = if i % 2 == 0 {
+                Stage::TrialOperation
+            } else {
+                Stage::PreliminaryTesting
+            };
+            let now = at("2026-09-03T10:00:00+05:00")
+                .checked_add(jiff::SignedDuration::from_mins(i as i64))
+                .expect("in range");
+            status = Some(step(&product, &agency, status.as_ref(), now).0);
+        }
+        let history = status.expect("status").stage_history;
+        assert_eq!(history.len(), STAGE_HISTORY_LIMIT);
+        assert_eq!(
+            history.last().map(|p| p.stage),
+            Some(Stage::PreliminaryTesting)
+        );
     }
 
     #[test]
@@ -841,6 +1163,63 @@ mod tests {
         let (s2, n2) = step(Some(&s1));
         assert_eq!(s1, s2);
         assert!(n2.is_empty(), "{n2:?}");
+    }
+
+    /// R-ENV-03: a deadline in a year whose Kurban Ait is not known is flagged with
+    /// one warning; once the year is configured, it is known.
+    #[test]
+    fn r_env_03_a_deadline_in_a_year_of_unknown_movable_holidays_is_flagged() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::Development;
+        let v = validate(&product, [&agency]).expect("valid");
+        let plan = plan(
+            &v,
+            &crate::product::segmentation::Segmentation::default(),
+            &[],
+        );
+        let not_ready = BTreeMap::new();
+        let run = |calendar: &Calendar, old| {
+            applied(
+                &Observation {
+                    now: at("2027-12-24T10:00:00+05:00"),
+                    calendar,
+                    generation: Some(1),
+                    old,
+                    tariffs: TARIFFS,
+                },
+                &v,
+                &agency,
+                &plan,
+                &not_ready,
+                &BTreeMap::new(),
+            )
+        };
+        // Requested on 24 December 2027: the 10th working day is in January 2028.
+        let calendar = Calendar::kazakhstan(2026..=2030);
+        let (s1, n1) = run(&calendar, None);
+        let c = condition(&s1, conditions::CALENDAR_KNOWN);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "MovableHolidaysUnknown")
+        );
+        assert!(c.message.contains("in 2028"), "{}", c.message);
+        assert!(
+            c.message
+                .contains("operator.config.calendar.movableHolidays")
+        );
+        assert_eq!(
+            n1.iter()
+                .filter(|n| n.reason == "CalendarYearUnknown")
+                .count(),
+            1
+        );
+        let (_, n2) = run(&calendar, Some(&s1));
+        assert!(n2.iter().all(|n| n.reason != "CalendarYearUnknown"));
+        let configured =
+            calendar.with_movable_holidays([(2028, vec![jiff::civil::date(2028, 5, 4)])]);
+        let (s3, _) = run(&configured, Some(&s1));
+        assert_eq!(condition(&s3, conditions::CALENDAR_KNOWN).status, "True");
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!   warned about 30 days ahead;
 //! - R-LC-01, R-LC-02, R-LC-04: a stage change is re-checked (CEL on the CRD checks it
 //!   first; this is defence in depth, with the same wording);
+//! - R-LC-02, R-LC-04, R-LC-09: the acts' dates (in stage order, not in the future),
+//!   the information-security protocol's result, the acts that opened a gate kept,
+//!   and after a return for rework new acts ([`crate::rules::acts::check_acts`], on
+//!   the stored object with the stage history the operator wrote);
 //! - R-LC-07, R-LC-08, R-LC-10: who may delete the record, appoint participants and
 //!   change the legal regime ([`super::roles`], on the requester's `userInfo`);
 //! - R-MON-02: a stage change and a deletion are recorded with the requester
@@ -31,6 +35,7 @@ use super::roles::{
     Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
 };
 use super::verdict::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
+use crate::rules::acts::{ActRefusal, check_acts};
 use crate::rules::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
 use crate::rules::ownership::owning_agency;
 use crate::rules::stages::{check_transition, missing_acts};
@@ -81,7 +86,23 @@ pub fn check_product(
     verdict
         .violations
         .extend(check_stage(product, old.map(|o| o.spec.stage)));
+    verdict.violations.extend(
+        check_acts(old, product, facts.today)
+            .into_iter()
+            .map(act_violation),
+    );
     verdict
+}
+
+/// An act refused by [`check_acts`], as the webhook words every refusal.
+fn act_violation(r: ActRefusal) -> Violation {
+    Violation {
+        field: r.field,
+        value: r.value,
+        problem: r.problem,
+        rule: r.rule,
+        fix: r.fix,
+    }
 }
 
 /// R-ENV-01: every environment of the product is a namespace
@@ -667,6 +688,36 @@ mod tests {
         let mut back = new.clone();
         back.spec.stage = Stage::Development;
         assert!(check_stage(&back, Some(Stage::TrialOperation)).is_empty());
+    }
+
+    /// R-LC-09: the webhook judges the acts against the stored object and today: an
+    /// act dated after today is refused with the act, the field, the rule and the
+    /// fix; one already stored is not judged again.
+    #[test]
+    fn r_lc_09_the_acts_are_judged_against_today_and_the_stored_object() {
+        let world = World::new();
+        let mut new = product(&[]);
+        new.spec.stage = Stage::TrialOperation;
+        new.spec.acts = serde_json::from_value(json!([
+            {"type": "preliminaryTestProtocol", "number": "1", "date": "2026-09-01", "sha256": "0".repeat(64)},
+            {"type": "trialTransferAct", "number": "7", "date": "2026-10-02", "sha256": "1".repeat(64)}
+        ]))
+        .expect("acts");
+        let verdict = world.check("agency-mon", "e-license", &new, None);
+        assert_eq!(
+            verdict.message(),
+            r#"spec.acts[1].date "2026-10-02" is the date of trialTransferAct 7 of 2026-10-02, after today (2026-10-01 in Kazakhstan, UTC+5) (R-LC-09): an act is recorded once it is signed: write the date it bears, today at the latest"#
+        );
+        // Removing an act that opened the gate, on the way back to rework.
+        let mut old = new.clone();
+        old.spec.acts[1].date = jiff::civil::date(2026, 9, 3);
+        let mut back = old.clone();
+        back.spec.stage = Stage::Development;
+        back.spec.acts.truncate(1);
+        let verdict = world.check("agency-mon", "e-license", &back, Some(&old));
+        assert_eq!(verdict.violations.len(), 1, "{}", verdict.message());
+        assert_eq!(verdict.violations[0].rule, "R-LC-09");
+        assert_eq!(verdict.violations[0].field, "spec.acts");
     }
 
     #[test]
