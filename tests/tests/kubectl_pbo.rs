@@ -606,6 +606,20 @@ async fn r_bil_01_usage_of_a_month_from_a_sqlite_ledger() -> Result<()> {
 
     k.pbo(&[&usage_args[..], &["sqlite:///nonexistent/ledger.db"]].concat())?
         .failed(1, &["does not exist"])?;
+    // The ledger is read, never migrated: an empty database stays empty (B4).
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"")?;
+    let empty_url = format!("sqlite://{}", empty.display());
+    let run = k.pbo(&[&usage_args[..], &[&empty_url]].concat())?;
+    ensure!(
+        run.code != 0,
+        "an empty database is no ledger: {}",
+        run.stdout
+    );
+    ensure!(
+        std::fs::metadata(&empty)?.len() == 0,
+        "kubectl pbo usage wrote to the database (a migration)"
+    );
     Ok(())
 }
 
