@@ -37,10 +37,15 @@ impl Demo {
 
     /// Runs kubectl and shows its command line and output, as an SRE would see it.
     fn kubectl(&self, args: &[&str]) -> Result<bool> {
+        self.kubectl_as(&self.kubeconfig, args)
+    }
+
+    /// [`Demo::kubectl`] with the credentials of `kubeconfig`.
+    fn kubectl_as(&self, kubeconfig: &Path, args: &[&str]) -> Result<bool> {
         println!("$ kubectl {}", args.join(" "));
         let out = Command::new(&self.kubectl)
             .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("PATH", &self.path)
             .current_dir(repo_root())
             .output()
@@ -422,6 +427,8 @@ async fn main() -> Result<()> {
         "--ledger",
         &live_ledger,
     ])?;
+    demo.step("each agency sees its own costs: billing writes its UsageStatement of the month so far, with its budget; mon's head reads it with her own certificate");
+    statements(&demo, &cp, &client, &live_ledger, &today, &out_dir).await?;
     demo.step("before placement, an agency estimates its monthly bill (R-BIL-04) and its development cost (R-EST-01)");
     demo.kubectl(&["pbo", "estimate", "-f", "examples/products/tax-check.yaml"])?;
     demo.kubectl(&[
@@ -440,6 +447,66 @@ async fn main() -> Result<()> {
             demo.kubeconfig.display()
         );
         tokio::signal::ctrl_c().await?;
+    }
+    Ok(())
+}
+
+/// Gives mon a monthly budget, writes the agencies' statements of the live ledger's
+/// month, and shows them as an SRE, as mon's head and on billing's /metrics.
+async fn statements(
+    demo: &Demo,
+    cp: &ControlPlane,
+    client: &kube::Client,
+    ledger_url: &str,
+    month: &str,
+    out_dir: &Path,
+) -> Result<()> {
+    use akp_billing::statement::{CostMetrics, StatementsConfig, update};
+    use kube::api::{Api, Patch, PatchParams};
+    Api::<akp_crds::Agency>::all(client.clone())
+        .patch(
+            "mon",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"budget": {"monthly": "0.50"}}})),
+        )
+        .await?;
+    let ledger =
+        akp_billing::Ledger::open_read_only(ledger_url, akp_billing::Calendar::kazakhstan())
+            .await?;
+    let metrics = akp_billing::Metrics::new()?;
+    let cost = CostMetrics::register(metrics.registry())?;
+    let written = update(
+        client,
+        &ledger,
+        &cost,
+        &StatementsConfig::default(),
+        jiff::Timestamp::now(),
+    )
+    .await?;
+    ledger.close().await;
+    println!("  {written} statement(s) written");
+    demo.kubectl(&["get", "usagestatements", "-A"])?;
+    let alice = out_dir.join("alice.kubeconfig");
+    cp.write_kubeconfig_for("alice@mon.gov.kz", &[], &alice)?;
+    demo.kubectl_as(
+        &alice,
+        &[
+            "pbo",
+            "usage",
+            "school-enrolment",
+            "-n",
+            "agency-mon",
+            "--month",
+            month,
+        ],
+    )?;
+    let refused = !demo.kubectl_as(&alice, &["get", "usagestatements", "-n", "agency-mz"])?;
+    anyhow::ensure!(refused, "mon's head read mz's statements");
+    println!("  billing's /metrics:");
+    for line in metrics.encode().lines().filter(|l| {
+        l.starts_with("akp_billing_month_to_date_amount") || l.starts_with("akp_billing_budget")
+    }) {
+        println!("    {line}");
     }
     Ok(())
 }
