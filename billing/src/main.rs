@@ -147,6 +147,10 @@ struct ReportsArgs {
     /// Where signed report bundles are written.
     #[arg(long, env = "AKP_BILLING_REPORTS_DIR", default_value = "reports")]
     reports_dir: PathBuf,
+    /// The day of the next month by which a month's report is due, signed and
+    /// delivered (1-28): later, akp_billing_report_overdue and AkpReportOverdue.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=28))]
+    report_due_day: u8,
     /// The Ed25519 signing key: the 32-byte seed, raw or hex (mounted from a Secret).
     #[arg(
         long,
@@ -211,6 +215,7 @@ async fn start_reports(
         delivery,
         document,
         instance: std::env::var("POD_NAME").ok(),
+        due_day: args.report_due_day,
         ..Default::default()
     };
     let mut ctx = akp_billing::report::controller::Context::new(client, ledger, key, config)?

@@ -75,6 +75,7 @@ pub fn reports_config(
         create_interval: Duration::from_millis(300),
         instance: Some(instance.to_owned()),
         document: report_document()?,
+        ..ReportsConfig::default()
     })
 }
 

@@ -532,6 +532,7 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
         create_interval: Duration::from_millis(300),
         instance: Some("test".into()),
         document: akp_test_support::reports::report_document()?,
+        ..ReportsConfig::default()
     };
     let key = akp_billing::report::sign::signing_key_from_bytes(&[9; 32])?;
     let ctx = Arc::new(

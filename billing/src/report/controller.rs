@@ -25,7 +25,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::ledger::Ledger;
 use crate::report::delivery::{Deliverer, DeliveryConfig, DeliveryRecord};
@@ -98,6 +98,9 @@ pub struct ReportsConfig {
     pub instance: Option<String>,
     /// Issuer, recipient, signatory and number prefix of the documents (issue 19).
     pub document: report::document::DocumentConfig,
+    /// The day of the next month by which a month's report is signed and delivered
+    /// (1-28); later, `akp_billing_report_overdue` says what is missing.
+    pub due_day: u8,
 }
 
 impl Default for ReportsConfig {
@@ -109,6 +112,7 @@ impl Default for ReportsConfig {
             create_interval: Duration::from_secs(300),
             instance: None,
             document: report::document::DocumentConfig::default(),
+            due_day: 5,
         }
     }
 }
@@ -120,6 +124,7 @@ pub struct ReportMetrics {
     registry: Registry,
     delivery_failures: IntCounterVec,
     reconcile_errors: IntCounterVec,
+    overdue: IntGaugeVec,
 }
 
 impl ReportMetrics {
@@ -145,13 +150,31 @@ impl ReportMetrics {
             ),
             &["error"],
         )?;
+        let overdue = IntGaugeVec::new(
+            Opts::new(
+                "report_overdue",
+                "1 when a closed month's report is past its due day without its signature or its delivery (missing).",
+            ),
+            &["report", "missing"],
+        )?;
         registry.register(Box::new(delivery_failures.clone()))?;
         registry.register(Box::new(reconcile_errors.clone()))?;
+        registry.register(Box::new(overdue.clone()))?;
         Ok(Self {
             registry,
             delivery_failures,
             reconcile_errors,
+            overdue,
         })
+    }
+
+    /// Sets what `report` lacks past its due day.
+    fn set_overdue(&self, report: &str, signature: bool, delivery: bool) {
+        for (missing, overdue) in [("signature", signature), ("delivery", delivery)] {
+            self.overdue
+                .with_label_values(&[report, missing])
+                .set(i64::from(overdue));
+        }
     }
 
     /// Failed deliveries of `report` so far.
@@ -394,6 +417,7 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
     if old.phase == ReportPhase::Delivered
         && read_record(&record_path(&ctx.config.dir, &name))?.is_some_and(|r| r.delivered())
     {
+        ctx.metrics.set_overdue(&name, false, false);
         return Ok(Action::await_change());
     }
     let first = decide(&inputs);
@@ -678,6 +702,14 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
         if let Err(e) = ctx.recorder.publish(&event, &br.object_ref(&())).await {
             tracing::warn!(error = %e, "publishing an event failed");
         }
+    }
+    if let Some(month) = month {
+        let due = ctx.ledger.calendar().report_due(month, ctx.config.due_day);
+        let past_due = jiff::Timestamp::now().as_second() >= due.start();
+        let signed = matches!(status.phase, ReportPhase::Signed | ReportPhase::Delivered);
+        let delivered = status.phase == ReportPhase::Delivered || !br.spec.deliver;
+        ctx.metrics
+            .set_overdue(&name, past_due && !signed, past_due && !delivered);
     }
     Ok(match decision.phase {
         ReportPhase::Pending => Action::requeue(ctx.config.pending_requeue),

@@ -204,6 +204,13 @@ impl Calendar {
     pub fn month_end(&self, month: Month) -> Hour {
         self.month_start(month.next())
     }
+
+    /// When the report of `month` is due: the start of day `due_day` (1-28) of the next
+    /// month; a report not signed, or not delivered, by then is overdue.
+    pub fn report_due(&self, month: Month, due_day: u8) -> Hour {
+        self.month_end(month)
+            .plus(24 * i64::from(due_day.clamp(1, 28) - 1))
+    }
 }
 
 #[cfg(test)]
