@@ -197,9 +197,27 @@ async fn apply(
         };
         ctx.audit(stage_change(p, old_stage, decision, reason));
     }
-    publish(ctx, p, notices).await;
+    let stage = validated.stage;
+    publish_as(ctx, p, notices, |n| transition_action(n, stage)).await;
     Ok(requeue)
 }
+
+/// The action of an event: the stage reached for a transition's, so that transitions
+/// in quick succession stay apart. kube's `Recorder` folds events of one object with
+/// the same type, action and reason within 6 minutes into a series that keeps the
+/// first note, and a walk of stages would otherwise leave one `StageChanged` event
+/// that names only the first step.
+fn transition_action(n: &Notice, stage: Stage) -> String {
+    if !status::reasons::TRANSITION.contains(&n.reason) {
+        return RECONCILE_ACTION.to_owned();
+    }
+    let mut name = stage.as_str().chars();
+    let first = name.next().map(|c| c.to_ascii_uppercase());
+    format!("Reach{}{}", first.unwrap_or_default(), name.as_str())
+}
+
+/// The action of the events the operator publishes when it reconciles.
+const RECONCILE_ACTION: &str = "Reconcile";
 
 /// The Agencies whose claim on their namespace holds (R-LC-08): one that names in
 /// `spec.namespace` a namespace it does not hold (another Agency's, a product's) is
@@ -540,6 +558,16 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
     obj: &K,
     notices: Vec<Notice>,
 ) {
+    publish_as(ctx, obj, notices, |_| RECONCILE_ACTION.to_owned()).await;
+}
+
+/// [`publish`], each event with the action `action` gives it.
+async fn publish_as<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    notices: Vec<Notice>,
+    action: impl Fn(&Notice) -> String,
+) {
     let reference = obj.object_ref(&());
     for n in notices {
         let event = KubeEvent {
@@ -549,8 +577,8 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
                 EventType::Normal
             },
             reason: n.reason.to_owned(),
+            action: action(&n),
             note: Some(n.note),
-            action: "Reconcile".into(),
             secondary: None,
         };
         if let Err(e) = ctx.recorder.publish(&event, &reference).await {
