@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use akp_crds::{PlatformSoftwareProduct, Stage};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ObjectMeta};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{Event, finalizer};
@@ -48,6 +48,7 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<PlatformSoftwareProduct> = Api::namespaced(ctx.client.clone(), &namespace);
+    let product = with_finalizer(&api, product).await?;
     finalizer(&api, FINALIZER, product, |event| async {
         match event {
             Event::Apply(p) => apply(&p, &api, &ctx).await,
@@ -56,6 +57,48 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// The product with the finalizer, added unless it is there or the product is being
+/// deleted: the product as the patch returned it. kube's `finalizer()` adds it and
+/// returns, and the apply waits for the reconcile the change triggers, a round trip
+/// through the watch and the queue for every new product (issue 18, P1); here the
+/// same reconcile goes on. Nothing is applied before the finalizer is stored, so a
+/// deletion still finds it; the API server refuses a new finalizer on a product being
+/// deleted.
+async fn with_finalizer(
+    api: &Api<PlatformSoftwareProduct>,
+    product: Arc<PlatformSoftwareProduct>,
+) -> Result<Arc<PlatformSoftwareProduct>> {
+    let present = product.finalizers().iter().any(|f| f == FINALIZER);
+    if present || product.metadata.deletion_timestamp.is_some() {
+        return Ok(product);
+    }
+    // As kube's helper does: the test fails the patch if the list changed meanwhile,
+    // since the API server does not deduplicate finalizers.
+    let ops = if product.finalizers().is_empty() {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+        ])
+    } else {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": product.finalizers()},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER},
+        ])
+    };
+    let params = PatchParams {
+        field_manager: Some(crate::apply::FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    let patched = api
+        .patch(
+            &product.name_any(),
+            &params,
+            &Patch::Json::<()>(serde_json::from_value(ops)?),
+        )
+        .await?;
+    Ok(Arc::new(patched))
 }
 
 /// Retries failed reconciles with a short delay and counts them.
