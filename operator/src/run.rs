@@ -230,6 +230,7 @@ pub async fn run(
         remotes: settings.remotes.clone(),
         caches_ready: caches_ready.clone(),
         audit: settings.audit.clone(),
+        own_writes: Default::default(),
     });
 
     // The controllers' own objects keep their managedFields: the stage-change audit

@@ -16,7 +16,8 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::apply::{
-    Claimed, apply_in, apply_owned_namespace, apply_status, delete_owned_namespace,
+    Claimed, OwnWrites, Written, apply_in, apply_owned_namespace, apply_status,
+    delete_owned_namespace,
 };
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -185,10 +186,12 @@ async fn apply(
     let mut ready = BTreeMap::new();
     let mut taken = Vec::new();
     let mut writes = 0;
+    let mut any_pending = false;
     for env in &plan.environments {
         match apply_environment(ctx, env, &owner).await? {
-            Outcome::Applied(w) => {
+            Outcome::Applied { writes: w, pending } => {
                 writes += w;
+                any_pending |= pending;
                 ready.insert(env.env, true);
             }
             Outcome::Terminating => {
@@ -210,10 +213,13 @@ async fn apply(
     let (mut status, mut notices) =
         status::applied(&obs, &validated, agency, &plan, &ready, &placement);
     status::namespaces_taken(&obs, &mut status, &mut notices, &taken, &owner);
-    let requeue = if taken.is_empty() {
-        next_look(&status, now, ready.values().all(|r| *r))
-    } else {
+    let requeue = if !taken.is_empty() {
         Action::requeue(TAKEN_RECHECK)
+    } else if any_pending {
+        // Compare with the cache once it has the operator's own writes.
+        Action::requeue(OwnWrites::TRUST)
+    } else {
+        next_look(&status, now, ready.values().all(|r| *r))
     };
     let old_stage = p.status.as_ref().and_then(|s| s.stage);
     write_status(api, p, status).await?;
@@ -354,8 +360,9 @@ fn next_look(
 
 /// What became of one environment.
 enum Outcome {
-    /// Applied, with this many writes.
-    Applied(usize),
+    /// Applied, with this many writes; `pending`: some children were left to the
+    /// operator's own writes the cache has not seen yet.
+    Applied { writes: usize, pending: bool },
     /// Its namespace is still terminating (a retired environment coming back), so
     /// nothing can be created yet.
     Terminating,
@@ -392,16 +399,19 @@ async fn apply_environment(
             return Ok(Outcome::Taken(holder));
         }
     };
+    let own = &ctx.own_writes;
+    let mut pending = false;
     for child in &env.objects {
         let written = match child {
-            Child::Quota(o) => apply_in(client, &name, &stores.quotas, o).await?,
-            Child::Limits(o) => apply_in(client, &name, &stores.limits, o).await?,
-            Child::Binding(o) => apply_in(client, &name, &stores.bindings, o).await?,
-            Child::Policy(o) => apply_in(client, &name, &stores.policies, o).await?,
+            Child::Quota(o) => apply_in(client, &name, &stores.quotas, own, o).await?,
+            Child::Limits(o) => apply_in(client, &name, &stores.limits, own, o).await?,
+            Child::Binding(o) => apply_in(client, &name, &stores.bindings, own, o).await?,
+            Child::Policy(o) => apply_in(client, &name, &stores.policies, own, o).await?,
         };
-        writes += usize::from(written);
+        writes += usize::from(written == Written::Applied);
+        pending |= written == Written::Pending;
     }
-    Ok(Outcome::Applied(writes))
+    Ok(Outcome::Applied { writes, pending })
 }
 
 /// Deletes the environment namespaces of `p` that `plan` no longer has (all of them
