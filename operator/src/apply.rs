@@ -1,7 +1,9 @@
 //! Writes by server-side apply under one field manager, and only when the live object
 //! differs from the desired one, so that a resync writes nothing (style.md point 6).
 
+use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -86,13 +88,113 @@ where
     Ok(())
 }
 
-/// [`apply_if_changed`] of `desired` in `namespace`: the children of an environment.
+/// What a write of a child did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The cached object is what is desired: nothing written.
+    Unchanged,
+    /// Applied.
+    Applied,
+    /// Nothing written: the operator wrote exactly this itself moments ago and the
+    /// cache has not caught up yet. Look again once it has ([`OwnWrites::TRUST`]).
+    Pending,
+}
+
+/// The resourceVersions the operator's own writes of children returned, with a digest
+/// of what was written. A write triggers the product again through its watch, and the
+/// rerun often comes before the cache has the object (or has it at an older version):
+/// compared with that cache, the child looked missing or different and was applied
+/// once more (issue 18, P1). A remembered write stands for the live object while the
+/// cache holds an older resourceVersion than it returned (etcd revisions, compared as
+/// numbers; an unreadable one trusts the cache) or, for [`OwnWrites::TRUST`], none at
+/// all; once the cache has caught up it is the truth again and the entry goes.
+#[derive(Clone, Default)]
+pub struct OwnWrites(Arc<Mutex<HashMap<String, OwnWrite>>>);
+
+/// One remembered write: the resourceVersion it returned, a digest of what was
+/// written, and when.
+type OwnWrite = (u64, u64, std::time::Instant);
+
+impl OwnWrites {
+    /// How long a remembered write stands in for an object the cache does not have:
+    /// a cache is normally a fraction of a second behind, and an object deleted meanwhile
+    /// must not be taken as present for long.
+    pub const TRUST: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn key<K: Resource>(o: &K) -> String
+    where
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&K::DynamicType::default()).into_owned();
+        format!(
+            "{kind}/{}/{}",
+            o.namespace().unwrap_or_default(),
+            o.name_any()
+        )
+    }
+
+    fn digest<K: Serialize>(desired: &K) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let bytes = serde_json::to_vec(desired).ok()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// Whether the operator itself wrote `desired` at a version `live` (the cache's
+    /// copy) has not reached.
+    fn ahead_of<K>(&self, live: Option<&K>, desired: &K) -> bool
+    where
+        K: Resource + Serialize,
+        K::DynamicType: Default,
+    {
+        let key = Self::key(desired);
+        let Ok(mut map) = self.0.lock() else {
+            return false;
+        };
+        let Some(&(version, digest, at)) = map.get(&key) else {
+            return false;
+        };
+        let seen = live.map(|l| l.resource_version().and_then(|v| v.parse::<u64>().ok()));
+        let ahead = match seen {
+            Some(Some(seen)) => seen < version,
+            Some(None) => false,
+            None => at.elapsed() < Self::TRUST,
+        };
+        if !ahead {
+            map.remove(&key);
+        }
+        ahead && Self::digest(desired) == Some(digest)
+    }
+
+    fn remember<K>(&self, written: &K, desired: &K)
+    where
+        K: Resource + Serialize,
+        K::DynamicType: Default,
+    {
+        let version = written
+            .resource_version()
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (Some(version), Some(digest), Ok(mut map)) =
+            (version, Self::digest(desired), self.0.lock())
+        {
+            map.insert(
+                Self::key(desired),
+                (version, digest, std::time::Instant::now()),
+            );
+        }
+    }
+}
+
+/// [`apply_if_changed`] of `desired` in `namespace`, the children of an environment,
+/// with the operator's own recent writes standing in for a cache not caught up yet.
 pub async fn apply_in<K>(
     client: &kube::Client,
     namespace: &str,
     store: &Store<K>,
+    own: &OwnWrites,
     desired: &K,
-) -> Result<bool>
+) -> Result<Written>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -101,7 +203,34 @@ where
         + DeserializeOwned,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    apply_if_changed(&Api::namespaced(client.clone(), namespace), store, desired).await
+    let key = ObjectRef::<K>::new(&desired.name_any()).within(namespace);
+    let live = store.get(&key);
+    if own.ahead_of(live.as_deref(), desired) {
+        return Ok(Written::Pending);
+    }
+    if let Some(live) = live.as_deref()
+        && is_current(live, desired)?
+    {
+        return Ok(Written::Unchanged);
+    }
+    let written = Api::<K>::namespaced(client.clone(), namespace)
+        .patch(
+            &desired.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(desired),
+        )
+        .await?;
+    own.remember(&written, desired);
+    Ok(Written::Applied)
+}
+
+/// Whether `live` is `desired` and not being deleted.
+fn is_current<K: Resource + Serialize>(live: &K, desired: &K) -> Result<bool> {
+    Ok(live.meta().deletion_timestamp.is_none()
+        && is_applied(
+            &serde_json::to_value(desired)?,
+            &serde_json::to_value(live)?,
+        ))
 }
 
 /// Applies `desired` unless `live` (however it was read) already matches it and is not
@@ -111,11 +240,7 @@ where
     K: Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
     if let Some(live) = live
-        && live.meta().deletion_timestamp.is_none()
-        && is_applied(
-            &serde_json::to_value(desired)?,
-            &serde_json::to_value(live)?,
-        )
+        && is_current(live, desired)?
     {
         return Ok(false);
     }
@@ -249,6 +374,42 @@ mod tests {
         let desired = json!({"spec": {"hard": {"requests.memory": "1024Mi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1"}}});
         let live = json!({"spec": {"hard": {"requests.memory": "1Gi", "requests.cpu": "4"}}, "metadata": {"labels": {"a": "1", "b": "2"}, "uid": "x"}});
         assert!(is_applied(&desired, &live));
+    }
+
+    /// Issue 18, P1: the operator's own write stands in for a cache that is behind
+    /// it, until the cache catches up.
+    #[test]
+    fn an_own_write_stands_for_a_cache_behind_it_until_the_cache_catches_up() {
+        use k8s_openapi::api::core::v1::ResourceQuota;
+        let quota = |version: Option<&str>, pods: &str| {
+            let mut q: ResourceQuota = serde_json::from_value(json!({
+                "metadata": {"name": "akp-requested", "namespace": "env"},
+                "spec": {"hard": {"pods": pods}},
+            }))
+            .expect("quota");
+            q.metadata.resource_version = version.map(str::to_owned);
+            q
+        };
+        let desired = quota(None, "10");
+        let own = OwnWrites::default();
+        assert!(!own.ahead_of(None, &desired), "nothing written yet");
+        own.remember(&quota(Some("100"), "10"), &desired);
+        assert!(own.ahead_of(None, &desired), "not in the cache yet");
+        assert!(own.ahead_of(Some(&quota(Some("99"), "9")), &desired));
+        assert!(
+            !own.ahead_of(Some(&quota(Some("99"), "9")), &quota(None, "11")),
+            "something else is desired now"
+        );
+        assert!(!own.ahead_of(Some(&quota(Some("100"), "10")), &desired));
+        assert!(
+            !own.ahead_of(None, &desired),
+            "forgotten once the cache caught up: a deletion since counts"
+        );
+        own.remember(&quota(Some("200"), "10"), &desired);
+        assert!(
+            !own.ahead_of(Some(&quota(Some("not-a-number"), "9")), &desired),
+            "an unreadable version trusts the cache"
+        );
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct Context {
     /// Where audit records are stored (R-MON-02), with `--audit-db`; without it they
     /// only go to the tracing target.
     pub audit: Option<akp_audit::Sink>,
+    /// The resourceVersions of the children the operator wrote, for a cache behind.
+    pub own_writes: crate::apply::OwnWrites,
 }
 
 impl Context {

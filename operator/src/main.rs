@@ -107,6 +107,11 @@ struct Args {
     /// past development (R-LC-10).
     #[arg(long = "sre-group", default_value = "akp:sre")]
     sre_groups: Vec<String>,
+    /// How many reconciles of each controller run at once (at least 1; kube's own
+    /// default is unbounded). A reconcile never runs twice at once for one object.
+    #[arg(long, env = "AKP_RECONCILE_CONCURRENCY", default_value_t = akp_operator::run::DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    reconcile_concurrency: u16,
 }
 
 /// The configuration file.
@@ -213,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         readiness: readiness.clone(),
         audit,
         remotes,
+        concurrency: args.reconcile_concurrency,
     };
 
     if args.no_leader_election {

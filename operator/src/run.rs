@@ -44,7 +44,16 @@ pub struct Settings {
     pub audit: Option<akp_audit::Sink>,
     /// The clients of remote Sites' clusters, shared with the webhooks.
     pub remotes: Arc<crate::remote::RemoteClusters>,
+    /// How many reconciles of each controller run at once ([`DEFAULT_CONCURRENCY`]).
+    pub concurrency: u16,
 }
+
+/// The default of [`Settings::concurrency`]. kube's controllers are unbounded by
+/// default: 500 new products were 500 reconciles at once, each holding its sequence of
+/// writes open against an API server and etcd that share the operator's cores (issue
+/// 18, P1). A bound keeps the work in flight to what the API server can take and lets
+/// a reconcile finish, and its status be written, before the next begins.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 /// Whether a cache keeps the objects' managedFields.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -221,6 +230,7 @@ pub async fn run(
         remotes: settings.remotes.clone(),
         caches_ready: caches_ready.clone(),
         audit: settings.audit.clone(),
+        own_writes: Default::default(),
     });
 
     // The controllers' own objects keep their managedFields: the stage-change audit
@@ -231,7 +241,10 @@ pub async fn run(
         &metrics,
         StripManagedFields::No,
     );
-    let products = Controller::for_stream(product_stream, product_store.clone());
+    let controller_config =
+        kube::runtime::controller::Config::default().concurrency(settings.concurrency);
+    let products = Controller::for_stream(product_stream, product_store.clone())
+        .with_config(controller_config.clone());
     let by_agency = {
         let product_store = product_store.clone();
         move |a: Agency| {
@@ -283,6 +296,7 @@ pub async fn run(
     let site_controller = {
         let sites = stores.sites.clone();
         Controller::for_stream(site_stream, stores.sites.clone())
+            .with_config(controller_config.clone())
             .watches_stream(node_stream, move |node: Node| {
                 sites
                     .state()
@@ -306,6 +320,7 @@ pub async fn run(
         StripManagedFields::No,
     );
     let agency_controller = Controller::for_stream(own_agency_stream, agency_store)
+        .with_config(controller_config)
         .graceful_shutdown_on(shutdown.clone())
         .run(agency::reconcile, agency::error_policy, ctx.clone())
         .for_each(|_| async {});

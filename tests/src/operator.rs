@@ -116,6 +116,7 @@ impl Operator {
             metrics: metrics.clone(),
             readiness: Readiness::new(),
             remotes: Default::default(),
+            concurrency: akp_operator::run::DEFAULT_CONCURRENCY,
         }
     }
 

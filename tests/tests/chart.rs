@@ -1099,6 +1099,7 @@ async fn chart_installs_and_the_operator_and_billing_run_with_its_service_accoun
         format!("--identity={pod_name}"),
         format!("--namespace={NAMESPACE}"),
         "--lease-name=akp-operator".to_owned(),
+        "--reconcile-concurrency=16".to_owned(),
         format!("--webhook-endpoint=service:{NAMESPACE}/{RELEASE}-operator-webhook:443"),
         "--webhook-certs=self-managed".to_owned(),
     ] {

@@ -17,7 +17,8 @@ use akp_test_support::operator::{
     Cluster, OPERATOR_USER, Operator, cluster, eventually, wait_for_event,
 };
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::{Event, LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -318,21 +319,69 @@ async fn r_lc_01_a_product_walks_its_stages_with_the_right_environments() -> Res
     )
     .await?;
 
-    // Events only on transitions.
+    // Events only on transitions, one per transition (issue 18, P1), naming every
+    // environment it provisioned or retired. A series counts each time it was written.
     let events = Api::<Event>::namespaced(admin.clone(), "agency-mon")
         .list(&ListParams::default())
         .await?;
-    let reasons: Vec<String> = events
+    let mut normal: Vec<(String, String, i32)> = events
         .items
         .iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some("walker"))
-        .filter_map(|e| e.reason.clone())
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("walker"))
+        .filter(|e| e.type_.as_deref() == Some("Normal"))
+        .map(|e| {
+            (
+                e.reason.clone().unwrap_or_default(),
+                e.note.clone().unwrap_or_default(),
+                e.series.as_ref().map_or(1, |s| s.count),
+            )
+        })
         .collect();
-    assert!(reasons.iter().any(|r| r == "StageChanged"), "{reasons:?}");
-    assert!(
-        reasons.iter().any(|r| r == "EnvironmentRetired"),
-        "{reasons:?}"
-    );
+    normal.sort();
+    let ns = |env: &str| format!("{env} (namespace mon-walker-{env})");
+    let mut want: Vec<(String, String, i32)> = [
+        (
+            "EnvironmentsProvisioned",
+            format!(
+                "stage development: provisioned {}, {}",
+                ns("development"),
+                ns("testing")
+            ),
+        ),
+        (
+            "StageChanged",
+            "stage development → preliminaryTesting".to_owned(),
+        ),
+        (
+            "StageChanged",
+            format!(
+                "stage preliminaryTesting → trialOperation: provisioned {}",
+                ns("trial")
+            ),
+        ),
+        (
+            "StageChanged",
+            format!(
+                "stage trialOperation → production: provisioned {}; retired {}",
+                ns("production"),
+                ns("trial")
+            ),
+        ),
+        (
+            "StageChanged",
+            format!(
+                "stage production → decommissioned: retired {}, {}, {}",
+                ns("development"),
+                ns("testing"),
+                ns("production")
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(reason, note)| (reason.to_owned(), note, 1))
+    .collect();
+    want.sort();
+    assert_eq!(normal, want, "one Normal event per transition");
     operator.stop().await;
     Ok(())
 }

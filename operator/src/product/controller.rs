@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use akp_crds::{PlatformSoftwareProduct, Stage};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ObjectMeta};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{Event, finalizer};
@@ -16,7 +16,8 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::apply::{
-    Claimed, apply_in, apply_owned_namespace, apply_status, delete_owned_namespace,
+    Claimed, OwnWrites, Written, apply_in, apply_owned_namespace, apply_status,
+    delete_owned_namespace,
 };
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -48,6 +49,7 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<PlatformSoftwareProduct> = Api::namespaced(ctx.client.clone(), &namespace);
+    let product = with_finalizer(&api, product).await?;
     finalizer(&api, FINALIZER, product, |event| async {
         match event {
             Event::Apply(p) => apply(&p, &api, &ctx).await,
@@ -56,6 +58,48 @@ pub async fn reconcile(product: Arc<PlatformSoftwareProduct>, ctx: Arc<Context>)
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// The product with the finalizer, added unless it is there or the product is being
+/// deleted: the product as the patch returned it. kube's `finalizer()` adds it and
+/// returns, and the apply waits for the reconcile the change triggers, a round trip
+/// through the watch and the queue for every new product (issue 18, P1); here the
+/// same reconcile goes on. Nothing is applied before the finalizer is stored, so a
+/// deletion still finds it; the API server refuses a new finalizer on a product being
+/// deleted.
+async fn with_finalizer(
+    api: &Api<PlatformSoftwareProduct>,
+    product: Arc<PlatformSoftwareProduct>,
+) -> Result<Arc<PlatformSoftwareProduct>> {
+    let present = product.finalizers().iter().any(|f| f == FINALIZER);
+    if present || product.metadata.deletion_timestamp.is_some() {
+        return Ok(product);
+    }
+    // As kube's helper does: the test fails the patch if the list changed meanwhile,
+    // since the API server does not deduplicate finalizers.
+    let ops = if product.finalizers().is_empty() {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+        ])
+    } else {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": product.finalizers()},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER},
+        ])
+    };
+    let params = PatchParams {
+        field_manager: Some(crate::apply::FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    let patched = api
+        .patch(
+            &product.name_any(),
+            &params,
+            &Patch::Json::<()>(serde_json::from_value(ops)?),
+        )
+        .await?;
+    Ok(Arc::new(patched))
 }
 
 /// Retries failed reconciles with a short delay and counts them.
@@ -142,10 +186,12 @@ async fn apply(
     let mut ready = BTreeMap::new();
     let mut taken = Vec::new();
     let mut writes = 0;
+    let mut any_pending = false;
     for env in &plan.environments {
         match apply_environment(ctx, env, &owner).await? {
-            Outcome::Applied(w) => {
+            Outcome::Applied { writes: w, pending } => {
                 writes += w;
+                any_pending |= pending;
                 ready.insert(env.env, true);
             }
             Outcome::Terminating => {
@@ -167,10 +213,13 @@ async fn apply(
     let (mut status, mut notices) =
         status::applied(&obs, &validated, agency, &plan, &ready, &placement);
     status::namespaces_taken(&obs, &mut status, &mut notices, &taken, &owner);
-    let requeue = if taken.is_empty() {
-        next_look(&status, now, ready.values().all(|r| *r))
-    } else {
+    let requeue = if !taken.is_empty() {
         Action::requeue(TAKEN_RECHECK)
+    } else if any_pending {
+        // Compare with the cache once it has the operator's own writes.
+        Action::requeue(OwnWrites::TRUST)
+    } else {
+        next_look(&status, now, ready.values().all(|r| *r))
     };
     let old_stage = p.status.as_ref().and_then(|s| s.stage);
     write_status(api, p, status).await?;
@@ -197,9 +246,27 @@ async fn apply(
         };
         ctx.audit(stage_change(p, old_stage, decision, reason));
     }
-    publish(ctx, p, notices).await;
+    let stage = validated.stage;
+    publish_as(ctx, p, notices, |n| transition_action(n, stage)).await;
     Ok(requeue)
 }
+
+/// The action of an event: the stage reached for a transition's, so that transitions
+/// in quick succession stay apart. kube's `Recorder` folds events of one object with
+/// the same type, action and reason within 6 minutes into a series that keeps the
+/// first note, and a walk of stages would otherwise leave one `StageChanged` event
+/// that names only the first step.
+fn transition_action(n: &Notice, stage: Stage) -> String {
+    if !status::reasons::TRANSITION.contains(&n.reason) {
+        return RECONCILE_ACTION.to_owned();
+    }
+    let mut name = stage.as_str().chars();
+    let first = name.next().map(|c| c.to_ascii_uppercase());
+    format!("Reach{}{}", first.unwrap_or_default(), name.as_str())
+}
+
+/// The action of the events the operator publishes when it reconciles.
+const RECONCILE_ACTION: &str = "Reconcile";
 
 /// The Agencies whose claim on their namespace holds (R-LC-08): one that names in
 /// `spec.namespace` a namespace it does not hold (another Agency's, a product's) is
@@ -293,8 +360,9 @@ fn next_look(
 
 /// What became of one environment.
 enum Outcome {
-    /// Applied, with this many writes.
-    Applied(usize),
+    /// Applied, with this many writes; `pending`: some children were left to the
+    /// operator's own writes the cache has not seen yet.
+    Applied { writes: usize, pending: bool },
     /// Its namespace is still terminating (a retired environment coming back), so
     /// nothing can be created yet.
     Terminating,
@@ -331,16 +399,19 @@ async fn apply_environment(
             return Ok(Outcome::Taken(holder));
         }
     };
+    let own = &ctx.own_writes;
+    let mut pending = false;
     for child in &env.objects {
         let written = match child {
-            Child::Quota(o) => apply_in(client, &name, &stores.quotas, o).await?,
-            Child::Limits(o) => apply_in(client, &name, &stores.limits, o).await?,
-            Child::Binding(o) => apply_in(client, &name, &stores.bindings, o).await?,
-            Child::Policy(o) => apply_in(client, &name, &stores.policies, o).await?,
+            Child::Quota(o) => apply_in(client, &name, &stores.quotas, own, o).await?,
+            Child::Limits(o) => apply_in(client, &name, &stores.limits, own, o).await?,
+            Child::Binding(o) => apply_in(client, &name, &stores.bindings, own, o).await?,
+            Child::Policy(o) => apply_in(client, &name, &stores.policies, own, o).await?,
         };
-        writes += usize::from(written);
+        writes += usize::from(written == Written::Applied);
+        pending |= written == Written::Pending;
     }
-    Ok(Outcome::Applied(writes))
+    Ok(Outcome::Applied { writes, pending })
 }
 
 /// Deletes the environment namespaces of `p` that `plan` no longer has (all of them
@@ -540,6 +611,16 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
     obj: &K,
     notices: Vec<Notice>,
 ) {
+    publish_as(ctx, obj, notices, |_| RECONCILE_ACTION.to_owned()).await;
+}
+
+/// [`publish`], each event with the action `action` gives it.
+async fn publish_as<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    notices: Vec<Notice>,
+    action: impl Fn(&Notice) -> String,
+) {
     let reference = obj.object_ref(&());
     for n in notices {
         let event = KubeEvent {
@@ -549,8 +630,8 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
                 EventType::Normal
             },
             reason: n.reason.to_owned(),
+            action: action(&n),
             note: Some(n.note),
-            action: "Reconcile".into(),
             secondary: None,
         };
         if let Err(e) = ctx.recorder.publish(&event, &reference).await {

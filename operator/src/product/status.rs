@@ -135,13 +135,6 @@ pub fn applied(
         old.stage_since.clone().unwrap_or(Time(now))
     };
     let mut notices = Vec::new();
-    if let (true, Some(previous)) = (stage_changed, old.stage) {
-        notices.push(Notice {
-            warning: false,
-            reason: "StageChanged",
-            note: format!("stage {} → {}", previous.as_str(), v.stage.as_str()),
-        });
-    }
 
     let environments: Vec<EnvironmentStatus> = plan
         .environments
@@ -178,33 +171,7 @@ pub fn applied(
             }
         })
         .collect();
-    for e in &environments {
-        if !old.environments.iter().any(|o| o.name == e.name) {
-            notices.push(Notice {
-                warning: false,
-                reason: "EnvironmentProvisioned",
-                note: format!(
-                    "environment {} in namespace {}",
-                    e.name.as_str(),
-                    e.namespace
-                ),
-            });
-        }
-    }
-    for o in &old.environments {
-        if !environments.iter().any(|e| e.name == o.name) {
-            notices.push(Notice {
-                warning: false,
-                reason: "EnvironmentRetired",
-                note: format!(
-                    "environment {} (namespace {}) removed at stage {}",
-                    o.name.as_str(),
-                    o.namespace,
-                    v.stage.as_str()
-                ),
-            });
-        }
-    }
+    notices.extend(transition(&old, v.stage, &environments, &[]));
 
     let acts_of = &v.product.spec.acts;
     let trial = match v.stage {
@@ -593,9 +560,90 @@ fn stage_history(
     history
 }
 
+/// The reasons of the Normal event of a product's transition ([`transition`]).
+pub mod reasons {
+    /// The stage changed (with the environments provisioned and retired for it).
+    pub const STAGE_CHANGED: &str = "StageChanged";
+    /// Environments were provisioned, the stage unchanged (a new product).
+    pub const ENVIRONMENTS_PROVISIONED: &str = "EnvironmentsProvisioned";
+    /// Environments were retired, the stage unchanged.
+    pub const ENVIRONMENTS_RETIRED: &str = "EnvironmentsRetired";
+    /// Environments were provisioned and others retired, the stage unchanged.
+    pub const ENVIRONMENTS_CHANGED: &str = "EnvironmentsChanged";
+    /// All of them.
+    pub const TRANSITION: [&str; 4] = [
+        STAGE_CHANGED,
+        ENVIRONMENTS_PROVISIONED,
+        ENVIRONMENTS_RETIRED,
+        ENVIRONMENTS_CHANGED,
+    ];
+}
+
+/// The one event of a product's transition from `old` to `stage` with `environments`:
+/// the stage change and every environment provisioned or retired, in one note. An
+/// Event per environment was a write per environment (issue 18, P1: 1,000 for 500
+/// new products) and told a reader the parts of one transition. Environments whose
+/// namespace is `held` by another (R-LC-08) are not announced as provisioned.
+fn transition(
+    old: &PlatformSoftwareProductStatus,
+    stage: Stage,
+    environments: &[EnvironmentStatus],
+    held: &[NamespaceTaken],
+) -> Option<Notice> {
+    let list = |envs: &[&EnvironmentStatus]| {
+        let named: Vec<String> = envs
+            .iter()
+            .map(|e| format!("{} (namespace {})", e.name.as_str(), e.namespace))
+            .collect();
+        named.join(", ")
+    };
+    let provisioned: Vec<&EnvironmentStatus> = environments
+        .iter()
+        .filter(|e| !old.environments.iter().any(|o| o.name == e.name))
+        .filter(|e| !held.iter().any(|t| t.namespace == e.namespace))
+        .collect();
+    let retired: Vec<&EnvironmentStatus> = old
+        .environments
+        .iter()
+        .filter(|o| !environments.iter().any(|e| e.name == o.name))
+        .collect();
+    let mut changes = Vec::new();
+    if !provisioned.is_empty() {
+        changes.push(format!("provisioned {}", list(&provisioned)));
+    }
+    if !retired.is_empty() {
+        changes.push(format!("retired {}", list(&retired)));
+    }
+    let changes = changes.join("; ");
+    let (reason, note) = match old.stage.filter(|s| *s != stage) {
+        Some(previous) => (
+            reasons::STAGE_CHANGED,
+            format!("stage {} → {}", previous.as_str(), stage.as_str()),
+        ),
+        None if changes.is_empty() => return None,
+        None => (
+            match (provisioned.is_empty(), retired.is_empty()) {
+                (false, true) => reasons::ENVIRONMENTS_PROVISIONED,
+                (true, false) => reasons::ENVIRONMENTS_RETIRED,
+                _ => reasons::ENVIRONMENTS_CHANGED,
+            },
+            format!("stage {}", stage.as_str()),
+        ),
+    };
+    Some(Notice {
+        warning: false,
+        reason,
+        note: if changes.is_empty() {
+            note
+        } else {
+            format!("{note}: {changes}")
+        },
+    })
+}
+
 /// R-LC-08: environments whose namespace another holds make the product Degraded and
 /// not Ready (`NamespaceTaken`), with a Warning event when that is new; they stay in
-/// the status as not ready, and no `EnvironmentProvisioned` is announced for them.
+/// the status as not ready, and the transition's event does not announce them.
 /// Nothing to do when none is taken ([`applied`] has set Degraded=False).
 pub fn namespaces_taken(
     obs: &Observation,
@@ -607,12 +655,13 @@ pub fn namespaces_taken(
     if taken.is_empty() {
         return;
     }
-    notices.retain(|n| {
-        n.reason != "EnvironmentProvisioned"
-            || !taken
-                .iter()
-                .any(|t| n.note.ends_with(&format!(" in namespace {}", t.namespace)))
-    });
+    // The transition again, without the environments held by another.
+    notices.retain(|n| !reasons::TRANSITION.contains(&n.reason));
+    if let Some(stage) = status.stage {
+        let none = PlatformSoftwareProductStatus::default();
+        let old = obs.old.unwrap_or(&none);
+        notices.extend(transition(old, stage, &status.environments, taken));
+    }
     let sites: Vec<String> = taken
         .iter()
         .map(|t| {
@@ -912,6 +961,56 @@ mod tests {
         );
     }
 
+    /// Issue 18, P1: one Event per product transition, naming every environment of
+    /// it, not one per environment.
+    #[test]
+    fn one_event_per_product_transition_naming_its_environments() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::Development;
+        let (s1, n1) = step(&product, &agency, None, at("2026-09-01T10:00:00+05:00"));
+        assert_eq!(
+            n1,
+            [Notice {
+                warning: false,
+                reason: reasons::ENVIRONMENTS_PROVISIONED,
+                note: "stage development: provisioned development (namespace mon-e-license-development), testing (namespace mon-e-license-testing)".into(),
+            }]
+        );
+        product.spec.stage = Stage::PreliminaryTesting;
+        let (s2, n2) = step(
+            &product,
+            &agency,
+            Some(&s1),
+            at("2026-09-02T10:00:00+05:00"),
+        );
+        assert_eq!(
+            n2.iter()
+                .map(|n| (n.reason, n.note.as_str()))
+                .collect::<Vec<_>>(),
+            [(
+                reasons::STAGE_CHANGED,
+                "stage development → preliminaryTesting"
+            )]
+        );
+        product.spec.stage = Stage::TrialOperation;
+        let (_, n3) = step(
+            &product,
+            &agency,
+            Some(&s2),
+            at("2026-09-03T10:00:00+05:00"),
+        );
+        assert_eq!(
+            n3.iter()
+                .map(|n| (n.reason, n.note.as_str()))
+                .collect::<Vec<_>>(),
+            [(
+                reasons::STAGE_CHANGED,
+                "stage preliminaryTesting → trialOperation: provisioned trial (namespace mon-e-license-trial)"
+            )]
+        );
+    }
+
     /// R-LC-03, R-LC-09: going trial → preliminaryTesting → trial with the same
     /// transfer act does not restart the clock or clear the overdue flag; a new act
     /// does, and every trial period stays in the history.
@@ -1064,11 +1163,14 @@ mod tests {
             s2.production.as_ref().map(|p| p.warranty_until),
             Some(jiff::civil::date(2027, 10, 1))
         );
-        assert!(notices.iter().any(|n| n.reason == "StageChanged"));
-        assert!(
-            notices
-                .iter()
-                .any(|n| n.reason == "EnvironmentRetired" && n.note.contains("trial"))
+        // One event for the transition, naming the environment it retired.
+        assert_eq!(
+            notices,
+            [Notice {
+                warning: false,
+                reason: reasons::STAGE_CHANGED,
+                note: "stage trialOperation → production: provisioned production (namespace mon-e-license-production); retired trial (namespace mon-e-license-trial)".into(),
+            }]
         );
         assert_eq!(s2.request_history.len(), 2);
         assert_eq!(s2.request_history[1].stage, Stage::Production);
@@ -1151,14 +1253,19 @@ mod tests {
             "namespace mon-e-license-development is held by product agency-mon-e/license (uid u); the operator writes only to namespaces it made for product agency-mon/e-license (R-LC-08: a namespace belongs to one product or Agency) and wrote nothing there: choose another product name (its environments get other namespaces), or, if a namespace is abandoned, ask an SRE to delete it"
         );
         assert_eq!(condition(&s1, conditions::READY).status, "False");
-        // Development also has testing, whose namespace is free.
+        // Development also has testing, whose namespace is free: the transition
+        // announces it alone.
         assert_eq!(
             n1.iter()
-                .map(|n| (n.warning, n.reason, n.note.as_str()))
-                .filter(|n| n.0 || n.2.contains("development"))
-                .map(|n| n.1)
+                .map(|n| (n.reason, n.note.as_str()))
                 .collect::<Vec<_>>(),
-            ["NamespaceTaken"]
+            [
+                (
+                    reasons::ENVIRONMENTS_PROVISIONED,
+                    "stage development: provisioned testing (namespace mon-e-license-testing)"
+                ),
+                ("NamespaceTaken", degraded.message.as_str())
+            ]
         );
         let (s2, n2) = step(Some(&s1));
         assert_eq!(s1, s2);
