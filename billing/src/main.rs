@@ -177,11 +177,10 @@ struct ReportsArgs {
 /// The audit sink of this process, started by `main_inner` when `--audit-db` is given.
 static AUDIT: std::sync::OnceLock<akp_audit::Sink> = std::sync::OnceLock::new();
 
-async fn start_reports(
-    args: &ReportsArgs,
-    ledger: Ledger,
-    metrics: &Metrics,
-) -> Result<Option<tokio::task::JoinHandle<()>>> {
+/// A task the daemon runs beside metering, if its flag asks for it.
+type Task = Option<tokio::task::JoinHandle<()>>;
+
+async fn start_reports(args: &ReportsArgs, ledger: Ledger, metrics: &Metrics) -> Result<Task> {
     if !args.reports {
         return Ok(None);
     }
@@ -231,18 +230,14 @@ async fn start_reports(
     ))))
 }
 
-async fn start_statements(
-    args: &StatementsArgs,
-    ledger: Ledger,
-    metrics: &Metrics,
-) -> Result<Option<tokio::task::JoinHandle<()>>> {
+async fn start_statements(args: &StatementsArgs, ledger: Ledger, m: &Metrics) -> Result<Task> {
     if !args.statements {
         return Ok(None);
     }
     let client = kube::Client::try_default()
         .await
         .context("connecting to the cluster")?;
-    let cost = akp_billing::statement::CostMetrics::register(metrics.registry())?;
+    let cost = akp_billing::statement::CostMetrics::register(m.registry())?;
     let config = akp_billing::statement::StatementsConfig {
         interval: Duration::from_secs(args.statements_interval_seconds),
         thresholds: args.budget_thresholds.clone(),

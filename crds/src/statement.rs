@@ -12,20 +12,24 @@ use serde::{Deserialize, Serialize};
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "akp.egov.kz",
-    doc = "An agency's month-to-date usage and costs, written by the billing daemon (read-only for agencies).",
     version = "v1alpha1",
     kind = "UsageStatement",
+    namespaced
+)]
+#[kube(
     plural = "usagestatements",
     singular = "usagestatement",
-    shortname = "ust",
-    category = "akp",
-    namespaced,
-    printcolumn = r#"{"name":"Month","type":"string","jsonPath":".spec.month"}"#,
-    printcolumn = r#"{"name":"Billed-KZT","type":"string","jsonPath":".spec.totals.billed"}"#,
-    printcolumn = r#"{"name":"Budget-Used","type":"string","jsonPath":".spec.budget.used"}"#,
-    printcolumn = r#"{"name":"Final","type":"boolean","jsonPath":".spec.final"}"#,
-    printcolumn = r#"{"name":"Through","type":"date","jsonPath":".spec.through"}"#
+    shortname = "ust"
 )]
+#[kube(category = "akp")]
+#[kube(
+    doc = "An agency's month-to-date usage and costs, written by the billing daemon (read-only for agencies)."
+)]
+#[kube(printcolumn = r#"{"name":"Month","type":"string","jsonPath":".spec.month"}"#)]
+#[kube(printcolumn = r#"{"name":"Billed-KZT","type":"string","jsonPath":".spec.totals.billed"}"#)]
+#[kube(printcolumn = r#"{"name":"Budget-Used","type":"string","jsonPath":".spec.budget.used"}"#)]
+#[kube(printcolumn = r#"{"name":"Final","type":"boolean","jsonPath":".spec.final"}"#)]
+#[kube(printcolumn = r#"{"name":"Through","type":"date","jsonPath":".spec.through"}"#)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageStatementSpec {
     /// The agency (its Agency object's name).

@@ -7,8 +7,6 @@
 //! protocol's result given); [`check_acts`] needs the stored object and today, so the
 //! product webhook calls it.
 
-use std::fmt;
-
 use akp_crds::product::{Act, ActResult, ActType, PlatformSoftwareProductStatus};
 use akp_crds::{PlatformSoftwareProduct, Stage};
 use jiff::civil::Date;
@@ -16,30 +14,8 @@ use jiff::civil::Date;
 use crate::stages::acts_required_for;
 use crate::time::civil_date;
 
-/// A refused act: the field, its value, what is wrong, the rule and the fix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActRefusal {
-    /// The field path, e.g. `spec.acts[1].date`.
-    pub field: String,
-    /// The offending value.
-    pub value: String,
-    /// What is wrong with it, naming the act.
-    pub problem: String,
-    /// The rule id.
-    pub rule: &'static str,
-    /// What to do about it.
-    pub fix: String,
-}
-
-impl fmt::Display for ActRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {:?} {} ({}): {}",
-            self.field, self.value, self.problem, self.rule, self.fix
-        )
-    }
-}
+/// A refused act: which act and field, the rule and the fix.
+pub type ActRefusal = crate::refusal::Violation;
 
 /// An act as people name it: `trialTransferAct 7 of 2026-09-03`.
 pub fn describe(act: &Act) -> String {
@@ -580,24 +556,12 @@ mod tests {
             r#"spec.acts[1].date "2026-09-03" is the date of trialTransferAct 7 of 2026-09-03, not after the return for rework on 2026-09-20 (status.stageHistory): a gate passed before the return opens again only with acts dated after it (R-LC-09): add a new trialTransferAct of the new test, dated after 2026-09-20, beside the old one"#
         );
         // Nor does an act of the day of the return.
-        let mut acts = gate1();
-        acts.push(act(
-            ActType::PreliminaryTestProtocol,
-            "2",
-            date(2026, 9, 20),
-        ));
-        acts.push(act(ActType::TrialTransferAct, "8", date(2026, 9, 21)));
+        let acts = regated(20, 21);
         let refused = check_acts(Some(&old), &product(Stage::TrialOperation, acts), TODAY);
         assert_eq!(messages(&refused).len(), 1, "{refused:?}");
         assert_eq!(refused[0].field, "spec.acts[2].date");
         // New acts dated after the return do, the old ones kept beside them.
-        let mut acts = gate1();
-        acts.push(act(
-            ActType::PreliminaryTestProtocol,
-            "2",
-            date(2026, 9, 21),
-        ));
-        acts.push(act(ActType::TrialTransferAct, "8", date(2026, 9, 22)));
+        let acts = regated(21, 22);
         assert_eq!(
             check_acts(
                 Some(&old),
@@ -616,6 +580,19 @@ mod tests {
         assert!(refused.iter().all(|r| r.problem.contains("is removed")));
     }
 
+    /// The first gate's acts and, for a second trial, a new protocol of September `ptp`
+    /// and a new transfer act of September `transfer`.
+    fn regated(ptp: i8, transfer: i8) -> Vec<Act> {
+        let mut acts = gate1();
+        acts.push(act(
+            ActType::PreliminaryTestProtocol,
+            "2",
+            date(2026, 9, ptp),
+        ));
+        acts.push(act(ActType::TrialTransferAct, "8", date(2026, 9, transfer)));
+        acts
+    }
+
     #[test]
     fn r_lc_09_a_return_the_operator_has_not_recorded_yet_holds_the_gate() {
         let mut old = product(Stage::PreliminaryTesting, gate1());
@@ -626,13 +603,7 @@ mod tests {
         );
         status.stage = Some(Stage::Development);
         old.status = Some(status);
-        let mut acts = gate1();
-        acts.push(act(
-            ActType::PreliminaryTestProtocol,
-            "2",
-            date(2026, 9, 21),
-        ));
-        acts.push(act(ActType::TrialTransferAct, "8", date(2026, 9, 22)));
+        let acts = regated(21, 22);
         let refused = check_acts(Some(&old), &product(Stage::TrialOperation, acts), TODAY);
         assert_eq!(
             messages(&refused),

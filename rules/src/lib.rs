@@ -14,6 +14,7 @@ pub mod naming;
 pub mod ownership;
 pub mod placement;
 pub mod quantity;
+pub mod refusal;
 pub mod software;
 pub mod stages;
 pub mod time;

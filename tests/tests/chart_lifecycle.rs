@@ -147,7 +147,7 @@ async fn wait_http_ok(port: u16, path: &str, proc: &mut Running, what: &str) -> 
 /// ServiceAccounts and their Deployments' args (ports on loopback).
 struct Servers {
     operator: Running,
-    _billing: Running,
+    billing: Running,
     operator_metrics: u16,
     billing_metrics: u16,
     webhook: u16,
@@ -219,7 +219,7 @@ async fn start_servers(cp: &ControlPlane, admin: &Client, dir: &Path) -> Result<
     wait_http_ok(billing_metrics, "/healthz", &mut billing, "akp-billing").await?;
     Ok(Servers {
         operator,
-        _billing: billing,
+        billing,
         operator_metrics,
         billing_metrics,
         webhook,
@@ -412,6 +412,26 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
         !log.contains("forbidden"),
         "the operator was refused:\n{log}"
     );
+
+    // Billing keeps the agencies' statements with the chart's ClusterRole: its first
+    // update lists the tariffs and agencies and ends without a refusal.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        servers.billing.assert_alive("akp-billing")?;
+        let log = servers.billing.output();
+        if log.contains("agency statements updated") {
+            break;
+        }
+        assert!(
+            !log.contains("agency statements not updated"),
+            "billing's statements were refused:\n{log}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no statements update in 60 s:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     // helm test: the webhook answers a review over TLS verified with the caBundle the
     // operator patched, and both /metrics answer.

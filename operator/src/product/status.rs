@@ -766,6 +766,7 @@ mod tests {
     use super::*;
     use crate::product::build::plan;
     use crate::product::validate::validate;
+    use jiff::civil::date;
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -782,7 +783,7 @@ mod tests {
     }
 
     /// One Tariff in force since 2026 with the CRD's default three free months.
-    const TARIFFS: &[(Date, i32)] = &[(jiff::civil::date(2026, 1, 1), 3)];
+    const TARIFFS: &[(Date, i32)] = &[(date(2026, 1, 1), 3)];
 
     fn step(
         product: &akp_crds::PlatformSoftwareProduct,
@@ -791,6 +792,24 @@ mod tests {
         now: Timestamp,
     ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
         step_under(product, agency, old, now, TARIFFS)
+    }
+
+    /// The reasons and notes of `notices`.
+    fn told(notices: &[Notice]) -> Vec<(&str, &str)> {
+        notices
+            .iter()
+            .map(|n| (n.reason, n.note.as_str()))
+            .collect()
+    }
+
+    /// [`step`] from the status `old` at the RFC 3339 time `now`.
+    fn after(
+        product: &akp_crds::PlatformSoftwareProduct,
+        agency: &Agency,
+        old: &PlatformSoftwareProductStatus,
+        now: &str,
+    ) -> (PlatformSoftwareProductStatus, Vec<Notice>) {
+        step(product, agency, Some(old), at(now))
     }
 
     fn step_under(
@@ -850,24 +869,14 @@ mod tests {
             s1.trial.as_ref().and_then(|t| t.act.as_deref()),
             Some("7 of 2026-09-03")
         );
-        let (s2, n2) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-10-03T10:00:01+05:00"),
-        );
+        let (s2, n2) = after(&product, &agency, &s1, "2026-10-03T10:00:01+05:00");
         assert_eq!(
             condition(&s2, conditions::TRIAL_WITHIN_LIMIT).status,
             "False"
         );
         assert!(n2.iter().any(|n| n.warning && n.reason == "TrialOverdue"));
         // The trial's start is kept; the warning is not repeated.
-        let (s3, n3) = step(
-            &product,
-            &agency,
-            Some(&s2),
-            at("2026-10-05T10:00:00+05:00"),
-        );
+        let (s3, n3) = after(&product, &agency, &s2, "2026-10-05T10:00:00+05:00");
         assert_eq!(s3.trial, s2.trial);
         assert!(n3.is_empty(), "{n3:?}");
     }
@@ -880,23 +889,13 @@ mod tests {
         let (s0, _) = step(&product, &agency, None, at("2026-09-01T10:00:00+05:00"));
         assert_eq!(s0.trial_reached_at, None);
         product.spec.stage = Stage::TrialOperation;
-        let (s1, _) = step(
-            &product,
-            &agency,
-            Some(&s0),
-            at("2026-09-03T10:00:00+05:00"),
-        );
+        let (s1, _) = after(&product, &agency, &s0, "2026-09-03T10:00:00+05:00");
         // The trial started with the transfer act, dated 3 September.
         let reached = Some(Time(at("2026-09-03T00:00:00+05:00")));
         assert_eq!(s1.trial_reached_at, reached);
         // Back to development for rework: the trial clock goes, the fact stays.
         product.spec.stage = Stage::Development;
-        let (s2, _) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-09-10T10:00:00+05:00"),
-        );
+        let (s2, _) = after(&product, &agency, &s1, "2026-09-10T10:00:00+05:00");
         assert_eq!(s2.trial, None);
         assert_eq!(s2.trial_reached_at, reached);
     }
@@ -923,31 +922,15 @@ mod tests {
         product.metadata.namespace = Some("agency-mon".into());
         product.spec.stage = Stage::Production;
         product.spec.acts.extend([
-            act(
-                ActType::TrialCompletionAct,
-                "3",
-                jiff::civil::date(2026, 12, 20),
-            ),
-            act(
-                ActType::InfoSecTestProtocol,
-                "5",
-                jiff::civil::date(2026, 12, 24),
-            ),
-            act(
-                ActType::ResourceConfirmation,
-                "9",
-                jiff::civil::date(2026, 12, 25),
-            ),
-            act(
-                ActType::CommissioningOrder,
-                "41",
-                jiff::civil::date(2026, 12, 31),
-            ),
+            act(ActType::TrialCompletionAct, "3", date(2026, 12, 20)),
+            act(ActType::InfoSecTestProtocol, "5", date(2026, 12, 24)),
+            act(ActType::ResourceConfirmation, "9", date(2026, 12, 25)),
+            act(ActType::CommissioningOrder, "41", date(2026, 12, 31)),
         ]);
         let (s, _) = step(&product, &agency, None, at("2027-03-22T10:00:00+05:00"));
         let production = s.production.as_ref().expect("production");
         assert_eq!(production.since.0, at("2026-12-31T00:00:00+05:00"));
-        assert_eq!(production.warranty_until, jiff::civil::date(2027, 12, 31));
+        assert_eq!(production.warranty_until, date(2027, 12, 31));
         assert_eq!(s.trial, None, "no trial period was seen");
         assert_eq!(
             s.stage_history
@@ -978,32 +961,18 @@ mod tests {
             }]
         );
         product.spec.stage = Stage::PreliminaryTesting;
-        let (s2, n2) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-09-02T10:00:00+05:00"),
-        );
+        let (s2, n2) = after(&product, &agency, &s1, "2026-09-02T10:00:00+05:00");
         assert_eq!(
-            n2.iter()
-                .map(|n| (n.reason, n.note.as_str()))
-                .collect::<Vec<_>>(),
+            told(&n2),
             [(
                 reasons::STAGE_CHANGED,
                 "stage development → preliminaryTesting"
             )]
         );
         product.spec.stage = Stage::TrialOperation;
-        let (_, n3) = step(
-            &product,
-            &agency,
-            Some(&s2),
-            at("2026-09-03T10:00:00+05:00"),
-        );
+        let (_, n3) = after(&product, &agency, &s2, "2026-09-03T10:00:00+05:00");
         assert_eq!(
-            n3.iter()
-                .map(|n| (n.reason, n.note.as_str()))
-                .collect::<Vec<_>>(),
+            told(&n3),
             [(
                 reasons::STAGE_CHANGED,
                 "stage preliminaryTesting → trialOperation: provisioned trial (namespace mon-e-license-trial)"
@@ -1025,27 +994,17 @@ mod tests {
             "False"
         );
         product.spec.stage = Stage::PreliminaryTesting;
-        let (s2, _) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-10-12T10:00:00+05:00"),
-        );
+        let (s2, _) = after(&product, &agency, &s1, "2026-10-12T10:00:00+05:00");
         assert_eq!(s2.trial, None);
         assert!(s2.stage_history[1].rework, "{:?}", s2.stage_history);
         assert_eq!(
             crate::rules::acts::last_return(Some(&s2)),
-            Some(jiff::civil::date(2026, 10, 12))
+            Some(date(2026, 10, 12))
         );
         // Back to trial with the old act (the webhook refuses it; if it got in, the
         // clock is still that act's: overdue).
         product.spec.stage = Stage::TrialOperation;
-        let (s3, _) = step(
-            &product,
-            &agency,
-            Some(&s2),
-            at("2026-10-13T10:00:00+05:00"),
-        );
+        let (s3, _) = after(&product, &agency, &s2, "2026-10-13T10:00:00+05:00");
         assert_eq!(s3.trial, s1.trial);
         assert_eq!(
             condition(&s3, conditions::TRIAL_WITHIN_LIMIT).status,
@@ -1053,31 +1012,13 @@ mod tests {
         );
         // A new transfer act after the return starts a new trial.
         product.spec.stage = Stage::PreliminaryTesting;
-        let (s4, _) = step(
-            &product,
-            &agency,
-            Some(&s3),
-            at("2026-10-14T10:00:00+05:00"),
-        );
+        let (s4, _) = after(&product, &agency, &s3, "2026-10-14T10:00:00+05:00");
         product.spec.stage = Stage::TrialOperation;
         product.spec.acts.extend([
-            act(
-                ActType::PreliminaryTestProtocol,
-                "13",
-                jiff::civil::date(2026, 10, 15),
-            ),
-            act(
-                ActType::TrialTransferAct,
-                "8",
-                jiff::civil::date(2026, 10, 16),
-            ),
+            act(ActType::PreliminaryTestProtocol, "13", date(2026, 10, 15)),
+            act(ActType::TrialTransferAct, "8", date(2026, 10, 16)),
         ]);
-        let (s5, _) = step(
-            &product,
-            &agency,
-            Some(&s4),
-            at("2026-10-16T10:00:00+05:00"),
-        );
+        let (s5, _) = after(&product, &agency, &s4, "2026-10-16T10:00:00+05:00");
         assert_eq!(
             s5.trial.as_ref().map(|t| t.deadline.0),
             Some(at("2026-11-16T00:00:00+05:00"))
@@ -1137,12 +1078,7 @@ mod tests {
         let (mut product, agency) = fixtures();
         product.metadata.namespace = Some("agency-mon".into());
         let (s1, _) = step(&product, &agency, None, at("2026-09-03T10:00:00+05:00"));
-        let (s2, n2) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-09-04T10:00:00+05:00"),
-        );
+        let (s2, n2) = after(&product, &agency, &s1, "2026-09-04T10:00:00+05:00");
         assert_eq!(s1, s2);
         assert!(n2.is_empty());
     }
@@ -1153,15 +1089,10 @@ mod tests {
         product.metadata.namespace = Some("agency-mon".into());
         let (s1, _) = step(&product, &agency, None, at("2026-09-03T10:00:00+05:00"));
         product.spec.stage = Stage::Production;
-        let (s2, notices) = step(
-            &product,
-            &agency,
-            Some(&s1),
-            at("2026-10-01T12:00:00+05:00"),
-        );
+        let (s2, notices) = after(&product, &agency, &s1, "2026-10-01T12:00:00+05:00");
         assert_eq!(
             s2.production.as_ref().map(|p| p.warranty_until),
-            Some(jiff::civil::date(2027, 10, 1))
+            Some(date(2027, 10, 1))
         );
         // One event for the transition, naming the environment it retired.
         assert_eq!(
@@ -1175,10 +1106,7 @@ mod tests {
         assert_eq!(s2.request_history.len(), 2);
         assert_eq!(s2.request_history[1].stage, Stage::Production);
         // R-ENV-04: three months after the agency's contract of 2026-03-02.
-        assert_eq!(
-            s2.non_production_free_until,
-            Some(jiff::civil::date(2026, 6, 2))
-        );
+        assert_eq!(s2.non_production_free_until, Some(date(2026, 6, 2)));
     }
 
     /// R-ENV-04: the status shows the free period of the published Tariffs, the one
@@ -1193,21 +1121,12 @@ mod tests {
                 .non_production_free_until
         };
         // The agency's contract is of 2026-03-02.
-        assert_eq!(
-            free_until(&[(jiff::civil::date(2026, 1, 1), 1)]),
-            Some(jiff::civil::date(2026, 4, 2))
-        );
-        assert_eq!(
-            free_until(&[(jiff::civil::date(2026, 1, 1), 0)]),
-            Some(jiff::civil::date(2026, 3, 2))
-        );
+        assert_eq!(free_until(&[(date(2026, 1, 1), 1)]), Some(date(2026, 4, 2)));
+        assert_eq!(free_until(&[(date(2026, 1, 1), 0)]), Some(date(2026, 3, 2)));
         // A later Tariff with fewer months ends the period the day it takes effect.
         assert_eq!(
-            free_until(&[
-                (jiff::civil::date(2026, 1, 1), 3),
-                (jiff::civil::date(2026, 5, 1), 1)
-            ]),
-            Some(jiff::civil::date(2026, 5, 1))
+            free_until(&[(date(2026, 1, 1), 3), (date(2026, 5, 1), 1)]),
+            Some(date(2026, 5, 1))
         );
         // No Tariff, nothing rated: no free period to show.
         assert_eq!(free_until(&[]), None);
@@ -1323,8 +1242,7 @@ mod tests {
         );
         let (_, n2) = run(&calendar, Some(&s1));
         assert!(n2.iter().all(|n| n.reason != "CalendarYearUnknown"));
-        let configured =
-            calendar.with_movable_holidays([(2028, vec![jiff::civil::date(2028, 5, 4)])]);
+        let configured = calendar.with_movable_holidays([(2028, vec![date(2028, 5, 4)])]);
         let (s3, _) = run(&configured, Some(&s1));
         assert_eq!(condition(&s3, conditions::CALENDAR_KNOWN).status, "True");
     }

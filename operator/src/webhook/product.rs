@@ -35,7 +35,7 @@ use super::roles::{
     Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
 };
 use super::verdict::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
-use crate::rules::acts::{ActRefusal, check_acts};
+use crate::rules::acts::check_acts;
 use crate::rules::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
 use crate::rules::ownership::owning_agency;
 use crate::rules::stages::{check_transition, missing_acts};
@@ -86,23 +86,10 @@ pub fn check_product(
     verdict
         .violations
         .extend(check_stage(product, old.map(|o| o.spec.stage)));
-    verdict.violations.extend(
-        check_acts(old, product, facts.today)
-            .into_iter()
-            .map(act_violation),
-    );
     verdict
-}
-
-/// An act refused by [`check_acts`], as the webhook words every refusal.
-fn act_violation(r: ActRefusal) -> Violation {
-    Violation {
-        field: r.field,
-        value: r.value,
-        problem: r.problem,
-        rule: r.rule,
-        fix: r.fix,
-    }
+        .violations
+        .extend(check_acts(old, product, facts.today));
+    verdict
 }
 
 /// R-ENV-01: every environment of the product is a namespace

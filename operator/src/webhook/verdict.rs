@@ -20,31 +20,7 @@ use crate::rules::clocks;
 /// the long-term log store (kept at least 3 years, 2 months online).
 pub const AUDIT_TARGET: &str = "akp::audit";
 
-/// One reason to refuse: the field, its value, the rule broken and the fix, so that
-/// the user can act on the message alone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// The field path, e.g. `spec.environments.development.software[0].item`.
-    pub field: String,
-    /// The offending value as the user wrote it.
-    pub value: String,
-    /// What is wrong with it.
-    pub problem: String,
-    /// The rule id of `spec/requirements.md`, e.g. `R-SW-01`.
-    pub rule: &'static str,
-    /// What to do about it.
-    pub fix: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {:?} {} ({}): {}",
-            self.field, self.value, self.problem, self.rule, self.fix
-        )
-    }
-}
+pub use crate::rules::refusal::Violation;
 
 /// What a [`Validate`] implementation concluded: refusals (none means allowed) and
 /// warnings, which kubectl shows without refusing.

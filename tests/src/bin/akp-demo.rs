@@ -488,18 +488,11 @@ async fn statements(
     demo.kubectl(&["get", "usagestatements", "-A"])?;
     let alice = out_dir.join("alice.kubeconfig");
     cp.write_kubeconfig_for("alice@mon.gov.kz", &[], &alice)?;
-    demo.kubectl_as(
-        &alice,
-        &[
-            "pbo",
-            "usage",
-            "school-enrolment",
-            "-n",
-            "agency-mon",
-            "--month",
-            month,
-        ],
-    )?;
+    let usage: Vec<&str> = "pbo usage school-enrolment -n agency-mon --month"
+        .split(' ')
+        .chain([month])
+        .collect();
+    demo.kubectl_as(&alice, &usage)?;
     let refused = !demo.kubectl_as(&alice, &["get", "usagestatements", "-n", "agency-mz"])?;
     anyhow::ensure!(refused, "mon's head read mz's statements");
     println!("  billing's /metrics:");
