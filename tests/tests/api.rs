@@ -31,7 +31,7 @@ async fn apply(
 }
 
 #[tokio::test]
-async fn the_six_crds_are_served_with_their_short_names() -> Result<()> {
+async fn the_seven_crds_are_served_with_their_short_names() -> Result<()> {
     let client = control_plane().admin_client().await?;
     let discovery = Discovery::new(client)
         .filter(&["akp.egov.kz"])
@@ -54,7 +54,8 @@ async fn the_six_crds_are_served_with_their_short_names() -> Result<()> {
             "PlatformSoftwareProduct",
             "Site",
             "SoftwareCatalogItem",
-            "Tariff"
+            "Tariff",
+            "UsageStatement"
         ]
     );
     let (pbo, caps) = group
@@ -64,6 +65,12 @@ async fn the_six_crds_are_served_with_their_short_names() -> Result<()> {
         .context("pbo served")?;
     assert_eq!(pbo.version, "v1alpha1");
     assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    let (_, statement) = group
+        .recommended_resources()
+        .into_iter()
+        .find(|(ar, _)| ar.kind == "UsageStatement")
+        .context("statements served")?;
+    assert_eq!(statement.scope, kube::discovery::Scope::Namespaced);
     Ok(())
 }
 

@@ -432,6 +432,19 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // ... and serves the cost metrics on its /metrics.
+    let mut metrics =
+        tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, servers.billing_metrics)).await?;
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        metrics.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+        let mut text = String::new();
+        metrics.read_to_string(&mut text).await?;
+        assert!(
+            text.contains("akp_billing_statements_updated_timestamp_seconds "),
+            "billing's /metrics has no statements gauge:\n{text}"
+        );
+    }
 
     // helm test: the webhook answers a review over TLS verified with the caBundle the
     // operator patched, and both /metrics answer.

@@ -223,6 +223,28 @@ mod tests {
     }
 
     #[test]
+    fn r_bil_02_a_report_is_due_on_its_day_of_the_next_month_in_astana() {
+        let calendar = Calendar::kazakhstan();
+        let october = Month::parse("2026-10").expect("month");
+        // 5 November 00:00 in Astana is 4 November 19:00 UTC.
+        assert_eq!(
+            calendar.report_due(october, 5),
+            hour("2026-11-04T19:00:00Z")
+        );
+        assert_eq!(calendar.report_due(october, 1), calendar.month_end(october));
+        // Past the 28th would skip February's end: the day is bounded.
+        assert_eq!(
+            calendar.report_due(october, 31),
+            calendar.report_due(october, 28)
+        );
+        let december = Month::parse("2026-12").expect("month");
+        assert_eq!(
+            calendar.report_due(december, 5),
+            hour("2027-01-04T19:00:00Z")
+        );
+    }
+
+    #[test]
     fn months_follow_kazakhstan_time() {
         let cal = Calendar::kazakhstan();
         // 2026-09-30T19:00Z is 2026-10-01T00:00 in Astana.
