@@ -339,6 +339,31 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// R-MON-02 (App.2 p.6.11): records stay online for 2 months at least and are kept
+    /// 3 years at least; a shorter span is refused before anything is moved or deleted.
+    pub fn check(&self, now: Timestamp) -> Result<(), AuditError> {
+        let at = now.to_zoned(zone());
+        let shorter = |span: jiff::Span, floor: jiff::Span| {
+            span.compare((floor, &at))
+                .map(|o| o == std::cmp::Ordering::Less)
+                .unwrap_or(true)
+        };
+        let refuse = |flag: &str, span: jiff::Span, floor: &str, arg: &str| {
+            AuditError::Policy(format!(
+                "--{flag} {span:#} is shorter than the {floor} the audit trail must be kept (R-MON-02, 000 App.2 p.6.11): pass --{flag} {arg} or longer"
+            ))
+        };
+        if shorter(self.online, 2.months()) {
+            return Err(refuse("online", self.online, "2 months online", "2months"));
+        }
+        if shorter(self.retain, 3.years()) {
+            return Err(refuse("retain", self.retain, "3 years", "3years"));
+        }
+        Ok(())
+    }
+}
+
 /// What a retention run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetainReport {
@@ -453,6 +478,7 @@ pub async fn retain(
     policy: &Policy,
     now: Timestamp,
 ) -> Result<RetainReport, AuditError> {
+    policy.check(now)?;
     let plan = plan(store, policy, now).await?;
     let archived = write_archive(store, archive, &plan, policy.gzip).await?;
     let mut deleted = 0;

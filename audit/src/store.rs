@@ -32,6 +32,9 @@ pub enum AuditError {
     /// Stored data that cannot be read back.
     #[error("the audit database holds an unreadable value: {0}")]
     Corrupt(String),
+    /// A retention policy below what the law keeps.
+    #[error("{0}")]
+    Policy(String),
     /// An archive file cannot be read or written.
     #[error("audit archive {path}: {message}")]
     Archive {

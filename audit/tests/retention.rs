@@ -620,3 +620,59 @@ async fn r_mon_02_sink_never_waits_keeps_records_while_the_database_is_down_and_
     assert_eq!(order, sorted);
     assert!(akp_audit::verify(&store, None).await.expect("verify").ok());
 }
+
+/// R-MON-02: a retention shorter than 2 months online or 3 years in all is refused,
+/// naming the flag, the rule and the fix, before anything is moved or deleted.
+#[tokio::test]
+async fn r_mon_02_retention_below_two_months_online_or_three_years_is_refused() {
+    use jiff::ToSpan;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&url(dir.path())).await.expect("store");
+    let archive = Archive::new(dir.path().join("archive"));
+    monthly(&store, "2022-01", 40, 2).await;
+    let before = everything(&store, &archive).await;
+    let now = t("2025-06-01T00:00:00Z");
+    for (policy, flag) in [
+        (
+            Policy {
+                online: 1.month(),
+                ..Policy::default()
+            },
+            "--online 1mo",
+        ),
+        (
+            Policy {
+                online: 59.days(),
+                ..Policy::default()
+            },
+            "--online 59d",
+        ),
+        (
+            Policy {
+                retain: 2.years(),
+                ..Policy::default()
+            },
+            "--retain 2y",
+        ),
+    ] {
+        let e = akp_audit::retain(&store, &archive, &policy, now)
+            .await
+            .expect_err("a retention below the law's");
+        let message = e.to_string();
+        assert!(
+            message.starts_with(flag)
+                && message.contains("(R-MON-02")
+                && message.contains("or longer"),
+            "{message}"
+        );
+    }
+    assert_eq!(everything(&store, &archive).await, before, "nothing moved");
+    assert!(
+        archive.months().expect("months").is_empty(),
+        "nothing archived"
+    );
+    // The law's own spans pass.
+    akp_audit::retain(&store, &archive, &Policy::default(), now)
+        .await
+        .expect("the default policy");
+}
