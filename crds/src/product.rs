@@ -32,6 +32,7 @@ use crate::common::{
     printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".spec.stage"}"#,
     printcolumn = r#"{"name":"Class","type":"integer","jsonPath":".spec.class"}"#,
     printcolumn = r#"{"name":"Contour","type":"string","jsonPath":".spec.contour"}"#,
+    printcolumn = r#"{"name":"Crypto-Level","type":"integer","priority":1,"jsonPath":".status.protectionLevel"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Trial-Deadline","type":"string","priority":1,"jsonPath":".status.trial.deadline"}"#,
     printcolumn = r#"{"name":"Warranty-Until","type":"string","priority":1,"jsonPath":".status.production.warrantyUntil"}"#,
@@ -568,6 +569,11 @@ pub struct PlatformSoftwareProductStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub stage_history: Vec<StagePeriod>,
+    /// The level of cryptographic protection the class requires (R-SEC-01, 000 App.2
+    /// p.6.4: class 1 → 3, class 2 → 2, class 3 → 1). Recorded by the operator; the
+    /// means of protection are the agency's to certify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection_level: Option<i32>,
 }
 
 /// One period of a product at a stage (R-LC-03, R-LC-09).

@@ -35,6 +35,8 @@ pub struct StatusView {
     pub display_name: String,
     pub agency: Option<String>,
     pub class: i32,
+    /// The cryptographic protection level the class requires (R-SEC-01).
+    pub protection_level: Option<i32>,
     pub contour: String,
     pub internet_facing: bool,
     /// `spec.stage`: the stage asked for.
@@ -364,6 +366,7 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         display_name: spec.display_name.clone(),
         agency: status.agency.clone(),
         class: spec.class,
+        protection_level: akp_rules::security::protection_level(spec.class),
         contour: serde_json::to_value(spec.contour)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -427,6 +430,12 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
             }
         ),
     );
+    if let Some(level) = v.protection_level {
+        f.add(
+            "Crypto level",
+            format!("{level} (required by class {}, R-SEC-01)", v.class),
+        );
+    }
     let mut stage = v.stage.clone();
     if let Some(since) = &v.stage_since {
         stage.push_str(&format!(" since {}", ts(since)));

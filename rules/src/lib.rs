@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod placement;
 pub mod quantity;
 pub mod refusal;
+pub mod security;
 pub mod software;
 pub mod stages;
 pub mod time;

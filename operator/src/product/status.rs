@@ -506,6 +506,7 @@ pub fn applied(
         non_production_free_until,
         request_history,
         stage_history,
+        protection_level: crate::rules::security::protection_level(v.product.spec.class),
     };
     (status, notices)
 }
@@ -942,6 +943,19 @@ mod tests {
                 Some("commissioningOrder 41 of 2026-12-31")
             )]
         );
+    }
+
+    /// R-SEC-01: the status records the protection level the class requires.
+    #[test]
+    fn r_sec_01_the_status_records_the_protection_level_of_the_class() {
+        let (mut product, agency) = fixtures();
+        product.metadata.namespace = Some("agency-mon".into());
+        product.spec.stage = Stage::Development;
+        for (class, level) in [(1, 3), (2, 2), (3, 1)] {
+            product.spec.class = class;
+            let (s, _) = step(&product, &agency, None, at("2026-09-01T10:00:00+05:00"));
+            assert_eq!(s.protection_level, Some(level), "class {class}");
+        }
     }
 
     /// Issue 18, P1: one Event per product transition, naming every environment of
