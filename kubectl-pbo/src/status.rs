@@ -35,8 +35,6 @@ pub struct StatusView {
     pub display_name: String,
     pub agency: Option<String>,
     pub class: i32,
-    /// The cryptographic protection level the class requires (R-SEC-01).
-    pub protection_level: Option<i32>,
     pub contour: String,
     pub internet_facing: bool,
     /// `spec.stage`: the stage asked for.
@@ -366,7 +364,6 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         display_name: spec.display_name.clone(),
         agency: status.agency.clone(),
         class: spec.class,
-        protection_level: akp_rules::security::protection_level(spec.class),
         contour: serde_json::to_value(spec.contour)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -430,7 +427,8 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
             }
         ),
     );
-    if let Some(level) = v.protection_level {
+    // R-SEC-01: the level follows the class, as the operator records it.
+    if let Some(level) = akp_rules::security::protection_level(v.class) {
         f.add(
             "Crypto level",
             format!("{level} (required by class {}, R-SEC-01)", v.class),
