@@ -104,6 +104,19 @@ pub fn hide_password(url: &str) -> String {
     }
 }
 
+/// `url` with SQLite's open `mode` (`rwc`: created if missing, `ro`: read only) unless
+/// it names one already; other databases' URLs as they are.
+pub fn with_sqlite_mode(url: &str, mode: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") {
+        format!(
+            "{url}{}mode={mode}",
+            if url.contains('?') { '&' } else { '?' }
+        )
+    } else {
+        url.to_string()
+    }
+}
+
 /// A pool on `url` (`sqlite:///path/x.db`, created if missing, or `postgres://…`) and
 /// whether it is SQLite. SQLite gets one connection: one writer, no lock contention;
 /// each SQLite connection first runs `sqlite_pragmas`. Shared by the audit store and
@@ -114,11 +127,7 @@ pub async fn connect_pool(
 ) -> Result<(AnyPool, bool), sqlx::Error> {
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
-    let full = if sqlite && !url.contains("mode=") {
-        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-    } else {
-        url.to_string()
-    };
+    let full = with_sqlite_mode(url, "rwc");
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 1 } else { 4 })
         .acquire_timeout(std::time::Duration::from_secs(10))

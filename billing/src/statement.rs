@@ -7,16 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use akp_crds::{Agency, Tariff, UsageStatement};
+use akp_crds::UsageStatement;
 use akp_rules::billing::period::{Hour, Month};
 use akp_rules::billing::rating::{self, KZ_UTC_OFFSET_SECS, TariffBook};
 use akp_rules::billing::statement::{AgencyMonth, StatementContext, statement_name, statements};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use prometheus::{GaugeVec, IntGaugeVec, Opts, Registry};
 
 use crate::ledger::{Ledger, LedgerError};
-use crate::report::controller::contracts;
+use crate::report::controller::{contracts, rating_objects};
 
 /// The field manager of the statements.
 pub const FIELD_MANAGER: &str = "akp-billing";
@@ -158,14 +158,7 @@ pub async fn update(
     config: &StatementsConfig,
     now: jiff::Timestamp,
 ) -> Result<usize, StatementError> {
-    let tariffs = Api::<Tariff>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items;
-    let agencies = Api::<Agency>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items;
+    let (tariffs, agencies) = rating_objects(client).await?;
     let book = TariffBook::new(&tariffs).map_err(|e| StatementError::Tariffs(e.to_string()))?;
     let contracts = contracts(&agencies);
     let budgets: BTreeMap<String, String> = agencies

@@ -242,23 +242,27 @@ pub async fn run(args: &Args, cluster: &ClusterArgs, output: Output) -> Result<S
     Ok(render(&v, Style::detect(output)))
 }
 
+/// The agency in the status of product `name` of the current namespace.
+async fn status_agency(c: &Cluster, name: &str) -> Result<Option<String>, CliError> {
+    let api: Api<PlatformSoftwareProduct> = Api::namespaced(c.client.clone(), &c.namespace);
+    let p = api
+        .get(name)
+        .await
+        .map_err(|e| get_error(e, "PlatformSoftwareProduct", name, Some(&c.namespace)))?;
+    Ok(p.status.and_then(|s| s.agency))
+}
+
 /// The product's lines of its agency's UsageStatement, read in the current namespace
 /// (the agency's, where its products are) with the caller's own rights.
 async fn from_statement(args: &Args, c: &Cluster) -> Result<UsageView, CliError> {
     let agency = match &args.agency {
         Some(a) => a.clone(),
-        None => {
-            let api: Api<PlatformSoftwareProduct> = Api::namespaced(c.client.clone(), &c.namespace);
-            let p = api.get(&args.name).await.map_err(|e| {
-                get_error(e, "PlatformSoftwareProduct", &args.name, Some(&c.namespace))
-            })?;
-            p.status.and_then(|s| s.agency).ok_or_else(|| {
-                CliError::NotFound(format!(
-                    "product {} has no agency in its status yet: pass --agency <name>",
-                    args.name
-                ))
-            })?
-        }
+        None => status_agency(c, &args.name).await?.ok_or_else(|| {
+            CliError::NotFound(format!(
+                "product {} has no agency in its status yet: pass --agency <name>",
+                args.name
+            ))
+        })?,
     };
     let name = statement_name(&agency, args.month);
     let statement = Api::<UsageStatement>::namespaced(c.client.clone(), &c.namespace)
@@ -350,11 +354,7 @@ async fn from_ledger(args: &Args, url: &str, cluster: &ClusterArgs) -> Result<Us
     let (agency_name, namespace) = match (&args.agency, &connected) {
         (Some(a), c) => (a.clone(), c.as_ref().map(|c| c.namespace.clone())),
         (None, Some(c)) => {
-            let api: Api<PlatformSoftwareProduct> = Api::namespaced(c.client.clone(), &c.namespace);
-            let p = api.get(&args.name).await.map_err(|e| {
-                get_error(e, "PlatformSoftwareProduct", &args.name, Some(&c.namespace))
-            })?;
-            let agency = match p.status.and_then(|s| s.agency) {
+            let agency = match status_agency(c, &args.name).await? {
                 Some(a) => a,
                 None => agency_of_namespace(&c.client, &c.namespace)
                     .await?

@@ -31,20 +31,7 @@ pub fn example(path: &str, name: &str) -> Result<Value> {
         .with_context(|| format!("{name} in {path}"))
 }
 
-/// An Agency `name` that owns `namespace`, headed by the user `head`, without contracts
-/// (a test display name, a valid BIN).
-pub fn agency(name: &str, namespace: &str, head: &str) -> Value {
-    json!({
-        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-        "metadata": {"name": name},
-        "spec": {
-            "displayName": {"kk": "Сынақ", "ru": "Тест"},
-            "bin": "040340004434",
-            "namespace": namespace,
-            "digitalizationHead": {"user": head}
-        }
-    })
-}
+pub use akp_rules::examples::agency_json as agency;
 
 /// A product of agency mon (namespace `agency-mon`) at `stage` with `acts` (each
 /// numbered "1", dated 2026-09-01), requesting every environment: development 2 CPU,

@@ -122,19 +122,25 @@ fn args_of(container: &Container, replace: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
+/// The whole answer, status line included, of a plain `GET path` on loopback.
+async fn http_get(port: u16, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer).await;
+    Ok(answer)
+}
+
 async fn wait_http_ok(port: u16, path: &str, proc: &mut Running, what: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         proc.assert_alive(what)?;
-        if let Ok(mut s) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
-                .await?;
-            let mut answer = String::new();
-            let _ = s.read_to_string(&mut answer).await;
-            if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
-                return Ok(());
-            }
+        if let Ok(answer) = http_get(port, path).await
+            && (answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"))
+        {
+            return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
             bail!("{what}: {path} not 200 after 90s:\n{}", proc.output());
@@ -433,18 +439,11 @@ async fn chart_installs_without_monitoring_crds_passes_helm_test_and_upgrades_it
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // ... and serves the cost metrics on its /metrics.
-    let mut metrics =
-        tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, servers.billing_metrics)).await?;
-    {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        metrics.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
-        let mut text = String::new();
-        metrics.read_to_string(&mut text).await?;
-        assert!(
-            text.contains("akp_billing_statements_updated_timestamp_seconds "),
-            "billing's /metrics has no statements gauge:\n{text}"
-        );
-    }
+    let text = http_get(servers.billing_metrics, "/metrics").await?;
+    assert!(
+        text.contains("akp_billing_statements_updated_timestamp_seconds "),
+        "billing's /metrics has no statements gauge:\n{text}"
+    );
 
     // helm test: the webhook answers a review over TLS verified with the caBundle the
     // operator patched, and both /metrics answer.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use akp_audit::store::{connect_pool, hide_password};
+use akp_audit::store::{connect_pool, hide_password, with_sqlite_mode};
 use sqlx::AnyPool;
 use sqlx::{Any, Row, Transaction};
 
@@ -126,11 +126,7 @@ impl Ledger {
     /// Opens the ledger at `url` to read it: no migration, so read-only credentials
     /// suffice (`kubectl pbo usage --ledger`); a SQLite file is opened read only.
     pub async fn open_read_only(url: &str, calendar: Calendar) -> Result<Self, LedgerError> {
-        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
-            format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
-        } else {
-            url.to_string()
-        };
+        let url = with_sqlite_mode(url, "ro");
         let (pool, _) = connect_pool(&url, &[])
             .await
             .map_err(|source| LedgerError::Connect {

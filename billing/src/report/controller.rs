@@ -367,6 +367,22 @@ fn write_record(path: &Path, record: &DeliveryRecord) -> Result<(), ReportsError
     std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }
 
+/// What rating reads from the cluster: every Tariff and every Agency (their contract
+/// dates, names and budgets). For the reports and the statements alike.
+pub async fn rating_objects(
+    client: &kube::Client,
+) -> Result<(Vec<Tariff>, Vec<Agency>), kube::Error> {
+    let tariffs = Api::<Tariff>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let agencies = Api::<Agency>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    Ok((tariffs, agencies))
+}
+
 /// The agencies' contract dates: the earliest contract of each agency.
 pub fn contracts(agencies: &[Agency]) -> Contracts {
     agencies
@@ -437,14 +453,7 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
     if first.generate
         && let Some(month) = month
     {
-        let tariffs = Api::<Tariff>::all(ctx.client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items;
-        let agencies = Api::<Agency>::all(ctx.client.clone())
-            .list(&ListParams::default())
-            .await?
-            .items;
+        let (tariffs, agencies) = rating_objects(&ctx.client).await?;
         let book = TariffBook::new(&tariffs)?;
         let generated = status.generated_at.clone().unwrap_or_else(|| now.clone());
         let request = ReportRequest {
@@ -705,7 +714,7 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
     }
     if let Some(month) = month {
         let due = ctx.ledger.calendar().report_due(month, ctx.config.due_day);
-        let past_due = jiff::Timestamp::now().as_second() >= due.start();
+        let past_due = now.0.as_second() >= due.start();
         let signed = matches!(status.phase, ReportPhase::Signed | ReportPhase::Delivered);
         let delivered = status.phase == ReportPhase::Delivered || !br.spec.deliver;
         ctx.metrics

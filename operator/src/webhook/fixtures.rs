@@ -31,15 +31,6 @@ pub fn product_with(namespace: &str, spec: Value) -> PlatformSoftwareProduct {
 
 /// An Agency `name` claiming `namespace`, whose digitalization head is `head`.
 pub fn agency(name: &str, namespace: &str, head: &str) -> Agency {
-    serde_json::from_value(json!({
-        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Agency",
-        "metadata": {"name": name},
-        "spec": {
-            "displayName": {"kk": "Сынақ", "ru": "Тест"},
-            "bin": "040340004434",
-            "namespace": namespace,
-            "digitalizationHead": {"user": head}
-        }
-    }))
-    .expect("a valid Agency")
+    serde_json::from_value(akp_rules::examples::agency_json(name, namespace, head))
+        .expect("a valid Agency")
 }
