@@ -18,7 +18,7 @@ pub mod store;
 pub use archive::{Archive, Manifest, Policy, RetainReport, retain};
 pub use chain::{ChainCheck, VerifyReport};
 pub use record::{Decision, Entry, Object, Record};
-pub use sink::{Sink, SinkOptions, emit};
+pub use sink::{Sink, SinkOptions, Unrecorded, emit};
 /// The database library, for callers that act on [`Store::pool`] directly.
 pub use sqlx;
 pub use store::{AuditError, Filter, Store};

@@ -1,10 +1,17 @@
 //! The non-blocking sink the operator and the billing daemon hand records to.
 //!
-//! [`Sink::send`] never waits: it puts the record on a bounded channel, or, when the
-//! channel is full, drops it, counts the drop and logs at error. A writer task
-//! connects to the store (retrying until it can), appends records in batches, and
-//! while the database is down keeps the batch it holds and retries with backoff, so
-//! records wait in memory (the channel plus one batch) and arrive once it is back.
+//! No record is dropped (R-MON-02). Records wait on a bounded channel; a writer task
+//! connects to the store (retrying until it can), appends them in batches, and while
+//! the database is down keeps the batch it holds and retries with backoff, so records
+//! wait in memory (the channel plus one batch) and arrive once it is back.
+//!
+//! When the channel is full the sender waits for room: the controllers' records
+//! ([`Sink::record`]) block their reconcile until the database takes records again,
+//! and an admission decision ([`Sink::admit`]) waits at most [`SinkOptions::wait`] and
+//! then fails: the webhook refuses the request it could not record (fail closed). A
+//! decision that cannot be recorded is not made; the refusal is counted
+//! (`audit_records_refused_total`) and logged, and the API server's own audit log has
+//! the request (docs/decisions.md D-AUD-2).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +34,9 @@ pub struct SinkOptions {
     pub backoff: Duration,
     /// Longest wait between retries.
     pub max_backoff: Duration,
+    /// How long an admission decision waits for room before its request is refused;
+    /// well under the webhook's `timeoutSeconds` (10).
+    pub wait: Duration,
 }
 
 impl Default for SinkOptions {
@@ -36,6 +46,7 @@ impl Default for SinkOptions {
             batch: 256,
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            wait: Duration::from_secs(2),
         }
     }
 }
@@ -43,7 +54,7 @@ impl Default for SinkOptions {
 #[derive(Debug, Default)]
 struct Counts {
     written: AtomicU64,
-    dropped: AtomicU64,
+    refused: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -51,7 +62,7 @@ struct Counts {
 #[derive(Clone, Debug)]
 struct SinkMetrics {
     written: IntCounter,
-    dropped: IntCounter,
+    refused: IntCounter,
     errors: IntCounter,
     pending: IntGauge,
 }
@@ -65,6 +76,7 @@ enum Message {
 #[derive(Clone, Debug)]
 pub struct Sink {
     tx: mpsc::Sender<Message>,
+    wait: Duration,
     counts: Arc<Counts>,
     metrics: Arc<std::sync::OnceLock<SinkMetrics>>,
 }
@@ -82,6 +94,7 @@ impl Sink {
         let (tx, rx) = mpsc::channel(options.bound.max(1));
         let sink = Self {
             tx,
+            wait: options.wait,
             counts: Arc::default(),
             metrics: Arc::default(),
         };
@@ -95,7 +108,7 @@ impl Sink {
         sink
     }
 
-    /// Registers `audit_records_written_total`, `audit_records_dropped_total`,
+    /// Registers `audit_records_written_total`, `audit_records_refused_total`,
     /// `audit_write_errors_total` and `audit_records_pending` in `registry`.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         let m = SinkMetrics {
@@ -103,9 +116,9 @@ impl Sink {
                 "audit_records_written_total",
                 "Audit records stored (R-MON-02).",
             )?,
-            dropped: IntCounter::new(
-                "audit_records_dropped_total",
-                "Audit records dropped because the in-memory bound was exceeded while the audit database was unavailable.",
+            refused: IntCounter::new(
+                "audit_records_refused_total",
+                "Admission decisions refused because their audit record found no room within the wait while the audit database was unavailable (fail closed).",
             )?,
             errors: IntCounter::new(
                 "audit_write_errors_total",
@@ -117,52 +130,86 @@ impl Sink {
             )?,
         };
         registry.register(Box::new(m.written.clone()))?;
-        registry.register(Box::new(m.dropped.clone()))?;
+        registry.register(Box::new(m.refused.clone()))?;
         registry.register(Box::new(m.errors.clone()))?;
         registry.register(Box::new(m.pending.clone()))?;
         m.written.inc_by(self.written());
-        m.dropped.inc_by(self.dropped());
+        m.refused.inc_by(self.refused());
         m.errors.inc_by(self.errors());
         let _ = self.metrics.set(m);
         Ok(())
     }
 
-    /// Hands `record` to the writer without waiting. When the bound is exceeded the
-    /// record is dropped, counted and logged at error: admission never waits on it.
-    pub fn send(&self, record: Record) {
-        match self.tx.try_send(Message::Record(Box::new(record))) {
-            Ok(()) => {
-                if let Some(m) = self.metrics.get() {
-                    m.pending.inc();
+    /// Logs `record` on the tracing target and queues it, waiting for room while the
+    /// database is down: a controller's act is not done before it is recorded.
+    pub async fn record(&self, record: Record) {
+        record.log();
+        if self
+            .tx
+            .send(Message::Record(Box::new(record)))
+            .await
+            .is_ok()
+        {
+            self.queued();
+        } else {
+            // Only when the writer task is gone, which ends the process's audit trail.
+            tracing::error!(target: crate::TRACING_TARGET, "audit record not stored: the audit writer has stopped");
+        }
+    }
+
+    /// Logs `records` (a decision and the acts it admits) and queues them together,
+    /// waiting at most [`SinkOptions::wait`] for room for all of them: either every
+    /// one is queued or none is, so a refused request leaves no record saying it was
+    /// allowed. On `Err` the caller refuses what the records decided (fail closed).
+    pub async fn admit(&self, records: Vec<Record>) -> Result<(), Unrecorded> {
+        for r in &records {
+            r.log();
+        }
+        let n = records.len().min(self.tx.max_capacity());
+        match tokio::time::timeout(self.wait, self.tx.reserve_many(n)).await {
+            Ok(Ok(permits)) => {
+                for (permit, r) in permits.zip(records) {
+                    permit.send(Message::Record(Box::new(r)));
+                    self.queued();
                 }
+                Ok(())
             }
-            Err(e) => {
-                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
-                if let Some(m) = self.metrics.get() {
-                    m.dropped.inc();
-                }
-                let record = match e.into_inner() {
-                    Message::Record(r) => Some(r),
-                    Message::Flush(_) => None,
-                };
-                if let Some(r) = record {
+            Ok(Err(_closed)) => {
+                tracing::error!(target: crate::TRACING_TARGET, "audit records not stored: the audit writer has stopped; the request is refused");
+                Err(self.refuse(records.len()))
+            }
+            Err(_elapsed) => {
+                for r in &records {
                     tracing::error!(
                         target: crate::TRACING_TARGET,
                         actor = %r.actor,
                         action = %r.action,
                         object = %r.object.path(),
-                        decision = %r.decision,
-                        "audit record dropped: the audit database is unavailable and the in-memory bound is full"
+                        "audit record found no room: the audit database is unavailable; the request is refused"
                     );
                 }
+                Err(self.refuse(records.len()))
             }
         }
     }
 
-    /// Logs `record` on the tracing target and sends it.
-    pub fn record(&self, record: Record) {
-        record.log();
-        self.send(record);
+    fn refuse(&self, records: usize) -> Unrecorded {
+        self.counts
+            .refused
+            .fetch_add(records as u64, Ordering::Relaxed);
+        if let Some(m) = self.metrics.get() {
+            m.refused.inc_by(records as u64);
+        }
+        Unrecorded {
+            waited: self.wait,
+            pending: self.tx.max_capacity() - self.tx.capacity(),
+        }
+    }
+
+    fn queued(&self) {
+        if let Some(m) = self.metrics.get() {
+            m.pending.inc();
+        }
     }
 
     /// Waits until everything sent before is stored (or `timeout` passes: false).
@@ -177,9 +224,9 @@ impl Sink {
         self.counts.written.load(Ordering::Relaxed)
     }
 
-    /// Records dropped so far.
-    pub fn dropped(&self) -> u64 {
-        self.counts.dropped.load(Ordering::Relaxed)
+    /// Admission records refused for want of room so far.
+    pub fn refused(&self) -> u64 {
+        self.counts.refused.load(Ordering::Relaxed)
     }
 
     /// Failed write attempts so far.
@@ -188,10 +235,31 @@ impl Sink {
     }
 }
 
-/// Logs `record` on the tracing target, and sends it when there is a sink.
-pub fn emit(sink: Option<&Sink>, record: Record) {
+/// An admission record the sink could not take within its wait (R-MON-02).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// How long it waited.
+    pub waited: Duration,
+    /// Records waiting for the database.
+    pub pending: usize,
+}
+
+impl std::fmt::Display for Unrecorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the audit trail cannot record this decision (R-MON-02): the audit database is unavailable and {} records wait for it (waited {} ms), and the request is refused",
+            self.pending,
+            self.waited.as_millis()
+        )
+    }
+}
+
+/// Logs `record` on the tracing target, and stores it when there is a sink, waiting
+/// for room (see [`Sink::record`]).
+pub async fn emit(sink: Option<&Sink>, record: Record) {
     match sink {
-        Some(s) => s.record(record),
+        Some(s) => s.record(record).await,
         None => record.log(),
     }
 }

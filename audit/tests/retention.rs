@@ -569,8 +569,13 @@ async fn r_mon_02_query_filters_by_time_actor_object_action_and_decision() {
     );
 }
 
-#[tokio::test]
-async fn r_mon_02_sink_never_waits_keeps_records_while_the_database_is_down_and_counts_drops() {
+/// R-MON-02: the sink drops nothing. While the database is down, records wait in
+/// memory up to the bound; past it an admission record waits [`SinkOptions::wait`] and
+/// is refused to its caller (who refuses the request: fail closed), and a controller's
+/// record waits for room. Once the database is back every record that was taken is
+/// stored, once, in order, and the refusals are exactly the ones the callers were told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_mon_02_sink_past_its_bound_loses_nothing_refuses_admissions_and_blocks_controllers() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The database's directory does not exist yet: the store cannot be opened.
     let db_dir = dir.path().join("later");
@@ -582,42 +587,63 @@ async fn r_mon_02_sink_never_waits_keeps_records_while_the_database_is_down_and_
             batch: 2,
             backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(100),
+            wait: Duration::from_millis(50),
         },
     );
-    let started = std::time::Instant::now();
-    for i in 0..20 {
-        sink.send(record(i, Timestamp::now()));
-        tokio::task::yield_now().await;
+    let mut taken = Vec::new();
+    let mut refused = Vec::new();
+    // Each admission is a decision and its act: both are queued or neither is.
+    for i in 0..10 {
+        let pair = vec![
+            record(2 * i, Timestamp::now()),
+            record(2 * i + 1, Timestamp::now()),
+        ];
+        match sink.admit(pair).await {
+            Ok(()) => taken.extend([2 * i, 2 * i + 1]),
+            Err(e) => {
+                assert!(e.to_string().contains("(R-MON-02)"), "{e}");
+                refused.extend([2 * i, 2 * i + 1]);
+            }
+        }
     }
+    // The bound (5) and the writer's batch (2) take records, in whole admissions; the
+    // rest are refused.
+    assert!((4..=7).contains(&taken.len()), "taken {taken:?}");
+    assert!(!refused.is_empty());
+    assert_eq!(sink.refused(), refused.len() as u64);
+    assert!(sink.errors() > 0);
+    // A controller's record waits for room instead of being refused.
+    let blocked = tokio::spawn({
+        let sink = sink.clone();
+        async move { sink.record(record(100, Timestamp::now())).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "send waited"
+        !blocked.is_finished(),
+        "the controller's record waits for room"
     );
     assert!(
-        !sink.flush(Duration::from_millis(300)).await,
+        !sink.flush(Duration::from_millis(100)).await,
         "nothing can be stored yet"
     );
-    let dropped = sink.dropped();
-    assert!(
-        (13..=15).contains(&dropped),
-        "bound 5 + one batch of 2 wait; dropped {dropped}"
-    );
-    assert!(sink.errors() > 0);
 
     std::fs::create_dir_all(&db_dir).expect("mkdir");
+    tokio::time::timeout(Duration::from_secs(20), blocked)
+        .await
+        .expect("the controller's record is taken once there is room")
+        .expect("join");
     assert!(
         sink.flush(Duration::from_secs(20)).await,
         "stored once the database is there"
     );
     let store = Store::open(&db).await.expect("open");
     let stored = store.page(0, 100).await.expect("page");
-    assert_eq!(stored.len() as u64, 20 - dropped);
-    assert_eq!(sink.written(), 20 - dropped);
-    // In the order they were sent.
-    let order: Vec<String> = stored.iter().map(|e| e.record.reason.clone()).collect();
-    let mut sorted = order.clone();
-    sorted.sort_by_key(|r| r.trim_start_matches("record ").parse::<u32>().unwrap_or(0));
-    assert_eq!(order, sorted);
+    let reasons: Vec<String> = stored.iter().map(|e| e.record.reason.clone()).collect();
+    let mut expected: Vec<String> = taken.iter().map(|i| format!("record {i}")).collect();
+    expected.push("record 100".into());
+    // Every record taken is stored once, in the order taken; none refused is.
+    assert_eq!(reasons, expected);
+    assert_eq!(sink.written(), expected.len() as u64);
     assert!(akp_audit::verify(&store, None).await.expect("verify").ok());
 }
 

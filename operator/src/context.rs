@@ -78,7 +78,8 @@ pub struct Context {
 
 impl Context {
     /// Logs an audit record and stores it when the process has an audit database.
-    pub fn audit(&self, record: akp_audit::Record) {
-        akp_audit::emit(self.audit.as_ref(), record);
+    /// Waits for room while the audit database is down (R-MON-02: nothing dropped).
+    pub async fn audit(&self, record: akp_audit::Record) {
+        akp_audit::emit(self.audit.as_ref(), record).await;
     }
 }

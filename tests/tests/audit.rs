@@ -436,7 +436,7 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
         slowest < Duration::from_secs(3),
         "admission waited on the database: {slowest:?}"
     );
-    ensure!(sink.dropped() == 0, "nothing dropped within the bound");
+    ensure!(sink.refused() == 0, "nothing refused within the bound");
     tokio::time::sleep(Duration::from_secs(1)).await;
     ensure!(
         sink.written() == written,
@@ -468,6 +468,117 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
     ensure!(report.ok(), "{:?}", report.problems);
 
     operator.stop().await;
+    server.abort();
+    Ok(())
+}
+
+/// R-MON-02: past the sink's bound no decision is lost: while the audit database is
+/// unavailable and the bound is full, the webhook refuses the requests it cannot
+/// record (fail closed, naming R-MON-02), and once the database is back every decision
+/// it did make is stored. Made by a real user through the real API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_mon_02_admission_past_the_audit_bound_fails_closed_and_loses_no_decision() -> Result<()>
+{
+    let tmp = tempfile::tempdir()?;
+    // The database's directory does not exist yet: the store cannot be opened.
+    let db_dir = tmp.path().join("later");
+    let url = format!("sqlite://{}", db_dir.join("audit.db").display());
+    let sink = Sink::start(
+        &url,
+        SinkOptions {
+            bound: 3,
+            batch: 1,
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            wait: Duration::from_millis(300),
+        },
+    );
+    let c = cluster()?;
+    let admin = c.cp.admin_client().await?;
+    let alice = c.cp.client_for(ALICE, &["system:masters"]).await?;
+    let server = webhook(&c.cp, &admin, sink.clone()).await?;
+    let unowned = TestNamespace::new(&admin, "audit-bound").await?;
+    eventually("the webhook enforced", Duration::from_secs(30), || {
+        let alice = alice.clone();
+        let doc = product("probe", unowned.name(), "development");
+        async move {
+            Ok(create(&alice, &doc, true)
+                .await?
+                .err()
+                .filter(|m| m.contains("(R-LC-08)")))
+        }
+    })
+    .await?;
+
+    let mut judged = Vec::new();
+    let mut closed = Vec::new();
+    for i in 0..12 {
+        let name = format!("bound-{i}");
+        match create(
+            &alice,
+            &product(&name, unowned.name(), "development"),
+            false,
+        )
+        .await?
+        {
+            Err(m) if m.contains("(R-LC-08)") => judged.push(name),
+            Err(m) if m.contains("(R-MON-02)") && m.contains("cannot record") => closed.push(name),
+            other => anyhow::bail!("{name}: neither judged nor closed: {other:?}"),
+        }
+    }
+    ensure!(
+        !closed.is_empty(),
+        "past the bound the webhook fails closed"
+    );
+    ensure!(
+        sink.refused() >= closed.len() as u64,
+        "each closed request counted: {} < {}",
+        sink.refused(),
+        closed.len()
+    );
+
+    std::fs::create_dir_all(&db_dir)?;
+    ensure!(
+        sink.flush(Duration::from_secs(60)).await,
+        "stored once the database is there"
+    );
+    let store = Store::open(&url).await?;
+    let stored = records(
+        &store,
+        Filter {
+            action: Some(ADMISSION_DECISION.into()),
+            ..Filter::default()
+        },
+    )
+    .await?;
+    for name in &judged {
+        ensure!(
+            stored.iter().any(|e| &e.record.object.name == name),
+            "the decision on {name} was made and is stored"
+        );
+    }
+    for name in &closed {
+        let kept: Vec<_> = stored
+            .iter()
+            .filter(|e| &e.record.object.name == name)
+            .map(|e| (&e.record.decision, &e.record.reason, &e.record.details))
+            .collect();
+        ensure!(
+            kept.is_empty(),
+            "{name} was refused unrecorded, not decided: {kept:?}"
+        );
+    }
+    // The trail takes decisions again.
+    ensure!(
+        create(
+            &alice,
+            &product("after", unowned.name(), "development"),
+            false
+        )
+        .await?
+        .is_err_and(|m| m.contains("(R-LC-08)")),
+        "judged again once the database is back"
+    );
     server.abort();
     Ok(())
 }

@@ -94,8 +94,8 @@ impl Collector {
         self
     }
 
-    fn audit(&self, record: akp_audit::Record) {
-        akp_audit::emit(self.audit.as_ref(), record);
+    async fn audit(&self, record: akp_audit::Record) {
+        akp_audit::emit(self.audit.as_ref(), record).await;
     }
 
     /// A collector; the configuration must be valid.
@@ -239,7 +239,8 @@ impl Collector {
                         "collectedUntil": lowest.to_string(),
                         "now": now_secs,
                     })),
-                );
+                )
+                .await;
             }
             if let Ok(r) = report.as_mut() {
                 r.months_closed = closed;
@@ -375,7 +376,8 @@ impl Collector {
                             "to": sub.end.to_string(),
                             "adjustments": stats.adjustments,
                         })),
-                    );
+                    )
+                    .await;
                 }
                 if live.is_none() {
                     self.metrics

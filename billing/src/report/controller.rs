@@ -596,7 +596,8 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
                         "rejected": r.rejected,
                     }),
                 ),
-            );
+            )
+            .await;
             result?;
             if !r.delivered() {
                 ctx.metrics
@@ -693,7 +694,7 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             .await?;
     }
     for r in trail {
-        akp_audit::emit(ctx.audit.as_ref(), r);
+        akp_audit::emit(ctx.audit.as_ref(), r).await;
     }
     if old.phase != status.phase {
         let warning = status.phase == ReportPhase::Failed;

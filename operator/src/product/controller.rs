@@ -166,7 +166,8 @@ async fn apply(
                     old,
                     akp_audit::Decision::Failed,
                     why.to_string(),
-                ));
+                ))
+                .await;
             }
             publish(ctx, p, notices).await;
             return Ok(Action::requeue(RESYNC));
@@ -244,7 +245,8 @@ async fn apply(
                 ),
             )
         };
-        ctx.audit(stage_change(p, old_stage, decision, reason));
+        ctx.audit(stage_change(p, old_stage, decision, reason))
+            .await;
     }
     let stage = validated.stage;
     publish_as(ctx, p, notices, |n| transition_action(n, stage)).await;

@@ -61,6 +61,27 @@ enum Decision {
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
 
 impl Validators {
+    /// Queues the decision's record and its acts' records, all or none (R-MON-02).
+    async fn store(
+        &self,
+        sink: &akp_audit::Sink,
+        request: &AdmissionRequest<DynamicObject>,
+        decision: &Decision,
+    ) -> Result<(), akp_audit::Unrecorded> {
+        let mut records = vec![audit_record(request, decision)];
+        if !request.dry_run
+            && let Decision::Judged(verdict) = decision
+        {
+            records.extend(
+                verdict
+                    .acts
+                    .iter()
+                    .map(|act| act_record(request, verdict, act)),
+            );
+        }
+        sink.admit(records).await
+    }
+
     /// Validators that read Agencies, the catalog, Sites, Namespaces and Nodes from the
     /// cluster, with today's date from the system clock, the default placement policy,
     /// and R-SW-02 events written with `client`.
@@ -180,17 +201,14 @@ impl Reviewer for Validators {
             Decision::Judged(Verdict::allowed())
         };
         let elapsed = started.elapsed();
+        let mut decision = decision;
         if recorded {
             audit(request, &decision, elapsed);
-            if let Some(sink) = &self.audit {
-                sink.send(audit_record(request, &decision));
-                if !request.dry_run
-                    && let Decision::Judged(verdict) = &decision
-                {
-                    for act in &verdict.acts {
-                        sink.send(act_record(request, verdict, act));
-                    }
-                }
+            if let Some(sink) = &self.audit
+                && let Err(unrecorded) = self.store(sink, request, &decision).await
+            {
+                // R-MON-02: a decision the trail cannot keep is not made (fail closed).
+                decision = Decision::Failed(unrecorded.to_string());
             }
         } else {
             tracing::debug!(
