@@ -5,18 +5,21 @@
 //! - [`store`]: the online store (SQLite or PostgreSQL), append-only, and queries;
 //! - [`sink`]: the non-blocking hand-off the operator and the billing daemon use;
 //! - [`archive`]: monthly archive files and the retention job;
-//! - [`chain`]: verification of the chain across the archive and the database.
+//! - [`chain`]: verification of the chain across the archive and the database;
+//! - [`clock`]: this process's clock offset from the API server's (R-MON-03).
 //!
 //! See docs/audit.md.
 
 pub mod archive;
 pub mod chain;
+pub mod clock;
 pub mod record;
 pub mod sink;
 pub mod store;
 
 pub use archive::{Archive, Manifest, Policy, RetainReport, retain};
 pub use chain::{ChainCheck, VerifyReport};
+pub use clock::{ClockError, ClockWatch};
 pub use record::{Decision, Entry, Object, Record};
 pub use sink::{Sink, SinkOptions, Unrecorded, emit};
 /// The database library, for callers that act on [`Store::pool`] directly.

@@ -70,6 +70,11 @@ struct Cli {
     /// it they are only logged on the target `akp::audit`.
     #[arg(long, env = "AKP_AUDIT_DB")]
     audit_db: Option<String>,
+    /// R-MON-03: the largest offset of this clock from the API server's before
+    /// `akp_billing_clock_out_of_sync` is 1, in milliseconds (read while `run` has
+    /// cluster access: reports or statements).
+    #[arg(long, env = "AKP_MAX_CLOCK_OFFSET_MS", default_value_t = 1000)]
+    max_clock_offset_ms: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -320,6 +325,17 @@ async fn run(
     let mut collector = collector(cli, metrics.clone()).await?;
     let reports = start_reports(reports, collector.ledger().clone(), &metrics).await?;
     let statements = start_statements(statements, collector.ledger().clone(), &metrics).await?;
+    let clock = if reports.is_some() || statements.is_some() {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster")?;
+        let watch =
+            akp_audit::ClockWatch::new(client, Duration::from_millis(cli.max_clock_offset_ms))
+                .register(metrics.registry())?;
+        Some(tokio::spawn(watch.run(akp_audit::clock::READING_INTERVAL)))
+    } else {
+        None
+    };
     let poll = Duration::from_secs(collector.config().timing.poll_seconds.max(1));
     let recheck = collector.config().timing.recheck_seconds;
     let mut failures: u32 = 0;
@@ -375,7 +391,7 @@ async fn run(
             return Err(anyhow!("the metrics endpoint stopped"));
         }
     }
-    for task in [reports, statements].into_iter().flatten() {
+    for task in [reports, statements, clock].into_iter().flatten() {
         task.abort();
     }
     collector.ledger().close().await;

@@ -97,10 +97,15 @@ struct Args {
     #[arg(long, env = "AKP_LOG_JSON")]
     log_json: bool,
     /// The audit database (R-MON-02): sqlite:///path/audit.db or postgres://user@host/db.
-    /// Admission decisions and stage changes are stored there without ever making a
-    /// request wait; without it they are only logged on the target `akp::audit`.
+    /// Admission decisions and stage changes are stored there; while it is down they
+    /// wait in memory, and past that bound a request is refused rather than left
+    /// unrecorded (D-AUD-2). Without it they are only logged on the target `akp::audit`.
     #[arg(long, env = "AKP_AUDIT_DB")]
     audit_db: Option<String>,
+    /// R-MON-03: the largest offset of this clock from the API server's before
+    /// `clock_out_of_sync` is 1, in milliseconds.
+    #[arg(long, env = "AKP_MAX_CLOCK_OFFSET_MS", default_value_t = 1000)]
+    max_clock_offset_ms: u64,
     /// A group of the platform's SREs (repeat for several; the chart passes
     /// `users.sre.groups`). Its members, and `system:masters`, alone delete the record
     /// of a product that reached trial operation (R-LC-07) and change its legal regime
@@ -185,6 +190,14 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     info!(addr = %serving.local_addr, "telemetry");
     let client = api_client().await?;
+    let mut clock = akp_audit::ClockWatch::new(
+        client.clone(),
+        std::time::Duration::from_millis(args.max_clock_offset_ms),
+    );
+    if let Some(registry) = metrics.registry() {
+        clock = clock.register(registry)?;
+    }
+    tokio::spawn(clock.run(akp_audit::clock::READING_INTERVAL));
     // One writer for the webhooks and the controllers.
     let audit = match &args.audit_db {
         Some(url) => {

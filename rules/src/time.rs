@@ -5,7 +5,7 @@
 
 use jiff::civil::Date;
 use jiff::tz::{Offset, TimeZone};
-use jiff::{Timestamp, Zoned};
+use jiff::{SignedDuration, Timestamp, Zoned};
 
 /// Kazakhstan's offset from UTC, in hours.
 pub const UTC_OFFSET_HOURS: i8 = 5;
@@ -46,6 +46,38 @@ pub fn civil_day_of_second(second: i64) -> (i64, i64) {
     )
 }
 
+/// R-MON-03 (000 App.2 p.6.10): one reading of this process's clock against another's
+/// (the API server's), from one request sent at `sent` and answered at `received` by
+/// this clock, whose answer was dated `peer` with whole seconds (an HTTP `Date`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockReading {
+    /// This clock minus the peer's: positive when this clock is ahead.
+    pub offset: SignedDuration,
+    /// How far the true offset can be from `offset`: half the round trip, and half a
+    /// second for the whole-second date.
+    pub uncertainty: SignedDuration,
+}
+
+impl ClockReading {
+    /// The peer dated its answer somewhere in `[peer, peer + 1 s)` and somewhere between
+    /// `sent` and `received`: both midpoints are taken.
+    pub fn new(sent: Timestamp, received: Timestamp, peer: Timestamp) -> Self {
+        let half_second = SignedDuration::from_millis(500);
+        let round_trip = received.duration_since(sent).max(SignedDuration::ZERO);
+        let here = sent + round_trip / 2;
+        Self {
+            offset: here.duration_since(peer) - half_second,
+            uncertainty: round_trip / 2 + half_second,
+        }
+    }
+
+    /// R-MON-03: the clocks are out of sync when even the most favourable reading of
+    /// the offset (less its uncertainty) exceeds `bound`.
+    pub fn beyond(&self, bound: SignedDuration) -> bool {
+        self.offset.abs() - self.uncertainty > bound
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +85,59 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
+    }
+
+    fn reading(sent: &str, received: &str, peer: &str) -> ClockReading {
+        ClockReading::new(at(sent), at(received), at(peer))
+    }
+
+    #[test]
+    fn r_mon_03_offset_is_measured_at_the_middle_of_the_exchange() {
+        // A 200 ms round trip answered at 12:00:00.x by the peer: this clock read
+        // 12:00:00.600 at the middle, the peer about 12:00:00.500.
+        let r = reading(
+            "2026-12-03T12:00:00.5Z",
+            "2026-12-03T12:00:00.7Z",
+            "2026-12-03T12:00:00Z",
+        );
+        assert_eq!(r.offset, SignedDuration::from_millis(100));
+        assert_eq!(r.uncertainty, SignedDuration::from_millis(600));
+        assert!(!r.beyond(SignedDuration::from_secs(1)));
+        // This clock 30 s behind.
+        let r = reading(
+            "2026-12-03T12:00:00Z",
+            "2026-12-03T12:00:00.2Z",
+            "2026-12-03T12:00:30Z",
+        );
+        assert_eq!(r.offset, SignedDuration::from_millis(-30_400));
+        assert!(r.beyond(SignedDuration::from_secs(1)));
+        // 1.4 s ahead but with 0.6 s uncertainty: not provably beyond a 1 s bound.
+        let r = reading(
+            "2026-12-03T12:00:01.8Z",
+            "2026-12-03T12:00:02Z",
+            "2026-12-03T12:00:00Z",
+        );
+        assert_eq!(r.offset, SignedDuration::from_millis(1_400));
+        assert!(!r.beyond(SignedDuration::from_secs(1)));
+        assert!(r.beyond(SignedDuration::from_millis(700)));
+    }
+
+    #[test]
+    fn r_mon_03_a_slow_answer_widens_the_uncertainty_not_the_offset() {
+        let r = reading(
+            "2026-12-03T12:00:00Z",
+            "2026-12-03T12:00:10Z",
+            "2026-12-03T12:00:04Z",
+        );
+        assert_eq!(r.offset, SignedDuration::from_millis(500));
+        assert_eq!(r.uncertainty, SignedDuration::from_millis(5_500));
+        // A clock that went back during the request gives no negative round trip.
+        let r = reading(
+            "2026-12-03T12:00:01Z",
+            "2026-12-03T12:00:00Z",
+            "2026-12-03T12:00:01Z",
+        );
+        assert_eq!(r.uncertainty, SignedDuration::from_millis(500));
     }
 
     #[test]

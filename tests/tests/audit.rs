@@ -32,7 +32,7 @@ use akp_test_support::{
     ControlPlane, OpenMetrics, Options, TestNamespace, TestPostgres, TestPrometheus, apply,
     apply_examples,
 };
-use anyhow::{Result, anyhow, ensure};
+use anyhow::{Context as _, Result, anyhow, ensure};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -715,4 +715,51 @@ async fn r_mon_02_billing_month_close_and_report_actions_are_stored() -> Result<
 
 fn hex_sha256(bytes: &[u8]) -> String {
     akp_billing::report::sign::sha256_hex(bytes)
+}
+
+/// R-MON-03: a daemon reads its clock's offset from the real API server's `Date`,
+/// exports it and flags it past the bound: in sync here (the same machine), and 30 s
+/// off when its clock is shifted by 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_mon_03_the_clock_offset_from_the_api_server_is_read_exported_and_flagged() -> Result<()>
+{
+    let c = cluster()?;
+    let client = c.cp.admin_client().await?;
+    let gauge = |registry: &prometheus::Registry, name: &str| -> Result<f64> {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.get_metric()[0].get_gauge().get_value())
+            .with_context(|| format!("{name} not exported"))
+    };
+    let bound = Duration::from_secs(1);
+
+    let registry = prometheus::Registry::new_custom(Some("akp_operator".into()), None)?;
+    let watch = akp_audit::ClockWatch::new(client.clone(), bound).register(&registry)?;
+    let r = watch.read().await?;
+    ensure!(r.offset.abs() <= r.uncertainty, "same clock: {r:?}");
+    ensure!(!watch.out_of_sync(&r), "{r:?}");
+    ensure!(gauge(&registry, "akp_operator_clock_out_of_sync")? == 0.0);
+    ensure!(
+        (gauge(&registry, "akp_operator_clock_offset_seconds")? - r.offset.as_secs_f64()).abs()
+            < 1e-9
+    );
+
+    let registry = prometheus::Registry::new_custom(Some("akp_billing".into()), None)?;
+    let ahead = jiff::SignedDuration::from_secs(30);
+    let watch = akp_audit::ClockWatch::new(client, bound)
+        .with_clock(move || jiff::Timestamp::now() + ahead)
+        .register(&registry)?;
+    let r = watch.read().await?;
+    ensure!(
+        (r.offset - ahead).abs() <= r.uncertainty,
+        "30 s ahead: {r:?}"
+    );
+    ensure!(watch.out_of_sync(&r), "{r:?}");
+    ensure!(gauge(&registry, "akp_billing_clock_out_of_sync")? == 1.0);
+    let offset = gauge(&registry, "akp_billing_clock_offset_seconds")?;
+    ensure!((29.0..=31.0).contains(&offset), "{offset}");
+    ensure!(gauge(&registry, "akp_billing_clock_offset_uncertainty_seconds")? >= 0.5);
+    Ok(())
 }

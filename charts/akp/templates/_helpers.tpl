@@ -118,6 +118,8 @@ capabilities:
       name: {{ required "audit.database.existingSecret is required when audit.enabled (R-MON-02)" .Values.audit.database.existingSecret }}
       key: {{ .Values.audit.database.secretKey }}
 {{- end }}
+- name: AKP_MAX_CLOCK_OFFSET_MS
+  value: {{ .Values.audit.maxClockOffsetMs | int | quote }}
 {{- end }}
 
 {{/* rbac.rs workload_rules(verbs): the argument is the list of verbs. Endpoints are
