@@ -112,6 +112,11 @@ struct Args {
     /// past development (R-LC-10).
     #[arg(long = "sre-group", default_value = "akp:sre")]
     sre_groups: Vec<String>,
+    /// A group of the authorized body's users (repeat for several; the chart passes
+    /// `users.authorizedBody.groups`). Its members alone confirm production resources
+    /// (`resourceConfirmation` acts), and change nothing else of a product (R-LC-10).
+    #[arg(long = "authorized-body-group", default_value = "akp:authorized-body")]
+    authorized_body_groups: Vec<String>,
     /// How many reconciles of each controller run at once (at least 1; kube's own
     /// default is unbounded). A reconcile never runs twice at once for one object.
     #[arg(long, env = "AKP_RECONCILE_CONCURRENCY", default_value_t = akp_operator::run::DEFAULT_CONCURRENCY,
@@ -367,7 +372,11 @@ async fn webhooks(
         .await?;
     }
     let placement = PodPlacement::new(client.clone());
-    let mut validators = Validators::new(client.clone()).with_sre_groups(args.sre_groups.clone());
+    let mut validators =
+        Validators::new(client.clone()).with_groups(akp_operator::webhook::product::Groups {
+            sre: args.sre_groups.clone(),
+            authorized_body: args.authorized_body_groups.clone(),
+        });
     if let Some(registry) = metrics.registry() {
         validators = validators.with_metrics(AdmissionMetrics::register(registry)?);
     }

@@ -943,3 +943,147 @@ async fn r_lc_09_rework_reopens_the_trial_gate_only_with_new_acts() -> Result<()
     w.operator.stop().await;
     Ok(())
 }
+
+/// A merge patch `body` of product `name` as `client`.
+async fn merge(client: &Client, name: &str, body: Value) -> Result<Result<(), String>> {
+    outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(client.clone(), NS)
+            .patch(name, &PatchParams::default(), &Patch::Merge(body))
+            .await,
+    )
+}
+
+/// R-LC-10 (000 p.18-19, p.34.3): the confirmation of production resources is the
+/// authorized body's act. The agency's head, a member and an SRE adding it are refused
+/// (the requester is checked, not the field), each with the message and nothing
+/// stored; the authorized body's user adds it with her own client certificate, and
+/// changes nothing else (another act, the spec, a label, creating a product); the
+/// agency then removes or changes it in vain, and promotes with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_10_only_the_authorized_body_confirms_production_resources() -> Result<()> {
+    let w = World::start().await?;
+    w.product("confirm", "trialOperation", GATE2).await?;
+    let head = w.client(HEAD, &[AGENCY_GROUP]).await?;
+    let member = w.client(MEMBER, &[AGENCY_GROUP]).await?;
+    let sre = w.client(SRE, &[SRE_GROUP]).await?;
+    let auditor = w.client(AUDITOR, &[BODY_GROUP]).await?;
+    let acts =
+        || -> Result<Vec<Value>> { Ok(GATE2.iter().map(|t| act(t, "1", "2026-09-01")).collect()) };
+    let confirmation = act("resourceConfirmation", "R-7", "2026-09-25");
+    let stored_acts = || async {
+        Ok::<_, anyhow::Error>(
+            w.stored("confirm")
+                .await?
+                .context("stored")?
+                .spec
+                .acts
+                .len(),
+        )
+    };
+
+    for (who, client) in [("head", &head), ("member", &member), ("SRE", &sre)] {
+        let mut with = acts()?;
+        with.push(confirmation.clone());
+        let got = patch_spec(client, "confirm", json!({"acts": with})).await?;
+        ensure!(
+            got.as_ref().is_err_and(|m| m.contains(HOOK)
+                && m.contains("spec.acts[2] \"resourceConfirmation R-7 of 2026-09-25\" confirms the production resources, which is the authorized body's act")
+                && m.contains("(R-LC-10)")
+                && m.contains("groups akp:authorized-body")),
+            "{who}: {got:?}"
+        );
+        ensure!(stored_acts().await? == 2, "{who}: something was stored");
+    }
+
+    // The authorized body changes nothing but its confirmations.
+    let refused = |got: &Result<(), String>, field: &str| {
+        got.as_ref().is_err_and(|m| {
+            m.contains(HOOK)
+                && m.contains(&format!("{field} "))
+                && m.contains("is not the authorized body's to change (R-LC-10)")
+        })
+    };
+    let with = |extra: Value| -> Result<Value> {
+        let mut a = acts()?;
+        a.push(extra);
+        Ok(json!(a))
+    };
+    let got = patch_spec(
+        &auditor,
+        "confirm",
+        json!({"acts": with(act("commissioningOrder", "9", "2026-09-25"))?}),
+    )
+    .await?;
+    ensure!(refused(&got, "spec.acts"), "another act: {got:?}");
+    let got = patch_spec(
+        &auditor,
+        "confirm",
+        json!({"acts": with(confirmation.clone())?, "displayName": "Renamed"}),
+    )
+    .await?;
+    ensure!(
+        refused(&got, "spec"),
+        "a confirmation and a rename: {got:?}"
+    );
+    let got = merge(
+        &auditor,
+        "confirm",
+        json!({"metadata": {"labels": {"akp.egov.kz/x": "y"}}}),
+    )
+    .await?;
+    ensure!(refused(&got, "metadata.labels"), "a label: {got:?}");
+    let stray: PlatformSoftwareProduct =
+        serde_json::from_value(fixtures::product("by-the-body", "development", &[]))?;
+    let got = outcome(
+        Api::<PlatformSoftwareProduct>::namespaced(auditor.clone(), NS)
+            .create(&Default::default(), &stray)
+            .await,
+    )?;
+    ensure!(
+        got.as_ref().is_err_and(|m| m.contains("(403)")),
+        "RBAC: the body creates no product: {got:?}"
+    );
+    ensure!(stored_acts().await? == 2, "something was stored");
+
+    patch_spec(
+        &auditor,
+        "confirm",
+        json!({"acts": with(confirmation.clone())?}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the authorized body's confirmation: {m}"))?;
+    ensure!(stored_acts().await? == 3);
+
+    // The agency neither removes nor rewrites it, and promotes with it.
+    let got = patch_spec(&head, "confirm", json!({"acts": acts()?})).await?;
+    ensure!(
+        got.as_ref()
+            .is_err_and(|m| m.contains("removes or changes the authorized body's confirmation")),
+        "removed: {got:?}"
+    );
+    let mut rewritten = acts()?;
+    rewritten.push(act("resourceConfirmation", "R-8", "2026-09-25"));
+    let got = patch_spec(&head, "confirm", json!({"acts": rewritten})).await?;
+    ensure!(got.is_err(), "rewritten: {got:?}");
+    ensure!(stored_acts().await? == 3, "something was stored");
+    let mut production = acts()?;
+    production.extend([
+        confirmation.clone(),
+        act("trialCompletionAct", "4", "2026-09-28"),
+        {
+            let mut p = act("infoSecTestProtocol", "5", "2026-09-27");
+            p["result"] = json!("positive");
+            p
+        },
+        act("commissioningOrder", "6", "2026-09-30"),
+    ]);
+    patch_spec(
+        &head,
+        "confirm",
+        json!({"stage": "production", "acts": production}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the head promotes with the body's confirmation: {m}"))?;
+    w.operator.stop().await;
+    Ok(())
+}

@@ -11,6 +11,10 @@
 //!   where a namespaced object goes; by default, the namespace of an Agency. An
 //!   Agency whose `spec.namespace` is `@namespace` claims that same namespace.
 //!
+//! - `# as: <user> <group>…`: the refused document is sent by that user (a client
+//!   certificate with those groups, RBAC allowing everything, so that only the rules
+//!   that read the requester refuse it); by default an administrator sends it.
+//!
 //! Two documents mean the first is accepted and the second, an update, is refused; the
 //! stored object must then be unchanged.
 //!
@@ -74,6 +78,8 @@ struct BadInput {
     expected: Vec<String>,
     by_webhook: bool,
     place: Place,
+    /// Who sends the refused document: user and groups.
+    requester: Option<(String, Vec<String>)>,
     docs: Vec<Value>,
 }
 
@@ -127,11 +133,22 @@ fn parse(file: PathBuf) -> Result<BadInput> {
             _ => bail!("{}: namespace {env:?}", file.display()),
         },
     };
+    let requester = match header(&text, "as").first() {
+        None => None,
+        Some(line) => {
+            let mut words = line.split_whitespace().map(str::to_owned);
+            let user = words
+                .next()
+                .with_context(|| format!("{}: `# as:` names no user", file.display()))?;
+            Some((user, words.collect()))
+        }
+    };
     Ok(BadInput {
         file,
         expected,
         by_webhook,
         place,
+        requester,
         docs,
     })
 }
@@ -351,8 +368,39 @@ struct Finding {
     problem: String,
 }
 
+/// The group bound to `cluster-admin` (not `system:masters`) for the `# as:` senders:
+/// RBAC lets them do anything, and the webhook judges them as who they are.
+const WRITERS: &str = "akp-bad-input:writers";
+
+/// A client for the case's `# as:` requester, or the administrator's.
+async fn sender(cp: &ControlPlane, admin: &Client, case: &BadInput) -> Result<Client> {
+    let Some((user, groups)) = &case.requester else {
+        return Ok(admin.clone());
+    };
+    let mut groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    groups.push(WRITERS);
+    cp.client_for(user, &groups).await
+}
+
+/// Binds [`WRITERS`] to `cluster-admin`.
+async fn bind_writers(admin: &Client) -> Result<()> {
+    let binding: k8s_openapi::api::rbac::v1::ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "akp-bad-input-writers"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": WRITERS}]
+    }))?;
+    Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(admin.clone())
+        .patch(
+            "akp-bad-input-writers",
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&binding),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Applies one corpus file and returns what misbehaved.
-async fn judge(client: &Client, case: &BadInput, ns: &str) -> Result<Vec<String>> {
+async fn judge(client: &Client, sender: &Client, case: &BadInput, ns: &str) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let (bad, before) = match case.docs.as_slice() {
         [bad] => (bad, None),
@@ -366,8 +414,8 @@ async fn judge(client: &Client, case: &BadInput, ns: &str) -> Result<Vec<String>
     };
     let want_code = if case.by_webhook { 403 } else { 422 };
     let refusal = match before {
-        None => create(client, bad, ns).await,
-        Some(_) => apply(client, bad, ns).await,
+        None => create(sender, bad, ns).await,
+        Some(_) => apply(sender, bad, ns).await,
     };
     match refusal {
         Ok(_) => problems.push("accepted".to_owned()),
@@ -411,7 +459,7 @@ async fn judge(client: &Client, case: &BadInput, ns: &str) -> Result<Vec<String>
 }
 
 /// Every file of the corpus is refused with its message, by its layer, and nothing is
-/// written. Rules: R-LC-01, R-LC-02, R-LC-04, R-LC-08, R-ENV-01, R-ENV-02, R-ENV-04,
+/// written. Rules: R-LC-01, R-LC-02, R-LC-04, R-LC-08, R-LC-10, R-ENV-01, R-ENV-02, R-ENV-04,
 /// R-PLC-01, R-PLC-02, R-SEG-01, R-SEG-02, R-SW-01, R-SW-03, R-BIL-02, R-BIL-03,
 /// R-BIL-04, R-MON-01 and the API's plain-text rule.
 #[tokio::test]
@@ -437,11 +485,13 @@ async fn every_bad_input_is_refused_with_its_message_and_nothing_is_written() ->
         ensure!(kinds.contains(kind), "the corpus has no {kind}");
     }
     let mut namespaces = world(&client).await?;
+    bind_writers(&client).await?;
     start_webhooks(cp, &client, &mut namespaces).await?;
     let mut findings = Vec::new();
     for case in &cases {
         let ns = namespaces.get(&client, &case.place).await?;
-        for problem in judge(&client, case, &ns).await? {
+        let sender = sender(cp, &client, case).await?;
+        for problem in judge(&client, &sender, case, &ns).await? {
             findings.push(Finding {
                 file: case.name(),
                 problem,

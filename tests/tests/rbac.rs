@@ -68,8 +68,8 @@ const B_ENV: &str = "b-portal-development";
 const MATRIX: &str = "
 object                               | tested   | A-user  | B-user  | head-A  | p-head  | admin   | sec-off | dev     | stranger| SRE     | body    | op-SA   | bill-SA
 -- the agency namespaces: records, no workloads (R-LC-08)
-product of A                         | glwcupdD | glwcupd | -       | glwcupd | glwcupd | -       | glwcupd | -       | -       | glwupd  | glw     | glwp    | -
-product of B                         | glwcupdD | -       | glwcupd | -       | -       | -       | -       | -       | -       | glwupd  | glw     | glwp    | -
+product of A                         | glwcupdD | glwcupd | -       | glwcupd | glwcupd | -       | glwcupd | -       | -       | glwupd  | glwp    | glwp    | -
+product of B                         | glwcupdD | -       | glwcupd | -       | -       | -       | -       | -       | -       | glwupd  | glwp    | glwp    | -
 status of A's product                | gup      | g       | -       | g       | g       | -       | g       | -       | -       | g       | g       | p       | -
 secret in A's agency namespace       | glwcupdD | -       | -       | -       | -       | -       | -       | -       | -       | -       | -       | -       | -
 head's rolebinding in A's namespace  | glwcupdD | -       | -       | glw     | -       | -       | -       | -       | -       | glw     | -       | lwcpd   | -

@@ -41,7 +41,7 @@ pub struct Validators {
     metrics: Option<AdmissionMetrics>,
     notices: Option<ExpiryNotices>,
     audit: Option<akp_audit::Sink>,
-    sre_groups: Vec<String>,
+    groups: super::product::Groups,
 }
 
 impl fmt::Debug for Validators {
@@ -100,7 +100,7 @@ impl Validators {
         Self {
             agencies: Arc::new(AgencyValidator::new(lookup.clone())),
             products: Arc::new(ProductValidator::new(lookup.clone(), clock.clone())),
-            sre_groups: super::roles::default_sre_groups(),
+            groups: super::product::Groups::default(),
             pods: Arc::new(PodValidator::new(
                 lookup.clone(),
                 clock.clone(),
@@ -139,7 +139,7 @@ impl Validators {
             audit: self.audit.clone(),
             ..Self::with_lookup(lookup, self.clock.clone())
                 .with_placement(self.policy.clone())
-                .with_sre_groups(self.sre_groups.clone())
+                .with_groups(self.groups.clone())
         }
     }
 
@@ -147,12 +147,24 @@ impl Validators {
     /// only ones who delete a product's record once it reached trial operation
     /// (R-LC-07) or change its legal regime past development (R-LC-10).
     #[must_use]
-    pub fn with_sre_groups(mut self, groups: Vec<String>) -> Self {
-        self.sre_groups = groups;
+    pub fn with_sre_groups(self, groups: Vec<String>) -> Self {
+        let authorized_body = self.groups.authorized_body.clone();
+        self.with_groups(super::product::Groups {
+            sre: groups,
+            authorized_body,
+        })
+    }
+
+    /// The SRE and authorized-body groups the requester checks read (R-LC-07,
+    /// R-LC-10): the authorized body's users alone confirm production resources.
+    #[must_use]
+    pub fn with_groups(mut self, groups: super::product::Groups) -> Self {
         self.products = Arc::new(
             ProductValidator::new(self.lookup.clone(), self.clock.clone())
-                .with_sre_groups(self.sre_groups.clone()),
+                .with_sre_groups(groups.sre.clone())
+                .with_authorized_body_groups(groups.authorized_body.clone()),
         );
+        self.groups = groups;
         self
     }
 

@@ -32,7 +32,8 @@ use kube::core::admission::Operation;
 
 use super::lookup::{Freshness, Lookup, LookupError};
 use super::roles::{
-    Requester, check_delete, check_participants, check_regime, default_sre_groups, reached_trial,
+    Requester, check_authorized_body_change, check_confirmations, check_delete, check_participants,
+    check_regime, default_authorized_body_groups, default_sre_groups, reached_trial,
 };
 use super::verdict::{Admission, AuditedAct, Clock, Validate, Verdict, Violation};
 use crate::rules::acts::check_acts;
@@ -256,7 +257,7 @@ pub fn check_requester(
     old: Option<&PlatformSoftwareProduct>,
     agencies: &[Agency],
     requester: Requester<'_>,
-    sre_groups: &[String],
+    groups: &Groups,
 ) -> Vec<Violation> {
     let Some(agency) = owning_agency(namespace, agencies) else {
         return Vec::new();
@@ -269,9 +270,34 @@ pub fn check_requester(
         requester,
     );
     if let Some(old) = old {
-        violations.extend(check_regime(&product.spec, old, requester, sre_groups));
+        violations.extend(check_regime(&product.spec, old, requester, &groups.sre));
     }
+    violations.extend(check_confirmations(
+        &product.spec,
+        old.map(|o| &o.spec),
+        requester,
+        &groups.authorized_body,
+    ));
     violations
+}
+
+/// The groups the requester checks read: the platform's SREs (`--sre-group`) and the
+/// authorized body's (`--authorized-body-group`).
+#[derive(Clone, Debug)]
+pub struct Groups {
+    /// R-LC-07, R-LC-10: the SREs.
+    pub sre: Vec<String>,
+    /// R-LC-10: the authorized body.
+    pub authorized_body: Vec<String>,
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Self {
+            sre: default_sre_groups(),
+            authorized_body: default_authorized_body_groups(),
+        }
+    }
 }
 
 /// R-MON-02: the stage change a CREATE or UPDATE asks for, to be recorded with the
@@ -323,7 +349,7 @@ pub fn deletion_act(product: &PlatformSoftwareProduct) -> AuditedAct {
 pub struct ProductValidator {
     lookup: Arc<dyn Lookup>,
     clock: Clock,
-    sre_groups: Vec<String>,
+    groups: Groups,
 }
 
 impl std::fmt::Debug for ProductValidator {
@@ -340,14 +366,21 @@ impl ProductValidator {
         Self {
             lookup,
             clock,
-            sre_groups: default_sre_groups(),
+            groups: Groups::default(),
         }
     }
 
     /// With the SRE groups of `--sre-group` (R-LC-07, R-LC-10).
     #[must_use]
     pub fn with_sre_groups(mut self, groups: Vec<String>) -> Self {
-        self.sre_groups = groups;
+        self.groups.sre = groups;
+        self
+    }
+
+    /// With the authorized body's groups of `--authorized-body-group` (R-LC-10).
+    #[must_use]
+    pub fn with_authorized_body_groups(mut self, groups: Vec<String>) -> Self {
+        self.groups.authorized_body = groups;
         self
     }
 }
@@ -369,8 +402,22 @@ impl Validate for ProductValidator {
             let mut verdict = Verdict::allowed();
             verdict
                 .violations
-                .extend(check_delete(product, requester, &self.sre_groups));
+                .extend(check_delete(product, requester, &self.groups.sre));
             verdict.acts.push(deletion_act(product));
+            return Ok(verdict);
+        }
+        // R-LC-10: the authorized body adds its confirmations and changes nothing else,
+        // metadata included (judged before the metadata-only pass below).
+        let body = check_authorized_body_change(
+            product,
+            admission.old,
+            requester,
+            &self.groups.authorized_body,
+            &self.groups.sre,
+        );
+        if !body.is_empty() {
+            let mut verdict = Verdict::allowed();
+            verdict.violations = body;
             return Ok(verdict);
         }
         if let (Operation::Update, Some(old)) = (admission.operation, admission.old) {
@@ -419,7 +466,7 @@ impl Validate for ProductValidator {
             admission.old,
             &agencies,
             requester,
-            &self.sre_groups,
+            &self.groups,
         ));
         verdict.acts.extend(stage_act(product, admission.old));
         Ok(verdict)

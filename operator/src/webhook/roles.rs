@@ -9,7 +9,9 @@
 //!   service integrator are appointed, never a `system:` user or group;
 //! - R-LC-10: past development, a change of the fields that decide the product's legal
 //!   regime (class, contour, internetFacing, informationCategory) is the SREs' act, on
-//!   the authorized body's decision, not the agency's.
+//!   the authorized body's decision, not the agency's; the confirmation of production
+//!   resources (`resourceConfirmation`) is the authorized body's own act, added by its
+//!   users and by nobody else, and it is the only change they make.
 //!
 //! `system:masters` passes the requester checks: it bypasses RBAC and could remove this
 //! webhook anyway; its requests are in the audit trail like everyone's. The content
@@ -19,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use akp_crds::product::{Organization, Participants};
+use akp_crds::product::{Act, ActType, Organization, Participants};
 use akp_crds::{Agency, PlatformSoftwareProduct, PlatformSoftwareProductSpec, Stage};
 use kube::ResourceExt;
 
@@ -34,6 +36,12 @@ pub const SYSTEM_PREFIX: &str = "system:";
 /// The SRE groups when none is configured: the chart's default `users.sre.groups`.
 pub fn default_sre_groups() -> Vec<String> {
     vec!["akp:sre".to_owned()]
+}
+
+/// The authorized body's groups when none is configured: the chart's default
+/// `users.authorizedBody.groups`.
+pub fn default_authorized_body_groups() -> Vec<String> {
+    vec!["akp:authorized-body".to_owned()]
 }
 
 /// Who asks, as the API server authenticated them.
@@ -54,16 +62,26 @@ impl Requester<'_> {
             .any(|g| g == MASTERS || sre_groups.contains(g))
     }
 
+    /// Whether the requester acts for the authorized body: a member of one of its
+    /// groups.
+    pub fn is_authorized_body(&self, body_groups: &[String]) -> bool {
+        self.groups.iter().any(|g| body_groups.contains(g))
+    }
+
     fn is_masters(&self) -> bool {
         self.groups.iter().any(|g| g == MASTERS)
     }
 }
 
 fn sre_list(sre_groups: &[String]) -> String {
-    if sre_groups.is_empty() {
-        "none configured: --sre-group".to_owned()
+    group_list(sre_groups, "--sre-group")
+}
+
+fn group_list(groups: &[String], flag: &str) -> String {
+    if groups.is_empty() {
+        format!("none configured: {flag}")
     } else {
-        sre_groups.join(", ")
+        groups.join(", ")
     }
 }
 
@@ -174,6 +192,119 @@ pub fn check_regime(
             ),
         })
         .collect()
+}
+
+/// The acts of type `resourceConfirmation` in `new` that `old` does not hold as they
+/// are (added, or changed in place), with their index.
+fn new_confirmations<'a>(
+    new: &'a PlatformSoftwareProductSpec,
+    old: Option<&PlatformSoftwareProductSpec>,
+) -> impl Iterator<Item = (usize, &'a Act)> {
+    new.acts.iter().enumerate().filter(move |(_, a)| {
+        a.type_ == ActType::ResourceConfirmation && old.is_none_or(|o| !o.acts.contains(a))
+    })
+}
+
+/// R-LC-10 (000 p.18-19, p.34.3): the confirmation of production resources is the
+/// authorized body's act: only its users (and `system:masters`) add, change or remove
+/// a `resourceConfirmation`, whatever the act says.
+pub fn check_confirmations(
+    new: &PlatformSoftwareProductSpec,
+    old: Option<&PlatformSoftwareProductSpec>,
+    requester: Requester<'_>,
+    body_groups: &[String],
+) -> Vec<Violation> {
+    if requester.is_masters() || requester.is_authorized_body(body_groups) {
+        return Vec::new();
+    }
+    let fix = format!(
+        "send the request (spec.environments.production) to the authorized body; its users (groups {}) add the act to spec.acts (kubectl patch pbo --type=json, op add /spec/acts/-), then promote",
+        group_list(body_groups, "--authorized-body-group")
+    );
+    let removed = old
+        .into_iter()
+        .flat_map(|o| o.acts.iter())
+        .filter(|a| a.type_ == ActType::ResourceConfirmation && !new.acts.contains(a))
+        .map(|act| Violation {
+            field: "spec.acts".into(),
+            value: format!("without resourceConfirmation {} of {}", act.number, act.date),
+            problem: "removes or changes the authorized body's confirmation of the production resources".into(),
+            rule: "R-LC-10",
+            fix: "keep the act as the authorized body added it; for a new confirmation, send the revised request to the authorized body".into(),
+        });
+    let added = new_confirmations(new, old).map(|(i, act)| Violation {
+        field: format!("spec.acts[{i}]"),
+        value: format!("resourceConfirmation {} of {}", act.number, act.date),
+        problem: format!(
+            "confirms the production resources, which is the authorized body's act, not {}'s",
+            requester.user
+        ),
+        rule: "R-LC-10",
+        fix: fix.clone(),
+    });
+    removed.chain(added).collect()
+}
+
+/// R-LC-10: the authorized body confirms and changes nothing else: a request of its
+/// users (unless they are also the platform's) that creates a product, or changes
+/// anything but adding `resourceConfirmation` acts (other fields, other acts, labels,
+/// annotations, finalizers, owners), is refused.
+pub fn check_authorized_body_change(
+    new: &PlatformSoftwareProduct,
+    old: Option<&PlatformSoftwareProduct>,
+    requester: Requester<'_>,
+    body_groups: &[String],
+    sre_groups: &[String],
+) -> Vec<Violation> {
+    if !requester.is_authorized_body(body_groups) || requester.is_platform(sre_groups) {
+        return Vec::new();
+    }
+    let refuse = |field: &str, value: String| {
+        Violation {
+        field: field.to_owned(),
+        value,
+        problem: "is not the authorized body's to change".into(),
+        rule: "R-LC-10",
+        fix: "the authorized body adds resourceConfirmation acts to spec.acts only (kubectl patch pbo --type=json, op add /spec/acts/-); the agency writes the rest of its product".into(),
+    }
+    };
+    let Some(old) = old else {
+        return vec![refuse("metadata.name", new.name_any())];
+    };
+    let mut violations = Vec::new();
+    let added: Vec<usize> = new_confirmations(&new.spec, Some(&old.spec))
+        .map(|(i, _)| i)
+        .collect();
+    let mut rest = new.spec.clone();
+    rest.acts = (0..new.spec.acts.len())
+        .filter(|i| !added.contains(i))
+        .map(|i| new.spec.acts[i].clone())
+        .collect();
+    if rest.acts != old.spec.acts {
+        violations.push(refuse(
+            "spec.acts",
+            "an act other than a new resourceConfirmation".into(),
+        ));
+    }
+    rest.acts.clone_from(&old.spec.acts);
+    if rest != old.spec {
+        violations.push(refuse("spec", "a field other than spec.acts".into()));
+    }
+    let (m, o) = (&new.metadata, &old.metadata);
+    for (field, same) in [
+        ("metadata.labels", m.labels == o.labels),
+        ("metadata.annotations", m.annotations == o.annotations),
+        ("metadata.finalizers", m.finalizers == o.finalizers),
+        (
+            "metadata.ownerReferences",
+            m.owner_references == o.owner_references,
+        ),
+    ] {
+        if !same {
+            violations.push(refuse(field, "changed".into()));
+        }
+    }
+    violations
 }
 
 /// The roles of `spec.participants`, with their field names.
@@ -751,5 +882,141 @@ mod tests {
         let mut bare = new.clone();
         bare.participants = Participants::default();
         assert!(check_participants(&bare, None, &agencies[0], &agencies, member).is_empty());
+    }
+
+    fn with_act(
+        mut p: PlatformSoftwareProduct,
+        type_: &str,
+        number: &str,
+    ) -> PlatformSoftwareProduct {
+        p.spec.acts.push(
+            serde_json::from_value(json!({
+                "type": type_, "number": number, "date": "2026-09-20",
+                "sha256": "c3473eac51f8ba0ad96144af9c53e98b93df17caa578f1dc242dc6565de3f606"
+            }))
+            .expect("act"),
+        );
+        p
+    }
+
+    fn body() -> Vec<String> {
+        default_authorized_body_groups()
+    }
+
+    #[test]
+    fn r_lc_10_only_the_authorized_body_adds_changes_or_removes_a_confirmation() {
+        let old = product("trialOperation");
+        let confirmed = with_act(old.clone(), "resourceConfirmation", "R-1");
+        let agency_head = Requester {
+            user: HEAD,
+            groups: &groups(&["agency-mon"]),
+        };
+        let an_sre = Requester {
+            user: "sre@akp.kz",
+            groups: &groups(&["akp:sre"]),
+        };
+        let auditor = Requester {
+            user: "auditor@mdai.gov.kz",
+            groups: &groups(&["akp:authorized-body"]),
+        };
+        let masters = Requester {
+            user: "admin",
+            groups: &groups(&[MASTERS]),
+        };
+        // Added by the agency or an SRE: refused, naming the act, the rule and the fix.
+        for who in [agency_head, an_sre] {
+            let v = check_confirmations(&confirmed.spec, Some(&old.spec), who, &body());
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert_eq!(v[0].field, "spec.acts[0]");
+            assert_eq!(v[0].value, "resourceConfirmation R-1 of 2026-09-20");
+            assert_eq!(v[0].rule, "R-LC-10");
+            assert!(
+                v[0].fix.contains("groups akp:authorized-body"),
+                "{}",
+                v[0].fix
+            );
+        }
+        // On create too (a product made at production with its own confirmation).
+        assert_eq!(
+            check_confirmations(&confirmed.spec, None, agency_head, &body()).len(),
+            1
+        );
+        // The authorized body and system:masters add it.
+        assert!(check_confirmations(&confirmed.spec, Some(&old.spec), auditor, &body()).is_empty());
+        assert!(check_confirmations(&confirmed.spec, Some(&old.spec), masters, &body()).is_empty());
+        // Once there, other changes by the agency pass; changing or removing it does not.
+        let more = with_act(confirmed.clone(), "trialCompletionAct", "5");
+        assert!(
+            check_confirmations(&more.spec, Some(&confirmed.spec), agency_head, &body()).is_empty()
+        );
+        let mut changed = confirmed.clone();
+        changed.spec.acts[0].number = "R-2".into();
+        let v = check_confirmations(&changed.spec, Some(&confirmed.spec), agency_head, &body());
+        assert_eq!(v.len(), 2, "the old one is gone, a new one appears: {v:?}");
+        let v = check_confirmations(&old.spec, Some(&confirmed.spec), agency_head, &body());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].problem.contains("removes"), "{v:?}");
+        // Without configured groups the fix says which flag to set.
+        let v = check_confirmations(&confirmed.spec, Some(&old.spec), agency_head, &[]);
+        assert!(
+            v[0].fix
+                .contains("none configured: --authorized-body-group"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn r_lc_10_the_authorized_body_changes_nothing_but_its_confirmations() {
+        let old = product("trialOperation");
+        let auditor = Requester {
+            user: "auditor@mdai.gov.kz",
+            groups: &groups(&["akp:authorized-body"]),
+        };
+        let check = |new: &PlatformSoftwareProduct, old: Option<&PlatformSoftwareProduct>| {
+            check_authorized_body_change(new, old, auditor, &body(), &sre())
+        };
+        assert!(
+            check(
+                &with_act(old.clone(), "resourceConfirmation", "R-1"),
+                Some(&old)
+            )
+            .is_empty()
+        );
+        let fields = |v: Vec<Violation>| v.into_iter().map(|v| v.field).collect::<Vec<_>>();
+        assert_eq!(fields(check(&old, None)), ["metadata.name"], "no creation");
+        assert_eq!(
+            fields(check(
+                &with_act(old.clone(), "commissioningOrder", "7"),
+                Some(&old)
+            )),
+            ["spec.acts"]
+        );
+        let mut renamed = with_act(old.clone(), "resourceConfirmation", "R-1");
+        renamed.spec.display_name = "Other".into();
+        renamed.spec.stage = Stage::Production;
+        assert_eq!(fields(check(&renamed, Some(&old))), ["spec"]);
+        let mut labelled = old.clone();
+        labelled.metadata.labels = Some([("x".to_owned(), "y".to_owned())].into());
+        labelled.metadata.finalizers = Some(vec![]);
+        assert_eq!(
+            fields(check(&labelled, Some(&old))),
+            ["metadata.labels", "metadata.finalizers"]
+        );
+        // A member of both the authorized body and the SREs acts as an SRE.
+        let both = Requester {
+            user: "x",
+            groups: &groups(&["akp:authorized-body", "akp:sre"]),
+        };
+        assert!(
+            check_authorized_body_change(&renamed, Some(&old), both, &body(), &sre()).is_empty()
+        );
+        // Nobody else is judged here.
+        let head = Requester {
+            user: HEAD,
+            groups: &groups(&["agency-mon"]),
+        };
+        assert!(
+            check_authorized_body_change(&renamed, Some(&old), head, &body(), &sre()).is_empty()
+        );
     }
 }
