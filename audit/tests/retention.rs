@@ -610,6 +610,14 @@ async fn r_mon_02_sink_past_its_bound_loses_nothing_refuses_admissions_and_block
     // rest are refused.
     assert!((4..=7).contains(&taken.len()), "taken {taken:?}");
     assert!(!refused.is_empty());
+    // A pair finds no room while one slot is free: single records fill it.
+    for i in 50..60 {
+        if sink.admit(vec![record(i, Timestamp::now())]).await.is_ok() {
+            taken.push(i);
+        } else {
+            refused.push(i);
+        }
+    }
     assert_eq!(sink.refused(), refused.len() as u64);
     assert!(sink.errors() > 0);
     // A controller's record waits for room instead of being refused.

@@ -154,10 +154,11 @@ fn files_in(
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        if !path.is_file() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        // Dot files are the daemon's temporaries (sign::write_bundle), not the report's.
+        if !path.is_file() || name.starts_with('.') {
             continue;
         }
-        let name = entry.file_name().to_string_lossy().to_string();
         let bytes = std::fs::read(&path)
             .map_err(|e| CliError::Other(anyhow::anyhow!("reading {}: {e}", path.display())))?;
         let sha256 = sign::sha256_hex(&bytes);

@@ -264,7 +264,9 @@ pub fn sign(doc: &ReportDocument, key: &SigningKey) -> Result<Bundle, SignError>
     })
 }
 
-/// Writes a bundle's files into `dir` (created if needed).
+/// Writes a bundle's files into `dir` (created if needed), each to a temporary file
+/// renamed over it, so that a reader (a receiver, a verification, a delivery) never
+/// sees a file half written, even when the bundle is written again.
 pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<(), SignError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -273,7 +275,10 @@ pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<(), SignError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     for (name, bytes) in bundle.files() {
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(io(&path))?;
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
+        let tmp = path.with_file_name(format!(".{}.tmp", file.unwrap_or_default()));
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
     }
     Ok(())
 }
