@@ -246,6 +246,22 @@ async fn webhook(
     Ok(handle)
 }
 
+/// Waits until the API server calls the webhook: a dry-run product `name` in
+/// `namespace`, which no Agency owns, is refused (R-LC-08); returns the refusal.
+async fn enforced(client: &Client, name: &str, namespace: &str) -> Result<String> {
+    eventually("the webhook enforced", Duration::from_secs(30), || {
+        let client = client.clone();
+        let doc = product(name, namespace, "development");
+        async move {
+            Ok(create(&client, &doc, true)
+                .await?
+                .err()
+                .filter(|m| m.contains("(R-LC-08)")))
+        }
+    })
+    .await
+}
+
 /// Admission decisions (from a real API server) and stage changes (observed by the
 /// operator) land in PostgreSQL with time, actor, object and decision; while
 /// PostgreSQL is down admission answers as fast as before and the records arrive once
@@ -279,17 +295,7 @@ async fn r_mon_02_admission_decisions_and_stage_changes_are_stored_even_across_a
 
     // A refusal: a product in a namespace no Agency owns (R-LC-08). Wait for the API
     // server to call the webhook.
-    let refused = eventually("the webhook enforced", Duration::from_secs(30), || {
-        let alice = alice.clone();
-        let doc = product("stray", unowned.name(), "development");
-        async move {
-            Ok(create(&alice, &doc, true)
-                .await?
-                .err()
-                .filter(|m| m.contains("(R-LC-08)")))
-        }
-    })
-    .await?;
+    let refused = enforced(&alice, "stray", unowned.name()).await?;
     let denied = wait_record(
         &store,
         "the refusal stored",
@@ -498,17 +504,7 @@ async fn r_mon_02_admission_past_the_audit_bound_fails_closed_and_loses_no_decis
     let alice = c.cp.client_for(ALICE, &["system:masters"]).await?;
     let server = webhook(&c.cp, &admin, sink.clone()).await?;
     let unowned = TestNamespace::new(&admin, "audit-bound").await?;
-    eventually("the webhook enforced", Duration::from_secs(30), || {
-        let alice = alice.clone();
-        let doc = product("probe", unowned.name(), "development");
-        async move {
-            Ok(create(&alice, &doc, true)
-                .await?
-                .err()
-                .filter(|m| m.contains("(R-LC-08)")))
-        }
-    })
-    .await?;
+    enforced(&alice, "probe", unowned.name()).await?;
 
     let mut judged = Vec::new();
     let mut closed = Vec::new();
