@@ -19,6 +19,10 @@ pub const STAGE_APPLIED: &str = "stage.applied";
 /// `action` of a request to delete a product's record, recorded at admission with the
 /// requester (R-LC-07: only the SREs delete a record that reached trial operation).
 pub const RECORD_DELETE: &str = "record.delete";
+/// `action` of a change of a product's requested resources (`spec.environments`, on
+/// create too), recorded at admission with the requester and both requests in full
+/// (R-LC-05: every revision is kept and reaches the authorized body).
+pub const RESOURCES_REVISION: &str = "resources.revision";
 /// `action` of a billing month closed in the ledger.
 pub const BILLING_MONTH_CLOSED: &str = "billing.month.closed";
 /// `action` of adjustments booked for closed months (late data).

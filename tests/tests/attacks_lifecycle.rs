@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use akp_audit::record::{RECORD_DELETE, STAGE_CHANGE};
+use akp_audit::record::{RECORD_DELETE, RESOURCES_REVISION, STAGE_CHANGE};
 use akp_audit::{Decision, Entry, Filter, Sink, SinkOptions, Store};
 use akp_crds::PlatformSoftwareProduct;
 use akp_operator::clock::ManualClock;
@@ -1066,6 +1066,31 @@ async fn r_lc_10_only_the_authorized_body_confirms_production_resources() -> Res
     let got = patch_spec(&head, "confirm", json!({"acts": rewritten})).await?;
     ensure!(got.is_err(), "rewritten: {got:?}");
     ensure!(stored_acts().await? == 3, "something was stored");
+    // R-LC-05: a revision during trial is kept in full, with who asked for it.
+    patch_spec(
+        &head,
+        "confirm",
+        json!({"environments": {"production": {"cpu": "16"}}}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the head's revision: {m}"))?;
+    let revisions = w.records(RESOURCES_REVISION, "confirm").await?;
+    let revision = revisions
+        .iter()
+        .find(|e| e.record.actor == HEAD)
+        .with_context(|| format!("the head's revision is recorded: {revisions:?}"))?;
+    let details = &revision.record.details;
+    ensure!(
+        details["stage"] == "trialOperation"
+            && details["from"]["production"]["cpu"] == "8"
+            && details["to"]["production"]["cpu"] == "16"
+            && details["to"]["trial"]["cpu"] == "4",
+        "{details}"
+    );
+    ensure!(
+        revisions.iter().any(|e| e.record.details["from"].is_null()),
+        "the first request is recorded too: {revisions:?}"
+    );
     let mut production = acts()?;
     production.extend([
         confirmation.clone(),

@@ -14,8 +14,9 @@
 //!   the stored object with the stage history the operator wrote);
 //! - R-LC-07, R-LC-08, R-LC-10: who may delete the record, appoint participants and
 //!   change the legal regime ([`super::roles`], on the requester's `userInfo`);
-//! - R-MON-02: a stage change and a deletion are recorded with the requester
-//!   ([`stage_act`], [`deletion_act`]), not with a client-chosen field manager.
+//! - R-MON-02: a stage change, a revision of the requested resources (R-LC-05) and a
+//!   deletion are recorded with the requester ([`stage_act`], [`revision_act`],
+//!   [`deletion_act`]), not with a client-chosen field manager.
 //!
 //! [`check_product`] and [`check_requester`] are pure; [`ProductValidator`] fetches
 //! their inputs.
@@ -323,6 +324,32 @@ pub fn stage_act(
     })
 }
 
+/// R-LC-05, R-LC-10: a revision of the requested resources (`spec.environments`, the
+/// first request too), recorded with the requester and both requests in full: the
+/// audit trail keeps every one for 3 years, where the status keeps the last 50.
+pub fn revision_act(
+    product: &PlatformSoftwareProduct,
+    old: Option<&PlatformSoftwareProduct>,
+) -> Option<AuditedAct> {
+    let from = old.map(|o| &o.spec.environments);
+    if from == Some(&product.spec.environments) {
+        return None;
+    }
+    Some(AuditedAct {
+        action: akp_audit::record::RESOURCES_REVISION,
+        reason: format!(
+            "resources requested at stage {}",
+            product.spec.stage.as_str()
+        ),
+        details: serde_json::json!({
+            "stage": product.spec.stage.as_str(),
+            "from": from,
+            "to": product.spec.environments,
+            "generation": product.metadata.generation,
+        }),
+    })
+}
+
 /// R-MON-02, R-LC-07: the deletion of a product's record, to be recorded with the
 /// requester, with what the record was.
 pub fn deletion_act(product: &PlatformSoftwareProduct) -> AuditedAct {
@@ -469,6 +496,7 @@ impl Validate for ProductValidator {
             &self.groups,
         ));
         verdict.acts.extend(stage_act(product, admission.old));
+        verdict.acts.extend(revision_act(product, admission.old));
         Ok(verdict)
     }
 }
