@@ -1010,8 +1010,17 @@ async fn r_env_01_quota_refuses_addresses_and_bounds_ephemeral_storage() -> Resu
             "metadata": {"name": name, "namespace": env}, "spec": spec
         }))?;
         // The API server's own policy refuses first (docs/security.md W6); the quota
-        // holds the same line should the policy be missing.
-        let message = refusal(services.create(&PostParams::default(), &service).await)?;
+        // holds the same line should the policy be missing, or not yet loaded by the
+        // API server (its policy informer lags behind the write under load).
+        let mut message = String::new();
+        for _ in 0..30 {
+            message = refusal(services.create(&PostParams::default(), &service).await)?;
+            if message.contains("ValidatingAdmissionPolicy") {
+                break;
+            }
+            ensure!(message.contains("exceeded quota"), "{name}: {message}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         ensure!(
             message.contains("ValidatingAdmissionPolicy 'akp-service-exposure'")
                 && message.contains("(R-SEG-02, R-SEG-03)"),
