@@ -87,36 +87,26 @@ mod tests {
         s.parse().expect("timestamp")
     }
 
-    fn reading(sent: &str, received: &str, peer: &str) -> ClockReading {
-        ClockReading::new(at(sent), at(received), at(peer))
+    /// A reading with its three times in milliseconds after 2026-12-03T12:00:00Z.
+    fn reading(sent: i64, received: i64, peer: i64) -> ClockReading {
+        let t = |ms| at("2026-12-03T12:00:00Z") + SignedDuration::from_millis(ms);
+        ClockReading::new(t(sent), t(received), t(peer))
     }
 
     #[test]
     fn r_mon_03_offset_is_measured_at_the_middle_of_the_exchange() {
         // A 200 ms round trip answered at 12:00:00.x by the peer: this clock read
         // 12:00:00.600 at the middle, the peer about 12:00:00.500.
-        let r = reading(
-            "2026-12-03T12:00:00.5Z",
-            "2026-12-03T12:00:00.7Z",
-            "2026-12-03T12:00:00Z",
-        );
+        let r = reading(500, 700, 0);
         assert_eq!(r.offset, SignedDuration::from_millis(100));
         assert_eq!(r.uncertainty, SignedDuration::from_millis(600));
         assert!(!r.beyond(SignedDuration::from_secs(1)));
         // This clock 30 s behind.
-        let r = reading(
-            "2026-12-03T12:00:00Z",
-            "2026-12-03T12:00:00.2Z",
-            "2026-12-03T12:00:30Z",
-        );
+        let r = reading(0, 200, 30000);
         assert_eq!(r.offset, SignedDuration::from_millis(-30_400));
         assert!(r.beyond(SignedDuration::from_secs(1)));
         // 1.4 s ahead but with 0.6 s uncertainty: not provably beyond a 1 s bound.
-        let r = reading(
-            "2026-12-03T12:00:01.8Z",
-            "2026-12-03T12:00:02Z",
-            "2026-12-03T12:00:00Z",
-        );
+        let r = reading(1800, 2000, 0);
         assert_eq!(r.offset, SignedDuration::from_millis(1_400));
         assert!(!r.beyond(SignedDuration::from_secs(1)));
         assert!(r.beyond(SignedDuration::from_millis(700)));
@@ -124,19 +114,11 @@ mod tests {
 
     #[test]
     fn r_mon_03_a_slow_answer_widens_the_uncertainty_not_the_offset() {
-        let r = reading(
-            "2026-12-03T12:00:00Z",
-            "2026-12-03T12:00:10Z",
-            "2026-12-03T12:00:04Z",
-        );
+        let r = reading(0, 10000, 4000);
         assert_eq!(r.offset, SignedDuration::from_millis(500));
         assert_eq!(r.uncertainty, SignedDuration::from_millis(5_500));
         // A clock that went back during the request gives no negative round trip.
-        let r = reading(
-            "2026-12-03T12:00:01Z",
-            "2026-12-03T12:00:00Z",
-            "2026-12-03T12:00:01Z",
-        );
+        let r = reading(1000, 0, 1000);
         assert_eq!(r.uncertainty, SignedDuration::from_millis(500));
     }
 
