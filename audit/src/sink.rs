@@ -118,7 +118,7 @@ impl Sink {
             )?,
             refused: IntCounter::new(
                 "audit_records_refused_total",
-                "Admission decisions refused because their audit record found no room within the wait while the audit database was unavailable (fail closed).",
+                "Audit records of admission requests refused (and the requests with them) because they found no room within the wait while the audit database was unavailable (fail closed).",
             )?,
             errors: IntCounter::new(
                 "audit_write_errors_total",
@@ -165,8 +165,11 @@ impl Sink {
         for r in &records {
             r.log();
         }
-        let n = records.len().min(self.tx.max_capacity());
-        match tokio::time::timeout(self.wait, self.tx.reserve_many(n)).await {
+        // More than the bound can never be queued at once: refused, never truncated.
+        if records.len() > self.tx.max_capacity() {
+            return Err(self.refuse(records.len()));
+        }
+        match tokio::time::timeout(self.wait, self.tx.reserve_many(records.len())).await {
             Ok(Ok(permits)) => {
                 for (permit, r) in permits.zip(records) {
                     permit.send(Message::Record(Box::new(r)));
