@@ -24,3 +24,34 @@ pub fn agency_json(name: &str, namespace: &str, head: &str) -> serde_json::Value
         }
     })
 }
+
+/// The smallest valid product `e-license` in `namespace`, as the API server sends it;
+/// tests add the fields they are about.
+pub fn product_json(namespace: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
+        "metadata": {"name": "e-license", "namespace": namespace},
+        "spec": {
+            "displayName": "e-license", "ictProjectCode": "AKT-2026-0042",
+            "developer": {"name": "NIT", "bin": "000740001307"},
+            "class": 2, "informationCategory": "confidential", "scale": "republican",
+            "capacity": {"concurrentUsers": 100}, "contour": "internal"
+        }
+    })
+}
+
+/// [`product_json`] with `spec` fields set over it, typed.
+pub fn product_with(namespace: &str, spec: serde_json::Value) -> akp_crds::PlatformSoftwareProduct {
+    let mut product = product_json(namespace);
+    if let serde_json::Value::Object(fields) = spec {
+        for (key, value) in fields {
+            product["spec"][key] = value;
+        }
+    }
+    serde_json::from_value(product).expect("product")
+}
+
+/// An Agency `name` claiming `namespace`, whose digitalization head is `head`, typed.
+pub fn agency(name: &str, namespace: &str, head: &str) -> akp_crds::Agency {
+    serde_json::from_value(agency_json(name, namespace, head)).expect("a valid Agency")
+}

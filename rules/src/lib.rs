@@ -3,6 +3,8 @@
 //! `spec/requirements.md`.
 
 pub mod acts;
+pub mod admission;
+pub mod audit;
 pub mod billing;
 pub mod calendar;
 pub mod catalog;

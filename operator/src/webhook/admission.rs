@@ -14,7 +14,6 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use serde::de::DeserializeOwned;
 
 use super::agency::AgencyValidator;
-use super::environment::PlacementPolicy;
 use super::lookup::{ClusterLookup, Lookup};
 use super::metrics::AdmissionMetrics;
 use super::notice::ExpiryNotices;
@@ -22,6 +21,7 @@ use super::pod::PodValidator;
 use super::product::ProductValidator;
 use super::pvc::ClaimValidator;
 use super::server::Reviewer;
+use crate::rules::admission::environment::PlacementPolicy;
 
 pub use super::verdict::{
     AUDIT_TARGET, Admission, AuditedAct, Clock, ExpiringSoftware, Validate, Verdict, Violation,

@@ -2,7 +2,6 @@
 //! software catalog, the Sites, and the labels of Namespaces and Nodes. A trait, so
 //! the rules run on fixtures in unit tests.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use akp_crds::{Agency, Site, SoftwareCatalogItem};
@@ -38,8 +37,7 @@ pub enum LookupError {
     Unsupported(&'static str),
 }
 
-/// Labels of an object, as its metadata has them.
-pub type Labels = BTreeMap<String, String>;
+pub use crate::rules::admission::environment::Labels;
 
 /// How fresh a list must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

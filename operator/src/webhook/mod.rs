@@ -6,10 +6,10 @@
 //! each `AdmissionReview` to [`Validators`], which dispatches on the kind to a
 //! [`Validate`] implementation ([`agency`] for Agencies, [`product`] for PlatformSoftwareProducts, [`pod`] for
 //! Pods, [`pvc`] for PersistentVolumeClaims), or to [`PodPlacement`] ([`mutate`]) for
-//! the placement patch. The checks themselves are pure functions over the objects; a
-//! thin [`Lookup`] fetches what they need.
+//! the placement patch. The checks themselves are pure functions over the objects, in
+//! [`crate::rules::admission`]; each validator is thin: a [`Lookup`] fetches what
+//! the check needs, then the check decides.
 //!
-//! - [`environment`]: which environment a namespace is, and the sites it may use;
 //! - [`notice`]: the R-SW-02 events about software whose documents expire soon;
 //! - [`tls`]: the serving certificate, swappable while serving (rotation without a
 //!   restart);
@@ -26,9 +26,6 @@ pub mod admission;
 pub mod agency;
 pub mod certs;
 pub mod configuration;
-pub mod environment;
-#[cfg(test)]
-mod fixtures;
 pub mod lookup;
 pub mod metrics;
 pub mod mutate;
@@ -36,12 +33,12 @@ pub mod notice;
 pub mod pod;
 pub mod product;
 pub mod pvc;
-pub mod roles;
 pub mod server;
 pub mod sites;
 pub mod tls;
 pub mod verdict;
 
+pub use crate::rules::admission::environment::PlacementPolicy;
 pub use admission::Validators;
 pub use certs::{
     CertError, SelfManagedCerts, ServingCert, ensure_serving_cert, patch_ca_bundle,
@@ -51,7 +48,6 @@ pub use configuration::{
     CONFIGURATION_NAME, WebhookEndpoint, apply_configuration, mutating_webhook_configuration,
     validating_webhook_configuration,
 };
-pub use environment::PlacementPolicy;
 pub use lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 pub use metrics::AdmissionMetrics;
 pub use mutate::PodPlacement;

@@ -24,11 +24,11 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::environment::{PlacementPolicy, environment, sites_for};
 use super::lookup::{ClusterLookup, Freshness, Lookup, LookupError};
 use super::pod::confined;
 use super::server::Reviewer;
 use super::verdict::AUDIT_TARGET;
+use crate::rules::admission::environment::{PlacementPolicy, environment, sites_for};
 use crate::rules::placement::node_affinity;
 
 /// The label a ReplicaSet gives its pods; the spread is per ReplicaSet, so a rollout's

@@ -631,7 +631,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_product_is_judged_and_the_uid_echoed() {
-        let product = crate::webhook::fixtures::product_json("foo");
+        let product = akp_rules::examples::product_json("foo");
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
         let (status, body) = post(app(), review(kind, product).to_string()).await;
         assert_eq!(status, StatusCode::OK);
@@ -651,7 +651,7 @@ mod tests {
     async fn an_update_that_leaves_the_spec_alone_is_allowed_even_outside_the_rules() {
         // E.g. the operator removing its finalizer after the Agency was deleted.
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
-        let mut old = crate::webhook::fixtures::product_json("foo");
+        let mut old = akp_rules::examples::product_json("foo");
         old["metadata"]["finalizers"] = json!(["akp.egov.kz/environments"]);
         let mut new = old.clone();
         new["metadata"]["finalizers"] = json!([]);
@@ -718,7 +718,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let kind = json!({"group": "akp.egov.kz", "version": "v1alpha1", "kind": "PlatformSoftwareProduct"});
-        let object = crate::webhook::fixtures::product_json("foo");
+        let object = akp_rules::examples::product_json("foo");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

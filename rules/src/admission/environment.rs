@@ -7,14 +7,18 @@
 //! environment label is not an environment and is not touched; one with it but with
 //! the other labels missing or wrong is refused, failing closed.
 
+use std::collections::BTreeMap;
+
 use akp_crds::{Contour, EnvironmentName, Site};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::Resource;
+use kube_core::Resource;
 
-use super::lookup::Labels;
 use super::verdict::{Verdict, Violation};
-use crate::rules::naming::labels;
-use crate::rules::placement::allowed_sites;
+use crate::naming::labels;
+use crate::placement::allowed_sites;
+
+/// A namespace's or a node's labels.
+pub type Labels = BTreeMap<String, String>;
 
 /// Taint keys no pod of an environment may tolerate by default: the platform taints
 /// nodes it has taken out of service (e.g. a node whose residency is in doubt).
@@ -35,7 +39,7 @@ pub struct PlacementPolicy {
 impl Default for PlacementPolicy {
     fn default() -> Self {
         Self {
-            home_country: crate::rules::placement::HOME_COUNTRY.to_owned(),
+            home_country: crate::placement::HOME_COUNTRY.to_owned(),
             forbidden_taints: DEFAULT_FORBIDDEN_TAINTS
                 .iter()
                 .map(|k| (*k).to_owned())

@@ -17,13 +17,13 @@
 //! webhook anyway; its requests are in the audit trail like everyone's. The content
 //! checks (who is appointed) hold for everyone.
 //!
-//! Pure: the product webhook ([`super::product`]) calls these with what it fetched.
+//! [`super::product::check_requester`] calls these.
 
 use std::collections::BTreeSet;
 
 use akp_crds::product::{Act, ActType, Organization, Participants};
 use akp_crds::{Agency, PlatformSoftwareProduct, PlatformSoftwareProductSpec, Stage};
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 
 use super::verdict::Violation;
 
@@ -521,7 +521,7 @@ mod tests {
     /// Agency `name` in `namespace` whose digitalization head is `<head>@<name>.gov.kz`.
     fn agency(name: &str, namespace: &str) -> Agency {
         let head = if name == "mon" { "alice" } else { "head" };
-        crate::webhook::fixtures::agency(name, namespace, &format!("{head}@{name}.gov.kz"))
+        crate::examples::agency(name, namespace, &format!("{head}@{name}.gov.kz"))
     }
 
     const HEAD: &str = "alice@mon.gov.kz";
@@ -536,7 +536,7 @@ mod tests {
     }
 
     fn product(stage: &str) -> PlatformSoftwareProduct {
-        crate::webhook::fixtures::product_with(
+        crate::examples::product_with(
             "agency-mon",
             json!({
                 "developer": {"name": "NIT", "bin": "000740001307", "userDomains": ["nit.kz"]},
