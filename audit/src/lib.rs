@@ -6,12 +6,14 @@
 //! - [`sink`]: the non-blocking hand-off the operator and the billing daemon use;
 //! - [`archive`]: monthly archive files and the retention job;
 //! - [`chain`]: verification of the chain across the archive and the database;
+//! - [`cli`]: the start the command-line tools share;
 //! - [`clock`]: this process's clock offset from the API server's (R-MON-03).
 //!
 //! See docs/audit.md.
 
 pub mod archive;
 pub mod chain;
+pub mod cli;
 pub mod clock;
 pub mod record;
 pub mod sink;

@@ -313,19 +313,11 @@ pub fn applied(
                 t.deadline.0
             )
         };
-        if changes(obs, conditions::TRIAL_WITHIN_LIMIT, within) && !within {
-            notices.push(Notice {
-                warning: true,
-                reason: "TrialOverdue",
-                note: message.clone(),
-            });
-        }
-        set(
-            &mut conditions,
-            obs,
+        flag(
+            (&mut conditions, &mut notices, obs),
             ConditionType::TrialWithinLimit,
             within,
-            if within { "WithinLimit" } else { "Overdue" },
+            ["WithinLimit", "Overdue", "TrialOverdue"],
             &message,
         );
     } else {
@@ -361,19 +353,11 @@ pub fn applied(
             late.join("; ")
         )
     };
-    if changes(obs, conditions::PROVISIONED_WITHIN_SLA, within_sla) && !within_sla {
-        notices.push(Notice {
-            warning: true,
-            reason: "ProvisioningSlaBreached",
-            note: sla_message.clone(),
-        });
-    }
-    set(
-        &mut conditions,
-        obs,
+    flag(
+        (&mut conditions, &mut notices, obs),
         ConditionType::ProvisionedWithinSla,
         within_sla,
-        if within_sla { "WithinSla" } else { "Breached" },
+        ["WithinSla", "Breached", "ProvisioningSlaBreached"],
         &sla_message,
     );
 
@@ -404,23 +388,11 @@ pub fn applied(
             unknown.join("; ")
         )
     };
-    if changes(obs, conditions::CALENDAR_KNOWN, calendar_known) && !calendar_known {
-        notices.push(Notice {
-            warning: true,
-            reason: "CalendarYearUnknown",
-            note: calendar_message.clone(),
-        });
-    }
-    set(
-        &mut conditions,
-        obs,
+    flag(
+        (&mut conditions, &mut notices, obs),
         ConditionType::CalendarKnown,
         calendar_known,
-        if calendar_known {
-            "Known"
-        } else {
-            "MovableHolidaysUnknown"
-        },
+        ["Known", "MovableHolidaysUnknown", "CalendarYearUnknown"],
         &calendar_message,
     );
 
@@ -448,23 +420,11 @@ pub fn applied(
             problems.join("; ")
         )
     };
-    if changes(obs, conditions::PLACED, placed) && !placed {
-        notices.push(Notice {
-            warning: true,
-            reason: "PlacedOutsideCountry",
-            note: placed_message.clone(),
-        });
-    }
-    set(
-        &mut conditions,
-        obs,
+    flag(
+        (&mut conditions, &mut notices, obs),
         ConditionType::Placed,
         placed,
-        if placed {
-            "InCountry"
-        } else {
-            "OutsideCountry"
-        },
+        ["InCountry", "OutsideCountry", "PlacedOutsideCountry"],
         &placed_message,
     );
 
@@ -680,17 +640,7 @@ pub fn namespaces_taken(
         owner,
     );
     const REASON: &str = "NamespaceTaken";
-    let was = obs
-        .old_conditions()
-        .iter()
-        .find(|c| c.type_ == conditions::DEGRADED);
-    if !was.is_some_and(|c| c.status == "True" && c.message == message) {
-        notices.push(Notice {
-            warning: true,
-            reason: REASON,
-            note: message.clone(),
-        });
-    }
+    warn_degraded(obs, notices, REASON, &message);
     for (type_, value) in [
         (ConditionType::Degraded, true),
         (ConditionType::Ready, false),
@@ -705,33 +655,20 @@ pub fn invalid(obs: &Observation, why: &Invalid) -> (PlatformSoftwareProductStat
     let mut status = obs.old.cloned().unwrap_or_default();
     let message = why.to_string();
     let mut notices = Vec::new();
-    let was = obs
-        .old_conditions()
-        .iter()
-        .find(|c| c.type_ == conditions::DEGRADED);
-    if !was.is_some_and(|c| c.status == "True" && c.message == message) {
-        notices.push(Notice {
-            warning: true,
-            reason: why.reason(),
-            note: message.clone(),
-        });
+    warn_degraded(obs, &mut notices, why.reason(), &message);
+    for (type_, value) in [
+        (ConditionType::Degraded, true),
+        (ConditionType::Ready, false),
+    ] {
+        set(
+            &mut status.conditions,
+            obs,
+            type_,
+            value,
+            why.reason(),
+            &message,
+        );
     }
-    set(
-        &mut status.conditions,
-        obs,
-        ConditionType::Degraded,
-        true,
-        why.reason(),
-        &message,
-    );
-    set(
-        &mut status.conditions,
-        obs,
-        ConditionType::Ready,
-        false,
-        why.reason(),
-        &message,
-    );
     status.observed_generation = obs.generation;
     (status, notices)
 }
@@ -743,6 +680,54 @@ fn changes(obs: &Observation, type_: &str, value: bool) -> bool {
         .iter()
         .find(|c| c.type_ == type_)
         .is_none_or(|c| c.status != wanted)
+}
+
+/// One check of the product as a condition, `reasons` = [when true, when false, of
+/// the Warning]: the Warning is published when the condition turns false, not on
+/// every reconcile.
+fn flag(
+    (list, notices, obs): (&mut Vec<Condition>, &mut Vec<Notice>, &Observation),
+    type_: ConditionType,
+    value: bool,
+    [yes, no, warning]: [&'static str; 3],
+    message: &str,
+) {
+    if changes(obs, type_.as_str(), value) && !value {
+        notices.push(Notice {
+            warning: true,
+            reason: warning,
+            note: message.to_owned(),
+        });
+    }
+    set(
+        list,
+        obs,
+        type_,
+        value,
+        if value { yes } else { no },
+        message,
+    );
+}
+
+/// A Warning that the product is degraded for `message`, unless it already was for
+/// the same.
+fn warn_degraded(
+    obs: &Observation,
+    notices: &mut Vec<Notice>,
+    reason: &'static str,
+    message: &str,
+) {
+    let was = obs
+        .old_conditions()
+        .iter()
+        .find(|c| c.type_ == conditions::DEGRADED);
+    if !was.is_some_and(|c| c.status == "True" && c.message == message) {
+        notices.push(Notice {
+            warning: true,
+            reason,
+            note: message.to_owned(),
+        });
+    }
 }
 
 /// Sets a condition of the product (the one upsert, `rules::conditions`).

@@ -32,11 +32,6 @@ use super::mutate::PodPlacement;
 use super::server::{Caller, Limits, review_body};
 use akp_crds::{Agency, Site, SoftwareCatalogItem};
 
-/// The route of a remote site's validating webhook.
-pub const SITE_VALIDATE_ROUTE: &str = "/sites/{site}/validate";
-/// The route of a remote site's mutating webhook.
-pub const SITE_MUTATE_ROUTE: &str = "/sites/{site}/mutate";
-
 /// The base URL of `site`'s hooks under `base` (the address other clusters' API servers
 /// reach this server at): the hooks' own paths follow it.
 pub fn site_endpoint(base: &str, site: &str) -> WebhookEndpoint {
@@ -176,33 +171,31 @@ impl SiteAdmission {
 /// The routes of the remote sites: `/sites/<site>/validate` and `/sites/<site>/mutate`.
 pub fn site_routes(admission: SiteAdmission) -> Router {
     Router::new()
-        .route(SITE_VALIDATE_ROUTE, post(validate))
-        .route(SITE_MUTATE_ROUTE, post(mutate))
+        // One route: both hooks look the site up the same way.
+        .route("/sites/{site}/{hook}", post(review_at))
         .layer(DefaultBodyLimit::max(Limits::default().max_body_bytes))
         .with_state(Arc::new(admission))
 }
 
-async fn validate(
+/// Judges a remote site's review as the home hooks would, on that site's lookup.
+/// `/sites/<site>/validate` or `/sites/<site>/mutate`.
+async fn review_at(
     State(admission): State<Arc<SiteAdmission>>,
-    Path(site): Path<String>,
+    Path((site, hook)): Path<(String, String)>,
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    match admission.lookup(&site).await {
-        Ok(lookup) => review_body(&admission.validators.reading(lookup), caller, &body).await,
-        Err(response) => *response,
+    if hook != "validate" && hook != "mutate" {
+        return StatusCode::NOT_FOUND.into_response();
     }
-}
-
-async fn mutate(
-    State(admission): State<Arc<SiteAdmission>>,
-    Path(site): Path<String>,
-    caller: Option<Extension<Caller>>,
-    body: Bytes,
-) -> Response {
-    match admission.lookup(&site).await {
-        Ok(lookup) => review_body(&admission.placement.reading(lookup), caller, &body).await,
-        Err(response) => *response,
+    let lookup = match admission.lookup(&site).await {
+        Ok(lookup) => lookup,
+        Err(response) => return *response,
+    };
+    if hook == "validate" {
+        review_body(&admission.validators.reading(lookup), caller, &body).await
+    } else {
+        review_body(&admission.placement.reading(lookup), caller, &body).await
     }
 }
 
