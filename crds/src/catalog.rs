@@ -100,6 +100,23 @@ pub struct TrustedRegisterEntry {
     /// (R-SW-02).
     #[schemars(schema_with = "date_schema")]
     pub documents_valid_until: jiff::civil::Date,
+    /// The entry was removed from the register (004 p.10): from `on`, no new workload
+    /// of the software is admitted, as after expiry, and every product that uses it
+    /// shows it (R-SW-02).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<RegisterRemoval>,
+}
+
+/// The removal of an entry from the register of trusted software.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRemoval {
+    /// The day the entry stops being trusted (Kazakhstan time).
+    #[schemars(schema_with = "date_schema")]
+    pub on: jiff::civil::Date,
+    /// The decision it rests on, e.g. "order 12 of 2026-11-20".
+    #[schemars(length(min = 1, max = 256), transform = plain_text)]
+    pub basis: String,
 }
 
 /// How a licence is counted.

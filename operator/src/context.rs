@@ -40,6 +40,9 @@ pub struct Stores {
     pub pods: Store<k8s_openapi::api::core::v1::Pod>,
     /// Tariffs: their free months of non-production are the status's (R-ENV-04).
     pub tariffs: Store<akp_crds::Tariff>,
+    /// The software catalog: whether the products' software is still trusted
+    /// (R-SW-02, R-SW-03).
+    pub catalog: Store<akp_crds::SoftwareCatalogItem>,
 }
 
 /// The shared state of the controllers.

@@ -188,13 +188,12 @@ pub async fn run(
         Api::<Pod>::all(client.clone()),
         watcher::Config::default()
     );
-    // The catalog only feeds the expiry gauge; its stream just keeps the cache fresh.
+    // The catalog feeds the expiry gauge and the products' SoftwareTrusted condition.
     let (catalog, catalog_stream) = cache!(
         SoftwareCatalogItem,
         Api::<SoftwareCatalogItem>::all(client.clone()),
         watcher::Config::default()
     );
-    let catalog_cache = catalog_stream.for_each(|_| futures::future::ready(()));
     let (tariffs, tariff_stream) = cache!(
         Tariff,
         Api::<Tariff>::all(client.clone()),
@@ -211,6 +210,7 @@ pub async fn run(
         nodes,
         pods,
         tariffs,
+        catalog,
     };
     let (recheck, recheck_requests) = futures::channel::mpsc::unbounded();
 
@@ -256,10 +256,9 @@ pub async fn run(
                 .collect::<Vec<_>>()
         }
     };
-    // A Tariff's free months are every product's free period (R-ENV-04).
-    let every_product = {
+    let all_products = {
         let product_store = product_store.clone();
-        move |_: Tariff| {
+        move || {
             product_store
                 .state()
                 .into_iter()
@@ -267,10 +266,20 @@ pub async fn run(
                 .collect::<Vec<_>>()
         }
     };
+    // A Tariff's free months are every product's free period (R-ENV-04).
+    let every_product = {
+        let all = all_products.clone();
+        move |_: Tariff| all()
+    };
+    // A catalog item's register standing is that of every product requesting it or
+    // software that depends on it (R-SW-02, R-SW-03): a dependency's change reaches
+    // products that never name it, so all of them look again.
+    let by_software = move |_: SoftwareCatalogItem| all_products();
     let by_owner = |meta: &kube::api::ObjectMeta| owner_of(meta);
     let product_controller = products
         .watches_stream(agency_stream, by_agency)
         .watches_stream(tariff_stream, every_product)
+        .watches_stream(catalog_stream, by_software)
         .watches_stream(ns_stream, move |o: Namespace| by_owner(&o.metadata))
         .watches_stream(quota_stream, move |o: ResourceQuota| by_owner(&o.metadata))
         .watches_stream(limit_stream, move |o: LimitRange| by_owner(&o.metadata))
@@ -340,6 +349,7 @@ pub async fn run(
             filled(&s.nodes),
             filled(&s.pods),
             filled(&s.tariffs),
+            filled(&s.catalog),
         ];
         if futures::future::join_all(waits)
             .await
@@ -354,7 +364,6 @@ pub async fn run(
     let fleet = fleet_metrics(
         Fleet {
             products: product_store,
-            catalog,
             stores: stores.clone(),
             calendar: ctx.calendar.clone(),
             clock: settings.clock.clone(),
@@ -362,15 +371,12 @@ pub async fn run(
         settings.metrics,
         shutdown.clone(),
     );
-    let catalog_cache =
-        futures::future::select(Box::pin(catalog_cache), Box::pin(shutdown.clone()));
     futures::join!(
         product_controller,
         agency_controller,
         site_controller,
         mark_ready,
-        fleet,
-        catalog_cache
+        fleet
     );
     Ok(())
 }
@@ -403,7 +409,6 @@ fn pods_outside_country(stores: &Stores) -> i64 {
 /// What the fleet gauges are computed from.
 struct Fleet {
     products: Store<PlatformSoftwareProduct>,
-    catalog: Store<SoftwareCatalogItem>,
     stores: Stores,
     calendar: Arc<Calendar>,
     clock: Arc<dyn Clock>,
@@ -468,7 +473,7 @@ async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Out
                 })
                 .count() as i64;
             metrics.set_calendar_unknown_deadlines(unknown);
-            let catalog = fleet.catalog.state();
+            let catalog = fleet.stores.catalog.state();
             metrics.set_catalog_expiries(catalog.iter().filter_map(|item| {
                 let valid_until = item.spec.trusted_register.as_ref()?.documents_valid_until;
                 Some((item.metadata.name.as_deref()?, expiry_seconds(valid_until)?))

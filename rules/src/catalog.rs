@@ -213,6 +213,151 @@ pub fn entry_matches(entry: &str, image: &ImageRef) -> bool {
     }
 }
 
+/// Where a catalog item stands in the register of trusted software on a day (R-SW-01,
+/// R-SW-02): the one reading of `spec.trustedRegister` that pods, products and the
+/// product's status share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// No register entry (software the register does not have, R-SW-01).
+    Unregistered,
+    /// Documents valid beyond the warning window.
+    Trusted,
+    /// Documents expire within [`RENEWAL_WARNING_DAYS`]: renewal is due.
+    Expiring {
+        /// The entry.
+        entry: String,
+        /// The last valid day.
+        until: Date,
+    },
+    /// Documents expired: no new workload (R-SW-02, 004 p.9).
+    Expired {
+        /// The entry.
+        entry: String,
+        /// The last valid day.
+        until: Date,
+    },
+    /// Removed from the register: no new workload, as after expiry (R-SW-02, 004 p.10).
+    Removed {
+        /// The entry.
+        entry: String,
+        /// The first day it is no longer trusted.
+        on: Date,
+        /// The decision it rests on.
+        basis: String,
+    },
+}
+
+impl Standing {
+    /// Whether new workloads of the item are refused.
+    pub fn refuses_new_use(&self) -> bool {
+        matches!(self, Standing::Expired { .. } | Standing::Removed { .. })
+    }
+
+    /// Why new workloads are refused, for people; `None` when they are not.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            Standing::Expired { entry, until } => Some(format!(
+                "register entry {entry} has documents valid until {until}, expired"
+            )),
+            Standing::Removed { entry, on, basis } => Some(format!(
+                "register entry {entry} was removed from the register on {on} ({basis})"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// R-SW-01, R-SW-02: where `item` stands in the register on `today`. A removal counts
+/// from its day, before expiry.
+pub fn standing(item: &SoftwareCatalogItem, today: Date) -> Standing {
+    let Some(reg) = &item.spec.trusted_register else {
+        return Standing::Unregistered;
+    };
+    let entry = reg.entry.clone();
+    let until = reg.documents_valid_until;
+    match &reg.removed {
+        Some(r) if r.on <= today => Standing::Removed {
+            entry,
+            on: r.on,
+            basis: r.basis.clone(),
+        },
+        _ if until < today => Standing::Expired { entry, until },
+        _ if until
+            <= today
+                .checked_add(RENEWAL_WARNING_DAYS.days())
+                .unwrap_or(today) =>
+        {
+            Standing::Expiring { entry, until }
+        }
+        _ => Standing::Trusted,
+    }
+}
+
+/// R-SW-02, R-SW-03: why `item` may not be used anew on `today`, with what it depends
+/// on (transitively, bounded): expired or removed, a dependency missing from the
+/// catalog, or one without a register entry. Empty when it may.
+pub fn untrusted(
+    item: &SoftwareCatalogItem,
+    catalog: &[SoftwareCatalogItem],
+    today: Date,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    untrusted_into(item, catalog, today, 0, &mut problems);
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert(p.clone()));
+    problems
+}
+
+/// R-SW-01 to R-SW-03 for the catalog items a product requests (`names`): each
+/// problem of [`untrusted`], and items gone from the catalog. Empty when all are
+/// trusted.
+pub fn untrusted_items<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    catalog: &[SoftwareCatalogItem],
+    today: Date,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let names: std::collections::BTreeSet<&str> = names.into_iter().collect();
+    for name in names {
+        match catalog.iter().find(|i| i.name_any() == name) {
+            Some(item) => problems.extend(untrusted(item, catalog, today)),
+            None => problems.push(format!("{name}: not in the catalog (R-SW-01)")),
+        }
+    }
+    problems
+}
+
+fn untrusted_into(
+    item: &SoftwareCatalogItem,
+    catalog: &[SoftwareCatalogItem],
+    today: Date,
+    depth: usize,
+    problems: &mut Vec<String>,
+) {
+    let name = item.name_any();
+    if let Some(why) = standing(item, today).refusal() {
+        problems.push(format!("{name}: {why} (R-SW-02)"));
+    }
+    if depth >= 8 {
+        return;
+    }
+    for dep in &item.spec.depends_on {
+        match catalog.iter().find(|i| i.name_any() == *dep) {
+            None => problems.push(format!(
+                "{name}: depends on {dep}, which is not in the catalog (R-SW-03)"
+            )),
+            Some(d) => {
+                if standing(d, today) == Standing::Unregistered {
+                    problems.push(format!(
+                        "{name}: depends on {dep}, which has no entry in the register of trusted software (R-SW-03)"
+                    ));
+                }
+                untrusted_into(d, catalog, today, depth + 1, problems);
+            }
+        }
+    }
+}
+
 /// What the catalog says of one pod's images.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
@@ -289,31 +434,34 @@ fn check_item(
     depth: usize,
 ) {
     let name = item.name_any();
-    if let Some(reg) = &item.spec.trusted_register {
-        let until = reg.documents_valid_until;
-        if until < today {
-            v.refusals.push(format!(
-                "{field}: catalog item {name} (register entry {}) has documents valid until {until}, expired (R-SW-02): the entry must be renewed before new workloads are admitted",
-                reg.entry
-            ));
-        } else if until
-            <= today
-                .checked_add(RENEWAL_WARNING_DAYS.days())
-                .unwrap_or(today)
-        {
+    match standing(item, today) {
+        Standing::Expired { entry, until } => v.refusals.push(format!(
+            "{field}: catalog item {name} (register entry {entry}) has documents valid until {until}, expired (R-SW-02): the entry must be renewed before new workloads are admitted"
+        )),
+        Standing::Removed { entry, on, basis } => v.refusals.push(format!(
+            "{field}: catalog item {name} (register entry {entry}) was removed from the register of trusted software on {on} ({basis}) (R-SW-02): no new workload of it is admitted; use other catalog software (kubectl get swc)"
+        )),
+        Standing::Expiring { entry, until } => {
             v.warnings.push(format!(
-                "catalog item {name} (register entry {}) documents expire on {until}: renewal is due at least {RENEWAL_WARNING_DAYS} days before (R-SW-02)",
-                reg.entry
+                "catalog item {name} (register entry {entry}) documents expire on {until}: renewal is due at least {RENEWAL_WARNING_DAYS} days before (R-SW-02)"
             ));
             v.expiring.push(name.clone());
         }
+        Standing::Trusted | Standing::Unregistered => {}
     }
     if depth >= 8 {
         return;
     }
     for dep in &item.spec.depends_on {
         match catalog.iter().find(|i| i.name_any() == *dep) {
-            Some(d) => check_item(field, d, catalog, today, v, depth + 1),
+            Some(d) => {
+                if standing(d, today) == Standing::Unregistered {
+                    v.refusals.push(format!(
+                        "{field}: catalog item {name} depends on {dep}, which has no entry in the register of trusted software (R-SW-03): software that is not standalone runs only with what it depends on in the register; ask the platform operator to record the entry (spec.trustedRegister of {dep})"
+                    ));
+                }
+                check_item(field, d, catalog, today, v, depth + 1);
+            }
             None => v.refusals.push(format!(
                 "{field}: catalog item {name} depends on {dep}, which is not in the catalog (R-SW-03): software that is not standalone runs only with its dependencies trusted"
             )),
@@ -545,6 +693,92 @@ mod tests {
                 .iter()
                 .any(|r| r.contains("depends on debian-12") && r.contains("R-SW-03")),
             "{v:?}"
+        );
+    }
+
+    /// The examples' catalog with `edit` applied to item `name`.
+    fn edited(name: &str, edit: impl Fn(&mut SoftwareCatalogItem)) -> Vec<SoftwareCatalogItem> {
+        let mut c = catalog();
+        c.iter_mut().filter(|i| i.name_any() == name).for_each(edit);
+        c
+    }
+
+    fn removed_on(on: Date) -> impl Fn(&mut SoftwareCatalogItem) {
+        move |i| {
+            if let Some(r) = i.spec.trusted_register.as_mut() {
+                r.removed = Some(akp_crds::catalog::RegisterRemoval {
+                    on,
+                    basis: "order 12".into(),
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn r_sw_02_a_removal_counts_from_its_day_and_before_expiry() {
+        let c = edited("postgresql-16", removed_on(date(2026, 11, 20)));
+        let pg = c
+            .iter()
+            .find(|i| i.name_any() == "postgresql-16")
+            .expect("postgresql-16");
+        assert_eq!(standing(pg, date(2026, 11, 19)), Standing::Trusted);
+        assert!(standing(pg, date(2026, 11, 20)).refuses_new_use());
+        // Removed and expired: the removal is what is said.
+        assert!(matches!(
+            standing(pg, date(2028, 1, 1)),
+            Standing::Removed { .. }
+        ));
+        let v = check_images(
+            [("c", "registry.akp.kz/platform/postgresql:16")],
+            EnvironmentName::Production,
+            &c,
+            date(2026, 11, 22),
+        );
+        assert_eq!(
+            v.refusals,
+            [
+                "c: catalog item postgresql-16 (register entry RU-2025-0113) was removed from the register of trusted software on 2026-11-20 (order 12) (R-SW-02): no new workload of it is admitted; use other catalog software (kubectl get swc)"
+            ]
+        );
+        // What depends on it is refused too, and the product shows both.
+        assert_eq!(
+            untrusted_items(["e-license-portal"], &c, date(2026, 11, 22)),
+            [
+                "postgresql-16: register entry RU-2025-0113 was removed from the register on 2026-11-20 (order 12) (R-SW-02)"
+            ]
+        );
+    }
+
+    #[test]
+    fn r_sw_03_a_dependency_without_a_register_entry_is_refused() {
+        let c = edited("debian-12", |i| i.spec.trusted_register = None);
+        let v = check_images(
+            [("c", "registry.akp.kz/platform/postgresql:16")],
+            EnvironmentName::Production,
+            &c,
+            date(2026, 11, 22),
+        );
+        assert_eq!(v.refusals.len(), 1, "{v:?}");
+        assert!(
+            v.refusals[0].starts_with("c: catalog item postgresql-16 depends on debian-12, which has no entry in the register of trusted software (R-SW-03)"),
+            "{v:?}"
+        );
+        // Software the register does not have may run standalone (R-SW-01).
+        let alone = check_images(
+            [("c", "registry.akp.kz/platform/debian:12")],
+            EnvironmentName::Production,
+            &c,
+            date(2026, 11, 22),
+        );
+        assert!(alone.refusals.is_empty(), "{alone:?}");
+        // Transitively: the portal names postgresql-16 only.
+        assert_eq!(
+            untrusted_items(["e-license-portal", "gone"], &c, date(2026, 11, 22)),
+            [
+                "postgresql-16: depends on debian-12, which has no entry in the register of trusted software (R-SW-03)",
+                "redis-7: depends on debian-12, which has no entry in the register of trusted software (R-SW-03)",
+                "gone: not in the catalog (R-SW-01)",
+            ]
         );
     }
 }

@@ -24,6 +24,9 @@ pub enum ConditionType {
     /// R-ENV-03: every provisioning deadline falls in years whose movable holidays
     /// are known.
     CalendarKnown,
+    /// R-SW-02, R-SW-03: every catalog item a product requests is still trusted (not
+    /// expired, not removed from the register, its dependencies in the register).
+    SoftwareTrusted,
     /// R-PLC-01: every node of a site is attested in Kazakhstan.
     Resident,
     /// R-BIL-01: a billing report's month is read from the closed ledger.
@@ -47,6 +50,7 @@ impl ConditionType {
             Self::ProvisionedWithinSla => "ProvisionedWithinSla",
             Self::Placed => "Placed",
             Self::CalendarKnown => "CalendarKnown",
+            Self::SoftwareTrusted => "SoftwareTrusted",
             Self::Resident => "Resident",
             Self::Collected => "Collected",
             Self::Rated => "Rated",

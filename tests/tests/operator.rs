@@ -601,3 +601,124 @@ async fn only_the_leader_writes() -> Result<()> {
     b.stop().await;
     Ok(())
 }
+
+/// The `SoftwareTrusted` condition of every product in the agency's namespace.
+async fn software_trusted(client: &Client) -> Result<Vec<(String, String, String)>> {
+    let api = Api::<PlatformSoftwareProduct>::namespaced(client.clone(), "agency-mon");
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter_map(|p| {
+            let c = p
+                .status
+                .as_ref()?
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "SoftwareTrusted")?;
+            Some((p.name_any(), c.status.clone(), c.message.clone()))
+        })
+        .collect())
+}
+
+/// R-SW-02, R-SW-03: software removed from the register, or depending on software
+/// with no register entry, shows on every product that requests it, including those
+/// that never name the dependency; running environments stay.
+#[tokio::test]
+async fn r_sw_02_r_sw_03_software_removed_from_the_register_shows_on_every_product_using_it()
+-> Result<()> {
+    let clock = ManualClock::new("2026-11-22T10:00:00+05:00".parse()?);
+    let (_c, admin, operator) = start_cluster(&clock).await?;
+    let item = |name: &str, register: serde_json::Value, depends: &[&str]| {
+        let mut item = json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
+            "metadata": {"name": name},
+            "spec": {
+                "displayName": name, "category": "system",
+                "images": [format!("registry.akp.kz/platform/{name}")],
+                "allowedEnvironments": ["development", "testing", "trial", "production"],
+                "trustedRegister": register, "dependsOn": depends
+            }
+        });
+        // No entry at all, not a null one: the register does not have it.
+        if let Some(spec) = item["spec"].as_object_mut()
+            && spec["trustedRegister"].is_null()
+        {
+            spec.remove("trustedRegister");
+        }
+        item
+    };
+    let valid = json!({"entry": "RU-2026-0001", "documentsValidUntil": "2027-12-31"});
+    apply(&admin, &item("base-os", valid.clone(), &[]), None, TESTER).await?;
+    apply(
+        &admin,
+        &item("tool", valid.clone(), &["base-os"]),
+        None,
+        TESTER,
+    )
+    .await?;
+    for name in ["uses-tool-a", "uses-tool-b"] {
+        let mut p = product(name, "development", &[]);
+        p["spec"]["environments"]["development"]["software"] = json!([{"item": "tool"}]);
+        apply(&admin, &p, None, TESTER).await?;
+    }
+    let all = |status: &'static str, text: &'static str| {
+        let admin = admin.clone();
+        move || {
+            let admin = admin.clone();
+            async move {
+                let seen = software_trusted(&admin).await?;
+                let ok =
+                    seen.len() == 2 && seen.iter().all(|(_, s, m)| s == status && m.contains(text));
+                Ok(ok.then_some(seen))
+            }
+        }
+    };
+    eventually(
+        "SoftwareTrusted=True on both",
+        Duration::from_secs(30),
+        all("True", "trusted software"),
+    )
+    .await?;
+    let running = live_environments(&admin, "uses-tool-a").await?;
+
+    // The register removes the entry (004 p.10).
+    let mut removed = valid.clone();
+    removed["removed"] = json!({"on": "2026-11-20", "basis": "order 12 of 2026-11-19"});
+    apply(&admin, &item("tool", removed, &["base-os"]), None, TESTER).await?;
+    eventually(
+        "SoftwareTrusted=False on both, naming the removal",
+        Duration::from_secs(30),
+        all(
+            "False",
+            "tool: register entry RU-2026-0001 was removed from the register on 2026-11-20 (order 12 of 2026-11-19) (R-SW-02)",
+        ),
+    )
+    .await?;
+    wait_for_event(&admin, Some("agency-mon"), "SoftwareUntrusted", true).await?;
+
+    // Restored, but what it depends on loses its entry: the products never name
+    // base-os, and still show it (R-SW-03).
+    apply(&admin, &item("tool", valid, &["base-os"]), None, TESTER).await?;
+    apply(
+        &admin,
+        &item("base-os", serde_json::Value::Null, &[]),
+        None,
+        TESTER,
+    )
+    .await?;
+    eventually(
+        "SoftwareTrusted=False on both, naming the unregistered dependency",
+        Duration::from_secs(30),
+        all(
+            "False",
+            "tool: depends on base-os, which has no entry in the register of trusted software (R-SW-03)",
+        ),
+    )
+    .await?;
+    // Nothing running is taken away.
+    assert_eq!(live_environments(&admin, "uses-tool-a").await?, running);
+    operator.stop().await;
+    Ok(())
+}

@@ -145,6 +145,37 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
                 "dependsOn": ["missing-base"]
             }
         }),
+        json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
+            "metadata": {"name": "withdrawn-tool"},
+            "spec": {
+                "displayName": "A tool removed from the register", "category": "system",
+                "images": ["registry.akp.kz/platform/withdrawn-tool"],
+                "allowedEnvironments": ["development", "testing", "trial", "production"],
+                "trustedRegister": {"entry": "RU-2025-0400", "documentsValidUntil": "2027-12-31",
+                    "removed": {"on": "2026-11-20", "basis": "order 12 of 2026-11-19"}}
+            }
+        }),
+        json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
+            "metadata": {"name": "unregistered-base"},
+            "spec": {
+                "displayName": "A base the register does not have", "category": "system",
+                "images": ["registry.akp.kz/platform/unregistered-base"],
+                "allowedEnvironments": ["development", "testing", "trial", "production"]
+            }
+        }),
+        json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
+            "metadata": {"name": "on-unregistered"},
+            "spec": {
+                "displayName": "Registered, on a base the register does not have", "category": "specialized",
+                "images": ["registry.akp.kz/platform/on-unregistered"],
+                "allowedEnvironments": ["development", "testing", "trial", "production"],
+                "trustedRegister": {"entry": "RU-2025-0301", "documentsValidUntil": "2027-12-31"},
+                "dependsOn": ["unregistered-base"]
+            }
+        }),
     ] {
         apply(&client, &extra, None, "akp-tests").await?;
     }
@@ -740,6 +771,45 @@ async fn r_sw_01_r_env_02_r_sw_03_only_catalog_software_allowed_at_that_stage_ru
         orphan.contains("spec.containers[0].image: catalog item orphan-lib depends on missing-base, which is not in the catalog (R-SW-03)"),
         "{orphan}"
     );
+
+    // Removed from the register (004 p.10): refused like expired software (R-SW-02).
+    let withdrawn = refused(
+        &pods,
+        &pod(
+            "withdrawn",
+            &["registry.akp.kz/platform/withdrawn-tool:1"],
+            json!({}),
+        ),
+    )
+    .await?;
+    ensure!(
+        withdrawn.contains("spec.containers[0].image: catalog item withdrawn-tool (register entry RU-2025-0400) was removed from the register of trusted software on 2026-11-20 (order 12 of 2026-11-19) (R-SW-02)"),
+        "{withdrawn}"
+    );
+    // A dependency in the catalog but not in the register (R-SW-03); the base itself,
+    // software the register does not have, runs on its own.
+    let unregistered = refused(
+        &pods,
+        &pod(
+            "on-unregistered",
+            &["registry.akp.kz/platform/on-unregistered:1"],
+            json!({}),
+        ),
+    )
+    .await?;
+    ensure!(
+        unregistered.contains("spec.containers[0].image: catalog item on-unregistered depends on unregistered-base, which has no entry in the register of trusted software (R-SW-03)"),
+        "{unregistered}"
+    );
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "base",
+            &["registry.akp.kz/platform/unregistered-base:1"],
+            json!({}),
+        ),
+    )
+    .await?;
 
     // Several offending fields: every one is listed.
     let several = refused(

@@ -145,12 +145,20 @@ async fn apply(
             )
         })
         .collect();
+    let catalog: Vec<akp_crds::SoftwareCatalogItem> = ctx
+        .stores
+        .catalog
+        .state()
+        .iter()
+        .map(|i| (**i).clone())
+        .collect();
     let obs = Observation {
         now,
         calendar: &ctx.calendar,
         generation: p.metadata.generation,
         old: p.status.as_ref(),
         tariffs: &tariffs,
+        catalog: &catalog,
     };
     let validated = match validate(p, agencies.iter().map(|a| a.as_ref())) {
         Ok(v) => v,

@@ -47,6 +47,8 @@ pub mod conditions {
     /// R-ENV-03: the provisioning deadlines fall in years whose movable holidays are
     /// known.
     pub const CALENDAR_KNOWN: &str = ConditionType::CalendarKnown.as_str();
+    /// R-SW-02, R-SW-03: the catalog items requested are still trusted.
+    pub const SOFTWARE_TRUSTED: &str = ConditionType::SoftwareTrusted.as_str();
 }
 
 /// What placement found for one environment.
@@ -106,6 +108,8 @@ pub struct Observation<'a> {
     pub old: Option<&'a PlatformSoftwareProductStatus>,
     /// Each published Tariff's first day and free months of non-production (R-ENV-04).
     pub tariffs: &'a [(Date, i32)],
+    /// The software catalog (R-SW-02, R-SW-03).
+    pub catalog: &'a [akp_crds::SoftwareCatalogItem],
 }
 
 impl Observation<'_> {
@@ -426,6 +430,32 @@ pub fn applied(
         placed,
         ["InCountry", "OutsideCountry", "PlacedOutsideCountry"],
         &placed_message,
+    );
+
+    // R-SW-02, R-SW-03: software expired, removed from the register or depending on
+    // untrusted software shows on every product that requests it.
+    let requests = &v.product.spec.environments;
+    let requested = akp_crds::EnvironmentName::ALL
+        .into_iter()
+        .filter_map(|env| requests.get(env))
+        .flat_map(|r| r.software.iter().map(|s| s.item.as_str()));
+    let untrusted =
+        crate::rules::catalog::untrusted_items(requested, obs.catalog, clocks::civil_date(now));
+    let trusted = untrusted.is_empty();
+    let trusted_message = if trusted {
+        "every catalog item requested is in the register of trusted software, with its dependencies (R-SW-01 to R-SW-03)".to_owned()
+    } else {
+        format!(
+            "{}: running workloads are kept, new ones are refused; replace the software or have the register entry renewed",
+            untrusted.join("; ")
+        )
+    };
+    flag(
+        (&mut conditions, &mut notices, obs),
+        ConditionType::SoftwareTrusted,
+        trusted,
+        ["Trusted", "Untrusted", "SoftwareUntrusted"],
+        &trusted_message,
     );
 
     // R-LC-05: a new record when the stage or the request changes.
@@ -754,6 +784,13 @@ mod tests {
     use crate::product::validate::validate;
     use jiff::civil::date;
 
+    /// The examples' catalog, as the cluster tests apply it.
+    fn catalog() -> &'static [akp_crds::SoftwareCatalogItem] {
+        static CATALOG: std::sync::OnceLock<Vec<akp_crds::SoftwareCatalogItem>> =
+            std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| crate::examples::load("catalog.yaml"))
+    }
+
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
     }
@@ -820,6 +857,7 @@ mod tests {
                 generation: Some(1),
                 old,
                 tariffs,
+                catalog: catalog(),
             },
             &v,
             agency,
@@ -1154,6 +1192,7 @@ mod tests {
                 generation: Some(1),
                 old,
                 tariffs: TARIFFS,
+                catalog: catalog(),
             };
             let ready = BTreeMap::from([(EnvironmentName::Development, false)]);
             let (mut s, mut n) = applied(&obs, &v, &agency, &plan, &ready, &BTreeMap::new());
@@ -1212,6 +1251,7 @@ mod tests {
                     generation: Some(1),
                     old,
                     tariffs: TARIFFS,
+                    catalog: catalog(),
                 },
                 &v,
                 &agency,
@@ -1265,6 +1305,7 @@ mod tests {
             generation: Some(1),
             old,
             tariffs: TARIFFS,
+            catalog: catalog(),
         };
         let step = |now, old| {
             applied(

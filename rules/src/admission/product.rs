@@ -25,7 +25,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use akp_crds::product::ActType;
 use akp_crds::{Agency, EnvironmentName, PlatformSoftwareProduct, SoftwareCatalogItem, Stage};
-use jiff::ToSpan;
 use jiff::civil::Date;
 use kube_core::ResourceExt;
 
@@ -35,6 +34,7 @@ use super::roles::{
 };
 use super::verdict::{AuditedAct, Verdict, Violation};
 use crate::acts::check_acts;
+use crate::catalog::{Standing, standing};
 use crate::naming::{MAX_NAMESPACE_LEN, environment_namespace, max_product_name_len};
 use crate::ownership::owning_agency;
 use crate::stages::{check_transition, missing_acts};
@@ -233,32 +233,33 @@ fn check_software(
                     ),
                 });
             }
-            let Some(register) = &item.spec.trusted_register else {
-                continue;
-            };
-            let valid_until = register.documents_valid_until;
-            if valid_until < facts.today {
-                if !existing_use {
+            match standing(item, facts.today) {
+                Standing::Expired { entry, until } if !existing_use => {
                     verdict.violations.push(Violation {
                         field,
                         value: item_name.into(),
                         problem: format!(
-                            "is trusted software whose register documents (entry {}) were valid until {valid_until} only",
-                            register.entry
+                            "is trusted software whose register documents (entry {entry}) were valid until {until} only"
                         ),
                         rule: "R-SW-02",
                         fix: "new uses of expired software are refused: request other catalog software, or ask the platform operator to renew the register entry".into(),
                     });
                 }
-            } else if facts
-                .today
-                .checked_add(EXPIRY_WARNING_DAYS.days())
-                .is_ok_and(|horizon| valid_until <= horizon)
-            {
-                verdict.warnings.push(format!(
-                    "{field} {item_name:?}: the register documents (entry {}) expire after {valid_until}; from then on no new use is admitted (R-SW-02)",
-                    register.entry
-                ));
+                Standing::Removed { entry, on, basis } if !existing_use => {
+                    verdict.violations.push(Violation {
+                        field,
+                        value: item_name.into(),
+                        problem: format!(
+                            "is software whose register entry {entry} was removed from the register of trusted software on {on} ({basis})"
+                        ),
+                        rule: "R-SW-02",
+                        fix: "new uses of software removed from the register are refused: request other catalog software (kubectl get swc)".into(),
+                    });
+                }
+                Standing::Expiring { entry, until } => verdict.warnings.push(format!(
+                    "{field} {item_name:?}: the register documents (entry {entry}) expire after {until}; from then on no new use is admitted (R-SW-02)"
+                )),
+                _ => {}
             }
         }
     }
@@ -628,6 +629,39 @@ mod tests {
             verdict.violations[0]
                 .field
                 .starts_with("spec.environments.testing")
+        );
+    }
+
+    #[test]
+    fn r_sw_02_software_removed_from_the_register_is_refused_for_new_use_only() {
+        let mut world = World::new();
+        if let Some(r) = world
+            .catalog
+            .get_mut("postgresql-16")
+            .and_then(|i| i.spec.trusted_register.as_mut())
+        {
+            r.removed = Some(akp_crds::catalog::RegisterRemoval {
+                on: jiff::civil::date(2026, 9, 15),
+                basis: "order 12 of 2026-09-14".into(),
+            });
+        }
+        let verdict = world.check(
+            "agency-mon",
+            "e-license",
+            &product(&["postgresql-16"]),
+            None,
+        );
+        assert_eq!(
+            verdict.message(),
+            r#"spec.environments.development.software[0].item "postgresql-16" is software whose register entry RU-2025-0113 was removed from the register of trusted software on 2026-09-15 (order 12 of 2026-09-14) (R-SW-02): new uses of software removed from the register are refused: request other catalog software (kubectl get swc)"#
+        );
+        let old = product(&["postgresql-16"]);
+        let mut new = old.clone();
+        new.spec.capacity.concurrent_users = Some(200);
+        assert!(
+            world
+                .check("agency-mon", "e-license", &new, Some(&old))
+                .is_allowed()
         );
     }
 
