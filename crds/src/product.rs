@@ -648,6 +648,43 @@ pub struct EnvironmentStatus {
     /// When it became ready (R-ENV-03).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_at: Option<Time>,
+    /// R-PLC-03: it runs at an ICT-infrastructure provider's site, because no site of
+    /// the platform or the operator hosts its contour (classes 2 and 3 only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_provider: bool,
+    /// R-PLC-02, R-PLC-04: production's standby by class: hot (class 1, its reserve
+    /// site), cold (class 2, a reserve site) or backup storage (class 3, a site near
+    /// the main building).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby: Option<StandbyStatus>,
+}
+
+/// Where production's standby is (R-PLC-02, R-PLC-04).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StandbyStatus {
+    /// Hot, cold or backup.
+    pub kind: StandbyKind,
+    /// The Site.
+    #[schemars(length(max = 253))]
+    pub site: String,
+    /// Its storage classes, which the environment's volume claims may use for the
+    /// standby's data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub storage_classes: Vec<String>,
+}
+
+/// The standby a class gets (000 App.2 p.6.5).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum StandbyKind {
+    /// Class 1: running at the reserve site too.
+    Hot,
+    /// Class 2: capacity and data at a reserve site, started there on failover.
+    Cold,
+    /// Class 3: backup storage at a site near the main building.
+    Backup,
 }
 
 /// The trial-operation clock (R-LC-03).

@@ -28,6 +28,7 @@ pub const COUNTRY_LABEL: &str = "node-restriction.kubernetes.io/country";
     printcolumn = r#"{"name":"Country","type":"string","jsonPath":".spec.country"}"#,
     printcolumn = r#"{"name":"City","type":"string","jsonPath":".spec.city"}"#,
     printcolumn = r#"{"name":"Role","type":"string","jsonPath":".spec.role"}"#,
+    printcolumn = r#"{"name":"Owner","type":"string","jsonPath":".spec.owner"}"#,
     printcolumn = r#"{"name":"Nodes","type":"integer","jsonPath":".status.nodes"}"#,
     printcolumn = r#"{"name":"Abroad","type":"integer","description":"Nodes whose country label is not the home country","jsonPath":".status.nodesOutsideCountry"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -47,6 +48,11 @@ pub struct SiteSpec {
     pub city: String,
     /// Primary or reserve server building (R-PLC-02: class 1 production runs on both).
     pub role: SiteRole,
+    /// Whose infrastructure the building is (R-PLC-03, 003 p.13): class 1 runs only on
+    /// the platform's or the operator's; classes 2 and 3 use an ICT-infrastructure
+    /// provider's only when those cannot host them.
+    #[serde(default)]
+    pub owner: SiteOwner,
     /// The contour segments of the platform's network that the site hosts (R-SEG-01).
     #[schemars(length(min = 1, max = 2), extend("x-kubernetes-list-type" = "set"))]
     pub contours: Vec<Contour>,
@@ -71,6 +77,19 @@ pub enum SiteRole {
     Primary,
     /// The reserve server building (hot standby for class 1, cold for class 2).
     Reserve,
+}
+
+/// Whose infrastructure a site is (R-PLC-03).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SiteOwner {
+    /// The e-government platform's own.
+    #[default]
+    Platform,
+    /// The platform operator's.
+    Operator,
+    /// An ICT-infrastructure provider's in Kazakhstan.
+    Provider,
 }
 
 /// Another cluster that runs a site's nodes.

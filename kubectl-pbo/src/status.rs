@@ -167,6 +167,10 @@ pub struct EnvironmentView {
     pub requested_at: Option<String>,
     pub ready_at: Option<String>,
     pub sites: Vec<String>,
+    /// R-PLC-03: at an ICT-infrastructure provider's site.
+    pub at_provider: bool,
+    /// R-PLC-04: production's standby, as `<kind> at <site>`.
+    pub standby: Option<String>,
 }
 
 /// Placement (R-PLC-01, R-PLC-02): the `Placed` condition and the sites in use.
@@ -336,6 +340,14 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             requested_at: e.requested_at.as_ref().map(|t| t.0.to_string()),
             ready_at: e.ready_at.as_ref().map(|t| t.0.to_string()),
             sites: e.sites.clone(),
+            at_provider: e.at_provider,
+            standby: e.standby.as_ref().map(|s| {
+                let kind = serde_json::to_value(s.kind)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                format!("{kind} at {}", s.site)
+            }),
         })
         .collect();
     let placed = status.conditions.iter().find(|c| c.type_ == "Placed");
@@ -617,6 +629,7 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
             "requested",
             "ready at",
             "sites",
+            "standby",
         ]);
         for e in &v.environments {
             t.row(vec![
@@ -625,12 +638,13 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
                 yes_no(e.ready, "yes", "no"),
                 opt(e.requested_at.as_ref()).into(),
                 opt(e.ready_at.as_ref()).into(),
-                if e.sites.is_empty() {
-                    "-".to_string()
-                } else {
-                    e.sites.join(",")
+                match (e.sites.is_empty(), e.at_provider) {
+                    (true, _) => "-".to_string(),
+                    (false, false) => e.sites.join(","),
+                    (false, true) => format!("{} (provider)", e.sites.join(",")),
                 }
                 .into(),
+                e.standby.clone().unwrap_or_else(|| "-".into()).into(),
             ]);
         }
         out.push_str(&t.render(style));

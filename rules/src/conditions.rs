@@ -24,6 +24,9 @@ pub enum ConditionType {
     /// R-ENV-03: every provisioning deadline falls in years whose movable holidays
     /// are known.
     CalendarKnown,
+    /// R-PLC-02, R-PLC-04: production has the standby its class needs (hot, cold or
+    /// backup storage).
+    StandbyPlaced,
     /// R-SW-02, R-SW-03: every catalog item a product requests is still trusted (not
     /// expired, not removed from the register, its dependencies in the register).
     SoftwareTrusted,
@@ -50,6 +53,7 @@ impl ConditionType {
             Self::ProvisionedWithinSla => "ProvisionedWithinSla",
             Self::Placed => "Placed",
             Self::CalendarKnown => "CalendarKnown",
+            Self::StandbyPlaced => "StandbyPlaced",
             Self::SoftwareTrusted => "SoftwareTrusted",
             Self::Resident => "Resident",
             Self::Collected => "Collected",

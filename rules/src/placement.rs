@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use akp_crds::site::{COUNTRY_LABEL, SiteRole};
+use akp_crds::product::StandbyKind;
+use akp_crds::site::{COUNTRY_LABEL, SiteOwner, SiteRole};
 use akp_crds::{Contour, EnvironmentName, Site};
 use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
 use kube_core::ResourceExt;
@@ -33,6 +34,36 @@ pub enum NoSite {
         contour: &'static str,
         missing: &'static str,
     },
+    /// Class 1 runs only on the platform's or the operator's infrastructure (R-PLC-03).
+    #[error(
+        "class 1 objects are placed only on the platform's or the operator's infrastructure (R-PLC-03, 003 p.13), and every site in {country} hosting the {contour} contour is an ICT-infrastructure provider's: an SRE must add a site of the platform or the operator"
+    )]
+    NotOwnInfrastructure {
+        country: String,
+        contour: &'static str,
+    },
+}
+
+/// Why production has no standby of its class (R-PLC-04).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoStandby {
+    /// Class 2 needs a reserve building.
+    #[error(
+        "class 2 production needs a cold standby in a reserve server building (R-PLC-04, 000 App.2 p.6.5), and no site in {country} hosting the {contour} contour has the reserve role: an SRE must add one"
+    )]
+    NoReserve {
+        country: String,
+        contour: &'static str,
+    },
+    /// Class 3 needs backup storage near its main building.
+    #[error(
+        "class 3 production needs backup storage near its main building (R-PLC-04, 000 App.2 p.6.5), and no other site in {country} is in {city}, where {main} is: an SRE must add one"
+    )]
+    NoNearby {
+        country: String,
+        city: String,
+        main: String,
+    },
 }
 
 fn contour_name(c: Contour) -> &'static str {
@@ -47,9 +78,32 @@ pub fn is_resident(site: &Site, home: &str) -> bool {
     site.spec.country == home
 }
 
+/// Whether a site is the platform's or the operator's own infrastructure (R-PLC-03).
+pub fn own_infrastructure(site: &Site) -> bool {
+    site.spec.owner != SiteOwner::Provider
+}
+
+/// R-PLC-03: of the resident sites hosting a contour, those `class` may use: class 1
+/// only the platform's and the operator's; classes 2 and 3 those too, and a
+/// provider's only when none of them hosts the contour.
+fn usable_by_class(fitting: Vec<&Site>, class: i32) -> Vec<&Site> {
+    let own: Vec<&Site> = fitting
+        .iter()
+        .copied()
+        .filter(|s| own_infrastructure(s))
+        .collect();
+    if class == 1 || !own.is_empty() {
+        own
+    } else {
+        fitting
+    }
+}
+
 /// The sites an environment of a product of `class` in `contour` is placed on: all
 /// resident sites hosting the contour with the primary role; for class 1 production
-/// the reserve ones too, and both roles must exist (R-PLC-02). Sorted by name.
+/// the reserve ones too, and both roles must exist (R-PLC-02). Only the platform's and
+/// the operator's sites for class 1, a provider's for classes 2 and 3 only when those
+/// cannot host them (R-PLC-03). Sorted by name.
 pub fn allowed_sites<'a>(
     sites: &'a [Site],
     home: &str,
@@ -61,14 +115,22 @@ pub fn allowed_sites<'a>(
         .iter()
         .filter(|s| is_resident(s, home) && s.spec.contours.contains(&contour))
         .collect();
+    // Sorted before the class's choice, so that what is chosen is sorted too.
     fitting.sort_by_key(|s| s.name_any());
-    let has = |role| fitting.iter().any(|s| s.spec.role == role);
     if fitting.is_empty() {
         return Err(NoSite::NoResidentSite {
             country: home.into(),
             contour: contour_name(contour),
         });
     }
+    let mut fitting = usable_by_class(fitting, class);
+    if fitting.is_empty() {
+        return Err(NoSite::NotOwnInfrastructure {
+            country: home.into(),
+            contour: contour_name(contour),
+        });
+    }
+    let has = |role| fitting.iter().any(|s| s.spec.role == role);
     if class == 1 && env == EnvironmentName::Production {
         let missing = match (has(SiteRole::Primary), has(SiteRole::Reserve)) {
             (true, true) => return Ok(fitting),
@@ -87,6 +149,69 @@ pub fn allowed_sites<'a>(
         fitting.retain(|s| s.spec.role == SiteRole::Primary);
     }
     Ok(fitting)
+}
+
+/// R-PLC-02, R-PLC-04: production's standby, given the sites it runs at (`main`, from
+/// [`allowed_sites`]): class 1's hot standby is its reserve site; class 2's cold
+/// standby a reserve site hosting its contour; class 3's backup storage another site
+/// in the city of its main building. Sites the class may use (R-PLC-03). `None`
+/// outside production.
+pub fn standby<'a>(
+    sites: &'a [Site],
+    home: &str,
+    contour: Contour,
+    class: i32,
+    env: EnvironmentName,
+    main: &[&Site],
+) -> Result<Option<(StandbyKind, &'a Site)>, NoStandby> {
+    if env != EnvironmentName::Production {
+        return Ok(None);
+    }
+    let mut resident: Vec<&Site> = sites
+        .iter()
+        .filter(|s| is_resident(s, home) && !main.iter().any(|m| m.name_any() == s.name_any()))
+        .collect();
+    resident.sort_by_key(|s| s.name_any());
+    match class {
+        1 => {
+            let hot = sites
+                .iter()
+                .filter(|s| main.iter().any(|m| m.name_any() == s.name_any()))
+                .filter(|s| s.spec.role == SiteRole::Reserve)
+                .min_by_key(|s| s.name_any());
+            Ok(hot.map(|s| (StandbyKind::Hot, s)))
+        }
+        2 => {
+            let reserves = resident
+                .into_iter()
+                .filter(|s| s.spec.role == SiteRole::Reserve && s.spec.contours.contains(&contour))
+                .collect();
+            usable_by_class(reserves, class)
+                .first()
+                .map(|s| Some((StandbyKind::Cold, *s)))
+                .ok_or_else(|| NoStandby::NoReserve {
+                    country: home.into(),
+                    contour: contour_name(contour),
+                })
+        }
+        _ => {
+            let Some(first) = main.first() else {
+                return Ok(None);
+            };
+            let near = resident
+                .into_iter()
+                .filter(|s| s.spec.city == first.spec.city)
+                .collect();
+            usable_by_class(near, class)
+                .first()
+                .map(|s| Some((StandbyKind::Backup, *s)))
+                .ok_or_else(|| NoStandby::NoNearby {
+                    country: home.into(),
+                    city: first.spec.city.clone(),
+                    main: first.name_any(),
+                })
+        }
+    }
 }
 
 /// The required node affinity that keeps a pod on the nodes of `sites` that are also
@@ -366,6 +491,106 @@ mod tests {
                 "pod p1 on node c (RU)",
                 "pod p2 on node d (no country label)"
             ]
+        );
+    }
+
+    /// A site `name` in `city` of `owner` with `role`, hosting the internal contour.
+    fn site(name: &str, city: &str, role: &str, owner: &str) -> Site {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Site",
+            "metadata": {"name": name},
+            "spec": {"country": "KZ", "city": city, "role": role, "owner": owner,
+                "contours": ["internal"], "nodeSelector": {"topology.kubernetes.io/zone": name},
+                "storageClasses": [format!("{name}-ssd")]}
+        }))
+        .expect("a site")
+    }
+
+    #[test]
+    fn r_plc_03_class_1_only_on_the_platform_or_the_operator_and_2_3_at_a_provider_only_when_needed()
+     {
+        use EnvironmentName::{Development, Production};
+        let provider_only = [site("kt-1", "Astana", "primary", "provider")];
+        assert_eq!(
+            internal(&provider_only, 1, Development).map(|s| names(&s)),
+            Err(NoSite::NotOwnInfrastructure {
+                country: "KZ".into(),
+                contour: "internal"
+            })
+        );
+        // Classes 2 and 3: the provider's, since nothing else hosts the contour.
+        for class in [2, 3] {
+            let placed = internal(&provider_only, class, Production).expect("a site");
+            assert_eq!(names(&placed), ["kt-1"]);
+            assert!(!own_infrastructure(placed[0]));
+        }
+        // With a site of the operator's, the provider's is not used, even as primary.
+        let both = [
+            site("kt-1", "Astana", "primary", "provider"),
+            site("op-1", "Astana", "reserve", "operator"),
+        ];
+        assert_eq!(
+            names(&internal(&both, 3, Development).expect("a site")),
+            ["op-1"]
+        );
+        assert_eq!(
+            names(&internal(&both, 1, Development).expect("a site")),
+            ["op-1"]
+        );
+        // Class 1 production needs a primary and a reserve of its own infrastructure.
+        assert_eq!(
+            internal(&both, 1, Production).map(|s| names(&s)),
+            Err(NoSite::NoReserve {
+                country: "KZ".into(),
+                contour: "internal",
+                missing: "primary"
+            })
+        );
+    }
+
+    #[test]
+    fn r_plc_04_class_2_gets_a_cold_standby_in_a_reserve_building_and_class_3_backup_nearby() {
+        use EnvironmentName::{Development, Production};
+        let all = [
+            site("astana-1", "Astana", "primary", "platform"),
+            site("astana-2", "Astana", "reserve", "operator"),
+            site("almaty-1", "Almaty", "reserve", "platform"),
+        ];
+        let at = |class: i32, env| {
+            let main = internal(&all, class, env).expect("a site");
+            standby(&all, "KZ", Contour::Internal, class, env, &main)
+                .map(|s| s.map(|(kind, site)| (kind, site.name_any())))
+        };
+        assert_eq!(
+            at(2, Production),
+            Ok(Some((StandbyKind::Cold, "almaty-1".into())))
+        );
+        assert_eq!(
+            at(3, Production),
+            Ok(Some((StandbyKind::Backup, "astana-2".into())))
+        );
+        assert_eq!(at(3, Development), Ok(None));
+        // Class 1 runs on both buildings: its reserve is its hot standby.
+        assert_eq!(
+            at(1, Production),
+            Ok(Some((StandbyKind::Hot, "almaty-1".into())))
+        );
+        // Without a reserve building or a neighbour, the class's standby is missing.
+        let alone = [site("astana-1", "Astana", "primary", "platform")];
+        let main = internal(&alone, 2, Production).expect("a site");
+        assert_eq!(
+            standby(&alone, "KZ", Contour::Internal, 2, Production, &main).map(|_| ()),
+            Err(NoStandby::NoReserve {
+                country: "KZ".into(),
+                contour: "internal"
+            })
+        );
+        let err = standby(&alone, "KZ", Contour::Internal, 3, Production, &main)
+            .expect_err("no neighbour");
+        assert!(
+            err.to_string()
+                .contains("no other site in KZ is in Astana, where astana-1 is"),
+            "{err}"
         );
     }
 }

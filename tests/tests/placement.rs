@@ -199,3 +199,132 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     operator.stop().await;
     Ok(())
 }
+
+/// R-PLC-03, R-PLC-04 against the real control plane: Sites say whose infrastructure
+/// they are; class 1 stays off a provider's site, classes 2 and 3 use one only for a
+/// contour nothing else hosts (recorded on the environment); class 2 production gets a
+/// cold standby in a reserve building, class 3 backup storage near its main building,
+/// and a missing one is flagged.
+#[tokio::test]
+async fn r_plc_03_r_plc_04_sites_by_owner_and_standby_by_class() -> Result<()> {
+    use akp_crds::PlatformSoftwareProduct;
+    use akp_crds::product::StandbyKind;
+    use akp_test_support::fixtures::{ALL_ACTS, product};
+    let c = cluster()?;
+    let admin = c.cp.admin_client().await?;
+    let operator = c.operator_now().await?;
+    let site = |name: &str, city: &str, role: &str, owner: &str, contour: &str| {
+        json!({
+            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "Site",
+            "metadata": {"name": name},
+            "spec": {"country": "KZ", "city": city, "role": role, "owner": owner,
+                "contours": [contour], "nodeSelector": {"topology.kubernetes.io/zone": name},
+                "storageClasses": [format!("{name}-ssd")]}
+        })
+    };
+    for s in [
+        site("astana-1", "Astana", "primary", "platform", "internal"),
+        site("astana-2", "Astana", "reserve", "operator", "internal"),
+        site("almaty-1", "Almaty", "reserve", "platform", "internal"),
+        // The external contour only at an ICT-infrastructure provider's building.
+        site("kt-astana", "Astana", "primary", "provider", "external"),
+    ] {
+        apply(&admin, &s, None, "akp-tests").await?;
+    }
+    apply(&admin, &example("agencies.yaml", "mon")?, None, "akp-tests").await?;
+    eventually("agency namespace", Duration::from_secs(30), || async {
+        Ok(
+            Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
+                .get_opt("agency-mon")
+                .await?
+                .map(|_| ()),
+        )
+    })
+    .await?;
+    for (name, class, contour) in [
+        ("cold", 2, "internal"),
+        ("backup", 3, "internal"),
+        ("provided", 3, "external"),
+        ("provided-2", 2, "external"),
+        ("first-class", 1, "external"),
+    ] {
+        let mut p = product(name, "production", ALL_ACTS);
+        p["spec"]["class"] = json!(class);
+        p["spec"]["contour"] = json!(contour);
+        apply(&admin, &p, None, "akp-tests").await?;
+    }
+    let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
+    let production = |name: &'static str| {
+        let api = api.clone();
+        async move {
+            let s = api.get(name).await?.status.unwrap_or_default();
+            let env = s
+                .environments
+                .iter()
+                .find(|e| e.namespace.ends_with("-production"))
+                .cloned();
+            let standby = s
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "StandbyPlaced")
+                .cloned();
+            Ok(env.zip(standby).map(|(e, c)| (e, c, s.conditions)))
+        }
+    };
+    let (env, standby, _) = eventually("class 2 production", Duration::from_secs(30), || {
+        production("cold")
+    })
+    .await?;
+    assert_eq!(env.sites, ["astana-1"]);
+    let cold = env.standby.as_ref().map(|s| (s.kind, s.site.as_str()));
+    assert_eq!(cold, Some((StandbyKind::Cold, "almaty-1")), "{env:?}");
+    assert!(!env.at_provider);
+    assert_eq!(standby.status, "True", "{standby:?}");
+
+    let (env, _, _) = eventually("class 3 production", Duration::from_secs(30), || {
+        production("backup")
+    })
+    .await?;
+    let backup = env.standby.as_ref().map(|s| (s.kind, s.site.as_str()));
+    assert_eq!(backup, Some((StandbyKind::Backup, "astana-2")), "{env:?}");
+
+    // R-PLC-03: classes 2 and 3 at the provider's site, the only one of their contour,
+    // recorded. Class 3's backups go to a site near it (storage has no contour); class
+    // 2 has no reserve building of the external contour, and that is flagged.
+    let (env, standby, _) = eventually("class 3 at a provider", Duration::from_secs(30), || {
+        production("provided")
+    })
+    .await?;
+    assert_eq!(env.sites, ["kt-astana"]);
+    assert!(env.at_provider, "{env:?}");
+    let backup = env.standby.as_ref().map(|s| (s.kind, s.site.as_str()));
+    assert_eq!(backup, Some((StandbyKind::Backup, "astana-1")), "{env:?}");
+    assert_eq!(standby.status, "True", "{standby:?}");
+    let (env, standby, _) = eventually("class 2 at a provider", Duration::from_secs(30), || {
+        production("provided-2")
+    })
+    .await?;
+    assert!(env.at_provider && env.standby.is_none(), "{env:?}");
+    assert_eq!(standby.status, "False");
+    assert!(
+        standby.message.contains(
+            "class 2 production needs a cold standby in a reserve server building (R-PLC-04"
+        ),
+        "{standby:?}"
+    );
+    // Class 1 never goes there: no site, and the refusal names the rule.
+    let placed = eventually("class 1 not placed", Duration::from_secs(30), || async {
+        let s = api.get("first-class").await?.status.unwrap_or_default();
+        Ok(s.conditions
+            .into_iter()
+            .find(|c| c.type_ == "Placed" && c.status == "False"))
+    })
+    .await?;
+    assert!(
+        placed.message.contains("class 1 objects are placed only on the platform's or the operator's infrastructure (R-PLC-03"),
+        "{placed:?}"
+    );
+    wait_for_event(&admin, Some("agency-mon"), "NoStandbySite", true).await?;
+    operator.stop().await;
+    Ok(())
+}

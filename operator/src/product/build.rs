@@ -16,7 +16,7 @@ use kube::api::ObjectMeta;
 
 use crate::rbac;
 use crate::rules::naming::{environment_namespace, labels, pod_security_labels};
-use crate::rules::placement::{HOME_COUNTRY, allowed_sites};
+use crate::rules::placement::{HOME_COUNTRY, allowed_sites, own_infrastructure, standby};
 use crate::rules::quantity::{format_nanos, parse_nanos};
 use crate::rules::stages::environments_at;
 
@@ -35,6 +35,10 @@ pub struct EnvironmentPlan {
     /// The Sites it may run at (R-PLC-01, R-PLC-02), or why none may host it: what
     /// the pods' placement and the remote sites' environments follow.
     pub sites: Result<Vec<String>, String>,
+    /// Whether those are an ICT-infrastructure provider's (R-PLC-03).
+    pub at_provider: bool,
+    /// Production's standby by class (R-PLC-02, R-PLC-04), or why there is none.
+    pub standby: Result<Option<akp_crds::product::StandbyStatus>, String>,
 }
 
 impl EnvironmentPlan {
@@ -117,7 +121,20 @@ pub fn plan(v: &Validated, segmentation: &Segmentation, sites: &[Site]) -> Plan 
             Some(request) => {
                 let mut e = environment(v, env, request, segmentation);
                 let spec = &v.product.spec;
-                e.sites = allowed_sites(sites, HOME_COUNTRY, spec.contour, spec.class, env)
+                let placed = allowed_sites(sites, HOME_COUNTRY, spec.contour, spec.class, env);
+                if let Ok(main) = &placed {
+                    e.at_provider = main.iter().any(|s| !own_infrastructure(s));
+                    e.standby = standby(sites, HOME_COUNTRY, spec.contour, spec.class, env, main)
+                        .map(|s| {
+                            s.map(|(kind, site)| akp_crds::product::StandbyStatus {
+                                kind,
+                                site: site.name_any(),
+                                storage_classes: site.spec.storage_classes.clone(),
+                            })
+                        })
+                        .map_err(|e| e.to_string());
+                }
+                e.sites = placed
                     .map(|s| s.iter().map(|s| s.name_any()).collect())
                     .map_err(|e| e.to_string());
                 plan.environments.push(e);
@@ -189,6 +206,8 @@ fn environment(
         namespace,
         objects,
         sites: Ok(Vec::new()),
+        at_provider: false,
+        standby: Ok(None),
     }
 }
 

@@ -47,6 +47,8 @@ pub mod conditions {
     /// R-ENV-03: the provisioning deadlines fall in years whose movable holidays are
     /// known.
     pub const CALENDAR_KNOWN: &str = ConditionType::CalendarKnown.as_str();
+    /// R-PLC-04: production's standby by class is placed.
+    pub const STANDBY_PLACED: &str = ConditionType::StandbyPlaced.as_str();
     /// R-SW-02, R-SW-03: the catalog items requested are still trusted.
     pub const SOFTWARE_TRUSTED: &str = ConditionType::SoftwareTrusted.as_str();
 }
@@ -172,6 +174,8 @@ pub fn applied(
                 ready: is_ready,
                 requested_at: Some(requested_at),
                 ready_at,
+                at_provider: e.at_provider,
+                standby: e.standby.clone().ok().flatten(),
             }
         })
         .collect();
@@ -431,6 +435,38 @@ pub fn applied(
         ["InCountry", "OutsideCountry", "PlacedOutsideCountry"],
         &placed_message,
     );
+
+    // R-PLC-04: production's standby by class, flagged when there is none.
+    match plan
+        .environments
+        .iter()
+        .find(|e| e.env == EnvironmentName::Production)
+        .map(|e| &e.standby)
+    {
+        Some(standby) => {
+            let message = match standby {
+                Ok(Some(s)) => format!(
+                    "production's {} standby is at site {} (R-PLC-02, R-PLC-04)",
+                    match s.kind {
+                        akp_crds::product::StandbyKind::Hot => "hot",
+                        akp_crds::product::StandbyKind::Cold => "cold",
+                        akp_crds::product::StandbyKind::Backup => "backup-storage",
+                    },
+                    s.site
+                ),
+                Ok(None) => "production needs no standby site (R-PLC-04)".to_owned(),
+                Err(why) => why.clone(),
+            };
+            flag(
+                (&mut conditions, &mut notices, obs),
+                ConditionType::StandbyPlaced,
+                standby.is_ok(),
+                ["Placed", "NoStandbySite", "NoStandbySite"],
+                &message,
+            );
+        }
+        None => conditions.retain(|c| c.type_ != conditions::STANDBY_PLACED),
+    }
 
     // R-SW-02, R-SW-03: software expired, removed from the register or depending on
     // untrusted software shows on every product that requests it.

@@ -1,6 +1,7 @@
 //! Admission of PersistentVolumeClaims in environment namespaces (R-PLC-01): a volume
 //! lives where its storage class puts it, so a claim may use only the storage classes
-//! of the sites its environment may use, when the sites list any.
+//! of the sites its environment may use, when the sites list any, and in production
+//! those of its standby site (R-PLC-04).
 //!
 //! The operator's webhook fetches the inputs of [`check_claim`].
 
@@ -10,7 +11,7 @@ use kube_core::ResourceExt;
 
 use super::environment::{Environment, listed, sites_for};
 use super::verdict::{Verdict, Violation};
-use crate::placement::storage_classes;
+use crate::placement::{standby, storage_classes};
 
 /// Judges a claim being created in `env`, given every Site.
 pub fn check_claim(
@@ -28,6 +29,14 @@ pub fn check_claim(
             };
         }
     };
+    // R-PLC-04: production's volumes may also hold its standby's data at the standby
+    // site (class 2's cold standby, class 3's backup storage).
+    let mut allowed = allowed;
+    if let Ok(Some((_, site))) = standby(sites, home, env.contour, env.class, env.name, &allowed)
+        && !allowed.iter().any(|s| s.name_any() == site.name_any())
+    {
+        allowed.push(site);
+    }
     let classes = storage_classes(&allowed);
     if classes.is_empty() {
         return Verdict::allowed();
@@ -121,6 +130,25 @@ mod tests {
         // Class 1 production may use both buildings' classes.
         let prod = env(EnvironmentName::Production, 1);
         assert!(check_claim(&claim(Some("almaty-1-ssd")), &prod, &all, "KZ").is_allowed());
+    }
+
+    #[test]
+    fn r_plc_04_production_claims_may_hold_the_standby_data_at_its_site() {
+        let all = sites();
+        // Class 2: the cold standby's data in the reserve building.
+        let class_2 = env(EnvironmentName::Production, 2);
+        assert!(check_claim(&claim(Some("almaty-1-ssd")), &class_2, &all, "KZ").is_allowed());
+        // Not outside production, and not for class 3, whose backups stay near the main
+        // building (Almaty is not near Astana).
+        for other in [
+            env(EnvironmentName::Trial, 2),
+            env(EnvironmentName::Production, 3),
+        ] {
+            assert!(
+                !check_claim(&claim(Some("almaty-1-ssd")), &other, &all, "KZ").is_allowed(),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]
