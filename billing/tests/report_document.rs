@@ -71,7 +71,38 @@ fn august(agencies: &[Agency]) -> ReportDocument {
     let mut doc = report::build(&meta, &rated, &book);
     let named: Vec<AgencyInfo> = agencies.iter().map(AgencyInfo::of).collect();
     document::complete(&mut doc, &config(), &named);
+    report::lifecycle::complete(&mut doc, &lifecycle_products());
     doc
+}
+
+/// `tax` of mf revised its request on 2026-08-12 (Astana); `damumed` of mz was
+/// decommissioned on 2026-08-31, late in the evening in Astana.
+fn lifecycle_products() -> Vec<akp_crds::PlatformSoftwareProduct> {
+    let product = |namespace: &str, name: &str, status: serde_json::Value| {
+        let mut p = akp_rules::examples::product_json(namespace);
+        p["metadata"]["name"] = serde_json::json!(name);
+        p["status"] = status;
+        serde_json::from_value(p).expect("product")
+    };
+    vec![
+        product(
+            "agency-mf",
+            "tax",
+            serde_json::json!({"agency": "mf", "requestHistory": [{
+                "observedAt": "2026-08-12T06:30:00Z", "generation": 4, "stage": "production",
+                "environments": {"production": {"cpu": "1500m", "memory": "6Gi", "storage": "50Gi",
+                    "software": [{"item": "postgresql-16", "instances": 2}]}}
+            }]}),
+        ),
+        product(
+            "agency-mz",
+            "damumed",
+            serde_json::json!({"agency": "mz", "stageHistory": [
+                {"stage": "production", "since": "2026-01-10T05:00:00Z", "until": "2026-08-31T18:00:00Z"},
+                {"stage": "decommissioned", "since": "2026-08-31T18:00:00Z"}
+            ]}),
+        ),
+    ]
 }
 
 /// What a reader sees: the text outside tags, `<style>` dropped, entities decoded.
@@ -144,6 +175,18 @@ fn identifiers(doc: &ReportDocument) -> BTreeSet<String> {
     }
     if let Some(d) = &doc.document {
         ids.push(d.number.clone());
+    }
+    for e in &doc.lifecycle {
+        ids.push(e.product.clone());
+        for r in &e.revisions {
+            for q in &r.requested {
+                ids.extend(
+                    q.software
+                        .iter()
+                        .map(|s| s.split(' ').next().unwrap_or_default().to_owned()),
+                );
+            }
+        }
     }
     ids.iter().flat_map(|i| ascii_tokens(i)).collect()
 }
@@ -403,4 +446,53 @@ fn r_bil_02_document_settings_are_refused_with_the_field_and_the_fix() {
     let e = c.check().expect_err("no Kazakh name").to_string();
     assert!(e.contains("recipient.name.kk"), "{e}");
     assert!(config().check().is_ok());
+}
+
+/// R-LC-05, R-LC-07, R-LC-10: the month's revisions of requested resources reach the
+/// authorized body in its report, in its language, and a product decommissioned in the
+/// month is marked as billed for the last time.
+#[test]
+fn r_lc_05_r_lc_07_the_report_lists_revisions_and_marks_the_last_period() {
+    let doc = august(&agencies());
+    assert_eq!(doc.lifecycle.len(), 2, "{:?}", doc.lifecycle);
+    let damumed = doc
+        .agencies
+        .iter()
+        .flat_map(|a| a.products.iter())
+        .find(|p| p.product == "damumed")
+        .expect("damumed billed");
+    assert!(damumed.final_period);
+    assert!(
+        doc.agencies
+            .iter()
+            .flat_map(|a| a.products.iter())
+            .filter(|p| p.product != "damumed")
+            .all(|p| !p.final_period)
+    );
+    let json = String::from_utf8(report::to_json(&doc).expect("json")).expect("utf-8");
+    assert!(
+        json.contains("\"decommissionedOn\": \"2026-08-31\""),
+        "{json}"
+    );
+    assert!(json.contains("\"finalPeriod\": true"), "{json}");
+    let ru = String::from_utf8(to_html(&doc, Lang::Ru).expect("html")).expect("utf-8");
+    let text = visible_text(&ru);
+    for part in [
+        "Пересмотры запрошенных ресурсов (для уполномоченного органа)",
+        "12.08.2026 11:30",
+        "промышленная эксплуатация — ЦП, ядер: 1,5; память, ГиБ: 6; диск, ГиБ: 50; postgresql-16 × 2",
+        "damumed (этот период для продукта последний расчётный)",
+        "31.08.2026",
+    ] {
+        assert!(
+            text.contains(part),
+            "{part} missing from the Russian document"
+        );
+    }
+    let kk =
+        visible_text(&String::from_utf8(to_html(&doc, Lang::Kk).expect("html")).expect("utf-8"));
+    assert!(
+        kk.contains("Пайдаланудан шығарылған өнімдер"),
+        "Kazakh section missing"
+    );
 }

@@ -108,6 +108,19 @@ pub struct Clocks {
     pub free_period: Option<FreePeriod>,
     /// R-ENV-03, per environment.
     pub provisioning: Vec<ProvisioningClock>,
+    /// R-LC-05, R-LC-10: the revisions of the requested resources.
+    pub revisions: Revisions,
+}
+
+/// R-LC-05, R-LC-10: the revisions of the requested resources the status keeps (the
+/// last 50; the audit trail keeps every one, and each month's reach the authorized
+/// body in its report).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revisions {
+    pub recorded: usize,
+    pub last_at: Option<String>,
+    pub last_stage: Option<String>,
 }
 
 /// R-LC-03: trial operation, at most one calendar month.
@@ -394,6 +407,17 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             warranty,
             free_period,
             provisioning,
+            revisions: Revisions {
+                recorded: status.request_history.len(),
+                last_at: status
+                    .request_history
+                    .last()
+                    .map(|r| r.observed_at.0.to_string()),
+                last_stage: status
+                    .request_history
+                    .last()
+                    .map(|r| r.stage.as_str().to_owned()),
+            },
         },
         environments,
         placement,
@@ -597,6 +621,20 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
             "no contract date on the agency".into(),
         ),
     });
+    let revisions = &v.clocks.revisions;
+    clocks.push((
+        "last revision of resources".into(),
+        "R-LC-05",
+        opt(revisions.last_at.as_ref()),
+        match &revisions.last_stage {
+            Some(stage) => format!(
+                "{} recorded, the last at {stage}; each goes to the authorized body (audit trail, monthly report)",
+                revisions.recorded
+            )
+            .into(),
+            None => "none recorded yet".into(),
+        },
+    ));
     for pc in &v.clocks.provisioning {
         let state = match pc.state.as_str() {
             "met" => Cell::colored(

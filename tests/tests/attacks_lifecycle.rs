@@ -35,7 +35,7 @@ use akp_test_support::operator::{Operator, eventually};
 use akp_test_support::{ControlPlane, Options, apply, documents, repo_root};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 const TESTER: &str = "akp-tests";
@@ -1109,6 +1109,70 @@ async fn r_lc_10_only_the_authorized_body_confirms_production_resources() -> Res
     )
     .await?
     .map_err(|m| anyhow!("the head promotes with the body's confirmation: {m}"))?;
+    w.operator.stop().await;
+    Ok(())
+}
+
+/// R-LC-05, R-LC-10: a revision of the requested resources reaches the authorized
+/// body: the agency's head revises with her own client certificate, and the body's
+/// user, with hers, reads the operator's `ResourcesRevised` event on the product (its
+/// role reads events, nothing more; the monthly report's section is
+/// `billing/tests/report_document.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_05_r_lc_10_a_revision_of_resources_reaches_the_authorized_body() -> Result<()> {
+    use k8s_openapi::api::events::v1::Event;
+    let w = World::start().await?;
+    w.product("revise", "development", &[]).await?;
+    let head = w.client(HEAD, &[AGENCY_GROUP]).await?;
+    let auditor = w.client(AUDITOR, &[BODY_GROUP]).await?;
+    let events = Api::<Event>::namespaced(auditor.clone(), NS);
+    let revised = || async {
+        Ok::<_, anyhow::Error>(
+            events
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|e| {
+                    e.reason.as_deref() == Some("ResourcesRevised")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("revise")
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    // The first request is no revision.
+    eventually(
+        "the product reconciled",
+        Duration::from_secs(30),
+        || async {
+            Ok(w.stored("revise")
+                .await?
+                .and_then(|p| p.status)
+                .filter(|s| !s.request_history.is_empty())
+                .map(|_| ()))
+        },
+    )
+    .await?;
+    ensure!(revised().await?.is_empty(), "an event before any revision");
+    patch_spec(
+        &head,
+        "revise",
+        json!({"environments": {"development": {"cpu": "3", "memory": "4Gi", "storage": "10Gi"}}}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the head revises the request: {m}"))?;
+    let seen = eventually(
+        "the authorized body reads the revision",
+        Duration::from_secs(30),
+        || async { Ok(Some(revised().await?).filter(|e| !e.is_empty())) },
+    )
+    .await?;
+    let note = seen[0].note.clone().unwrap_or_default();
+    ensure!(
+        note.contains("requested resources revised at stage development")
+            && note.contains("(R-LC-05, R-LC-10)"),
+        "{note}"
+    );
     w.operator.stop().await;
     Ok(())
 }

@@ -68,9 +68,10 @@ const B_ENV: &str = "b-portal-development";
 const MATRIX: &str = "
 object                               | tested   | A-user  | B-user  | head-A  | p-head  | admin   | sec-off | dev     | stranger| SRE     | body    | op-SA   | bill-SA
 -- the agency namespaces: records, no workloads (R-LC-08)
-product of A                         | glwcupdD | glwcupd | -       | glwcupd | glwcupd | -       | glwcupd | -       | -       | glwupd  | glwp    | glwp    | -
-product of B                         | glwcupdD | -       | glwcupd | -       | -       | -       | -       | -       | -       | glwupd  | glwp    | glwp    | -
+product of A                         | glwcupdD | glwcupd | -       | glwcupd | glwcupd | -       | glwcupd | -       | -       | glwupd  | glwp    | glwp    | l
+product of B                         | glwcupdD | -       | glwcupd | -       | -       | -       | -       | -       | -       | glwupd  | glwp    | glwp    | l
 status of A's product                | gup      | g       | -       | g       | g       | -       | g       | -       | -       | g       | g       | p       | -
+event of A's product                 | glw      | -       | -       | -       | -       | -       | -       | -       | -       | glw     | glw     | -       | -
 secret in A's agency namespace       | glwcupdD | -       | -       | -       | -       | -       | -       | -       | -       | -       | -       | -       | -
 head's rolebinding in A's namespace  | glwcupdD | -       | -       | glw     | -       | -       | -       | -       | -       | glw     | -       | lwcpd   | -
 pod in A's agency namespace          | glwcupdD | -       | -       | -       | -       | -       | -       | -       | -       | glw     | -       | lw      | -
@@ -228,6 +229,7 @@ fn resource_of(kind: &str) -> Result<ApiResource> {
         "NetworkPolicy" => ApiResource::erase::<NetworkPolicy>(&()),
         "ResourceQuota" => ApiResource::erase::<ResourceQuota>(&()),
         "LimitRange" => ApiResource::erase::<LimitRange>(&()),
+        "Event" => ApiResource::erase::<k8s_openapi::api::events::v1::Event>(&()),
         other => akp_test_support::api_resource(other)?.0,
     })
 }
@@ -342,6 +344,7 @@ fn targets() -> BTreeMap<&'static str, Target> {
         ("product of A",                          t("PlatformSoftwareProduct", a,                "portal",                  Object)),
         ("product of B",                          t("PlatformSoftwareProduct", Some("agency-b"), "portal",                  Object)),
         ("status of A's product",                 t("PlatformSoftwareProduct", a,                "portal",                  Status)),
+        ("event of A's product",                  t("Event",                   a,                "portal-revised",          Object)),
         ("secret in A's agency namespace",        t("Secret",                  a,                "db",                      Object)),
         ("head's rolebinding in A's namespace",   t("RoleBinding",             a,                "akp-digitalization-head", Object)),
         ("pod in A's agency namespace",           t("Pod",                     a,                "runner",                  Object)),
@@ -672,6 +675,18 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
     for doc in workloads("agency-a", "runner") {
         apply_eventually(admin, doc).await?;
     }
+    // An event of A's product, as the operator publishes a revision (R-LC-05).
+    apply_eventually(
+        admin,
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "portal-revised", "namespace": "agency-a"},
+            "eventTime": "2026-11-20T10:00:00.000000Z", "reportingController": "akp-operator",
+            "reportingInstance": "akp-operator-0", "action": "Reconcile", "reason": "ResourcesRevised",
+            "type": "Normal", "note": "requested resources revised",
+            "regarding": {"apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
+                "namespace": "agency-a", "name": "portal"}}),
+    )
+    .await?;
     // Then labelled as that operator made it (no owner UID), so it is adopted (D-NS-1).
     apply(
         admin,

@@ -470,6 +470,12 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             .map(report::document::AgencyInfo::of)
             .collect();
         report::document::complete(&mut doc, &ctx.config.document, &named);
+        // R-LC-05, R-LC-07: the products' revisions and decommissionings of the month.
+        let products = Api::<akp_crds::PlatformSoftwareProduct>::all(ctx.client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items;
+        report::lifecycle::complete(&mut doc, &products);
         messages.push(condition(
             &observed,
             ConditionType::Collected,

@@ -84,6 +84,8 @@ struct LineView {
 /// One product's lines within a section.
 struct ProductView {
     product: String,
+    /// Decommissioned in the period: its last bill (R-LC-07).
+    final_period: bool,
     lines: Vec<LineView>,
     list: String,
     amount: String,
@@ -182,6 +184,8 @@ struct Page<'a> {
     unbilled: Vec<Row>,
     notes: Vec<String>,
     residency: Option<Vec<Row>>,
+    revisions: Vec<Row>,
+    decommissioned: Vec<Row>,
     tariffs: Vec<Row>,
 }
 
@@ -292,6 +296,7 @@ fn sections(
             a_amount += p_amount;
             products.push(ProductView {
                 product: p.product.clone(),
+                final_period: p.final_period,
                 lines,
                 list: number(&akp_rules::billing::rating::format_tiyn(p_list)),
                 amount: number(&akp_rules::billing::rating::format_tiyn(p_amount)),
@@ -613,6 +618,7 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
             })
             .collect()
     });
+    let (revisions, decommissioned) = lifecycle_rows(lang, l, &doc.lifecycle);
     let tariffs = rows(&doc.tariffs, |t| {
         vec![
             t.name.clone(),
@@ -660,11 +666,72 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
         unbilled,
         notes,
         residency,
+        revisions,
+        decommissioned,
         tariffs,
     };
     let mut out = page.render()?;
     out.push('\n');
     Ok(out.into_bytes())
+}
+
+/// A Kubernetes quantity in whole units (cores, GiB when `binary`), as a number of the
+/// document's language; the quantity as written when unreadable.
+fn amount_of(quantity: &str, binary: bool) -> String {
+    let Ok(nanos) = akp_rules::quantity::parse_nanos(quantity) else {
+        return quantity.to_string();
+    };
+    let mut units = Decimal::from_i128_with_scale(nanos, 9);
+    if binary {
+        units /= Decimal::from(1u64 << 30);
+    }
+    number(&units.round_dp(3).normalize().to_string())
+}
+
+/// The lifecycle section (R-LC-05, R-LC-07): each revision with what was requested,
+/// and the products decommissioned in the period.
+fn lifecycle_rows(
+    lang: Lang,
+    l: &Labels,
+    events: &[super::lifecycle::ProductLifecycle],
+) -> (Vec<Row>, Vec<Row>) {
+    let mut revisions = Vec::new();
+    let mut decommissioned = Vec::new();
+    for e in events {
+        for r in &e.revisions {
+            let requested: Vec<String> = r
+                .requested
+                .iter()
+                .map(|q| {
+                    let mut parts = vec![
+                        format!("{}: {}", l.cpu_cores, amount_of(&q.cpu, false)),
+                        format!("{}: {}", l.memory_gib, amount_of(&q.memory, true)),
+                        format!("{}: {}", l.storage_gib, amount_of(&q.storage, true)),
+                    ];
+                    parts.extend(q.software.iter().cloned());
+                    format!(
+                        "{} — {}",
+                        or_id(i18n::environment(lang, &q.environment), &q.environment),
+                        parts.join("; ")
+                    )
+                })
+                .collect();
+            revisions.push(Row {
+                cells: vec![
+                    e.product.clone(),
+                    astana_time(&r.at),
+                    or_id(i18n::stage(lang, &r.stage), &r.stage),
+                    requested.join(" · "),
+                ],
+            });
+        }
+        if let Some(on) = &e.decommissioned_on {
+            decommissioned.push(Row {
+                cells: vec![e.product.clone(), date(on), l.final_period.to_string()],
+            });
+        }
+    }
+    (revisions, decommissioned)
 }
 
 #[cfg(test)]

@@ -499,6 +499,23 @@ pub fn applied(
     let same_as_last = request_history
         .last()
         .is_some_and(|r| r.stage == v.stage && r.environments == v.product.spec.environments);
+    // R-LC-05, R-LC-10: a revision of what was requested (not a stage change alone)
+    // is an event on the product too: the authorized body reads it, as it reads the
+    // monthly report's section and the audit trail.
+    let revised = request_history
+        .last()
+        .is_some_and(|r| r.environments != v.product.spec.environments);
+    if revised {
+        notices.push(Notice {
+            warning: false,
+            reason: "ResourcesRevised",
+            note: format!(
+                "requested resources revised at stage {} (generation {}): kept in status.requestHistory, the audit trail and the monthly report to the authorized body (R-LC-05, R-LC-10)",
+                v.stage.as_str(),
+                obs.generation.unwrap_or_default()
+            ),
+        });
+    }
     if !same_as_last {
         request_history.push(RequestRecord {
             observed_at: Time(now),

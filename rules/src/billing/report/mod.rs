@@ -8,6 +8,7 @@
 //! regenerated month is byte-identical.
 
 pub mod document;
+pub mod lifecycle;
 pub mod words;
 
 use std::collections::BTreeMap;
@@ -213,6 +214,10 @@ pub struct ReportDocument {
     pub residency: Option<Vec<ResidencyStatement>>,
     /// List value per Kazakhstan civil day (each day rounded; for charts).
     pub usage_by_day: Vec<DayAmount>,
+    /// The products' revisions of requested resources and decommissionings in the
+    /// period, for the authorized body (R-LC-05, R-LC-07, R-LC-10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<lifecycle::ProductLifecycle>,
 }
 
 /// A tariff version used.
@@ -279,6 +284,9 @@ pub struct ProductReport {
     pub totals: Totals,
     /// Environments.
     pub environments: Vec<EnvironmentReport>,
+    /// The product was decommissioned in the period: this is its last bill (R-LC-07).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_period: bool,
 }
 
 /// One environment.
@@ -503,6 +511,7 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
                 product: product.to_string(),
                 totals: product_sum.totals(),
                 environments: env_reports,
+                final_period: false,
             });
         }
         agencies.push(AgencyReport {
@@ -623,6 +632,7 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
                 list: format_tiyn(list),
             })
             .collect(),
+        lifecycle: Vec::new(),
     }
 }
 
