@@ -24,6 +24,9 @@ pub enum ConditionType {
     /// R-ENV-03: every provisioning deadline falls in years whose movable holidays
     /// are known.
     CalendarKnown,
+    /// R-LC-10: production's resources in force are those the authorized body
+    /// confirmed; a revision waits for its confirmation.
+    ResourcesConfirmed,
     /// R-PLC-02, R-PLC-04: production has the standby its class needs (hot, cold or
     /// backup storage).
     StandbyPlaced,
@@ -53,6 +56,7 @@ impl ConditionType {
             Self::ProvisionedWithinSla => "ProvisionedWithinSla",
             Self::Placed => "Placed",
             Self::CalendarKnown => "CalendarKnown",
+            Self::ResourcesConfirmed => "ResourcesConfirmed",
             Self::StandbyPlaced => "StandbyPlaced",
             Self::SoftwareTrusted => "SoftwareTrusted",
             Self::Resident => "Resident",

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod clocks;
 pub mod conditions;
+pub mod confirmation;
 #[cfg(any(test, feature = "examples"))]
 pub mod examples;
 pub mod naming;

@@ -722,3 +722,113 @@ async fn r_sw_02_r_sw_03_software_removed_from_the_register_shows_on_every_produ
     operator.stop().await;
     Ok(())
 }
+
+/// The production quota's CPU of `product`.
+async fn production_cpu(client: &Client, product: &str) -> Result<Option<String>> {
+    let quota =
+        Api::<ResourceQuota>::namespaced(client.clone(), &format!("mon-{product}-production"))
+            .get_opt("akp-requested")
+            .await?;
+    Ok(quota
+        .and_then(|q| q.spec)
+        .and_then(|s| s.hard)
+        .and_then(|h| h.get("requests.cpu").map(|q| q.0.clone())))
+}
+
+/// R-LC-10: in production the operator allocates the resources the authorized body
+/// confirmed: a revision recorded after the latest confirmation keeps the confirmed
+/// quota and says so (`ResourcesConfirmed=False`), until a confirmation of its day or
+/// later.
+#[tokio::test]
+async fn r_lc_10_a_production_revision_waits_for_the_authorized_bodys_confirmation() -> Result<()> {
+    let clock = ManualClock::new("2026-10-10T10:00:00+05:00".parse()?);
+    let (_c, admin, operator) = start_cluster(&clock).await?;
+    // Confirmed on 2026-09-01 (the fixture's acts) with 8 cores.
+    apply(
+        &admin,
+        &product("confirmed", "production", ALL_ACTS),
+        None,
+        TESTER,
+    )
+    .await?;
+    let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
+    let confirmed = |status: &'static str| {
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move {
+                let p = api.get("confirmed").await?;
+                Ok(p.status.and_then(|s| {
+                    s.conditions
+                        .into_iter()
+                        .find(|c| c.type_ == "ResourcesConfirmed" && c.status == status)
+                }))
+            }
+        }
+    };
+    eventually(
+        "ResourcesConfirmed=True",
+        Duration::from_secs(30),
+        confirmed("True"),
+    )
+    .await?;
+    assert_eq!(
+        production_cpu(&admin, "confirmed").await?.as_deref(),
+        Some("8")
+    );
+
+    // The agency revises production to 16 cores on 2026-10-10.
+    let mut revised = product("confirmed", "production", ALL_ACTS);
+    revised["spec"]["environments"]["production"]["cpu"] = json!("16");
+    apply(&admin, &revised, None, TESTER).await?;
+    let waiting = eventually(
+        "ResourcesConfirmed=False",
+        Duration::from_secs(30),
+        confirmed("False"),
+    )
+    .await?;
+    assert!(
+        waiting.message.contains("spec.environments.production was revised on 2026-10-10 after the authorized body's confirmation of 2026-09-01 (R-LC-10)"),
+        "{waiting:?}"
+    );
+    // Give the operator a moment to act on the revision: the quota stays confirmed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        production_cpu(&admin, "confirmed").await?.as_deref(),
+        Some("8")
+    );
+    wait_for_event(
+        &admin,
+        Some("agency-mon"),
+        "ResourcesAwaitingConfirmation",
+        true,
+    )
+    .await?;
+
+    // The authorized body confirms the revision: the new quota is applied.
+    let acts = revised["spec"]["acts"].as_array_mut().context("acts")?;
+    let mut confirmation = acts
+        .iter()
+        .find(|a| a["type"] == "resourceConfirmation")
+        .cloned()
+        .context("a confirmation")?;
+    confirmation["number"] = json!("2");
+    confirmation["date"] = json!("2026-10-10");
+    acts.push(confirmation);
+    apply(&admin, &revised, None, TESTER).await?;
+    eventually(
+        "ResourcesConfirmed=True again",
+        Duration::from_secs(30),
+        confirmed("True"),
+    )
+    .await?;
+    eventually("the revised quota", Duration::from_secs(30), || async {
+        Ok(production_cpu(&admin, "confirmed")
+            .await?
+            .filter(|c| c == "16")
+            .map(|_| ()))
+    })
+    .await?;
+    operator.stop().await;
+    Ok(())
+}

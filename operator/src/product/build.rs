@@ -117,7 +117,7 @@ const EXPOSED_NODE_PORTS: &str = "4";
 pub fn plan(v: &Validated, segmentation: &Segmentation, sites: &[Site]) -> Plan {
     let mut plan = Plan::default();
     for &env in environments_at(v.stage) {
-        match v.product.spec.environments.get(env) {
+        match in_force(v, env) {
             Some(request) => {
                 let mut e = environment(v, env, request, segmentation);
                 let spec = &v.product.spec;
@@ -143,6 +143,24 @@ pub fn plan(v: &Validated, segmentation: &Segmentation, sites: &[Site]) -> Plan 
         }
     }
     plan
+}
+
+/// The request the operator allocates for `env`: the spec's, except in production,
+/// where a revision waits for the authorized body's confirmation and the request it
+/// confirmed stays in force (R-LC-10).
+fn in_force(v: &Validated, env: EnvironmentName) -> Option<&ResourceRequest> {
+    use crate::rules::confirmation::{Production, production_request};
+    let requested = v.product.spec.environments.get(env);
+    if env != EnvironmentName::Production || v.stage != akp_crds::Stage::Production {
+        return requested;
+    }
+    match production_request(&v.product) {
+        Production::AwaitingConfirmation {
+            in_force: Some(confirmed),
+            ..
+        } => Some(confirmed),
+        _ => requested,
+    }
 }
 
 fn environment(

@@ -47,6 +47,8 @@ pub mod conditions {
     /// R-ENV-03: the provisioning deadlines fall in years whose movable holidays are
     /// known.
     pub const CALENDAR_KNOWN: &str = ConditionType::CalendarKnown.as_str();
+    /// R-LC-10: production's resources in force are the authorized body's confirmed ones.
+    pub const RESOURCES_CONFIRMED: &str = ConditionType::ResourcesConfirmed.as_str();
     /// R-PLC-04: production's standby by class is placed.
     pub const STANDBY_PLACED: &str = ConditionType::StandbyPlaced.as_str();
     /// R-SW-02, R-SW-03: the catalog items requested are still trusted.
@@ -466,6 +468,51 @@ pub fn applied(
             );
         }
         None => conditions.retain(|c| c.type_ != conditions::STANDBY_PLACED),
+    }
+
+    // R-LC-10: in production, a revision waits for the authorized body's confirmation.
+    if v.stage == Stage::Production {
+        use crate::rules::confirmation::{Production, production_request};
+        let (confirmed, message) = match production_request(&v.product) {
+            Production::Confirmed { on } => (
+                true,
+                match on {
+                    Some(on) => format!(
+                        "the production resources in force were confirmed by the authorized body on {on} (R-LC-10)"
+                    ),
+                    None => "no confirmation of the production resources (R-LC-10)".to_owned(),
+                },
+            ),
+            Production::AwaitingConfirmation {
+                revised_on,
+                confirmed_on,
+                in_force,
+            } => (
+                false,
+                format!(
+                    "spec.environments.production was revised{} after the authorized body's confirmation of {confirmed_on} (R-LC-10): {}; the authorized body adds a resourceConfirmation dated on or after the revision",
+                    revised_on.map(|d| format!(" on {d}")).unwrap_or_default(),
+                    if in_force.is_some() {
+                        "the environment keeps the request confirmed then"
+                    } else {
+                        "the confirmed request is no longer in status.requestHistory, so the revised one is applied"
+                    }
+                ),
+            ),
+        };
+        flag(
+            (&mut conditions, &mut notices, obs),
+            ConditionType::ResourcesConfirmed,
+            confirmed,
+            [
+                "Confirmed",
+                "AwaitingConfirmation",
+                "ResourcesAwaitingConfirmation",
+            ],
+            &message,
+        );
+    } else {
+        conditions.retain(|c| c.type_ != conditions::RESOURCES_CONFIRMED);
     }
 
     // R-SW-02, R-SW-03: software expired, removed from the register or depending on
