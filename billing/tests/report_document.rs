@@ -72,6 +72,7 @@ fn august(agencies: &[Agency]) -> ReportDocument {
     let named: Vec<AgencyInfo> = agencies.iter().map(AgencyInfo::of).collect();
     document::complete(&mut doc, &config(), &named);
     report::lifecycle::complete(&mut doc, &lifecycle_products());
+    report::lifecycle::complete_targets(&mut doc, &lifecycle_products());
     doc
 }
 
@@ -84,7 +85,17 @@ fn lifecycle_products() -> Vec<akp_crds::PlatformSoftwareProduct> {
         p["status"] = status;
         serde_json::from_value(p).expect("product")
     };
+    let mut licensed: akp_crds::PlatformSoftwareProduct = product(
+        "agency-mon",
+        "e-license",
+        serde_json::json!({"agency": "mon"}),
+    );
+    licensed.spec.sla = Some(akp_crds::product::Sla {
+        availability_percent: Some("99.95".into()),
+        ..Default::default()
+    });
     vec![
+        licensed,
         product(
             "agency-mf",
             "tax",
@@ -455,6 +466,17 @@ fn r_bil_02_document_settings_are_refused_with_the_field_and_the_fix() {
 fn r_lc_05_r_lc_07_the_report_lists_revisions_and_marks_the_last_period() {
     let doc = august(&agencies());
     assert_eq!(doc.lifecycle.len(), 2, "{:?}", doc.lifecycle);
+    // R-MON-01: the month's availability against the product's target.
+    let e_license = doc
+        .availability
+        .iter()
+        .find(|a| a.product == "e-license")
+        .expect("e-license's production availability");
+    assert_eq!(
+        (e_license.target.as_deref(), e_license.met),
+        (Some("0.999500"), Some(false)),
+        "{e_license:?}"
+    );
     let damumed = doc
         .agencies
         .iter()
@@ -483,6 +505,8 @@ fn r_lc_05_r_lc_07_the_report_lists_revisions_and_marks_the_last_period() {
         "промышленная эксплуатация — ЦП, ядер: 1,5; память, ГиБ: 6; диск, ГиБ: 50; postgresql-16 × 2",
         "damumed (этот период для продукта последний расчётный)",
         "31.08.2026",
+        "Целевой уровень",
+        "99,95\u{a0}%",
     ] {
         assert!(
             text.contains(part),

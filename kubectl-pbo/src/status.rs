@@ -52,7 +52,18 @@ pub struct StatusView {
     pub clocks: Clocks,
     pub environments: Vec<EnvironmentView>,
     pub placement: Placement,
+    /// R-MON-01: the service-quality targets and where they are measured.
+    pub quality: Quality,
     pub conditions: Vec<ConditionView>,
+}
+
+/// R-MON-01: what the product promised; Prometheus measures it continuously (the
+/// chart's alerts) and the monthly report gives the month's availability against it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    pub availability_percent: Option<String>,
+    pub response_time_ms: Option<i64>,
 }
 
 /// The next stage forward.
@@ -421,6 +432,14 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
         },
         environments,
         placement,
+        quality: Quality {
+            availability_percent: p
+                .spec
+                .sla
+                .as_ref()
+                .and_then(|s| s.availability_percent.clone()),
+            response_time_ms: p.spec.capacity.response_time_ms,
+        },
         conditions,
     }
 }
@@ -706,6 +725,28 @@ pub fn render(v: &StatusView, now: Timestamp, style: Style) -> String {
     if let Some(m) = &v.placement.message {
         f.add("Message", m.clone());
     }
+    out.push_str(&f.render(style));
+
+    out.push_str(&heading(style, "Service quality (R-MON-01)"));
+    let mut f = Fields::new();
+    f.add(
+        "Availability target",
+        v.quality.availability_percent.as_ref().map_or_else(
+            || "none (spec.sla.availabilityPercent)".to_string(),
+            |p| format!("{p} %"),
+        ),
+    );
+    f.add(
+        "Response time target",
+        v.quality.response_time_ms.map_or_else(
+            || "none (spec.capacity.responseTimeMs)".to_string(),
+            |ms| format!("{ms} ms"),
+        ),
+    );
+    f.add(
+        "Measured",
+        "in production: continuously by Prometheus (alerts AkpProductBelowAvailabilitySla, AkpProductResponseTimeAboveSla), monthly in the billing report",
+    );
     out.push_str(&f.render(style));
 
     out.push_str(&heading(style, "Conditions"));

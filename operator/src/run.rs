@@ -478,6 +478,12 @@ async fn fleet_metrics(fleet: Fleet, metrics: Metrics, shutdown: impl Future<Out
                 let valid_until = item.spec.trusted_register.as_ref()?.documents_valid_until;
                 Some((item.metadata.name.as_deref()?, expiry_seconds(valid_until)?))
             }));
+            // R-MON-01: the targets Prometheus compares the measurements with.
+            let targets: Vec<crate::rules::quality::Targets> = products
+                .iter()
+                .filter_map(|p| crate::rules::quality::targets(p))
+                .collect();
+            metrics.set_product_slas(&targets);
             tokio::time::sleep(Duration::from_secs(15)).await;
         }
     };

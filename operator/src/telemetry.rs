@@ -15,8 +15,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramTimer, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramTimer, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::task::JoinHandle;
 use tracing_subscriber::layer::SubscriberExt;
@@ -87,6 +87,8 @@ struct Inner {
     provisioning_sla_at_risk: IntGauge,
     calendar_unknown_deadlines: IntGauge,
     catalog_item_expiry: IntGaugeVec,
+    product_sla_availability: GaugeVec,
+    product_sla_response_time: GaugeVec,
     leader: IntGauge,
     nodes_outside_country: IntGaugeVec,
     pods_outside_country: IntGauge,
@@ -188,6 +190,28 @@ impl Metrics {
                         "When each trusted-software catalog item's register documents expire (end of the last valid day, UTC+5), Unix seconds",
                     ),
                     &["item"],
+                ),
+            )?,
+            product_sla_availability: register(
+                &registry,
+                "product_sla_availability_ratio",
+                GaugeVec::new(
+                    Opts::new(
+                        "product_sla_availability_ratio",
+                        "The availability a production product promised (spec.sla.availabilityPercent / 100), by its production namespace (R-MON-01)",
+                    ),
+                    &["namespace", "product"],
+                ),
+            )?,
+            product_sla_response_time: register(
+                &registry,
+                "product_sla_response_time_seconds",
+                GaugeVec::new(
+                    Opts::new(
+                        "product_sla_response_time_seconds",
+                        "The response time a production product promised (spec.capacity.responseTimeMs), by its production namespace (R-MON-01)",
+                    ),
+                    &["namespace", "product"],
                 ),
             )?,
             leader: register(
@@ -308,6 +332,31 @@ impl Metrics {
             i.catalog_item_expiry.reset();
             for (item, at) in expiries {
                 i.catalog_item_expiry.with_label_values(&[item]).set(at);
+            }
+        }
+    }
+
+    /// Sets the service-quality targets of the production products (R-MON-01); products
+    /// that left production drop out.
+    pub fn set_product_slas<'a>(
+        &self,
+        targets: impl IntoIterator<Item = &'a crate::rules::quality::Targets>,
+    ) {
+        if let Some(i) = self.inner.as_deref() {
+            i.product_sla_availability.reset();
+            i.product_sla_response_time.reset();
+            for t in targets {
+                let labels = [t.namespace.as_str(), t.product.as_str()];
+                if let Some(ratio) = t.availability_ratio {
+                    i.product_sla_availability
+                        .with_label_values(&labels)
+                        .set(ratio);
+                }
+                if let Some(seconds) = t.response_time_seconds {
+                    i.product_sla_response_time
+                        .with_label_values(&labels)
+                        .set(seconds);
+                }
             }
         }
     }
@@ -562,6 +611,12 @@ mod tests {
         metrics.set_provisioning_sla_at_risk(5);
         metrics.set_calendar_unknown_deadlines(6);
         metrics.set_catalog_expiries([("postgresql-16", 1_798_657_200)]);
+        metrics.set_product_slas(&[crate::rules::quality::Targets {
+            namespace: "mon-e-license-production".into(),
+            product: "e-license".into(),
+            availability_ratio: Some(0.999),
+            response_time_seconds: None,
+        }]);
         metrics.set_leader(true);
         let text = metrics.render().unwrap();
         for line in [
@@ -576,6 +631,7 @@ mod tests {
             "akp_operator_calendar_unknown_deadlines 6",
             "akp_operator_catalog_item_expiry_timestamp_seconds{item=\"postgresql-16\"} 1798657200",
             "akp_operator_leader 1",
+            "akp_operator_product_sla_availability_ratio{namespace=\"mon-e-license-production\",product=\"e-license\"} 0.999",
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");
         }

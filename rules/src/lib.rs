@@ -16,6 +16,7 @@ pub mod examples;
 pub mod naming;
 pub mod ownership;
 pub mod placement;
+pub mod quality;
 pub mod quantity;
 pub mod refusal;
 pub mod security;

@@ -476,6 +476,7 @@ pub async fn reconcile(br: Arc<BillingReport>, ctx: Arc<Context>) -> Result<Acti
             .await?
             .items;
         report::lifecycle::complete(&mut doc, &products);
+        report::lifecycle::complete_targets(&mut doc, &products);
         messages.push(condition(
             &observed,
             ConditionType::Collected,

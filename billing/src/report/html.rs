@@ -564,6 +564,15 @@ pub fn to_html(doc: &ReportDocument, lang: Lang) -> Result<Vec<u8>, super::Repor
             a.namespace.clone(),
             a.hours.to_string(),
             percent(&a.availability),
+            a.target
+                .as_deref()
+                .map(percent)
+                .unwrap_or_else(|| "—".into()),
+            match a.met {
+                Some(true) => l.met_yes.to_string(),
+                Some(false) => l.met_no.to_string(),
+                None => "—".into(),
+            },
         ]
     });
     let environments = rows(&doc.data_quality.environments, |e| {

@@ -2,7 +2,8 @@
 //! revision of the requested resources (R-LC-05, R-LC-10: they reach the authorized
 //! body, not the agency alone), and the products decommissioned, for which this is the
 //! last billing period (R-LC-07). Read from the products' status, which the operator
-//! writes: `requestHistory` and `stageHistory`.
+//! writes: `requestHistory` and `stageHistory`. And each production environment's
+//! availability against the product's target (R-MON-01, [`complete_targets`]).
 
 use akp_crds::{EnvironmentName, PlatformSoftwareProduct, Stage};
 use jiff::Timestamp;
@@ -148,6 +149,30 @@ pub fn complete(doc: &mut ReportDocument, products: &[PlatformSoftwareProduct]) 
     }
 }
 
+/// R-MON-01: each production environment's availability against the product's
+/// target (`spec.sla.availabilityPercent`), exactly, in millionths.
+pub fn complete_targets(doc: &mut ReportDocument, products: &[PlatformSoftwareProduct]) {
+    for entry in &mut doc.availability {
+        let target = products
+            .iter()
+            .filter(|p| {
+                p.name_any() == entry.product
+                    && p.status.as_ref().and_then(|s| s.agency.as_deref()) == Some(&entry.agency)
+            })
+            .find_map(|p| p.spec.sla.as_ref()?.availability_percent.clone())
+            .and_then(|percent| rust_decimal::Decimal::from_str_exact(&percent).ok())
+            .map(|percent| percent / rust_decimal::Decimal::ONE_HUNDRED);
+        let (Some(target), Ok(measured)) = (
+            target,
+            rust_decimal::Decimal::from_str_exact(&entry.availability),
+        ) else {
+            continue;
+        };
+        entry.met = Some(measured >= target);
+        entry.target = Some(format!("{:.6}", target));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +240,49 @@ mod tests {
                 storage: "20Gi".into(),
                 software: vec!["postgresql-16 × 2".into()],
             }]
+        );
+    }
+
+    #[test]
+    fn r_mon_01_availability_is_set_against_the_target_exactly() {
+        use super::super::AvailabilityEntry;
+        let mut p = crate::examples::product_json("agency-mon");
+        p["spec"]["sla"] = serde_json::json!({"availabilityPercent": "99.9"});
+        p["status"] = serde_json::json!({"agency": "mon"});
+        let product: PlatformSoftwareProduct = serde_json::from_value(p).expect("product");
+        let entry = |availability: &str| AvailabilityEntry {
+            agency: "mon".into(),
+            product: "e-license".into(),
+            namespace: "mon-e-license-production".into(),
+            hours: 744,
+            availability: availability.into(),
+            target: None,
+            met: None,
+        };
+        let mut doc: ReportDocument = serde_json::from_value(serde_json::json!({
+            "$schema": super::super::SCHEMA_ID, "name": "r", "period": "2026-10",
+            "periodStart": START, "periodEnd": END, "periodFrom": "2026-10-01",
+            "periodTo": "2026-10-31", "timeZone": "UTC+05:00", "generatedAt": END,
+            "currency": "KZT", "rounding": "",
+            "totals": {"list": "0.00", "billed": "0.00", "byCategory": {}, "free": "0.00", "flagged": "0.00"},
+            "tariffs": [], "agencies": [], "allocation": [], "availability": [],
+            "dataQuality": {"coverage": "1.000000", "environments": [], "gaps": [], "unbilled": [], "notes": []},
+            "usageByDay": []
+        }))
+        .expect("a document");
+        doc.availability = vec![entry("0.999000"), entry("0.998999")];
+        complete_targets(&mut doc, &[product]);
+        let got: Vec<_> = doc
+            .availability
+            .iter()
+            .map(|a| (a.target.as_deref(), a.met))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("0.999000"), Some(true)),
+                (Some("0.999000"), Some(false))
+            ]
         );
     }
 }

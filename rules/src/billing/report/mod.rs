@@ -396,6 +396,13 @@ pub struct AvailabilityEntry {
     pub hours: u32,
     /// Available share 0..1, 6 decimals.
     pub availability: String,
+    /// The product's target share (`spec.sla.availabilityPercent` / 100), 6 decimals,
+    /// when it has one (R-MON-01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Whether `availability` reached `target`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met: Option<bool>,
 }
 
 /// Data quality section.
@@ -572,6 +579,8 @@ pub fn build(meta: &ReportMeta, rated: &Rated, book: &rating::TariffBook) -> Rep
             } else {
                 a.available_micro / i128::from(a.hours)
             }),
+            target: None,
+            met: None,
         })
         .collect();
     let dq = &meta.data_quality;
