@@ -55,11 +55,48 @@ pub struct Settings {
 /// a reconcile finish, and its status be written, before the next begins.
 pub const DEFAULT_CONCURRENCY: u16 = 16;
 
-/// Whether a cache keeps the objects' managedFields.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StripManagedFields {
-    Yes,
-    No,
+/// What a cache keeps of each object: all of it, or a projection of what the
+/// operator reads (docs/benchmarks.md, P2).
+type Trim<K> = fn(&mut K);
+
+/// Everything: the controllers' own objects (the stage-change audit names the field
+/// manager that moved the stage).
+fn keep_all<K>(_: &mut K) {}
+
+/// Everything but managedFields, a large part of a small object that nothing reads
+/// from the child caches. Dropped, not cleared, so that the allocation goes too.
+fn drop_managed_fields<K: kube::Resource>(o: &mut K) {
+    o.meta_mut().managed_fields = None;
+}
+
+/// A pod as the placement audit reads it: its name, namespace and node.
+fn project_pod(p: &mut Pod) {
+    let node_name = p.spec.as_ref().and_then(|s| s.node_name.clone());
+    p.metadata = kube::api::ObjectMeta {
+        name: p.metadata.name.take(),
+        namespace: p.metadata.namespace.take(),
+        uid: p.metadata.uid.take(),
+        resource_version: p.metadata.resource_version.take(),
+        ..Default::default()
+    };
+    p.spec = Some(k8s_openapi::api::core::v1::PodSpec {
+        node_name,
+        ..Default::default()
+    });
+    p.status = None;
+}
+
+/// A node as residency reads it: its name and labels.
+fn project_node(n: &mut Node) {
+    n.metadata = kube::api::ObjectMeta {
+        name: n.metadata.name.take(),
+        uid: n.metadata.uid.take(),
+        resource_version: n.metadata.resource_version.take(),
+        labels: n.metadata.labels.take(),
+        ..Default::default()
+    };
+    n.spec = None;
+    n.status = None;
 }
 
 /// A cache of `api` and the stream of objects that changed in it.
@@ -74,7 +111,7 @@ fn watched<K>(
     api: Api<K>,
     config: watcher::Config,
     metrics: &Metrics,
-    strip: StripManagedFields,
+    trim: Trim<K>,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -91,13 +128,7 @@ where
     let (store, writer) = reflector::store::<K>();
     let resource = K::plural(&()).into_owned();
     let metrics = metrics.clone();
-    // managedFields are a large part of a small object and nothing reads them from
-    // the child caches: dropping them saves memory (docs/benchmarks.md, P2).
-    let watch = watcher::watcher(api, config).modify(move |o| {
-        if strip == StripManagedFields::Yes {
-            o.managed_fields_mut().clear();
-        }
-    });
+    let watch = watcher::watcher(api, config).modify(trim);
     let stream = reflector::reflector(writer, watch)
         .default_backoff()
         .touched_objects()
@@ -143,7 +174,10 @@ pub async fn run(
     let metrics = settings.metrics.clone();
     macro_rules! cache {
         ($kind:ty, $api:expr, $config:expr) => {
-            watched::<$kind>($api, $config, &metrics, StripManagedFields::Yes)
+            watched::<$kind>($api, $config, &metrics, drop_managed_fields)
+        };
+        ($kind:ty, $api:expr, $config:expr, $trim:expr) => {
+            watched::<$kind>($api, $config, &metrics, $trim)
         };
     }
     let (agencies, agency_stream) = cache!(
@@ -181,12 +215,14 @@ pub async fn run(
     let (nodes, node_stream) = cache!(
         Node,
         Api::<Node>::all(client.clone()),
-        watcher::Config::default()
+        watcher::Config::default(),
+        project_node
     );
     let (pods, pod_stream) = cache!(
         Pod,
         Api::<Pod>::all(client.clone()),
-        watcher::Config::default()
+        watcher::Config::default(),
+        project_pod
     );
     // The catalog feeds the expiry gauge and the products' SoftwareTrusted condition.
     let (catalog, catalog_stream) = cache!(
@@ -239,7 +275,7 @@ pub async fn run(
         Api::<PlatformSoftwareProduct>::all(client.clone()),
         watcher::Config::default(),
         &metrics,
-        StripManagedFields::No,
+        keep_all,
     );
     let controller_config =
         kube::runtime::controller::Config::default().concurrency(settings.concurrency);
@@ -326,7 +362,7 @@ pub async fn run(
         Api::<Agency>::all(client.clone()),
         watcher::Config::default(),
         &metrics,
-        StripManagedFields::No,
+        keep_all,
     );
     let agency_controller = Controller::for_stream(own_agency_stream, agency_store)
         .with_config(controller_config)
@@ -546,6 +582,40 @@ pub async fn run_when_leading(
 
 #[cfg(test)]
 mod tests {
+    /// The caches of pods and nodes keep what placement reads, and nothing else.
+    #[test]
+    fn r_plc_01_pod_and_node_caches_keep_only_what_placement_reads() {
+        let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "mon-x-development", "uid": "u1",
+                "labels": {"app": "p"}, "annotations": {"a": "b"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}]},
+            "spec": {"nodeName": "astana-1-a", "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod");
+        super::project_pod(&mut pod);
+        assert_eq!(
+            serde_json::to_value(&pod).expect("json"),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "mon-x-development", "uid": "u1"},
+                "spec": {"nodeName": "astana-1-a", "containers": []}
+            })
+        );
+        let mut node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n", "labels": {"zone": "astana-1"}, "annotations": {"a": "b"}},
+            "spec": {"podCIDR": "10.0.0.0/24"},
+            "status": {"images": [{"names": ["x"], "sizeBytes": 1}]}
+        }))
+        .expect("node");
+        super::project_node(&mut node);
+        assert_eq!(
+            serde_json::to_value(&node).expect("json"),
+            serde_json::json!({"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "n", "labels": {"zone": "astana-1"}}})
+        );
+    }
+
     #[test]
     fn r_sw_02_a_catalog_item_expires_at_the_end_of_its_last_valid_day_in_kazakhstan() {
         // 2026-12-31 ends at 2027-01-01T00:00+05:00 = 2026-12-31T19:00Z.
