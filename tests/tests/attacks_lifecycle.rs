@@ -1176,3 +1176,102 @@ async fn r_lc_05_r_lc_10_a_revision_of_resources_reaches_the_authorized_body() -
     w.operator.stop().await;
     Ok(())
 }
+
+/// R-LC-10: the agency cannot grow production on its own. Its head, with her own
+/// client certificate, revises the production request of a product in production (the
+/// webhook admits the edit: it is a request); the operator keeps allocating the
+/// confirmed quota and flags the revision, until the authorized body's user, with her
+/// own certificate, confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_lc_10_an_agency_cannot_grow_production_without_the_authorized_body() -> Result<()> {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    // The operator's day is the webhook's (2026-10-01), so the body can confirm today.
+    let w = World::start_at("2026-10-01T10:00:00+05:00".parse()?).await?;
+    w.product("grow", "production", ALL_ACTS).await?;
+    let head = w.client(HEAD, &[AGENCY_GROUP]).await?;
+    let auditor = w.client(AUDITOR, &[BODY_GROUP]).await?;
+    let quotas = Api::<ResourceQuota>::namespaced(w.admin.clone(), "mon-grow-production");
+    let cpu = || async {
+        Ok::<_, anyhow::Error>(
+            quotas
+                .get_opt("akp-requested")
+                .await?
+                .and_then(|q| q.spec)
+                .and_then(|s| s.hard)
+                .and_then(|h| h.get("requests.cpu").map(|q| q.0.clone())),
+        )
+    };
+    let condition = |status: &'static str| {
+        let w = &w;
+        move || async move {
+            Ok(w.stored("grow")
+                .await?
+                .and_then(|p| p.status)
+                .and_then(|s| {
+                    s.conditions
+                        .into_iter()
+                        .find(|c| c.type_ == "ResourcesConfirmed" && c.status == status)
+                }))
+        }
+    };
+    eventually("the confirmed quota", Duration::from_secs(30), || async {
+        Ok(cpu().await?.filter(|c| c == "8"))
+    })
+    .await?;
+    let mut production = w
+        .stored("grow")
+        .await?
+        .context("stored")?
+        .spec
+        .environments
+        .production
+        .context("production")?;
+    production.cpu = k8s_openapi::apimachinery::pkg::api::resource::Quantity("32".into());
+    patch_spec(
+        &head,
+        "grow",
+        json!({"environments": {"production": production}}),
+    )
+    .await?
+    .map_err(|m| anyhow!("the head's revision is a request the webhook admits: {m}"))?;
+    let waiting = eventually(
+        "ResourcesConfirmed=False",
+        Duration::from_secs(30),
+        condition("False"),
+    )
+    .await?;
+    ensure!(waiting.message.contains("(R-LC-10)"), "{waiting:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        cpu().await?.as_deref() == Some("8"),
+        "the agency grew production on its own: {:?}",
+        cpu().await?
+    );
+    // The authorized body confirms the revision with its own act of today.
+    let mut acts: Vec<Value> = ALL_ACTS
+        .iter()
+        .map(|t| {
+            let mut a = act(t, "1", "2026-09-01");
+            if *t == "infoSecTestProtocol" {
+                a["result"] = json!("positive");
+            }
+            a
+        })
+        .collect();
+    acts.push(act("resourceConfirmation", "R-8", "2026-10-01"));
+    patch_spec(&auditor, "grow", json!({"acts": acts}))
+        .await?
+        .map_err(|m| anyhow!("the authorized body confirms: {m}"))?;
+    eventually(
+        "ResourcesConfirmed=True",
+        Duration::from_secs(30),
+        condition("True"),
+    )
+    .await?;
+    eventually("the revised quota", Duration::from_secs(30), || async {
+        Ok(cpu().await?.filter(|c| c == "32"))
+    })
+    .await?;
+    w.operator.stop().await;
+    Ok(())
+}
