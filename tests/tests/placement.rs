@@ -20,6 +20,20 @@ async fn set_country(nodes: &Api<Node>, node: &str, country: Option<&str>) -> Re
     Ok(())
 }
 
+/// Agency mon, once the operator has made its namespace (products go there).
+async fn agency_mon(admin: &kube::Client) -> Result<()> {
+    apply(admin, &example("agencies.yaml", "mon")?, None, "akp-tests").await?;
+    eventually("agency namespace", Duration::from_secs(30), || async {
+        Ok(
+            Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
+                .get_opt("agency-mon")
+                .await?
+                .map(|_| ()),
+        )
+    })
+    .await
+}
+
 /// R-PLC-01: a node relabelled to another country is found and reported on its site:
 /// status, condition, a Warning event and the metric.
 #[tokio::test]
@@ -108,19 +122,9 @@ async fn r_plc_01_a_pod_on_a_relabelled_node_sets_placed_false() -> Result<()> {
     create_site_nodes(&admin, &[("astana-1-a", "astana-1", "KZ")]).await?;
     let nodes = Api::<Node>::all(admin.clone());
     apply_examples(&admin, &["sites.yaml"], "akp-tests").await?;
-    apply(&admin, &example("agencies.yaml", "mon")?, None, "akp-tests").await?;
     let product =
         documents(&repo_root().join("examples/products/school-enrolment.yaml"))?.remove(0);
-    // The operator creates the agency namespace; wait for it before the product.
-    eventually("agency namespace", Duration::from_secs(30), || async {
-        Ok(
-            Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
-                .get_opt("agency-mon")
-                .await?
-                .map(|_| ()),
-        )
-    })
-    .await?;
+    agency_mon(&admin).await?;
     apply(&admin, &product, None, "akp-tests").await?;
     let api = Api::<PlatformSoftwareProduct>::namespaced(admin.clone(), "agency-mon");
     let placed = |status: &'static str| {
@@ -231,16 +235,7 @@ async fn r_plc_03_r_plc_04_sites_by_owner_and_standby_by_class() -> Result<()> {
     ] {
         apply(&admin, &s, None, "akp-tests").await?;
     }
-    apply(&admin, &example("agencies.yaml", "mon")?, None, "akp-tests").await?;
-    eventually("agency namespace", Duration::from_secs(30), || async {
-        Ok(
-            Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
-                .get_opt("agency-mon")
-                .await?
-                .map(|_| ()),
-        )
-    })
-    .await?;
+    agency_mon(&admin).await?;
     for (name, class, contour) in [
         ("cold", 2, "internal"),
         ("backup", 3, "internal"),

@@ -123,59 +123,53 @@ async fn prepare(cp: &'static ControlPlane) -> Result<(AdmissionMetrics, Serving
             .with_context(|| format!("creating node {name}"))?;
     }
     apply_examples(&client, &["sites.yaml", "catalog.yaml"], "akp-tests").await?;
+    // Catalog items of the refusals: name, category, register entry, dependencies.
+    let item = |name: &str, category: &str, register: Value, depends: &[&str]| {
+        let mut spec = json!({
+            "displayName": name, "category": category,
+            "images": [format!("registry.akp.kz/platform/{name}")],
+            "allowedEnvironments": ["development", "testing", "trial", "production"],
+            "trustedRegister": register, "dependsOn": depends
+        });
+        if let Some(s) = spec.as_object_mut() {
+            s.retain(|_, v| !v.is_null());
+        }
+        json!({"apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
+            "metadata": {"name": name}, "spec": spec})
+    };
+    let valid = |entry: &str| json!({"entry": entry, "documentsValidUntil": "2027-12-31"});
     for extra in [
-        json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
-            "metadata": {"name": "legacy-tool"},
-            "spec": {
-                "displayName": "A tool whose register documents expired", "category": "system",
-                "images": ["registry.akp.kz/platform/legacy-tool"],
-                "allowedEnvironments": ["development", "testing", "trial", "production"],
-                "trustedRegister": {"entry": "RU-2023-0007", "documentsValidUntil": "2026-06-30"}
-            }
-        }),
-        json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
-            "metadata": {"name": "orphan-lib"},
-            "spec": {
-                "displayName": "Software whose base is not in the catalog", "category": "specialized",
-                "images": ["registry.akp.kz/platform/orphan-lib"],
-                "allowedEnvironments": ["development", "testing", "trial", "production"],
-                "trustedRegister": {"entry": "RU-2025-0300", "documentsValidUntil": "2027-12-31"},
-                "dependsOn": ["missing-base"]
-            }
-        }),
-        json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
-            "metadata": {"name": "withdrawn-tool"},
-            "spec": {
-                "displayName": "A tool removed from the register", "category": "system",
-                "images": ["registry.akp.kz/platform/withdrawn-tool"],
-                "allowedEnvironments": ["development", "testing", "trial", "production"],
-                "trustedRegister": {"entry": "RU-2025-0400", "documentsValidUntil": "2027-12-31",
-                    "removed": {"on": "2026-11-20", "basis": "order 12 of 2026-11-19"}}
-            }
-        }),
-        json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
-            "metadata": {"name": "unregistered-base"},
-            "spec": {
-                "displayName": "A base the register does not have", "category": "system",
-                "images": ["registry.akp.kz/platform/unregistered-base"],
-                "allowedEnvironments": ["development", "testing", "trial", "production"]
-            }
-        }),
-        json!({
-            "apiVersion": "akp.egov.kz/v1alpha1", "kind": "SoftwareCatalogItem",
-            "metadata": {"name": "on-unregistered"},
-            "spec": {
-                "displayName": "Registered, on a base the register does not have", "category": "specialized",
-                "images": ["registry.akp.kz/platform/on-unregistered"],
-                "allowedEnvironments": ["development", "testing", "trial", "production"],
-                "trustedRegister": {"entry": "RU-2025-0301", "documentsValidUntil": "2027-12-31"},
-                "dependsOn": ["unregistered-base"]
-            }
-        }),
+        // Register documents expired.
+        item(
+            "legacy-tool",
+            "system",
+            json!({"entry": "RU-2023-0007", "documentsValidUntil": "2026-06-30"}),
+            &[],
+        ),
+        // Its base is not in the catalog.
+        item(
+            "orphan-lib",
+            "specialized",
+            valid("RU-2025-0300"),
+            &["missing-base"],
+        ),
+        // Removed from the register.
+        item(
+            "withdrawn-tool",
+            "system",
+            json!({"entry": "RU-2025-0400",
+            "documentsValidUntil": "2027-12-31",
+            "removed": {"on": "2026-11-20", "basis": "order 12 of 2026-11-19"}}),
+            &[],
+        ),
+        // Software the register does not have, and software on it.
+        item("unregistered-base", "system", Value::Null, &[]),
+        item(
+            "on-unregistered",
+            "specialized",
+            valid("RU-2025-0301"),
+            &["unregistered-base"],
+        ),
     ] {
         apply(&client, &extra, None, "akp-tests").await?;
     }
