@@ -69,16 +69,21 @@ fn drop_managed_fields<K: kube::Resource>(o: &mut K) {
     o.meta_mut().managed_fields = None;
 }
 
+/// The identity of an object: what a cache needs to key and replace it.
+fn identity(m: &mut kube::api::ObjectMeta) -> kube::api::ObjectMeta {
+    kube::api::ObjectMeta {
+        name: m.name.take(),
+        namespace: m.namespace.take(),
+        uid: m.uid.take(),
+        resource_version: m.resource_version.take(),
+        ..Default::default()
+    }
+}
+
 /// A pod as the placement audit reads it: its name, namespace and node.
 fn project_pod(p: &mut Pod) {
     let node_name = p.spec.as_ref().and_then(|s| s.node_name.clone());
-    p.metadata = kube::api::ObjectMeta {
-        name: p.metadata.name.take(),
-        namespace: p.metadata.namespace.take(),
-        uid: p.metadata.uid.take(),
-        resource_version: p.metadata.resource_version.take(),
-        ..Default::default()
-    };
+    p.metadata = identity(&mut p.metadata);
     p.spec = Some(k8s_openapi::api::core::v1::PodSpec {
         node_name,
         ..Default::default()
@@ -88,12 +93,10 @@ fn project_pod(p: &mut Pod) {
 
 /// A node as residency reads it: its name and labels.
 fn project_node(n: &mut Node) {
+    let labels = n.metadata.labels.take();
     n.metadata = kube::api::ObjectMeta {
-        name: n.metadata.name.take(),
-        uid: n.metadata.uid.take(),
-        resource_version: n.metadata.resource_version.take(),
-        labels: n.metadata.labels.take(),
-        ..Default::default()
+        labels,
+        ..identity(&mut n.metadata)
     };
     n.spec = None;
     n.status = None;

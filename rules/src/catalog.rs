@@ -474,6 +474,11 @@ mod tests {
     use super::*;
     use jiff::civil::date;
 
+    /// One image `c` of a production pod, judged on `today`.
+    fn production(c: &[SoftwareCatalogItem], image: &str, today: Date) -> Verdict {
+        check_images([("c", image)], EnvironmentName::Production, c, today)
+    }
+
     fn catalog() -> Vec<SoftwareCatalogItem> {
         crate::examples::load("catalog.yaml")
     }
@@ -649,30 +654,15 @@ mod tests {
     fn r_sw_02_expired_refused_expiring_warned() {
         let c = catalog();
         // redis-7's documents are valid until 2026-12-15.
-        let soon = check_images(
-            [("c", "registry.akp.kz/platform/redis:7")],
-            EnvironmentName::Production,
-            &c,
-            date(2026, 11, 22),
-        );
+        let soon = production(&c, "registry.akp.kz/platform/redis:7", date(2026, 11, 22));
         assert!(soon.refusals.is_empty());
         assert_eq!(soon.expiring, ["redis-7"]);
-        let early = check_images(
-            [("c", "registry.akp.kz/platform/redis:7")],
-            EnvironmentName::Production,
-            &c,
-            date(2026, 11, 1),
-        );
+        let early = production(&c, "registry.akp.kz/platform/redis:7", date(2026, 11, 1));
         assert!(
             early.warnings.is_empty(),
             "more than 30 days ahead: {early:?}"
         );
-        let late = check_images(
-            [("c", "registry.akp.kz/platform/redis:7")],
-            EnvironmentName::Production,
-            &c,
-            date(2026, 12, 16),
-        );
+        let late = production(&c, "registry.akp.kz/platform/redis:7", date(2026, 12, 16));
         assert!(late.refusals[0].contains("R-SW-02"), "{late:?}");
     }
 
@@ -682,10 +672,9 @@ mod tests {
             .into_iter()
             .filter(|i| i.name_any() != "debian-12")
             .collect();
-        let v = check_images(
-            [("c", "registry.akp.kz/platform/postgresql:16")],
-            EnvironmentName::Production,
+        let v = production(
             &c,
+            "registry.akp.kz/platform/postgresql:16",
             date(2026, 11, 22),
         );
         assert!(
@@ -728,10 +717,9 @@ mod tests {
             standing(pg, date(2028, 1, 1)),
             Standing::Removed { .. }
         ));
-        let v = check_images(
-            [("c", "registry.akp.kz/platform/postgresql:16")],
-            EnvironmentName::Production,
+        let v = production(
             &c,
+            "registry.akp.kz/platform/postgresql:16",
             date(2026, 11, 22),
         );
         assert_eq!(
@@ -752,10 +740,9 @@ mod tests {
     #[test]
     fn r_sw_03_a_dependency_without_a_register_entry_is_refused() {
         let c = edited("debian-12", |i| i.spec.trusted_register = None);
-        let v = check_images(
-            [("c", "registry.akp.kz/platform/postgresql:16")],
-            EnvironmentName::Production,
+        let v = production(
             &c,
+            "registry.akp.kz/platform/postgresql:16",
             date(2026, 11, 22),
         );
         assert_eq!(v.refusals.len(), 1, "{v:?}");
@@ -764,12 +751,7 @@ mod tests {
             "{v:?}"
         );
         // Software the register does not have may run standalone (R-SW-01).
-        let alone = check_images(
-            [("c", "registry.akp.kz/platform/debian:12")],
-            EnvironmentName::Production,
-            &c,
-            date(2026, 11, 22),
-        );
+        let alone = production(&c, "registry.akp.kz/platform/debian:12", date(2026, 11, 22));
         assert!(alone.refusals.is_empty(), "{alone:?}");
         // Transitively: the portal names postgresql-16 only.
         assert_eq!(

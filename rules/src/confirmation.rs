@@ -153,51 +153,56 @@ mod tests {
         assert_eq!(revised_on, Some(jiff::civil::date(2026, 10, 10)));
         assert_eq!(confirmed_on, jiff::civil::date(2026, 10, 5));
         assert_eq!(in_force.map(|r| r.cpu.0.as_str()), Some("4"));
-        // Not recorded yet (the first reconcile after the revision): the same.
-        let p = product(history.clone(), "16");
-        assert!(matches!(
-            production_request(&p),
-            Production::AwaitingConfirmation { revised_on: None, in_force: Some(r), .. } if r.cpu.0 == "4"
-        ));
-        // Created at production after its confirmation's day, then revised: the
-        // original request stays in force.
-        let p = product(
-            serde_json::json!([
-                record("2026-11-01T05:00:00Z", "4"),
-                record("2026-11-02T05:00:00Z", "16")
-            ]),
-            "16",
-        );
-        assert!(matches!(
-            production_request(&p),
-            Production::AwaitingConfirmation { in_force: Some(r), .. } if r.cpu.0 == "4"
-        ));
-        // The original request, even recorded after the confirmation's day, is the one
-        // confirmed (a product created at production).
-        let p = product(
-            serde_json::json!([record("2026-11-01T05:00:00Z", "4")]),
-            "4",
-        );
-        assert!(matches!(
-            production_request(&p),
-            Production::Confirmed { .. }
-        ));
-        let p = product(serde_json::json!([]), "4");
-        assert!(matches!(
-            production_request(&p),
-            Production::Confirmed { .. }
-        ));
-        // A revision of the confirmation's own day (Astana) is confirmed by it.
-        let p = product(
-            serde_json::json!([
-                record("2026-10-01T05:00:00Z", "4"),
-                record("2026-10-05T18:30:00Z", "6")
-            ]),
-            "6",
-        );
-        assert!(matches!(
-            production_request(&p),
-            Production::Confirmed { .. }
-        ));
+        // The CPU in force when a revision waits (None: the spec's is confirmed).
+        let waiting = |history: &[(&str, &str)], cpu: &str| {
+            let records: Vec<serde_json::Value> =
+                history.iter().map(|(at, c)| record(at, c)).collect();
+            let p = product(serde_json::Value::Array(records), cpu);
+            match production_request(&p) {
+                Production::Confirmed { .. } => None,
+                Production::AwaitingConfirmation { in_force, .. } => {
+                    Some(in_force.map(|r| r.cpu.0.clone()))
+                }
+            }
+        };
+        let four = Some(Some("4".to_owned()));
+        for (why, history, cpu, expected) in [
+            // The first reconcile after the revision, not recorded yet: the same.
+            (
+                "not recorded yet",
+                &[("2026-10-01T05:00:00Z", "4")][..],
+                "16",
+                four.clone(),
+            ),
+            // Created at production after its confirmation's day, then revised: the
+            // original request stays in force.
+            (
+                "created later, then revised",
+                &[
+                    ("2026-11-01T05:00:00Z", "4"),
+                    ("2026-11-02T05:00:00Z", "16"),
+                ][..],
+                "16",
+                four,
+            ),
+            // The original request, even recorded after the confirmation's day, is the
+            // one confirmed (a product created at production).
+            (
+                "the original request",
+                &[("2026-11-01T05:00:00Z", "4")][..],
+                "4",
+                None,
+            ),
+            ("nothing recorded", &[][..], "4", None),
+            // A revision of the confirmation's own day (Astana) is confirmed by it.
+            (
+                "revised on the confirmation's day",
+                &[("2026-10-01T05:00:00Z", "4"), ("2026-10-05T18:30:00Z", "6")][..],
+                "6",
+                None,
+            ),
+        ] {
+            assert_eq!(waiting(history, cpu), expected, "{why}");
+        }
     }
 }

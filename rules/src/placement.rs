@@ -186,13 +186,11 @@ pub fn standby<'a>(
                 .into_iter()
                 .filter(|s| s.spec.role == SiteRole::Reserve && s.spec.contours.contains(&contour))
                 .collect();
-            usable_by_class(reserves, class)
-                .first()
-                .map(|s| Some((StandbyKind::Cold, *s)))
-                .ok_or_else(|| NoStandby::NoReserve {
-                    country: home.into(),
-                    contour: contour_name(contour),
-                })
+            let missing = || NoStandby::NoReserve {
+                country: home.into(),
+                contour: contour_name(contour),
+            };
+            first_usable(reserves, class, StandbyKind::Cold).ok_or_else(missing)
         }
         _ => {
             let Some(first) = main.first() else {
@@ -202,16 +200,25 @@ pub fn standby<'a>(
                 .into_iter()
                 .filter(|s| s.spec.city == first.spec.city)
                 .collect();
-            usable_by_class(near, class)
-                .first()
-                .map(|s| Some((StandbyKind::Backup, *s)))
-                .ok_or_else(|| NoStandby::NoNearby {
-                    country: home.into(),
-                    city: first.spec.city.clone(),
-                    main: first.name_any(),
-                })
+            let missing = || NoStandby::NoNearby {
+                country: home.into(),
+                city: first.spec.city.clone(),
+                main: first.name_any(),
+            };
+            first_usable(near, class, StandbyKind::Backup).ok_or_else(missing)
         }
     }
+}
+
+/// The first of `candidates` the class may use, as a standby of `kind`.
+fn first_usable(
+    candidates: Vec<&Site>,
+    class: i32,
+    kind: StandbyKind,
+) -> Option<Option<(StandbyKind, &Site)>> {
+    usable_by_class(candidates, class)
+        .first()
+        .map(|s| Some((kind, *s)))
 }
 
 /// The required node affinity that keeps a pod on the nodes of `sites` that are also

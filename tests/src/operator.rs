@@ -255,6 +255,18 @@ impl Cluster {
 
 /// Waits until an Event with `reason` (and Warning type when `warning`) exists, in
 /// `namespace` or, with `None`, anywhere.
+/// The CPU (`requests.cpu`) of the operator's quota `akp-requested` in `namespace`.
+pub async fn quota_cpu(client: &Client, namespace: &str) -> Result<Option<String>> {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let quota = kube::api::Api::<ResourceQuota>::namespaced(client.clone(), namespace)
+        .get_opt("akp-requested")
+        .await?;
+    Ok(quota
+        .and_then(|q| q.spec)
+        .and_then(|s| s.hard)
+        .and_then(|h| h.get("requests.cpu").map(|q| q.0.clone())))
+}
+
 pub async fn wait_for_event(
     client: &Client,
     namespace: Option<&str>,

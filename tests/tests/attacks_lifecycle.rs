@@ -1184,23 +1184,12 @@ async fn r_lc_05_r_lc_10_a_revision_of_resources_reaches_the_authorized_body() -
 /// own certificate, confirms it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_lc_10_an_agency_cannot_grow_production_without_the_authorized_body() -> Result<()> {
-    use k8s_openapi::api::core::v1::ResourceQuota;
     // The operator's day is the webhook's (2026-10-01), so the body can confirm today.
     let w = World::start_at("2026-10-01T10:00:00+05:00".parse()?).await?;
     w.product("grow", "production", ALL_ACTS).await?;
     let head = w.client(HEAD, &[AGENCY_GROUP]).await?;
     let auditor = w.client(AUDITOR, &[BODY_GROUP]).await?;
-    let quotas = Api::<ResourceQuota>::namespaced(w.admin.clone(), "mon-grow-production");
-    let cpu = || async {
-        Ok::<_, anyhow::Error>(
-            quotas
-                .get_opt("akp-requested")
-                .await?
-                .and_then(|q| q.spec)
-                .and_then(|s| s.hard)
-                .and_then(|h| h.get("requests.cpu").map(|q| q.0.clone())),
-        )
-    };
+    let cpu = || akp_test_support::operator::quota_cpu(&w.admin, "mon-grow-production");
     let condition = |status: &'static str| {
         let w = &w;
         move || async move {

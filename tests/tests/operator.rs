@@ -725,14 +725,7 @@ async fn r_sw_02_r_sw_03_software_removed_from_the_register_shows_on_every_produ
 
 /// The production quota's CPU of `product`.
 async fn production_cpu(client: &Client, product: &str) -> Result<Option<String>> {
-    let quota =
-        Api::<ResourceQuota>::namespaced(client.clone(), &format!("mon-{product}-production"))
-            .get_opt("akp-requested")
-            .await?;
-    Ok(quota
-        .and_then(|q| q.spec)
-        .and_then(|s| s.hard)
-        .and_then(|h| h.get("requests.cpu").map(|q| q.0.clone())))
+    akp_test_support::operator::quota_cpu(client, &format!("mon-{product}-production")).await
 }
 
 /// R-LC-10: in production the operator allocates the resources the authorized body

@@ -710,33 +710,39 @@ async fn r_sw_01_r_env_02_r_sw_03_only_catalog_software_allowed_at_that_stage_ru
         .create(&PostParams::default(), &pod("portal", &[portal], json!({})))
         .await?;
 
-    let expired = refused(
-        &pods,
-        &pod(
+    // One image each, refused with its message.
+    for (name, image, message) in [
+        (
             "expired",
-            &["registry.akp.kz/platform/legacy-tool:2"],
-            json!({}),
+            "registry.akp.kz/platform/legacy-tool:2",
+            "spec.containers[0].image: catalog item legacy-tool (register entry RU-2023-0007) has documents valid until 2026-06-30, expired (R-SW-02)",
         ),
-    )
-    .await?;
-    ensure!(
-        expired.contains("spec.containers[0].image: catalog item legacy-tool (register entry RU-2023-0007) has documents valid until 2026-06-30, expired (R-SW-02)"),
-        "{expired}"
-    );
-
-    let evil = refused(
-        &pods,
-        &pod(
+        (
             "evil",
-            &["registry.akp.kz/platform/postgresql-evil:16"],
-            json!({}),
+            "registry.akp.kz/platform/postgresql-evil:16",
+            r#"spec.containers[0].image: image "registry.akp.kz/platform/postgresql-evil:16" (repository registry.akp.kz/platform/postgresql-evil) is in no SoftwareCatalogItem (R-SW-01)"#,
         ),
-    )
-    .await?;
-    ensure!(
-        evil.contains(r#"spec.containers[0].image: image "registry.akp.kz/platform/postgresql-evil:16" (repository registry.akp.kz/platform/postgresql-evil) is in no SoftwareCatalogItem (R-SW-01)"#),
-        "{evil}"
-    );
+        (
+            "orphan",
+            "registry.akp.kz/platform/orphan-lib:1",
+            "spec.containers[0].image: catalog item orphan-lib depends on missing-base, which is not in the catalog (R-SW-03)",
+        ),
+        // Removed from the register (004 p.10): refused like expired software (R-SW-02).
+        (
+            "withdrawn",
+            "registry.akp.kz/platform/withdrawn-tool:1",
+            "spec.containers[0].image: catalog item withdrawn-tool (register entry RU-2025-0400) was removed from the register of trusted software on 2026-11-20 (order 12 of 2026-11-19) (R-SW-02)",
+        ),
+        // A dependency in the catalog but not in the register (R-SW-03).
+        (
+            "on-unregistered",
+            "registry.akp.kz/platform/on-unregistered:1",
+            "spec.containers[0].image: catalog item on-unregistered depends on unregistered-base, which has no entry in the register of trusted software (R-SW-03)",
+        ),
+    ] {
+        let got = refused(&pods, &pod(name, &[image], json!({}))).await?;
+        ensure!(got.contains(message), "{name}: {got}");
+    }
 
     let init = refused(
         &pods,
@@ -751,50 +757,8 @@ async fn r_sw_01_r_env_02_r_sw_03_only_catalog_software_allowed_at_that_stage_ru
         init.contains(r#"spec.initContainers[0].image: image "docker.io/curlimages/curl:8.10.1" (repository docker.io/curlimages/curl) is in no SoftwareCatalogItem (R-SW-01)"#),
         "{init}"
     );
-
-    let orphan = refused(
-        &pods,
-        &pod(
-            "orphan",
-            &["registry.akp.kz/platform/orphan-lib:1"],
-            json!({}),
-        ),
-    )
-    .await?;
-    ensure!(
-        orphan.contains("spec.containers[0].image: catalog item orphan-lib depends on missing-base, which is not in the catalog (R-SW-03)"),
-        "{orphan}"
-    );
-
-    // Removed from the register (004 p.10): refused like expired software (R-SW-02).
-    let withdrawn = refused(
-        &pods,
-        &pod(
-            "withdrawn",
-            &["registry.akp.kz/platform/withdrawn-tool:1"],
-            json!({}),
-        ),
-    )
-    .await?;
-    ensure!(
-        withdrawn.contains("spec.containers[0].image: catalog item withdrawn-tool (register entry RU-2025-0400) was removed from the register of trusted software on 2026-11-20 (order 12 of 2026-11-19) (R-SW-02)"),
-        "{withdrawn}"
-    );
-    // A dependency in the catalog but not in the register (R-SW-03); the base itself,
-    // software the register does not have, runs on its own.
-    let unregistered = refused(
-        &pods,
-        &pod(
-            "on-unregistered",
-            &["registry.akp.kz/platform/on-unregistered:1"],
-            json!({}),
-        ),
-    )
-    .await?;
-    ensure!(
-        unregistered.contains("spec.containers[0].image: catalog item on-unregistered depends on unregistered-base, which has no entry in the register of trusted software (R-SW-03)"),
-        "{unregistered}"
-    );
+    // The unregistered base itself, software the register does not have, runs on its
+    // own (R-SW-01).
     pods.create(
         &PostParams::default(),
         &pod(
