@@ -467,15 +467,14 @@ fn r_lc_05_r_lc_07_the_report_lists_revisions_and_marks_the_last_period() {
     let doc = august(&agencies());
     assert_eq!(doc.lifecycle.len(), 2, "{:?}", doc.lifecycle);
     // R-MON-01: the month's availability against the product's target.
-    let e_license = doc
+    let targets: Vec<_> = doc
         .availability
         .iter()
-        .find(|a| a.product == "e-license")
-        .expect("e-license's production availability");
-    assert_eq!(
-        (e_license.target.as_deref(), e_license.met),
-        (Some("0.999500"), Some(false)),
-        "{e_license:?}"
+        .map(|a| (a.product.as_str(), a.target.as_deref(), a.met))
+        .collect();
+    assert!(
+        targets.contains(&("e-license", Some("0.999500"), Some(false))),
+        "{targets:?}"
     );
     let damumed = doc
         .agencies

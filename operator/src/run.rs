@@ -176,68 +176,25 @@ pub async fn run(
     // product that owns a changed or deleted object.
     let metrics = settings.metrics.clone();
     macro_rules! cache {
-        ($kind:ty, $api:expr, $config:expr) => {
-            watched::<$kind>($api, $config, &metrics, drop_managed_fields)
+        ($kind:ty, $config:expr) => {
+            cache!($kind, $config, drop_managed_fields)
         };
-        ($kind:ty, $api:expr, $config:expr, $trim:expr) => {
-            watched::<$kind>($api, $config, &metrics, $trim)
+        ($kind:ty, $config:expr, $trim:expr) => {
+            watched::<$kind>(Api::<$kind>::all(client.clone()), $config, &metrics, $trim)
         };
     }
-    let (agencies, agency_stream) = cache!(
-        Agency,
-        Api::<Agency>::all(client.clone()),
-        watcher::Config::default()
-    );
-    let (namespaces, ns_stream) =
-        cache!(Namespace, Api::<Namespace>::all(client.clone()), managed());
-    let (quotas, quota_stream) = cache!(
-        ResourceQuota,
-        Api::<ResourceQuota>::all(client.clone()),
-        managed()
-    );
-    let (limits, limit_stream) = cache!(
-        LimitRange,
-        Api::<LimitRange>::all(client.clone()),
-        managed()
-    );
-    let (bindings, binding_stream) = cache!(
-        RoleBinding,
-        Api::<RoleBinding>::all(client.clone()),
-        managed()
-    );
-    let (policies, policy_stream) = cache!(
-        NetworkPolicy,
-        Api::<NetworkPolicy>::all(client.clone()),
-        managed()
-    );
-    let (sites, site_stream) = cache!(
-        Site,
-        Api::<Site>::all(client.clone()),
-        watcher::Config::default()
-    );
-    let (nodes, node_stream) = cache!(
-        Node,
-        Api::<Node>::all(client.clone()),
-        watcher::Config::default(),
-        project_node
-    );
-    let (pods, pod_stream) = cache!(
-        Pod,
-        Api::<Pod>::all(client.clone()),
-        watcher::Config::default(),
-        project_pod
-    );
+    let (agencies, agency_stream) = cache!(Agency, watcher::Config::default());
+    let (namespaces, ns_stream) = cache!(Namespace, managed());
+    let (quotas, quota_stream) = cache!(ResourceQuota, managed());
+    let (limits, limit_stream) = cache!(LimitRange, managed());
+    let (bindings, binding_stream) = cache!(RoleBinding, managed());
+    let (policies, policy_stream) = cache!(NetworkPolicy, managed());
+    let (sites, site_stream) = cache!(Site, watcher::Config::default());
+    let (nodes, node_stream) = cache!(Node, watcher::Config::default(), project_node);
+    let (pods, pod_stream) = cache!(Pod, watcher::Config::default(), project_pod);
     // The catalog feeds the expiry gauge and the products' SoftwareTrusted condition.
-    let (catalog, catalog_stream) = cache!(
-        SoftwareCatalogItem,
-        Api::<SoftwareCatalogItem>::all(client.clone()),
-        watcher::Config::default()
-    );
-    let (tariffs, tariff_stream) = cache!(
-        Tariff,
-        Api::<Tariff>::all(client.clone()),
-        watcher::Config::default()
-    );
+    let (catalog, catalog_stream) = cache!(SoftwareCatalogItem, watcher::Config::default());
+    let (tariffs, tariff_stream) = cache!(Tariff, watcher::Config::default());
     let stores = Stores {
         agencies,
         namespaces,

@@ -1141,16 +1141,15 @@ async fn r_lc_05_r_lc_10_a_revision_of_resources_reaches_the_authorized_body() -
         )
     };
     // The first request is no revision.
+    let recorded = |p: &PlatformSoftwareProduct| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| !s.request_history.is_empty())
+    };
     eventually(
         "the product reconciled",
         Duration::from_secs(30),
-        || async {
-            Ok(w.stored("revise")
-                .await?
-                .and_then(|p| p.status)
-                .filter(|s| !s.request_history.is_empty())
-                .map(|_| ()))
-        },
+        || async { Ok(w.stored("revise").await?.filter(recorded)) },
     )
     .await?;
     ensure!(revised().await?.is_empty(), "an event before any revision");
@@ -1251,15 +1250,17 @@ async fn r_lc_10_an_agency_cannot_grow_production_without_the_authorized_body() 
     patch_spec(&auditor, "grow", json!({"acts": acts}))
         .await?
         .map_err(|m| anyhow!("the authorized body confirms: {m}"))?;
+    let confirmed = condition("True");
     eventually(
-        "ResourcesConfirmed=True",
+        "confirmed, the revised quota",
         Duration::from_secs(30),
-        condition("True"),
+        || async {
+            let quota = cpu().await?;
+            Ok(confirmed()
+                .await?
+                .filter(|_| quota.as_deref() == Some("32")))
+        },
     )
-    .await?;
-    eventually("the revised quota", Duration::from_secs(30), || async {
-        Ok(cpu().await?.filter(|c| c == "32"))
-    })
     .await?;
     w.operator.stop().await;
     Ok(())

@@ -809,18 +809,15 @@ async fn r_lc_10_a_production_revision_waits_for_the_authorized_bodys_confirmati
     confirmation["date"] = json!("2026-10-10");
     acts.push(confirmation);
     apply(&admin, &revised, None, TESTER).await?;
+    let again = confirmed("True");
     eventually(
-        "ResourcesConfirmed=True again",
+        "confirmed again, the revised quota",
         Duration::from_secs(30),
-        confirmed("True"),
+        || async {
+            let quota = production_cpu(&admin, "confirmed").await?;
+            Ok(again().await?.filter(|_| quota.as_deref() == Some("16")))
+        },
     )
-    .await?;
-    eventually("the revised quota", Duration::from_secs(30), || async {
-        Ok(production_cpu(&admin, "confirmed")
-            .await?
-            .filter(|c| c == "16")
-            .map(|_| ()))
-    })
     .await?;
     operator.stop().await;
     Ok(())

@@ -725,22 +725,12 @@ async fn world(cp: &ControlPlane, admin: &Client) -> Result<()> {
         } else {
             json!({})
         };
-        apply(
-            admin,
-            &json!({
-                "apiVersion": "akp.egov.kz/v1alpha1", "kind": "PlatformSoftwareProduct",
-                "metadata": {"name": "portal", "namespace": ns},
-                "spec": {
-                    "displayName": "Portal", "ictProjectCode": "AKT-2026-0001",
-                    "developer": {"name": "Dev", "bin": "180940012345"},
-                    "class": 2, "informationCategory": "public", "scale": "local",
-                    "capacity": {"concurrentUsers": 5}, "contour": "internal",
-                    "environments": {"development": {"cpu": "1", "memory": "1Gi", "storage": "1Gi"}},
-                    "participants": participants
-                }
-            }),
-        )
-        .await?;
+        let mut portal = akp_rules::examples::product_json(&ns);
+        portal["metadata"]["name"] = json!("portal");
+        portal["spec"]["environments"] =
+            json!({"development": {"cpu": "1", "memory": "1Gi", "storage": "1Gi"}});
+        portal["spec"]["participants"] = participants;
+        apply(admin, &portal).await?;
     }
     for agency in ["a", "b"] {
         let env = format!("{agency}-portal-development");

@@ -238,13 +238,7 @@ pub async fn patch_ca_bundle(client: &Client, name: &str, ca_pem: &str) -> Resul
         "ValidatingWebhookConfiguration",
         name,
         ca_pem,
-        |c| {
-            c.webhooks
-                .unwrap_or_default()
-                .into_iter()
-                .map(|w| (w.name, w.client_config.ca_bundle))
-                .collect()
-        },
+        |c| bundles(c.webhooks, |w| (w.name, w.client_config.ca_bundle)),
     )
     .await
     .map_err(|e| e.unwrap_or_else(|| CertError::NoConfiguration(name.to_owned())))
@@ -262,19 +256,21 @@ pub async fn patch_mutating_ca_bundle(
         "MutatingWebhookConfiguration",
         name,
         ca_pem,
-        |c| {
-            c.webhooks
-                .unwrap_or_default()
-                .into_iter()
-                .map(|w| (w.name, w.client_config.ca_bundle))
-                .collect()
-        },
+        |c| bundles(c.webhooks, |w| (w.name, w.client_config.ca_bundle)),
     )
     .await
     .map_err(|e| e.unwrap_or_else(|| CertError::NoMutatingConfiguration(name.to_owned())))
 }
 
 /// The common part of the two: `Err(None)` when the configuration does not exist.
+/// Each webhook's name and `caBundle`, of either kind of configuration.
+fn bundles<W>(
+    webhooks: Option<Vec<W>>,
+    of: impl Fn(W) -> (String, Option<ByteString>),
+) -> Vec<(String, Option<ByteString>)> {
+    webhooks.unwrap_or_default().into_iter().map(of).collect()
+}
+
 async fn patch_bundle<K>(
     api: &Api<K>,
     kind: &str,

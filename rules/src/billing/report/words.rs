@@ -99,22 +99,10 @@ pub fn date(iso: &str) -> String {
     }
 }
 
-const RU_UNITS_MASC: [&str; 10] = [
+const RU_UNITS: [&str; 10] = [
     "",
     "один",
     "два",
-    "три",
-    "четыре",
-    "пять",
-    "шесть",
-    "семь",
-    "восемь",
-    "девять",
-];
-const RU_UNITS_FEM: [&str; 10] = [
-    "",
-    "одна",
-    "две",
     "три",
     "четыре",
     "пять",
@@ -215,10 +203,11 @@ fn ru_triad(n: u64, feminine: bool, out: &mut Vec<&'static str>) {
         out.push(RU_TEENS[u]);
     } else {
         out.push(RU_TENS[t]);
-        out.push(if feminine {
-            RU_UNITS_FEM[u]
-        } else {
-            RU_UNITS_MASC[u]
+        // Thousands are feminine: одна тысяча, две тысячи.
+        out.push(match (feminine, u) {
+            (true, 1) => "одна",
+            (true, 2) => "две",
+            _ => RU_UNITS[u],
         });
     }
 }
@@ -344,15 +333,20 @@ mod tests {
         ] {
             assert_eq!(integer_words(n, Lang::Ru), words, "{n}");
         }
-        assert_eq!(
-            amount_in_words("35914.55", Lang::Ru).as_deref(),
-            Some("Тридцать пять тысяч девятьсот четырнадцать тенге 55 тиын")
-        );
-        assert_eq!(
-            amount_in_words("-5.00", Lang::Ru).as_deref(),
-            Some("Минус пять тенге 00 тиын")
-        );
-        assert_eq!(amount_in_words("5.5", Lang::Ru), None);
+        for (amount, words) in [
+            (
+                "35914.55",
+                Some("Тридцать пять тысяч девятьсот четырнадцать тенге 55 тиын"),
+            ),
+            ("-5.00", Some("Минус пять тенге 00 тиын")),
+            ("5.5", None),
+        ] {
+            assert_eq!(
+                amount_in_words(amount, Lang::Ru).as_deref(),
+                words,
+                "{amount}"
+            );
+        }
     }
 
     #[test]
