@@ -687,6 +687,17 @@ pub enum StandbyKind {
     Backup,
 }
 
+impl StandbyKind {
+    /// The kind as the API writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StandbyKind::Hot => "hot",
+            StandbyKind::Cold => "cold",
+            StandbyKind::Backup => "backup",
+        }
+    }
+}
+
 /// The trial-operation clock (R-LC-03).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -713,4 +724,16 @@ pub struct ProductionStatus {
     /// The end of the warranty, at least one year after commissioning (R-LC-06).
     #[schemars(schema_with = "date_schema")]
     pub warranty_until: jiff::civil::Date,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StandbyKind;
+
+    #[test]
+    fn standby_kinds_read_as_the_api_writes_them() {
+        for kind in [StandbyKind::Hot, StandbyKind::Cold, StandbyKind::Backup] {
+            assert_eq!(serde_json::to_value(kind).ok(), Some(kind.as_str().into()));
+        }
+    }
 }

@@ -365,13 +365,10 @@ pub fn view(p: &PlatformSoftwareProduct, now: Timestamp, calendar: &Calendar) ->
             ready_at: e.ready_at.as_ref().map(|t| t.0.to_string()),
             sites: e.sites.clone(),
             at_provider: e.at_provider,
-            standby: e.standby.as_ref().map(|s| {
-                let kind = serde_json::to_value(s.kind)
-                    .ok()
-                    .and_then(|k| k.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                format!("{kind} at {}", s.site)
-            }),
+            standby: e
+                .standby
+                .as_ref()
+                .map(|s| format!("{} at {}", s.kind.as_str(), s.site)),
         })
         .collect();
     let placed = status.conditions.iter().find(|c| c.type_ == "Placed");

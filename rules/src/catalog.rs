@@ -3,6 +3,8 @@
 //! entry pins one: `registry.akp.kz/platform/postgresql-evil` is not
 //! `registry.akp.kz/platform/postgresql` (the prefix trick that registry patterns fall for).
 
+use std::borrow::Borrow;
+
 use akp_crds::{EnvironmentName, SoftwareCatalogItem};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -296,13 +298,27 @@ pub fn standing(item: &SoftwareCatalogItem, today: Date) -> Standing {
 /// R-SW-02, R-SW-03: why `item` may not be used anew on `today`, with what it depends
 /// on (transitively, bounded): expired or removed, a dependency missing from the
 /// catalog, or one without a register entry. Empty when it may.
-pub fn untrusted(
+pub fn untrusted<C: Borrow<SoftwareCatalogItem>>(
     item: &SoftwareCatalogItem,
-    catalog: &[SoftwareCatalogItem],
+    catalog: &[C],
     today: Date,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    untrusted_into(item, catalog, today, 0, &mut problems);
+    walk(item, catalog, today, 0, &mut |name, finding| {
+        match finding {
+        Finding::Standing(s) => {
+            if let Some(why) = s.refusal() {
+                problems.push(format!("{name}: {why} (R-SW-02)"));
+            }
+        }
+        Finding::Missing(dep) => problems.push(format!(
+            "{name}: depends on {dep}, which is not in the catalog (R-SW-03)"
+        )),
+        Finding::Unregistered(dep) => problems.push(format!(
+            "{name}: depends on {dep}, which has no entry in the register of trusted software (R-SW-03)"
+        )),
+    }
+    });
     let mut seen = std::collections::HashSet::new();
     problems.retain(|p| seen.insert(p.clone()));
     problems
@@ -311,15 +327,15 @@ pub fn untrusted(
 /// R-SW-01 to R-SW-03 for the catalog items a product requests (`names`): each
 /// problem of [`untrusted`], and items gone from the catalog. Empty when all are
 /// trusted.
-pub fn untrusted_items<'a>(
+pub fn untrusted_items<'a, C: Borrow<SoftwareCatalogItem>>(
     names: impl IntoIterator<Item = &'a str>,
-    catalog: &[SoftwareCatalogItem],
+    catalog: &[C],
     today: Date,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let names: std::collections::BTreeSet<&str> = names.into_iter().collect();
     for name in names {
-        match catalog.iter().find(|i| i.name_any() == name) {
+        match find(catalog, name) {
             Some(item) => problems.extend(untrusted(item, catalog, today)),
             None => problems.push(format!("{name}: not in the catalog (R-SW-01)")),
         }
@@ -327,32 +343,49 @@ pub fn untrusted_items<'a>(
     problems
 }
 
-fn untrusted_into(
-    item: &SoftwareCatalogItem,
-    catalog: &[SoftwareCatalogItem],
+/// The catalog item `name`.
+fn find<'a, C: Borrow<SoftwareCatalogItem>>(
+    catalog: &'a [C],
+    name: &str,
+) -> Option<&'a SoftwareCatalogItem> {
+    catalog
+        .iter()
+        .map(Borrow::borrow)
+        .find(|i| i.name_any() == name)
+}
+
+/// What the walk of an item and its dependencies finds, about the item named with it.
+enum Finding<'a> {
+    /// The item's own standing in the register.
+    Standing(Standing),
+    /// A dependency not in the catalog.
+    Missing(&'a str),
+    /// A dependency in the catalog without a register entry of its own (R-SW-03).
+    Unregistered(&'a str),
+}
+
+/// R-SW-02 for `item`, and R-SW-03 for what it depends on, transitively (8 levels at
+/// most): the one walk the pods' admission and the products' status share.
+fn walk<'a, C: Borrow<SoftwareCatalogItem>>(
+    item: &'a SoftwareCatalogItem,
+    catalog: &'a [C],
     today: Date,
     depth: usize,
-    problems: &mut Vec<String>,
+    found: &mut impl FnMut(&str, Finding<'a>),
 ) {
     let name = item.name_any();
-    if let Some(why) = standing(item, today).refusal() {
-        problems.push(format!("{name}: {why} (R-SW-02)"));
-    }
+    found(&name, Finding::Standing(standing(item, today)));
     if depth >= 8 {
         return;
     }
     for dep in &item.spec.depends_on {
-        match catalog.iter().find(|i| i.name_any() == *dep) {
-            None => problems.push(format!(
-                "{name}: depends on {dep}, which is not in the catalog (R-SW-03)"
-            )),
+        match find(catalog, dep) {
+            None => found(&name, Finding::Missing(dep)),
             Some(d) => {
                 if standing(d, today) == Standing::Unregistered {
-                    problems.push(format!(
-                        "{name}: depends on {dep}, which has no entry in the register of trusted software (R-SW-03)"
-                    ));
+                    found(&name, Finding::Unregistered(dep));
                 }
-                untrusted_into(d, catalog, today, depth + 1, problems);
+                walk(d, catalog, today, depth + 1, found);
             }
         }
     }
@@ -412,7 +445,7 @@ pub fn check_images<'a>(
             ));
             continue;
         };
-        check_item(field, item, catalog, today, &mut v, 0);
+        check_item(field, item, catalog, today, &mut v);
     }
     // The same item may be named by several images: each message once.
     let mut seen = std::collections::HashSet::new();
@@ -424,49 +457,38 @@ pub fn check_images<'a>(
     v
 }
 
-/// R-SW-02 for an item, and R-SW-03 for what it depends on (transitively, bounded).
+/// R-SW-02 for an item, and R-SW-03 for what it depends on ([`walk`]), as refusals
+/// and warnings of the pod field `field`.
 fn check_item(
     field: &str,
     item: &SoftwareCatalogItem,
     catalog: &[SoftwareCatalogItem],
     today: Date,
     v: &mut Verdict,
-    depth: usize,
 ) {
-    let name = item.name_any();
-    match standing(item, today) {
-        Standing::Expired { entry, until } => v.refusals.push(format!(
+    walk(item, catalog, today, 0, &mut |name, finding| {
+        match finding {
+        Finding::Standing(Standing::Expired { entry, until }) => v.refusals.push(format!(
             "{field}: catalog item {name} (register entry {entry}) has documents valid until {until}, expired (R-SW-02): the entry must be renewed before new workloads are admitted"
         )),
-        Standing::Removed { entry, on, basis } => v.refusals.push(format!(
+        Finding::Standing(Standing::Removed { entry, on, basis }) => v.refusals.push(format!(
             "{field}: catalog item {name} (register entry {entry}) was removed from the register of trusted software on {on} ({basis}) (R-SW-02): no new workload of it is admitted; use other catalog software (kubectl get swc)"
         )),
-        Standing::Expiring { entry, until } => {
+        Finding::Standing(Standing::Expiring { entry, until }) => {
             v.warnings.push(format!(
                 "catalog item {name} (register entry {entry}) documents expire on {until}: renewal is due at least {RENEWAL_WARNING_DAYS} days before (R-SW-02)"
             ));
-            v.expiring.push(name.clone());
+            v.expiring.push(name.to_owned());
         }
-        Standing::Trusted | Standing::Unregistered => {}
+        Finding::Standing(Standing::Trusted | Standing::Unregistered) => {}
+        Finding::Unregistered(dep) => v.refusals.push(format!(
+            "{field}: catalog item {name} depends on {dep}, which has no entry in the register of trusted software (R-SW-03): software that is not standalone runs only with what it depends on in the register; ask the platform operator to record the entry (spec.trustedRegister of {dep})"
+        )),
+        Finding::Missing(dep) => v.refusals.push(format!(
+            "{field}: catalog item {name} depends on {dep}, which is not in the catalog (R-SW-03): software that is not standalone runs only with its dependencies trusted"
+        )),
     }
-    if depth >= 8 {
-        return;
-    }
-    for dep in &item.spec.depends_on {
-        match catalog.iter().find(|i| i.name_any() == *dep) {
-            Some(d) => {
-                if standing(d, today) == Standing::Unregistered {
-                    v.refusals.push(format!(
-                        "{field}: catalog item {name} depends on {dep}, which has no entry in the register of trusted software (R-SW-03): software that is not standalone runs only with what it depends on in the register; ask the platform operator to record the entry (spec.trustedRegister of {dep})"
-                    ));
-                }
-                check_item(field, d, catalog, today, v, depth + 1);
-            }
-            None => v.refusals.push(format!(
-                "{field}: catalog item {name} depends on {dep}, which is not in the catalog (R-SW-03): software that is not standalone runs only with its dependencies trusted"
-            )),
-        }
-    }
+    });
 }
 
 #[cfg(test)]

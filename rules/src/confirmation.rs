@@ -36,15 +36,10 @@ pub enum Production<'a> {
     },
 }
 
-/// The date of the product's latest `resourceConfirmation` act.
+/// The date of the product's `resourceConfirmation` that counts, the latest
+/// ([`crate::acts::current`]).
 pub fn latest_confirmation(product: &PlatformSoftwareProduct) -> Option<Date> {
-    product
-        .spec
-        .acts
-        .iter()
-        .filter(|a| a.type_ == ActType::ResourceConfirmation)
-        .map(|a| a.date)
-        .max()
+    crate::acts::current(&product.spec.acts, ActType::ResourceConfirmation).map(|(_, a)| a.date)
 }
 
 /// R-LC-10: the production request the operator may allocate, from the spec, the

@@ -24,22 +24,22 @@ pub struct Targets {
     pub response_time_seconds: Option<f64>,
 }
 
+/// `spec.sla.availabilityPercent` as an exact share (99.9 → 0.999), if given.
+pub fn availability_target(product: &PlatformSoftwareProduct) -> Option<rust_decimal::Decimal> {
+    let percent = product.spec.sla.as_ref()?.availability_percent.as_deref()?;
+    let percent = rust_decimal::Decimal::from_str_exact(percent).ok()?;
+    Some(percent / rust_decimal::Decimal::ONE_HUNDRED)
+}
+
 /// The targets of `product` when it is in production and has any.
 pub fn targets(product: &PlatformSoftwareProduct) -> Option<Targets> {
     if product.spec.stage != Stage::Production {
         return None;
     }
     let agency = product.status.as_ref()?.agency.clone()?;
-    let availability_ratio = product
-        .spec
-        .sla
-        .as_ref()
-        .and_then(|s| s.availability_percent.as_deref())
-        // Exact decimal first: 99.9 / 100 is 0.999, not 0.9990000000000001.
-        .and_then(|p| p.parse::<rust_decimal::Decimal>().ok())
-        .and_then(|p| {
-            rust_decimal::prelude::ToPrimitive::to_f64(&(p / rust_decimal::Decimal::ONE_HUNDRED))
-        });
+    // Exact decimal first: 99.9 / 100 is 0.999, not 0.9990000000000001.
+    let availability_ratio = availability_target(product)
+        .and_then(|share| rust_decimal::prelude::ToPrimitive::to_f64(&share));
     let response_time_seconds = product
         .spec
         .capacity

@@ -145,13 +145,8 @@ async fn apply(
             )
         })
         .collect();
-    let catalog: Vec<akp_crds::SoftwareCatalogItem> = ctx
-        .stores
-        .catalog
-        .state()
-        .iter()
-        .map(|i| (**i).clone())
-        .collect();
+    // The cache's own Arcs: no copy of the catalog per reconcile.
+    let catalog = ctx.stores.catalog.state();
     let obs = Observation {
         now,
         calendar: &ctx.calendar,

@@ -112,8 +112,8 @@ pub struct Observation<'a> {
     pub old: Option<&'a PlatformSoftwareProductStatus>,
     /// Each published Tariff's first day and free months of non-production (R-ENV-04).
     pub tariffs: &'a [(Date, i32)],
-    /// The software catalog (R-SW-02, R-SW-03).
-    pub catalog: &'a [akp_crds::SoftwareCatalogItem],
+    /// The software catalog (R-SW-02, R-SW-03), as the cache holds it.
+    pub catalog: &'a [std::sync::Arc<akp_crds::SoftwareCatalogItem>],
 }
 
 impl Observation<'_> {
@@ -517,13 +517,12 @@ pub fn applied(
 
     // R-SW-02, R-SW-03: software expired, removed from the register or depending on
     // untrusted software shows on every product that requests it.
-    let requests = &v.product.spec.environments;
-    let requested = akp_crds::EnvironmentName::ALL
-        .into_iter()
-        .filter_map(|env| requests.get(env))
-        .flat_map(|r| r.software.iter().map(|s| s.item.as_str()));
-    let untrusted =
-        crate::rules::catalog::untrusted_items(requested, obs.catalog, clocks::civil_date(now));
+    let requested = crate::rules::admission::product::catalog_names(&v.product);
+    let untrusted = crate::rules::catalog::untrusted_items(
+        requested.iter().map(String::as_str),
+        obs.catalog,
+        clocks::civil_date(now),
+    );
     let trusted = untrusted.is_empty();
     let trusted_message = if trusted {
         "every catalog item requested is in the register of trusted software, with its dependencies (R-SW-01 to R-SW-03)".to_owned()
@@ -885,10 +884,15 @@ mod tests {
     use jiff::civil::date;
 
     /// The examples' catalog, as the cluster tests apply it.
-    fn catalog() -> &'static [akp_crds::SoftwareCatalogItem] {
-        static CATALOG: std::sync::OnceLock<Vec<akp_crds::SoftwareCatalogItem>> =
+    fn catalog() -> &'static [std::sync::Arc<akp_crds::SoftwareCatalogItem>] {
+        static CATALOG: std::sync::OnceLock<Vec<std::sync::Arc<akp_crds::SoftwareCatalogItem>>> =
             std::sync::OnceLock::new();
-        CATALOG.get_or_init(|| crate::examples::load("catalog.yaml"))
+        CATALOG.get_or_init(|| {
+            crate::examples::load("catalog.yaml")
+                .into_iter()
+                .map(std::sync::Arc::new)
+                .collect()
+        })
     }
 
     fn at(s: &str) -> Timestamp {

@@ -185,14 +185,16 @@ async fn review_at(
     caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Response {
-    if hook != "validate" && hook != "mutate" {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+    let validating = match hook.as_str() {
+        "validate" => true,
+        "mutate" => false,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
     let lookup = match admission.lookup(&site).await {
         Ok(lookup) => lookup,
         Err(response) => return *response,
     };
-    if hook == "validate" {
+    if validating {
         review_body(&admission.validators.reading(lookup), caller, &body).await
     } else {
         review_body(&admission.placement.reading(lookup), caller, &body).await

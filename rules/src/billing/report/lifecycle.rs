@@ -159,9 +159,7 @@ pub fn complete_targets(doc: &mut ReportDocument, products: &[PlatformSoftwarePr
                 p.name_any() == entry.product
                     && p.status.as_ref().and_then(|s| s.agency.as_deref()) == Some(&entry.agency)
             })
-            .find_map(|p| p.spec.sla.as_ref()?.availability_percent.clone())
-            .and_then(|percent| rust_decimal::Decimal::from_str_exact(&percent).ok())
-            .map(|percent| percent / rust_decimal::Decimal::ONE_HUNDRED);
+            .find_map(crate::quality::availability_target);
         let (Some(target), Ok(measured)) = (
             target,
             rust_decimal::Decimal::from_str_exact(&entry.availability),
